@@ -1,0 +1,16 @@
+//! sonic-lock: make old sonic-buildimage builds reproducible.
+//!
+//! The library is a pipeline of stages that talk through versioned, serialisable
+//! artifacts (see `docs/architecture.md`):
+//!
+//! ```text
+//! platform ─▶ crawl ─▶ Manifest ─▶ source (as of cutoff) ─▶ Universe ─▶ solve ─▶ candidate Lock
+//!                                                               ▲                    │
+//!                                                      learned nogoods ◀── trial ◀───┘
+//!                                                                          lock ─▶ export
+//! bisect: good + bad lock ─▶ culprit, with the same trial builders
+//! ```
+
+pub mod fsio;
+pub mod manifest;
+pub mod trial;

@@ -1,0 +1,282 @@
+//! The crawl stage's artifact: every build dependency found in a sonic-buildimage
+//! tree, with where it was declared and in which build context it applies.
+//!
+//! Serialised as JSON (`manifest.json`); `schema_version` is bumped on any
+//! incompatible change so that later stages refuse manifests they do not understand.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// Current manifest schema version.
+pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
+
+/// The package ecosystem a dependency belongs to; each has its own source and version rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ecosystem {
+    /// A Debian binary package installed with apt.
+    Deb,
+    /// A Debian source package fetched with dget or `apt-get source`.
+    DebSrc,
+    /// A Python distribution installed with pip (py2 or py3 is in the context).
+    Py,
+    /// A Go module.
+    Go,
+    /// A git repository cloned (or a submodule), pinned by commit.
+    Git,
+    /// A file downloaded from a URL.
+    Web,
+    /// A container base image (`FROM`).
+    Docker,
+}
+
+impl Ecosystem {
+    /// All ecosystems, in their canonical order.
+    pub const ALL: [Ecosystem; 7] = [
+        Ecosystem::Deb,
+        Ecosystem::DebSrc,
+        Ecosystem::Py,
+        Ecosystem::Go,
+        Ecosystem::Git,
+        Ecosystem::Web,
+        Ecosystem::Docker,
+    ];
+
+    /// The short name used in JSON, TOML and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ecosystem::Deb => "deb",
+            Ecosystem::DebSrc => "deb-src",
+            Ecosystem::Py => "py",
+            Ecosystem::Go => "go",
+            Ecosystem::Git => "git",
+            Ecosystem::Web => "web",
+            Ecosystem::Docker => "docker",
+        }
+    }
+}
+
+impl fmt::Display for Ecosystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Ecosystem {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ecosystem::ALL
+            .into_iter()
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| format!("unknown ecosystem `{s}` (expected one of deb, deb-src, py, go, git, web, docker)"))
+    }
+}
+
+/// What the declaration says about the version.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
+pub enum Constraint {
+    /// No version given: resolves to whatever the source offers at build time.
+    None,
+    /// One exact version (deb `=V`, pip `==V`, a git commit SHA, a Go module version).
+    Exact(String),
+    /// A range in the ecosystem's own syntax (`>= 1.2, < 2`, `(>= 9.0.0)`).
+    Range(String),
+    /// A moving reference: a git branch or tag, a `latest` URL, a docker tag.
+    Ref(String),
+}
+
+impl Constraint {
+    /// True when the declaration alone fixes one version.
+    pub fn is_pinned(&self) -> bool {
+        matches!(self, Constraint::Exact(_))
+    }
+}
+
+/// Where a declaration was found: a file inside the sonic-buildimage tree (or a submodule), and a 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Origin {
+    /// Path relative to the sonic-buildimage root (submodule files include the submodule path).
+    pub file: String,
+    /// 1-based line number of the first line of the (possibly continued) statement.
+    pub line: u32,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// The build context a dependency applies in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Context {
+    /// The image or build environment: `sonic-slave-bullseye`, `docker-orchagent`, `host-image`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Debian suite (`bullseye`, `buster`) the image is built on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
+    /// Architecture qualifier (`amd64`, or a `:$arch` left as written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// Index of the apt/pip transaction (one `RUN`) within its file, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<u32>,
+    /// Python flavour for pip dependencies: `py2` or `py3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+}
+
+/// One build dependency as declared.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Dependency {
+    /// Ecosystem of the dependency.
+    pub ecosystem: Ecosystem,
+    /// Package name, module path, repository URL, file URL or image reference.
+    pub name: String,
+    /// Version constraint as declared.
+    pub constraint: Constraint,
+    /// True when the declaration fixes one immutable version.
+    pub pinned: bool,
+    /// Where it was declared.
+    pub origin: Origin,
+    /// In which build context it applies.
+    #[serde(default)]
+    pub context: Context,
+    /// Extra facts the parser found (e.g. `removed` for `apt-get purge`, `extras`, `markers`, `no-install-recommends`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attrs: std::collections::BTreeMap<String, String>,
+}
+
+/// Severity of a crawl diagnostic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Something could not be expanded or parsed; the text is kept.
+    Warning,
+    /// Something could not be read at all (a missing submodule, an unreadable file).
+    Error,
+}
+
+/// Something the crawler could not fully understand, kept so that nothing is dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Diagnostic {
+    /// How serious it is.
+    pub severity: Severity,
+    /// Where.
+    pub origin: Origin,
+    /// What went wrong, in words.
+    pub message: String,
+    /// The raw text concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// The crawl result: all dependencies of one platform at one sonic-buildimage commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Schema version, [`MANIFEST_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Platform definition name (`wedge100bf-32x`), or `all` for `--all`.
+    pub platform: String,
+    /// Full sonic-buildimage commit SHA that was crawled.
+    pub commit: String,
+    /// Commit date (RFC 3339, UTC) of that commit.
+    pub commit_date: String,
+    /// Dependencies, sorted by (ecosystem, name, origin).
+    pub dependencies: Vec<Dependency>,
+    /// Everything the crawler could not fully understand.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Errors reading or writing a manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The JSON is malformed.
+    #[error("{path}:{line}:{column}: malformed manifest: {message}")]
+    Json {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What serde said.
+        message: String,
+    },
+    /// The schema version is newer than this tool understands.
+    #[error(
+        "{path}: manifest schema version {found} is not supported (this sonic-lock reads version {MANIFEST_SCHEMA_VERSION})"
+    )]
+    Version {
+        /// The file.
+        path: String,
+        /// The version found.
+        found: u32,
+    },
+}
+
+impl Manifest {
+    /// Sorts dependencies and diagnostics so that output is deterministic.
+    pub fn normalize(&mut self) {
+        self.dependencies.sort_by(|a, b| {
+            (a.ecosystem, &a.name, &a.origin, &a.context).cmp(&(
+                b.ecosystem,
+                &b.name,
+                &b.origin,
+                &b.context,
+            ))
+        });
+        self.dependencies.dedup();
+        self.diagnostics
+            .sort_by(|a, b| (&a.origin, &a.message).cmp(&(&b.origin, &b.message)));
+        self.diagnostics.dedup();
+    }
+
+    /// Reads and validates a manifest file.
+    pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let m: Manifest = serde_json::from_str(&text).map_err(|e| ManifestError::Json {
+            path: p.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        if m.schema_version != MANIFEST_SCHEMA_VERSION {
+            return Err(ManifestError::Version {
+                path: p,
+                found: m.schema_version,
+            });
+        }
+        Ok(m)
+    }
+
+    /// Writes the manifest as pretty JSON, atomically.
+    pub fn write(&self, path: &Path) -> Result<(), ManifestError> {
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| ManifestError::Json {
+            path: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+        })?;
+        text.push('\n');
+        crate::fsio::write_atomic(path, text.as_bytes()).map_err(|source| ManifestError::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+}
