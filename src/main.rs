@@ -17,7 +17,14 @@ struct Cli {
 
 /// Subcommands, one per pipeline stage or tool; each lives in `src/cli/<name>.rs`.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Write a lock as SONiC version files, apt preferences, pip constraints or JSON.
+    Export(cli::export::ExportArgs),
+    /// Read a SONiC files/build/versions/ tree into a lock.
+    Import(cli::import::ImportArgs),
+    /// Show the differences between two locks or version trees (exit 1 when they differ).
+    Diff(cli::diff::DiffArgs),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -31,7 +38,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result: anyhow::Result<cli::Status> = match cli.command {};
+    let result: anyhow::Result<cli::Status> = match cli.command {
+        Command::Export(args) => cli::export::run(args, &cli.global),
+        Command::Import(args) => cli::import::run(args, &cli.global),
+        Command::Diff(args) => cli::diff::run(args, &cli.global),
+    };
     match result {
         Ok(status) => status.into(),
         Err(e) => {

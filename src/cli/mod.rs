@@ -1,6 +1,10 @@
 //! Command-line front end: one file per subcommand, each parsing its own
 //! arguments, calling the library and printing the result.
 
+pub mod diff;
+pub mod export;
+pub mod import;
+
 use std::process::ExitCode;
 
 /// Options every subcommand understands.
