@@ -3,6 +3,9 @@
 
 use std::process::ExitCode;
 
+pub mod builder_args;
+pub mod trial;
+
 /// Options every subcommand understands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {

@@ -2,6 +2,9 @@
 
 pub mod builder;
 pub mod command;
+pub mod docker;
 pub mod journal;
 pub mod pool;
 pub mod signal;
+pub mod sonic;
+pub mod triage;
