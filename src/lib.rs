@@ -12,5 +12,6 @@
 //! ```
 
 pub mod fsio;
+pub mod lock;
 pub mod manifest;
 pub mod trial;
