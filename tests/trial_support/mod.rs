@@ -108,3 +108,4 @@ pub fn wait_for(path: &Path) -> bool {
     }
     false
 }
+pub mod universe;
