@@ -130,6 +130,21 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// URL rewrites a candidate lockfile asks for: every pin fetched from `url` instead of its `declared_url`.
+pub fn lock_rewrites(lockfile: &Path) -> Vec<(String, String)> {
+    let Ok(lock) = crate::lock::Lock::read(lockfile) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = lock
+        .pins
+        .iter()
+        .filter_map(|p| Some((p.declared_url.clone()?, p.url.clone()?)))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn rewrite(text: &str, rewrites: &[(String, String)]) -> String {
     let mut s = text.to_string();
     for (from, to) in rewrites {
@@ -180,14 +195,18 @@ impl SonicBuilder {
     }
 
     /// Copies the candidate's versions tree into `files/build/versions`, rewritten.
-    fn install_versions(&self, input: &TrialInput) -> Result<(), TrialError> {
+    fn install_versions(
+        &self,
+        input: &TrialInput,
+        rewrites: &[(String, String)],
+    ) -> Result<(), TrialError> {
         let dst = self.config.checkout.join("files/build/versions");
         fresh_dir(&dst)?;
         for rel in walk(&input.versions_dir) {
             let src = input.versions_dir.join(&rel);
             let bytes = std::fs::read(&src).map_err(io(&src))?;
             let bytes = match String::from_utf8(bytes) {
-                Ok(t) => rewrite(&t, &self.config.url_rewrites).into_bytes(),
+                Ok(t) => rewrite(&t, rewrites).into_bytes(),
                 Err(e) => e.into_bytes(),
             };
             let out = dst.join(&rel);
@@ -228,9 +247,9 @@ impl SonicBuilder {
     }
 
     /// Applies URL rewrites to build files; returns the originals for restoring.
-    fn apply_rewrites(&self) -> Result<Restore, TrialError> {
+    fn apply_rewrites(&self, rewrites: &[(String, String)]) -> Result<Restore, TrialError> {
         let mut restore = Restore(Vec::new());
-        if self.config.url_rewrites.is_empty() {
+        if rewrites.is_empty() {
             return Ok(restore);
         }
         let root = &self.config.checkout;
@@ -273,7 +292,7 @@ impl SonicBuilder {
             let Ok(text) = std::str::from_utf8(&bytes) else {
                 continue;
             };
-            let new = rewrite(text, &self.config.url_rewrites);
+            let new = rewrite(text, rewrites);
             if new != text {
                 restore.0.push((p.clone(), bytes.clone()));
                 crate::fsio::write_atomic(&p, new.as_bytes()).map_err(io(&p))?;
@@ -285,7 +304,7 @@ impl SonicBuilder {
     }
 
     /// Notes for every silent fallback the build's recorded versions reveal.
-    fn check_recorded(&self, input: &TrialInput) -> Vec<String> {
+    fn check_recorded(&self, input: &TrialInput, rewrites: &[(String, String)]) -> Vec<String> {
         let recorded_root = self.config.checkout.join("target/versions");
         let mut notes = Vec::new();
         for rel in walk(&input.versions_dir) {
@@ -299,7 +318,7 @@ impl SonicBuilder {
             let Ok(used) = std::fs::read_to_string(recorded_root.join(&rel)) else {
                 continue;
             };
-            let pinned = parse_version_file(&rewrite(&pinned, &self.config.url_rewrites));
+            let pinned = parse_version_file(&rewrite(&pinned, rewrites));
             let used = parse_version_file(&used);
             for (k, v) in &pinned {
                 if let Some(u) = used.get(k)
@@ -380,9 +399,11 @@ impl Builder for SonicBuilder {
             return Err(TrialError::Interrupted);
         }
         let c = &self.config;
-        self.install_versions(input)?;
+        let mut rewrites = c.url_rewrites.clone();
+        rewrites.extend(lock_rewrites(&input.lockfile));
+        self.install_versions(input, &rewrites)?;
         let dropped = self.write_constraints(input)?;
-        let restore = self.apply_rewrites()?;
+        let restore = self.apply_rewrites(&rewrites)?;
         let recorded = c.checkout.join("target/versions");
         fresh_dir(&recorded)?;
         let constraint_in_slave = format!("/sonic/{PIP_CONSTRAINT_PATH}");
@@ -421,7 +442,7 @@ impl Builder for SonicBuilder {
         if result.timed_out {
             return Ok(result);
         }
-        let notes = self.check_recorded(input);
+        let notes = self.check_recorded(input, &rewrites);
         for n in &notes {
             log_note(&input.log, n);
         }

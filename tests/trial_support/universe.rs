@@ -145,9 +145,19 @@ pub fn checker(hidden: &[Vec<(String, String)>], explain: bool) -> CommandBuilde
 /// Hidden clauses for `n` packages: `k` single broken newest versions and `k`
 /// incompatible pairs of newest versions, spread deterministically.
 pub fn hidden_clauses(n: usize, v: usize, k: usize) -> Vec<Vec<(String, String)>> {
+    hidden_clauses_seeded(n, v, k, 0)
+}
+
+/// [`hidden_clauses`] with another deterministic spread per `seed`.
+pub fn hidden_clauses_seeded(
+    n: usize,
+    v: usize,
+    k: usize,
+    seed: u64,
+) -> Vec<Vec<(String, String)>> {
     let newest = v.to_string();
     let mut out = Vec::new();
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ n as u64;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ (n as u64) ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
     let mut next = || {
         x ^= x << 13;
         x ^= x >> 7;
