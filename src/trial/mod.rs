@@ -8,4 +8,5 @@ pub mod learn;
 pub mod pool;
 pub mod signal;
 pub mod sonic;
+pub mod stage;
 pub mod triage;
