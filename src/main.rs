@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Judge exported SONiC versions trees with a trial builder.
     Trial(cli::trial::TrialArgs),
+    /// Prove a candidate lock by trial builds, learning from failures, and write the lockfile.
+    Lock(cli::lock::LockArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
     };
     let result: anyhow::Result<cli::Status> = match cli.command {
         Command::Trial(args) => cli::trial::run(args, &cli.global),
+        Command::Lock(args) => cli::lock::run(args, &cli.global),
     };
     match result {
         Ok(status) => status.into(),

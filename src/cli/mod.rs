@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 pub mod builder_args;
+pub mod lock;
 pub mod trial;
 
 /// Options every subcommand understands.

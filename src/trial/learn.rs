@@ -453,6 +453,46 @@ impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
     }
 }
 
+/// A search with exactly one candidate (no alternatives known, e.g. no universe
+/// was given): the loop then proves it, or refutes it and names the pins to blame.
+#[derive(Debug, Clone)]
+pub struct SingleCandidate<K> {
+    candidate: Assignment<K>,
+    forbidden: Vec<(Vec<(K, String)>, String)>,
+}
+
+impl<K: Clone + Ord + Debug + Send + Sync> SingleCandidate<K> {
+    /// A search proposing only `candidate`.
+    pub fn new(candidate: Assignment<K>) -> SingleCandidate<K> {
+        SingleCandidate {
+            candidate,
+            forbidden: Vec::new(),
+        }
+    }
+}
+
+impl<K: Clone + Ord + Debug + Send + Sync> Search for SingleCandidate<K> {
+    type Key = K;
+
+    fn propose(&mut self) -> Result<Assignment<K>, String> {
+        match self.forbidden.first() {
+            None => Ok(self.candidate.clone()),
+            Some((picks, reason)) => Err(format!(
+                "the only candidate is ruled out ({reason}): {}; no alternative versions are known",
+                picks
+                    .iter()
+                    .map(|(k, v)| format!("{k:?}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    fn forbid(&mut self, picks: Vec<(K, String)>, reason: &str) {
+        self.forbidden.push((picks, reason.to_string()));
+    }
+}
+
 /// Splits `c` into `n` nearly equal consecutive parts.
 fn split<K: Clone>(c: &[K], n: usize) -> Vec<Vec<K>> {
     let n = n.clamp(1, c.len().max(1));
