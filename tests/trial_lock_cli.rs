@@ -7,7 +7,7 @@ use sonic_lock::manifest::Ecosystem;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn candidate(dir: &Path, foo: &str) -> std::path::PathBuf {
+fn candidate(dir: &Path, libfoo_version: &str) -> std::path::PathBuf {
     let mut l = Lock::new("wedge100bf-32x", &"a".repeat(40), "2022-12-06");
     for (name, v) in [
         ("libfoo", foo),
@@ -20,7 +20,7 @@ fn candidate(dir: &Path, foo: &str) -> std::path::PathBuf {
         l.upsert(p);
     }
     l.normalize();
-    let p = dir.join(format!("candidate-{foo}.lock"));
+    let p = dir.join(format!("candidate-{libfoo_version}.lock"));
     l.write(&p).unwrap();
     p
 }
