@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 fn candidate(dir: &Path, libfoo_version: &str) -> std::path::PathBuf {
     let mut l = Lock::new("wedge100bf-32x", &"a".repeat(40), "2022-12-06");
     for (name, v) in [
-        ("libfoo", foo),
+        ("libfoo", libfoo_version),
         ("libbar", "2.0-1"),
         ("libbaz", "3.0-1"),
         ("libqux", "4.0-1"),
