@@ -186,26 +186,33 @@ pub fn probe(runtime: &str) -> Result<(), String> {
 /// Removes trial containers whose owning sonic-lock process no longer exists
 /// (it was killed before it could clean up); returns how many were removed.
 pub fn reap_orphans(runtime: &str) -> usize {
-    let Ok(listing) = output(
+    // `ps` lists ids only and `inspect` reads the label: both spell these the same in docker and podman.
+    let Ok(ids) = output(
         runtime,
         &[
             "ps",
             "-a",
+            "-q",
             "--filter",
             &format!("label={OWNER_LABEL}"),
-            "--format",
-            &format!("{{{{.ID}}}} {{{{.Label \"{OWNER_LABEL}\"}}}}"),
         ],
     ) else {
         return 0;
     };
     let mut removed = 0;
-    for line in listing.lines() {
-        let mut it = line.split_whitespace();
-        let (Some(id), Some(pid)) = (it.next(), it.next()) else {
+    for id in ids.split_whitespace() {
+        let Ok(pid) = output(
+            runtime,
+            &[
+                "inspect",
+                "--format",
+                &format!("{{{{index .Config.Labels \"{OWNER_LABEL}\"}}}}"),
+                id,
+            ],
+        ) else {
             continue;
         };
-        let Ok(pid) = pid.parse::<u32>() else {
+        let Ok(pid) = pid.trim().parse::<u32>() else {
             continue;
         };
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
