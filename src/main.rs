@@ -24,6 +24,10 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// Show the differences between two locks or version trees (exit 1 when they differ).
     Diff(cli::diff::DiffArgs),
+    /// Judge exported SONiC versions trees with a trial builder.
+    Trial(cli::trial::TrialArgs),
+    /// Prove a candidate lock by trial builds, learning from failures, and write the lockfile.
+    Lock(cli::lock::LockArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,8 @@ fn main() -> ExitCode {
         Command::Export(args) => cli::export::run(args, &cli.global),
         Command::Import(args) => cli::import::run(args, &cli.global),
         Command::Diff(args) => cli::diff::run(args, &cli.global),
+        Command::Trial(args) => cli::trial::run(args, &cli.global),
+        Command::Lock(args) => cli::lock::run(args, &cli.global),
     };
     match result {
         Ok(status) => status.into(),

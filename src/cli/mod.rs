@@ -7,6 +7,10 @@ pub mod import;
 
 use std::process::ExitCode;
 
+pub mod builder_args;
+pub mod lock;
+pub mod trial;
+
 /// Options every subcommand understands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Global {
