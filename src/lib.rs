@@ -11,6 +11,8 @@
 //! bisect: good + bad lock ─▶ culprit, with the same trial builders
 //! ```
 
+pub mod crawl;
 pub mod fsio;
 pub mod manifest;
+pub mod platform;
 pub mod trial;

@@ -17,7 +17,14 @@ struct Cli {
 
 /// Subcommands, one per pipeline stage or tool; each lives in `src/cli/<name>.rs`.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// List the platform definitions.
+    Platforms(cli::platforms::Args),
+    /// Print the commit at which a platform was last supported.
+    Cutoff(cli::cutoff::Args),
+    /// Crawl a sonic-buildimage tree into a dependency manifest.
+    Crawl(cli::crawl::Args),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -31,7 +38,11 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result: anyhow::Result<cli::Status> = match cli.command {};
+    let result: anyhow::Result<cli::Status> = match cli.command {
+        Command::Platforms(args) => cli::platforms::run(args, &cli.global),
+        Command::Cutoff(args) => cli::cutoff::run(args, &cli.global),
+        Command::Crawl(args) => cli::crawl::run(args, &cli.global),
+    };
     match result {
         Ok(status) => status.into(),
         Err(e) => {

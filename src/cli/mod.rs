@@ -1,6 +1,10 @@
 //! Command-line front end: one file per subcommand, each parsing its own
 //! arguments, calling the library and printing the result.
 
+pub mod crawl;
+pub mod cutoff;
+pub mod platforms;
+
 use std::process::ExitCode;
 
 /// Options every subcommand understands.
