@@ -228,6 +228,22 @@ fn platform_scope_finds_every_kind_with_origins() {
             .any(|d| d.origin.file == "build_debian.sh")
     );
 
+    // Templates rendered by the image build see the installer recipe's exports.
+    let tt = one(m, Ecosystem::Deb, "testp-tools");
+    assert_eq!(
+        (tt.origin.file.as_str(), tt.origin.line),
+        ("files/build_templates/sonic_debian_extension.j2", 3)
+    );
+    assert_eq!(tt.context.image.as_deref(), Some("host-image"));
+    assert!(find(m, Ecosystem::Deb, "other-tools").is_empty());
+    assert!(!find(m, Ecosystem::Deb, "conntrack").is_empty());
+    assert!(
+        m.diagnostics
+            .iter()
+            .all(|d| d.origin.file != "files/build_templates/init_cfg.json.j2"),
+        "a JSON template is not a script"
+    );
+
     // The buster docker and what it needs are built in the buster slave.
     assert_eq!(
         one(m, Ecosystem::Deb, "oldlib").context.suite.as_deref(),

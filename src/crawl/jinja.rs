@@ -86,7 +86,7 @@ pub fn render(text: &str, vars: &dyn Vars, sink: &mut Sink) -> String {
             _ => "#}",
         };
         let after = &rest[start + 2..];
-        let Some(end) = after.find(close) else {
+        let Some(end) = find_close(after, close) else {
             sink.warn(
                 line,
                 "unclosed Jinja tag; the rest of the file is kept verbatim",
@@ -253,6 +253,27 @@ pub fn render(text: &str, vars: &dyn Vars, sink: &mut Sink) -> String {
         sink.warn(f.line, "Jinja block is never closed", None);
     }
     out
+}
+
+/// Finds the closing delimiter of a tag, skipping string literals (which may
+/// themselves contain `%}`).
+fn find_close(s: &str, close: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        match quote {
+            Some(_) if b[i] == b'\\' => i += 1,
+            Some(q) if b[i] == q => quote = None,
+            Some(_) => {}
+            None if b[i] == b'"' || b[i] == b'\'' => quote = Some(b[i]),
+            None if s[i..].starts_with(close) => return Some(i),
+            None => {}
+        }
+        i += 1;
+    }
+    // An unbalanced quote: fall back to the first delimiter.
+    s.find(close)
 }
 
 fn count_nl(s: &str) -> u32 {

@@ -53,6 +53,8 @@ pub struct MakeDb {
     pub rules: Vec<Rule>,
     /// Files included, in order.
     pub included: Vec<String>,
+    /// Variables marked `export` (passed to recipes and the scripts they run).
+    pub exported: std::collections::BTreeSet<String>,
 }
 
 impl MakeDb {
@@ -332,6 +334,9 @@ impl<'a> Evaluator<'a> {
             match classify(body) {
                 Line::Assign { lhs, op, rhs } => {
                     let name = self.expand(lhs).trim().to_string();
+                    if is_export {
+                        self.db.exported.insert(name.clone());
+                    }
                     if name.is_empty() {
                         sink.warn(line, "assignment to an empty variable name", Some(t));
                     } else {
@@ -341,7 +346,7 @@ impl<'a> Evaluator<'a> {
                 }
                 Line::Rule { targets, prereqs } => {
                     if is_export {
-                        continue; // `export A B`
+                        continue; // `export A: B` is not meaningful
                     }
                     let targets = self.expand(targets);
                     self.db.rules.push(Rule {
@@ -354,6 +359,9 @@ impl<'a> Evaluator<'a> {
                 }
                 Line::Other => {
                     if is_export {
+                        // `export A B`: names only.
+                        let names = self.expand(body);
+                        self.db.exported.extend(words(&names).map(str::to_string));
                         continue;
                     }
                     // A bare function call such as `$(eval $(call ...))`.

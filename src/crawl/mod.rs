@@ -121,7 +121,13 @@ pub fn kind_of(path: &str) -> Option<Kind> {
     if name == "Dockerfile" || name.starts_with("Dockerfile.") || name.ends_with(".Dockerfile") {
         return Some(Kind::Dockerfile);
     }
-    if name.ends_with(".sh.j2") || (path.contains("build_templates/") && name.ends_with(".j2")) {
+    // Shell templates: `*.sh.j2`, and extension-less templates of the image
+    // build such as `sonic_debian_extension.j2` (not `init_cfg.json.j2`).
+    if name.ends_with(".sh.j2")
+        || (path.contains("build_templates/")
+            && name.ends_with(".j2")
+            && !name[..name.len() - 3].contains('.'))
+    {
         return Some(Kind::ShellTemplate);
     }
     if name.ends_with(".sh") || name.ends_with(".bash") {
@@ -174,10 +180,25 @@ impl jinja::Vars for DbVars<'_> {
     }
 }
 
+/// The image build's environment first (exported make variables and the
+/// installer recipe's exports), then the make database.
+struct HostVars<'a> {
+    env: &'a HashMap<String, String>,
+    db: DbVars<'a>,
+}
+
+impl jinja::Vars for HostVars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned().or_else(|| self.db.get(name))
+    }
+}
+
 /// What every parser may consult.
 struct Env<'a> {
     db: &'a MakeDb,
     local_images: BTreeSet<String>,
+    /// Environment of the host-image scripts (`build_debian.sh`, `sonic_debian_extension.j2`).
+    host_env: HashMap<String, String>,
 }
 
 fn default_make_vars() -> BTreeMap<String, String> {
@@ -388,9 +409,21 @@ fn crawl_in_pool(
             _ => {}
         }
     }
+    let mut host_env: HashMap<String, String> = HashMap::new();
+    {
+        let mut e = Evaluator::new(Some(&db), None);
+        for name in &db.exported {
+            let v = e.value(name);
+            host_env.insert(name.clone(), v.trim().to_string());
+        }
+    }
+    if let Some(s) = &scope {
+        host_env.extend(s.image_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     let env = Env {
         db: &db,
         local_images,
+        host_env,
     };
 
     // Select files with their contexts.
@@ -401,7 +434,7 @@ fn crawl_in_pool(
         };
         let ctxs = match &scope {
             Some(s) => match s.contexts(&f.path) {
-                Some(c) => c.iter().cloned().collect(),
+                Some(c) => c.into_iter().collect(),
                 None => continue,
             },
             None => vec![scope::context_for_all(&f.path)],
@@ -489,7 +522,7 @@ fn crawl_in_pool(
 fn contexts_for(scope: &Option<Scope>, path: &str) -> Vec<Context> {
     match scope {
         Some(s) => match s.contexts(path) {
-            Some(c) => c.iter().cloned().collect(),
+            Some(c) => c.into_iter().collect(),
             // A submodule containing scoped paths: use the contexts below it.
             None => {
                 let prefix = format!("{path}/");
@@ -580,6 +613,15 @@ fn parse_file(
     }
     // Parse once in a neutral context, then place the result in each build context.
     let base = Context::default();
+    let host = ctxs
+        .iter()
+        .any(|c| c.image.as_deref() == Some("host-image"));
+    let empty = HashMap::new();
+    let shell_env = if host { &env.host_env } else { &empty };
+    let host_vars = HostVars {
+        env: shell_env,
+        db: DbVars { db: env.db },
+    };
     let mut s = Sink::new(path);
     match kind {
         Kind::Dockerfile => {
@@ -591,10 +633,10 @@ fn parse_file(
             dockerfile::parse(&rendered, &base, &env.local_images, &mut s);
         }
         Kind::ShellTemplate => {
-            let rendered = jinja::render(&text, &DbVars { db: env.db }, &mut s);
-            shell_file(&rendered, &base, &mut s);
+            let rendered = jinja::render(&text, &host_vars, &mut s);
+            shell_file(&rendered, shell_env, &base, &mut s);
         }
-        Kind::Shell | Kind::MaybeScript => shell_file(&text, &base, &mut s),
+        Kind::Shell | Kind::MaybeScript => shell_file(&text, shell_env, &base, &mut s),
         Kind::Makefile => {
             let files = tree::TreeFiles { tree: t, handles };
             let dir = path.rfind('/').map_or("", |i| &path[..i]);
@@ -625,8 +667,11 @@ fn parse_file(
     }
 }
 
-fn shell_file(text: &str, ctx: &Context, sink: &mut Sink) {
-    let mut st = shell::ShellState::default();
+fn shell_file(text: &str, env: &HashMap<String, String>, ctx: &Context, sink: &mut Sink) {
+    let mut st = shell::ShellState {
+        vars: env.clone(),
+        ..shell::ShellState::default()
+    };
     for l in text::logical_lines(text) {
         if l.unterminated {
             sink.warn(

@@ -40,6 +40,8 @@ pub struct Scope {
     pub targets: BTreeMap<String, BTreeSet<String>>,
     /// Slave containers needed (suites).
     pub slaves: BTreeSet<String>,
+    /// Variables the image recipe exports to `build_debian.sh` and the templates it renders.
+    pub image_env: BTreeMap<String, String>,
     /// Downloads declared with `_URL` for targets in scope: (target, url, origin, context).
     pub urls: Vec<(String, String, Option<Origin>, Context)>,
 }
@@ -64,18 +66,21 @@ impl Scope {
         }
     }
 
-    /// The contexts a tree path is crawled in (longest matching prefix wins; empty if out of scope).
-    pub fn contexts(&self, path: &str) -> Option<&BTreeSet<Context>> {
+    /// The contexts a tree path is crawled in: the union over every scoped
+    /// prefix of it (a file can serve several builds); `None` if out of scope.
+    pub fn contexts(&self, path: &str) -> Option<BTreeSet<Context>> {
+        let mut out: BTreeSet<Context> = BTreeSet::new();
         let mut p = path;
         loop {
             if let Some(c) = self.paths.get(p) {
-                return Some(c);
+                out.extend(c.iter().cloned());
             }
             match p.rfind('/') {
                 Some(i) => p = &p[..i],
-                None => return None,
+                None => break,
             }
         }
+        (!out.is_empty()).then_some(out)
     }
 
     /// True when `path` (a directory such as a submodule) is, or contains, something in scope.
@@ -165,6 +170,19 @@ pub fn compute(
             let saved = ev.db.vars.remove("*");
             ev.db.set_command_line("*", &root);
             let second = ev.expand(&first);
+            // `export name="value"` lines of the recipe: the environment of build_debian.sh.
+            for (_, line) in &r.recipe {
+                let l = line.trim_start().trim_start_matches(['@', '-', '+']);
+                if let Some((k, v)) = l.strip_prefix("export ").and_then(|a| a.split_once('=')) {
+                    let k = k.trim();
+                    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        let v = ev.expand(v.trim());
+                        scope
+                            .image_env
+                            .insert(k.to_string(), v.trim().trim_matches('"').to_string());
+                    }
+                }
+            }
             ev.db.vars.remove("*");
             if let Some(s) = saved {
                 ev.db.vars.insert("*".to_string(), s);
@@ -208,19 +226,19 @@ pub fn compute(
         if !src.trim().is_empty() {
             scope.add(&src, slave_ctx(&suite));
         }
+        // A docker's directory; other targets' `_PATH` (copied files) build nothing.
         let path = ev.value(&format!("{t}_PATH"));
-        if !path.trim().is_empty() {
+        if !path.trim().is_empty() && t.ends_with(".gz") {
             let p = path.trim().trim_end_matches('/');
-            let ctx = if t.ends_with(".gz") {
+            let image = p.rsplit('/').next().unwrap_or(p).to_string();
+            scope.add(
+                p,
                 Context {
-                    image: Some(p.rsplit('/').next().unwrap_or(p).to_string()),
+                    image: Some(image),
                     suite: Some(suite.clone()),
                     ..Context::default()
-                }
-            } else {
-                slave_ctx(&suite)
-            };
-            scope.add(p, ctx);
+                },
+            );
         }
         let url = ev.value(&format!("{t}_URL"));
         let url = url.trim().trim_matches('"').trim_matches('\'');

@@ -435,7 +435,7 @@ pub fn command(words: &[Word], st: &mut ShellState, ctx: &Context, sink: &mut Si
 
 /// `$SONIC_X_WHEEL_NAME`, `${FOO_WHEEL}`, `$(X)/$(Y_WHEEL)`: the tree's own wheels.
 fn is_wheel_variable(t: &str) -> bool {
-    t.starts_with('$') && (t.contains("WHEEL") || t.ends_with(".whl"))
+    t.starts_with('$') && (t.to_ascii_lowercase().contains("wheel") || t.contains(".whl"))
 }
 
 fn assignment(s: &str) -> Option<(&str, &str)> {

@@ -112,6 +112,8 @@ $(addprefix $(TARGET_PATH)/, $(SONIC_INSTALLERS)) : $(TARGET_PATH)/% : \
         $$(addprefix $(TARGET_PATH)/,$$($$*_DOCKERS)) \
         $(addprefix $(DEBS_PATH)/,$(KERNEL))
 	$(HEADER)
+	export sonic_asic_platform="$(patsubst %-$(CONFIGURED_ARCH),%,$(CONFIGURED_PLATFORM))"
+	export include_nat="$(INCLUDE_NAT)"
 	./build_debian.sh
 "#;
 
@@ -186,6 +188,8 @@ pub fn tree(sub: Oid, sdk_version: &str) -> Files {
         .add("dockers/docker-x/Dockerfile.j2", "FROM docker-config-engine-bullseye-{{DOCKER_USERNAME}}:{{DOCKER_USERTAG}}\nRUN apt-get update && apt-get install -f -y libxdeps\nRUN pip3 install $SONIC_X_WHEEL_NAME\n")
         .add("dockers/docker-old/Dockerfile.j2", "FROM docker-config-engine-buster-{{DOCKER_USERNAME}}:{{DOCKER_USERTAG}}\nRUN apt-get install -y oldlib\n")
         .add("build_debian.sh", "#!/bin/bash\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install busybox linux-base\nsudo https_proxy=$https_proxy LANG=C chroot $FILESYSTEM_ROOT pip3 install \"j2cli==0.3.10\" psutil\n")
+        .add("files/build_templates/sonic_debian_extension.j2", "#!/bin/bash\n{% if sonic_asic_platform == \"testp\" %}\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install testp-tools\n{% else %}\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install other-tools\n{% endif %}\n{% if include_nat == 'y' %}\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install conntrack\n{% endif %}\nsudo LANG=C chroot $FILESYSTEM_ROOT pip3 install $(basename {{sonic_utilities_py3_wheel_path}})\n")
+        .add("files/build_templates/init_cfg.json.j2", "{%- set f = [(\"bgp\", \"{% if x %}disabled{% else %}enabled{% endif %}\")] %}\n{ \"apt-get install\": 1 }\n")
         .add("src/foo/Makefile", ".ONESHELL:\nSHELL = /bin/bash\nMAIN_TARGET = $(FOO)\n$(addprefix $(DEST)/, $(MAIN_TARGET)): $(DEST)/% :\n\trm -rf ./foo-$(FOO_VERSION)\n\tdget http://deb.debian.org/debian/pool/main/f/foo/foo_$(FOO_VERSION_FULL).dsc\n\twget -O x.tgz https://example.org/$(NOT_DEFINED_ANYWHERE)/x.tgz\n\tgit clone --depth 1 -b v2.0 https://github.com/acme/foo-extra.git\n")
         .add("src/foo/debian/control", "Source: foo\nBuild-Depends: debhelper (>= 9.0.0),\n  python3,\n  libfoo-dev [amd64] | libbar-dev\n\nPackage: foo\nDepends: ${misc:Depends}\n")
         .add("src/foo/setup.py", "from setuptools import setup\nsetup(\n    name='foo',\n    install_requires=[\n        'click==7.0',\n        'natsort',\n    ],\n)\n")
