@@ -13,6 +13,7 @@
 
 pub mod crawl;
 pub mod fsio;
+pub mod lock;
 pub mod manifest;
 pub mod platform;
 pub mod trial;
