@@ -11,7 +11,9 @@
 //! bisect: good + bad lock ─▶ culprit, with the same trial builders
 //! ```
 
+pub mod crawl;
 pub mod fsio;
 pub mod lock;
 pub mod manifest;
+pub mod platform;
 pub mod trial;

@@ -28,6 +28,12 @@ enum Command {
     Trial(cli::trial::TrialArgs),
     /// Prove a candidate lock by trial builds, learning from failures, and write the lockfile.
     Lock(cli::lock::LockArgs),
+    /// List the platform definitions.
+    Platforms(cli::platforms::Args),
+    /// Print the commit at which a platform was last supported.
+    Cutoff(cli::cutoff::Args),
+    /// Crawl a sonic-buildimage tree into a dependency manifest.
+    Crawl(cli::crawl::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +54,9 @@ fn main() -> ExitCode {
         Command::Diff(args) => cli::diff::run(args, &cli.global),
         Command::Trial(args) => cli::trial::run(args, &cli.global),
         Command::Lock(args) => cli::lock::run(args, &cli.global),
+        Command::Platforms(args) => cli::platforms::run(args, &cli.global),
+        Command::Cutoff(args) => cli::cutoff::run(args, &cli.global),
+        Command::Crawl(args) => cli::crawl::run(args, &cli.global),
     };
     match result {
         Ok(status) => status.into(),

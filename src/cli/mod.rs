@@ -4,6 +4,9 @@
 pub mod diff;
 pub mod export;
 pub mod import;
+pub mod crawl;
+pub mod cutoff;
+pub mod platforms;
 
 use std::process::ExitCode;
 
