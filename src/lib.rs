@@ -13,4 +13,6 @@
 
 pub mod fsio;
 pub mod manifest;
+pub mod solve;
 pub mod trial;
+pub mod universe;

@@ -17,7 +17,10 @@ struct Cli {
 
 /// Subcommands, one per pipeline stage or tool; each lives in `src/cli/<name>.rs`.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Installability of every package of a Debian index (like dose-distcheck).
+    Check(cli::check::CheckArgs),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -31,7 +34,9 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result: anyhow::Result<cli::Status> = match cli.command {};
+    let result: anyhow::Result<cli::Status> = match cli.command {
+        Command::Check(args) => cli::check::run(args, &cli.global),
+    };
     match result {
         Ok(status) => status.into(),
         Err(e) => {
