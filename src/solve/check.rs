@@ -114,16 +114,43 @@ pub fn check(u: &Universe, domain: &str, opts: &CheckOptions) -> CheckReport {
                     let mut e = Engine::new(p, false);
                     let mut broken = Vec::new();
                     let mut searches = 0;
-                    let mut assumptions = base.clone();
-                    assumptions.push(0);
-                    // Interleaved split so both workers see similar mixes of packages.
+                    // The essential packages' installation is the same for every query: build it
+                    // once and search each package on top of it (its decisions replayed as
+                    // assumptions). When a package only fails because of that particular
+                    // installation, it gets a search of its own from scratch.
+                    let (mut prefix, mut exact) = essential_prefix(&mut e, base);
+                    let mut assumptions = prefix.clone();
                     for &c in targets.iter().skip(t).step_by(threads) {
                         if installable[c as usize].load(Ordering::Relaxed) {
                             continue;
                         }
+                        if !exact && e.value(c) == 1 {
+                            installable[c as usize].store(true, Ordering::Relaxed);
+                            continue;
+                        }
                         searches += 1;
-                        *assumptions.last_mut().unwrap_or(&mut 0) = pos(c);
-                        if e.solve(&assumptions) {
+                        let k0 = prefix.len();
+                        assumptions.truncate(k0);
+                        assumptions.push(pos(c));
+                        let ok = e.solve(&assumptions);
+                        if ok {
+                            for v in e.true_vars() {
+                                installable[v as usize].store(true, Ordering::Relaxed);
+                            }
+                            e.backtrack_to(k0 as u32);
+                            continue;
+                        }
+                        let certain = exact || (e.failed_assumption() == Some(k0) && e.level_of(c) <= 1);
+                        if certain {
+                            broken.push(c);
+                            e.backtrack_to(k0 as u32);
+                            continue;
+                        }
+                        // Fall back to a search of its own, then rebuild the prefix.
+                        e.reset();
+                        let mut own = base.clone();
+                        own.push(pos(c));
+                        if e.solve(&own) {
                             for v in e.true_vars() {
                                 installable[v as usize].store(true, Ordering::Relaxed);
                             }
@@ -131,6 +158,8 @@ pub fn check(u: &Universe, domain: &str, opts: &CheckOptions) -> CheckReport {
                             broken.push(c);
                         }
                         e.reset();
+                        (prefix, exact) = essential_prefix(&mut e, base);
+                        assumptions = prefix.clone();
                     }
                     if std::env::var_os("SONIC_LOCK_DEBUG_STATS").is_some() {
                         eprintln!("worker {t}: {searches} searches, {} assignments, {} decisions, {} conflicts", e.assignments, e.decisions, e.conflicts);
@@ -157,6 +186,26 @@ pub fn check(u: &Universe, domain: &str, opts: &CheckOptions) -> CheckReport {
         total: targets.len(),
         searches,
         broken,
+    }
+}
+
+/// Installs the essential packages once and returns the literals that rebuild
+/// that installation, and whether they are all plain assumptions (then a failure
+/// on top of them is final). When the essential packages cannot be installed at
+/// all, the base assumptions are returned as they are: every query then fails,
+/// as in dose-distcheck.
+fn essential_prefix(e: &mut Engine, base: &[u32]) -> (Vec<u32>, bool) {
+    if e.solve(base) {
+        let d = e.decision_literals();
+        let exact = d.len() == base.len();
+        if exact {
+            e.reset();
+            return (base.to_vec(), true);
+        }
+        (d, false)
+    } else {
+        e.reset();
+        (base.to_vec(), true)
     }
 }
 

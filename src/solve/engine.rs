@@ -52,6 +52,7 @@ pub struct Engine<'p> {
     soft: Vec<u32>,
     soft_pos: usize,
     final_conflict: Option<Vec<Ante>>,
+    failed_assumption: Option<usize>,
     /// Number of conflicts analysed so far.
     pub conflicts: u64,
     /// Number of decisions taken so far.
@@ -84,6 +85,7 @@ impl<'p> Engine<'p> {
             soft: Vec::new(),
             soft_pos: 0,
             final_conflict: None,
+            failed_assumption: None,
             conflicts: 0,
             decisions: 0,
             backjumps: 0,
@@ -336,6 +338,30 @@ impl<'p> Engine<'p> {
         self.soft_pos = 0;
     }
 
+    /// The index of the assumption found false by the last failed [`Engine::solve`], if that is why it failed.
+    pub fn failed_assumption(&self) -> Option<usize> {
+        self.failed_assumption
+    }
+
+    /// The decision level a variable was assigned at (meaningless when unassigned).
+    pub fn level_of(&self, v: u32) -> u32 {
+        self.level[v as usize]
+    }
+
+    /// The decision (or assumption) literal of every level, in order; replaying
+    /// them as assumptions rebuilds the current assignment.
+    pub fn decision_literals(&self) -> Vec<Lit> {
+        self.trail_lim
+            .iter()
+            .map(|&i| self.trail.get(i as usize).copied().unwrap_or(0))
+            .collect()
+    }
+
+    /// Undoes the decisions above `level`.
+    pub fn backtrack_to(&mut self, level: u32) {
+        self.backtrack(level);
+    }
+
     /// Undoes every decision, keeping level-0 facts and learned clauses.
     pub fn reset(&mut self) {
         self.backtrack(0);
@@ -353,7 +379,8 @@ impl<'p> Engine<'p> {
             let l = self.trail[self.scan_pos];
             if !is_neg(l) {
                 let v = var(l);
-                for &ci in &self.p.deps_of[v as usize] {
+                let (d0, d1) = self.p.deps_of[v as usize];
+                for ci in d0..d1 {
                     let lits = &self.p.clause_lits(ci)[1..];
                     if lits.iter().any(|&d| self.lit_val(d) == 1) {
                         continue;
@@ -374,6 +401,7 @@ impl<'p> Engine<'p> {
     /// found assignment until [`Engine::reset`].
     pub fn solve(&mut self, assumptions: &[Lit]) -> bool {
         self.final_conflict = None;
+        self.failed_assumption = None;
         if !self.ok {
             return false;
         }
@@ -415,6 +443,7 @@ impl<'p> Engine<'p> {
                     1 => self.trail_lim.push(self.trail.len() as u32),
                     -1 => {
                         self.final_conflict = Some(self.reason_ante(var(a)).into_iter().collect());
+                        self.failed_assumption = Some(dl);
                         return false;
                     }
                     _ => {

@@ -405,13 +405,44 @@ impl Default for PackageKey {
     }
 }
 
+/// FxHash (the multiply-rotate hash used by rustc): package names are short,
+/// trusted-length strings looked up about a million times while loading an
+/// index, where std's SipHash costs more than the parsing around it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 /// The set of packages and candidate versions the search chooses from.
 #[derive(Debug, Clone, Default)]
 pub struct Universe {
     packages: Vec<PackageInfo>,
     candidates: Vec<Candidate>,
     scopes: HashMap<(Ecosystem, String), usize>,
-    names: Vec<HashMap<Box<str>, PackageId>>,
+    names: Vec<HashMap<Box<str>, PackageId, FxBuild>>,
 }
 
 /// The on-disk form of a universe.
@@ -438,9 +469,16 @@ impl Universe {
             return Scope(s, ecosystem);
         }
         let s = self.names.len();
-        self.names.push(HashMap::new());
+        self.names.push(HashMap::default());
         self.scopes.insert((ecosystem, domain.to_string()), s);
         Scope(s, ecosystem)
+    }
+
+    /// Reserves room for about this many more candidates and packages (loading a big index).
+    pub fn reserve(&mut self, scope: Scope, candidates: usize, packages: usize) {
+        self.candidates.reserve(candidates);
+        self.packages.reserve(packages);
+        self.names[scope.0].reserve(packages);
     }
 
     /// Interns `name` in a scope, returning its id (the same id for the same name).
