@@ -20,6 +20,12 @@ struct Cli {
 enum Command {
     /// Installability of every package of a Debian index (like dose-distcheck).
     Check(cli::check::CheckArgs),
+    /// Choose one version of every needed package (Debian indices, apt transactions).
+    Solve(cli::solve::SolveArgs),
+    /// Why a package is part of the solution: the chain from the request.
+    Why(cli::solve::WhyArgs),
+    /// Why NAME=VERSION cannot be part of the solution.
+    WhyNot(cli::solve::WhyNotArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +42,9 @@ fn main() -> ExitCode {
     };
     let result: anyhow::Result<cli::Status> = match cli.command {
         Command::Check(args) => cli::check::run(args, &cli.global),
+        Command::Solve(args) => cli::solve::run_solve(args, &cli.global),
+        Command::Why(args) => cli::solve::run_why(args, &cli.global),
+        Command::WhyNot(args) => cli::solve::run_why_not(args, &cli.global),
     };
     match result {
         Ok(status) => status.into(),

@@ -64,3 +64,4 @@ pub fn progress(global: &Global, len: Option<u64>, msg: &str) -> indicatif::Prog
     pb
 }
 pub mod check;
+pub mod solve;

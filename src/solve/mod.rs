@@ -12,6 +12,7 @@ pub mod check;
 pub mod engine;
 pub mod explain;
 pub mod graph;
+pub mod input;
 pub mod mvs;
 pub mod problem;
 

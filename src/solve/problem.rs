@@ -269,6 +269,11 @@ impl Problem {
                 for alt in &r.alternatives {
                     buf.clear();
                     u.matching(alt, &mut buf);
+                    // Like apt, a requested name that is a real package means that
+                    // package, not something else providing the name.
+                    if !u.candidates_of(alt.package).is_empty() {
+                        buf.retain(|c| u.candidate(*c).package == alt.package);
+                    }
                     if let Some(f) = preferred {
                         f(alt.package, &mut buf);
                     }

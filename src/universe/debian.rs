@@ -110,8 +110,13 @@ fn parse_chunk(
         }
         match field_index(name) {
             Some(idx) => {
-                st.fields[idx] = (line_no, std::borrow::Cow::Borrowed(value));
-                last_field = Some(idx);
+                // A repeated field is malformed; like apt and dose-distcheck, the first one counts.
+                if st.fields[idx].0 == 0 {
+                    st.fields[idx] = (line_no, std::borrow::Cow::Borrowed(value));
+                    last_field = Some(idx);
+                } else {
+                    last_field = Some(usize::MAX);
+                }
             }
             None => last_field = Some(usize::MAX),
         }

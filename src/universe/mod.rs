@@ -8,6 +8,7 @@
 //! written as versioned JSON and read back by later stages.
 
 pub mod debian;
+pub mod python;
 pub mod version;
 
 use crate::manifest::Ecosystem;
