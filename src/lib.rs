@@ -16,4 +16,6 @@ pub mod fsio;
 pub mod lock;
 pub mod manifest;
 pub mod platform;
+pub mod solve;
 pub mod trial;
+pub mod universe;

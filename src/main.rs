@@ -34,6 +34,14 @@ enum Command {
     Cutoff(cli::cutoff::Args),
     /// Crawl a sonic-buildimage tree into a dependency manifest.
     Crawl(cli::crawl::Args),
+    /// Installability of every package of a Debian index (like dose-distcheck).
+    Check(cli::check::CheckArgs),
+    /// Choose one version of every needed package (Debian indices, apt transactions).
+    Solve(cli::solve::SolveArgs),
+    /// Why a package is part of the solution: the chain from the request.
+    Why(cli::solve::WhyArgs),
+    /// Why NAME=VERSION cannot be part of the solution.
+    WhyNot(cli::solve::WhyNotArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +65,10 @@ fn main() -> ExitCode {
         Command::Platforms(args) => cli::platforms::run(args, &cli.global),
         Command::Cutoff(args) => cli::cutoff::run(args, &cli.global),
         Command::Crawl(args) => cli::crawl::run(args, &cli.global),
+        Command::Check(args) => cli::check::run(args, &cli.global),
+        Command::Solve(args) => cli::solve::run_solve(args, &cli.global),
+        Command::Why(args) => cli::solve::run_why(args, &cli.global),
+        Command::WhyNot(args) => cli::solve::run_why_not(args, &cli.global),
     };
     match result {
         Ok(status) => status.into(),

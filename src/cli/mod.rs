@@ -74,3 +74,5 @@ pub fn progress(global: &Global, len: Option<u64>, msg: &str) -> indicatif::Prog
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
     pb
 }
+pub mod check;
+pub mod solve;
