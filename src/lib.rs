@@ -13,4 +13,5 @@
 
 pub mod fsio;
 pub mod manifest;
+pub mod source;
 pub mod trial;

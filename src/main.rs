@@ -17,7 +17,12 @@ struct Cli {
 
 /// Subcommands, one per pipeline stage or tool; each lives in `src/cli/<name>.rs`.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// What existed at the cutoff for every dependency of a manifest, fetched, verified and cached.
+    Index(cli::index::IndexArgs),
+    /// Export or import the source cache as one file (for air-gapped build hosts).
+    Cache(cli::cache::CacheArgs),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -31,7 +36,10 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result: anyhow::Result<cli::Status> = match cli.command {};
+    let result: anyhow::Result<cli::Status> = match cli.command {
+        Command::Index(args) => cli::index::run(args, &cli.global),
+        Command::Cache(args) => cli::cache::run(args, &cli.global),
+    };
     match result {
         Ok(status) => status.into(),
         Err(e) => {
