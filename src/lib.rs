@@ -12,6 +12,7 @@
 //! ```
 
 pub mod fsio;
+pub mod lock;
 pub mod manifest;
 pub mod source;
 pub mod trial;
