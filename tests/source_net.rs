@@ -795,8 +795,15 @@ fn pypi_versions_as_of_cutoff_skip_yanked_and_later() {
         .unwrap();
     assert!(none.is_empty());
     assert_eq!(later, 2);
-    let h = pypi.history("demo", &cutoff).unwrap();
+    let mut h = pypi.history("demo", &cutoff).unwrap();
     assert_eq!(h.versions.len(), 2);
+    pypi.enrich(&mut h, &cutoff, 1, &[]).unwrap();
+    assert_eq!(h.versions[0].requires, None, "only the newest is read");
+    assert_eq!(
+        h.versions[1].requires.as_deref().unwrap(),
+        ["lxml (>=4.6)", "pyyaml ; extra == 'yaml'"]
+    );
+    assert_eq!(h.versions[1].requires_python.as_deref(), Some(">=3.7"));
 }
 
 #[test]

@@ -123,6 +123,9 @@ pub struct IndexArgs {
     /// Debian architecture.
     #[arg(long, default_value = "amd64")]
     pub arch: String,
+    /// Read Requires-Dist (PEP 658 metadata) for this many newest versions of each Python package, plus pinned ones.
+    #[arg(long, default_value_t = 1)]
+    pub py_metadata: usize,
     /// Write the full report (histories, pins) as JSON here.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -156,7 +159,9 @@ pub fn run(args: IndexArgs, global: &Global) -> anyhow::Result<Status> {
     };
     let src = args.source.sources()?;
     let pb = super::progress(global, None, "indexing sources as of the cutoff");
-    let report = stage::run(&src, &manifest, &cutoff, &suites, |_| Ok(()));
+    let report = stage::run(&src, &manifest, &cutoff, &suites, args.py_metadata, |_| {
+        Ok(())
+    });
     pb.finish_and_clear();
     let report = report?;
     if let Some(out) = &args.out {

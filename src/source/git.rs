@@ -253,6 +253,8 @@ impl VersionSource for GitSource {
                     published: Some(t.date),
                     url: None,
                     sha256: Some(t.commit),
+                    requires: None,
+                    requires_python: None,
                 })
                 .collect(),
             notes: Vec::new(),

@@ -121,6 +121,8 @@ impl VersionSource for GoProxy {
                     published: Some(time),
                     url: None,
                     sha256: None,
+                    requires: None,
+                    requires_python: None,
                 });
             } else {
                 later += 1;

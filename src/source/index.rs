@@ -183,6 +183,7 @@ pub fn run(
     manifest: &Manifest,
     cutoff: &Cutoff,
     suites: &[SuiteSpec],
+    py_metadata: usize,
     mut on_suite: impl FnMut(&SuiteIndex) -> Result<(), SourceError>,
 ) -> Result<IndexReport, SourceError> {
     let mut counts: BTreeMap<Ecosystem, EcoCount> = BTreeMap::new();
@@ -310,10 +311,24 @@ pub fn run(
         let results: BTreeMap<String, Result<History, String>> = uniq
             .par_iter()
             .map(|n| {
-                (
-                    n.clone(),
-                    source.history(n, cutoff).map_err(|e| e.to_string()),
-                )
+                let mut h = source.history(n, cutoff);
+                if eco == Ecosystem::Py && py_metadata > 0 {
+                    // Requires-Dist for the newest versions and for every exact pin of this name.
+                    let pins: Vec<String> = deps
+                        .iter()
+                        .filter(|d| key(d) == *n)
+                        .filter_map(|d| match &d.constraint {
+                            Constraint::Exact(v) => Some(v.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    if let Ok(hist) = h.as_mut()
+                        && let Err(e) = src.pypi.enrich(hist, cutoff, py_metadata, &pins)
+                    {
+                        hist.notes.push(format!("metadata not read: {e}"));
+                    }
+                }
+                (n.clone(), h.map_err(|e| e.to_string()))
             })
             .collect();
         let c = counts.entry(eco).or_default();

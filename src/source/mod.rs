@@ -36,6 +36,12 @@ pub struct VersionAt {
     /// SHA-256 of that copy, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// Its own dependencies as the ecosystem writes them (PEP 508 `Requires-Dist`), when fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires: Option<Vec<String>>,
+    /// Interpreter constraint (`Requires-Python`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_python: Option<String>,
 }
 
 /// The answer of a source for one name at one cutoff.

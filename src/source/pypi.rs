@@ -452,6 +452,44 @@ pub fn parse_core_metadata(bytes: &[u8], location: &str) -> Result<PyMetadata, S
     })
 }
 
+impl PyPi {
+    /// Fills in `Requires-Dist` for the newest `newest` versions of `h` and for `also` (a pinned version).
+    pub fn enrich(
+        &self,
+        h: &mut History,
+        cutoff: &Cutoff,
+        newest: usize,
+        also: &[String],
+    ) -> Result<(), SourceError> {
+        let (vs, _, _) = self.versions_at(&h.name, cutoff)?;
+        let n = h.versions.len();
+        for (i, va) in h.versions.iter_mut().enumerate() {
+            let wanted = i + newest >= n || also.iter().any(|a| same_version(a, &va.version));
+            if !wanted {
+                continue;
+            }
+            if let Some(pv) = vs.iter().find(|p| p.version == va.version) {
+                let m = self.metadata(&h.name, pv)?;
+                va.requires = Some(m.requires_dist);
+                if m.requires_python.is_some() {
+                    va.requires_python = m.requires_python;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn same_version(a: &str, b: &str) -> bool {
+    match (
+        pep440_rs::Version::from_str(a.trim_start_matches("==")),
+        pep440_rs::Version::from_str(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 impl VersionSource for PyPi {
     fn ecosystem(&self) -> Ecosystem {
         Ecosystem::Py
@@ -471,10 +509,12 @@ impl VersionSource for PyPi {
                         .find(|f| !f.filename.ends_with(".whl"))
                         .or(v.files.first());
                     VersionAt {
-                        version: v.version,
+                        version: v.version.clone(),
                         published: Some(v.first_upload),
                         url: pick.map(|f| f.url.clone()),
                         sha256: pick.and_then(|f| f.sha256.clone()),
+                        requires: None,
+                        requires_python: v.requires_python.clone(),
                     }
                 })
                 .collect(),

@@ -259,6 +259,8 @@ impl VersionSource for MrBinaries<'_> {
                             published: t.as_ref().map(rfc3339),
                             url: None,
                             sha256: None,
+                            requires: None,
+                            requires_python: None,
                         });
                     } else {
                         later += 1;
