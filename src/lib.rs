@@ -17,5 +17,6 @@ pub mod lock;
 pub mod manifest;
 pub mod platform;
 pub mod solve;
+pub mod source;
 pub mod trial;
 pub mod universe;

@@ -42,6 +42,10 @@ enum Command {
     Why(cli::solve::WhyArgs),
     /// Why NAME=VERSION cannot be part of the solution.
     WhyNot(cli::solve::WhyNotArgs),
+    /// What existed at the cutoff for every dependency of a manifest, fetched, verified and cached.
+    Index(cli::index::IndexArgs),
+    /// Export or import the source cache as one file (for air-gapped build hosts).
+    Cache(cli::cache::CacheArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +73,8 @@ fn main() -> ExitCode {
         Command::Solve(args) => cli::solve::run_solve(args, &cli.global),
         Command::Why(args) => cli::solve::run_why(args, &cli.global),
         Command::WhyNot(args) => cli::solve::run_why_not(args, &cli.global),
+        Command::Index(args) => cli::index::run(args, &cli.global),
+        Command::Cache(args) => cli::cache::run(args, &cli.global),
     };
     match result {
         Ok(status) => status.into(),

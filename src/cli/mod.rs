@@ -7,6 +7,8 @@ pub mod import;
 pub mod crawl;
 pub mod cutoff;
 pub mod platforms;
+pub mod cache;
+pub mod index;
 
 use std::process::ExitCode;
 
