@@ -11,13 +11,14 @@
 
 use sonic_lock::bisect::BisectError;
 use sonic_lock::bisect::Requirements;
-use sonic_lock::bisect::engine::{Config, Observation, Oracle, Status, bisect};
+use sonic_lock::bisect::engine::{Config, Observation, Oracle, Status, Strategy, bisect};
 use sonic_lock::trial::builder::Verdict;
 use std::time::{Duration, Instant};
 
 const TRIALS: usize = 41;
-/// Changes landing between two consecutive 6-hourly snapshots in the time-only model.
-const CHANGES_PER_SNAPSHOT: usize = 16;
+/// Snapshot gaps between good and bad in the time-only model: one week of
+/// 6-hourly snapshots, with the N changes landing evenly over it.
+const SNAPSHOT_GAPS: usize = 28;
 
 struct AllOf(Vec<usize>);
 
@@ -67,13 +68,14 @@ fn linear(culprits: &[usize], p: usize) -> (usize, usize) {
     (builds, 1 + (last + 1).div_ceil(p))
 }
 
-/// Time-only bisection (debbisect): bisect T snapshot gaps for the one where the
-/// failure appears, then upgrade the gap's changes one by one. Returns builds and
-/// rounds; changes land in order, CHANGES_PER_SNAPSHOT per gap.
+/// Time-only bisection (debbisect): bisect the snapshot gaps for the one where the
+/// failure appears, then upgrade that gap's changes one by one. Returns builds and
+/// rounds; changes land in order, evenly over SNAPSHOT_GAPS gaps.
 fn time_only(n: usize, culprits: &[usize], p: usize) -> (usize, usize) {
-    let gaps = n.div_ceil(CHANGES_PER_SNAPSHOT).max(1);
+    let gaps = SNAPSHOT_GAPS.min(n);
+    let per_gap = n.div_ceil(gaps);
     let last = culprits.iter().copied().max().unwrap_or(0);
-    let in_gap = last % CHANGES_PER_SNAPSHOT;
+    let in_gap = last % per_gap;
     let time_builds = 1 + ceil_log(gaps, 2);
     let time_rounds = 1 + ceil_log(gaps, p + 1);
     (
@@ -84,23 +86,23 @@ fn time_only(n: usize, culprits: &[usize], p: usize) -> (usize, usize) {
 
 fn main() {
     let ns = [16usize, 64, 256, 1024, 4096];
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     println!(
-        "| N | k | P | sonic-lock builds (median / max) | rounds (median) | linear builds (median) | time-only builds (median) | linear / sonic-lock | bound ceil(log2 N)+2 |"
+        "| N | k | P | sonic-lock builds (median / max) | sonic-lock rounds (median) | linear builds | time-only builds | ddmin-only builds | linear / sonic-lock | time-only / sonic-lock | bound ceil(log2 N)+2 |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut bound_ok = true;
     let mut engine_time = Vec::new();
     for &n in &ns {
         for k in 1..=3usize {
             for p in [1usize, 4] {
-                let (mut b, mut r, mut lin, mut tim) =
-                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-                let mut rng_cell = Rng(rng.0 ^ (n as u64 * 31 + k as u64 * 7 + p as u64));
+                let (mut b, mut r, mut lin, mut tim, mut dd) =
+                    (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                // The same placements for P = 1 and P = 4.
+                let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (n as u64 * 31 + k as u64 * 7));
                 for _ in 0..TRIALS {
                     let mut c: Vec<usize> = Vec::new();
                     while c.len() < k.min(n) {
-                        let x = rng_cell.below(n);
+                        let x = rng.below(n);
                         if !c.contains(&x) {
                             c.push(x);
                         }
@@ -122,21 +124,35 @@ fn main() {
                     if k == 1 && p == 1 && out.builds > ceil_log(n, 2) + 2 {
                         bound_ok = false;
                     }
+                    let dcfg = Config {
+                        jobs: p,
+                        strategy: Strategy::Ddmin,
+                        ..Config::default()
+                    };
+                    let d = bisect(&AllOf(c.clone()), &Requirements::none(n), &dcfg)
+                        .expect("in-process oracle cannot fail");
+                    assert_eq!(
+                        d.culprit_sets[0].changes, c,
+                        "ddmin: wrong culprits for N={n} k={k} P={p}"
+                    );
+                    dd.push(d.builds);
                     b.push(out.builds);
                     r.push(out.rounds);
                     lin.push(linear(&c, p).0);
                     tim.push(time_only(n, &c, p).0);
                 }
                 let max_b = *b.iter().max().unwrap_or(&0);
-                let (mb, mr, ml, mt) = (
+                let (mb, mr, ml, mt, md) = (
                     median(&mut b),
                     median(&mut r),
                     median(&mut lin),
                     median(&mut tim),
+                    median(&mut dd),
                 );
                 println!(
-                    "| {n} | {k} | {p} | {mb} / {max_b} | {mr} | {ml} | {mt} | {:.1} | {} |",
+                    "| {n} | {k} | {p} | {mb} / {max_b} | {mr} | {ml} | {mt} | {md} | {:.1} | {:.1} | {} |",
                     ml as f64 / mb.max(1) as f64,
+                    mt as f64 / mb.max(1) as f64,
                     if k == 1 && p == 1 {
                         (ceil_log(n, 2) + 2).to_string()
                     } else {
@@ -145,7 +161,6 @@ fn main() {
                 );
             }
         }
-        rng.below(2);
     }
     let mut t4096: Vec<Duration> = engine_time
         .iter()
