@@ -13,5 +13,6 @@
 
 pub mod bisect;
 pub mod fsio;
+pub mod lock;
 pub mod manifest;
 pub mod trial;
