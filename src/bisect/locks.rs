@@ -23,7 +23,11 @@ pub fn read_candidate(path: &Path) -> Result<Lock, BisectError> {
     };
     if path.is_dir() {
         let nested = path.join("files/build/versions");
-        let dir = if nested.is_dir() { nested } else { path.to_path_buf() };
+        let dir = if nested.is_dir() {
+            nested
+        } else {
+            path.to_path_buf()
+        };
         sonic_versions::import(&dir).map_err(|e| err(e.to_string()))
     } else if path.exists() {
         Lock::read(path).map_err(|e| err(e.to_string()))
@@ -43,7 +47,9 @@ pub struct LockChanges {
 
 /// The bare package name of a `dependents` entry (`lxml (>= 4.6)`, `libc6:amd64=2.31` -> `lxml`, `libc6`).
 fn bare_name(s: &str) -> &str {
-    let end = s.find([' ', '=', '(', ':', '<', '>', '[', ';', '~', '!']).unwrap_or(s.len());
+    let end = s
+        .find([' ', '=', '(', ':', '<', '>', '[', ';', '~', '!'])
+        .unwrap_or(s.len());
     &s[..end]
 }
 
@@ -105,7 +111,10 @@ impl LockChanges {
         let mut by_name: HashMap<(crate::manifest::Ecosystem, &str), Vec<usize>> = HashMap::new();
         for (i, c) in self.diff.changes.iter().enumerate() {
             if c.new.is_some() {
-                by_name.entry((c.key.ecosystem, c.key.name.as_str())).or_default().push(i);
+                by_name
+                    .entry((c.key.ecosystem, c.key.name.as_str()))
+                    .or_default()
+                    .push(i);
             }
         }
         let mut pairs = Vec::new();

@@ -8,6 +8,8 @@
 //!
 //! - [`engine`]: the search (binary / k-ary prefix search, ddmin minimisation,
 //!   flake confirmation, skips), generic over an [`engine::Oracle`].
+//! - [`locks`]: the change set between two locks (or versions trees), its
+//!   requirement relation, and "G + subset" written as lockfile + versions tree.
 //! - [`runner`]: the oracle that materialises a subset on disk and runs a
 //!   [`crate::trial::builder::Builder`], replaying earlier verdicts from a journal.
 //! - [`timeaxis`]: bisecting snapshot timestamps first, then the changes between
@@ -15,6 +17,7 @@
 //! - [`report`]: Markdown, self-contained HTML with an SVG timeline, and JSON.
 
 pub mod engine;
+pub mod locks;
 pub mod report;
 pub mod runner;
 pub mod timeaxis;

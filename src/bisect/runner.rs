@@ -136,3 +136,19 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
         })
     }
 }
+
+/// The trial journal is the memo: bisect resumes from the same journal as trial builds.
+impl TrialMemo for crate::trial::journal::Journal {
+    fn lookup(&self, key: &str, builder: &str) -> Option<TrialResult> {
+        crate::trial::journal::Journal::lookup(self, key, builder)
+    }
+
+    fn record(&self, key: &str, builder: &str, result: &TrialResult) -> Result<(), BisectError> {
+        crate::trial::journal::Journal::record(self, key, builder, result).map_err(|e| {
+            BisectError::Prepare {
+                path: self.path().display().to_string(),
+                message: e.to_string(),
+            }
+        })
+    }
+}
