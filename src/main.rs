@@ -17,7 +17,10 @@ struct Cli {
 
 /// Subcommands, one per pipeline stage or tool; each lives in `src/cli/<name>.rs`.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Find which dependency changes between a good and a bad candidate break the build.
+    Bisect(cli::bisect::BisectArgs),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -31,7 +34,9 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result: anyhow::Result<cli::Status> = match cli.command {};
+    let result: anyhow::Result<cli::Status> = match cli.command {
+        Command::Bisect(args) => cli::bisect::run(args, &cli.global),
+    };
     match result {
         Ok(status) => status.into(),
         Err(e) => {

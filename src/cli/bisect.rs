@@ -4,7 +4,6 @@
 //! Exit codes: 0 culprit found, 1 the bad candidate does not fail, 2 usage or
 //! input error, 3 flaky or undecidable, 130 interrupted (run again to continue).
 
-use super::builder_args::BuilderArgs;
 use super::{Global, Status};
 use anyhow::{Context, bail};
 use sonic_lock::bisect::engine::{self, Config, Strategy};
@@ -20,10 +19,18 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct BisectArgs {
     /// The good candidate: a lockfile, a `files/build/versions/` tree or a sonic-buildimage checkout.
-    #[arg(long, required_unless_present = "good_date", conflicts_with = "good_date")]
+    #[arg(
+        long,
+        required_unless_present = "good_date",
+        conflicts_with = "good_date"
+    )]
     pub good: Option<PathBuf>,
     /// The bad candidate, in the same forms as --good.
-    #[arg(long, required_unless_present = "bad_date", conflicts_with = "bad_date")]
+    #[arg(
+        long,
+        required_unless_present = "bad_date",
+        conflicts_with = "bad_date"
+    )]
     pub bad: Option<PathBuf>,
     /// Time-axis mode: a date the build passed (YYYY-MM-DD or YYYYMMDDTHHMMSSZ).
     #[arg(long, requires_all = ["bad_date", "lock_at"])]
@@ -58,7 +65,52 @@ pub struct BisectArgs {
     pub state_dir: PathBuf,
     /// The builder that judges candidates.
     #[command(flatten)]
-    pub builder: BuilderArgs,
+    pub builder: BuilderOpts,
+}
+
+/// Which builder judges a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuilderKind {
+    /// Run ARGV on this machine with the candidate in its environment.
+    Command,
+}
+
+/// Builder options (the command builder; exit codes as `git bisect run`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct BuilderOpts {
+    /// Builder that judges candidates.
+    #[arg(long, value_enum)]
+    pub builder: Option<BuilderKind>,
+    /// Wall-clock limit per trial in seconds; a timed-out trial fails.
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// Trials to run at once (P): k-ary search with P split points per round.
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// The build command, after `--`.
+    #[arg(last = true)]
+    pub argv: Vec<String>,
+}
+
+impl BuilderOpts {
+    /// The configured builder, or `None` when `--builder` was not given.
+    fn build(&self) -> anyhow::Result<Option<Box<dyn sonic_lock::trial::builder::Builder>>> {
+        let Some(BuilderKind::Command) = self.builder else {
+            if !self.argv.is_empty() {
+                bail!("a build command was given after `--` but no --builder");
+            }
+            return Ok(None);
+        };
+        if self.jobs == 0 {
+            bail!("--jobs must be at least 1");
+        }
+        if self.argv.is_empty() {
+            bail!("--builder command needs the command after `--`");
+        }
+        let b = sonic_lock::trial::command::CommandBuilder::new(self.argv.clone())
+            .with_timeout(self.timeout.map(std::time::Duration::from_secs));
+        Ok(Some(Box::new(b)))
+    }
 }
 
 fn interrupted() -> bool {
@@ -73,8 +125,12 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
     if let Err(e) = sonic_lock::trial::signal::install() {
         eprintln!("warning: Ctrl-C handling unavailable: {e}");
     }
-    std::fs::create_dir_all(&args.state_dir)
-        .with_context(|| format!("{}: cannot create state directory", args.state_dir.display()))?;
+    std::fs::create_dir_all(&args.state_dir).with_context(|| {
+        format!(
+            "{}: cannot create state directory",
+            args.state_dir.display()
+        )
+    })?;
     let journal_path = args.state_dir.join("journal.jsonl");
     let journal = Journal::open(&journal_path)?;
     let cfg = Config {
@@ -115,7 +171,15 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
             let stamps = timeaxis::grid(&good_date, &bad_date, args.step_hours)?;
             let t = timeaxis::bisect_time(&axis, &stamps, cfg.jobs).map_err(interrupt_aware)?;
             if t.status == engine::Status::BadPasses {
-                return finish(&args, global, &good_date, &bad_date, builder.describe(), None, Some(t));
+                return finish(
+                    &args,
+                    global,
+                    &good_date,
+                    &bad_date,
+                    builder.describe(),
+                    None,
+                    Some(t),
+                );
             }
             let good = axis.lock(&t.last_good)?;
             let bad = axis.lock(&t.first_bad)?;
@@ -135,7 +199,14 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
         Some(&journal),
         &interrupted,
     );
-    let outcome = match engine::bisect(&oracle, &req, &cfg) {
+    let pb = super::progress(
+        global,
+        None,
+        &format!("bisecting {} changes", changes.len()),
+    );
+    let result = engine::bisect(&oracle, &req, &cfg);
+    pb.finish_and_clear();
+    let outcome = match result {
         Ok(o) => o,
         Err(BisectError::Interrupted) => {
             eprintln!(
@@ -161,7 +232,9 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
 
 fn interrupt_aware(e: BisectError) -> anyhow::Error {
     if matches!(e, BisectError::Interrupted) {
-        anyhow::anyhow!("interrupted: finished trials are kept; run the same command again to continue")
+        anyhow::anyhow!(
+            "interrupted: finished trials are kept; run the same command again to continue"
+        )
     } else {
         e.into()
     }
@@ -176,7 +249,10 @@ fn finish(
     changes: Option<Vec<ChangeInfo>>,
     time: Option<TimeOutcome>,
 ) -> anyhow::Result<Status> {
-    let status = time.as_ref().map(|t| t.status).unwrap_or(engine::Status::Undecidable);
+    let status = time
+        .as_ref()
+        .map(|t| t.status)
+        .unwrap_or(engine::Status::Undecidable);
     let report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
         good: good.to_string(),
@@ -243,7 +319,10 @@ fn summary(r: &Report) -> String {
             }
         }
         if !set.applied_with.is_empty() {
-            lines.push(format!("  applied with: {}", r.subset_label(&set.applied_with)));
+            lines.push(format!(
+                "  applied with: {}",
+                r.subset_label(&set.applied_with)
+            ));
         }
     }
     if !o.suspects.is_empty() {
@@ -308,7 +387,13 @@ impl timeaxis::TimeAxis for LockAxis<'_> {
         let lock = self.lock(ts)?;
         // The whole lock as of `ts` is "G with every change applied" against itself.
         let changes = LockChanges::new(lock.clone(), &lock);
-        let oracle = BuildOracle::new(self.builder, &changes, &self.trials, Some(self.journal), &interrupted);
+        let oracle = BuildOracle::new(
+            self.builder,
+            &changes,
+            &self.trials,
+            Some(self.journal),
+            &interrupted,
+        );
         engine::Oracle::judge(&oracle, &[], 0)
     }
 }

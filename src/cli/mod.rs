@@ -1,6 +1,8 @@
 //! Command-line front end: one file per subcommand, each parsing its own
 //! arguments, calling the library and printing the result.
 
+pub mod bisect;
+
 use std::process::ExitCode;
 
 /// Options every subcommand understands.

@@ -1,0 +1,207 @@
+//! `sonic-lock bisect` end to end: locks and versions trees on disk, the real
+//! command builder, exit codes, the report files and `--json`.
+
+use sonic_lock::lock::sonic_versions;
+use sonic_lock::lock::{Lock, Pin};
+use sonic_lock::manifest::Ecosystem;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const COMMIT: &str = "586d715f172b1b72e9fc1e7b55625e2e5af590c2";
+
+fn write_locks(dir: &Path, n: usize) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut good = Lock::new("wedge100bf-32x", COMMIT, "2022-12-06");
+    let mut bad = Lock::new("wedge100bf-32x", COMMIT, "2022-12-07");
+    for i in 0..n {
+        let name = format!("pkg{i:02}");
+        let mut g = Pin::new(Ecosystem::Py, &name, "1.0");
+        g.why = vec![format!("src/sonic-config-engine/setup.py:{}", 20 + i)];
+        good.upsert(g);
+        let mut b = Pin::new(Ecosystem::Py, &name, "1.1");
+        b.why = vec![format!("src/sonic-config-engine/setup.py:{}", 20 + i)];
+        b.url = Some(format!("https://pypi.org/simple/{name}/"));
+        bad.upsert(b);
+    }
+    good.normalize();
+    bad.normalize();
+    let (g, b) = (dir.join("good.lock"), dir.join("bad.lock"));
+    good.write(&g).unwrap();
+    bad.write(&b).unwrap();
+    (g, b)
+}
+
+fn bisect(dir: &Path, good: &Path, bad: &Path, extra: &[&str], script: &str) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sonic-lock"));
+    cmd.arg("--quiet")
+        .arg("bisect")
+        .arg("--good")
+        .arg(good)
+        .arg("--bad")
+        .arg(bad)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .args(extra)
+        .args(["--builder", "command", "--", "sh", "-c"])
+        .arg(format!(
+            "has() {{ grep -rqx \"$1==1.1\" \"$SONIC_LOCK_VERSIONS_DIR\"; }}; {script}"
+        ));
+    cmd.output().unwrap()
+}
+
+#[test]
+fn culprit_found_exit_0_with_markdown_html_svg_and_json_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, b) = write_locks(dir.path(), 20);
+    let report = dir.path().join("report");
+    let out = bisect(
+        dir.path(),
+        &g,
+        &b,
+        &["--report", report.to_str().unwrap(), "--confirm", "1"],
+        "if has pkg11; then echo 'AttributeError: cython_sources'; exit 1; fi",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("culprit found"));
+    assert!(
+        stdout.contains("py pkg11 1.0 -> 1.1  (src/sonic-config-engine/setup.py:31)"),
+        "{stdout}"
+    );
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("| py pkg11 1.0 -> 1.1 | upgraded | src/sonic-config-engine/setup.py:31 | https://pypi.org/simple/pkg11/ |"), "{md}");
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("py pkg11 1.0 -&gt; 1.1"));
+    let svg = std::fs::read_to_string(report.join("timeline.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<rect"));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["outcome"]["status"], "culprit");
+    let culprit = json["outcome"]["culprit_sets"][0]["changes"][0]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(json["changes"][culprit]["id"], "py pkg11");
+    // Each trial's log link points at the build log, which holds the build's output.
+    let failing = json["outcome"]["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["verdict"] == "fail")
+        .unwrap();
+    let log = std::fs::read_to_string(failing["log"].as_str().unwrap()).unwrap();
+    assert!(log.contains("cython_sources"));
+
+    // A second run with the same state directory replays every trial from the journal.
+    let again = bisect(
+        dir.path(),
+        &g,
+        &b,
+        &["--json", "--confirm", "1"],
+        "if has pkg11; then echo 'AttributeError: cython_sources'; exit 1; fi",
+    );
+    assert_eq!(again.status.code(), Some(0));
+    let j: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(j["outcome"]["builds"], 0);
+    assert_eq!(
+        j["outcome"]["culprit_sets"],
+        json["outcome"]["culprit_sets"]
+    );
+}
+
+#[test]
+fn versions_trees_are_accepted_as_good_and_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, b) = write_locks(dir.path(), 12);
+    let (gt, bt) = (dir.path().join("good-tree"), dir.path().join("bad-tree"));
+    sonic_versions::export(&Lock::read(&g).unwrap(), &gt).unwrap();
+    sonic_versions::export(&Lock::read(&b).unwrap(), &bt).unwrap();
+    let out = bisect(
+        dir.path(),
+        &gt,
+        &bt,
+        &["--json"],
+        "if has pkg04 && has pkg09; then exit 1; fi",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<String> = j["outcome"]["culprit_sets"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            j["changes"][i.as_u64().unwrap() as usize]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(
+        ids[0].contains("pkg04") && ids[1].contains("pkg09"),
+        "{ids:?}"
+    );
+}
+
+#[test]
+fn exit_codes_for_nothing_to_bisect_flaky_and_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, b) = write_locks(dir.path(), 8);
+    // The bad lock builds: 1.
+    let out = bisect(dir.path(), &g, &b, &[], "exit 0");
+    assert_eq!(out.status.code(), Some(1));
+    // Fails once, never again: 3.
+    let flaky_dir = tempfile::tempdir().unwrap();
+    let marker = flaky_dir.path().join("failed-once");
+    let out = bisect(
+        flaky_dir.path(),
+        &g,
+        &b,
+        &["--confirm", "2"],
+        &format!(
+            "if has pkg03 && [ ! -e {0} ]; then touch {0}; exit 1; fi; exit 0",
+            marker.display()
+        ),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Usage: missing --bad, a missing file, a malformed lock, no builder.
+    let bin = env!("CARGO_BIN_EXE_sonic-lock");
+    let o = Command::new(bin)
+        .args(["bisect", "--good"])
+        .arg(&g)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let missing = dir.path().join("nope.lock");
+    let o = bisect(dir.path(), &g, &missing, &[], "exit 0");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope.lock"));
+    let broken = dir.path().join("broken.lock");
+    std::fs::write(&broken, "version = 1\n[[pin]\nname =").unwrap();
+    let o = bisect(dir.path(), &g, &broken, &[], "exit 0");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("broken.lock"));
+    let o = Command::new(bin)
+        .args(["bisect", "--good"])
+        .arg(&g)
+        .arg("--bad")
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs a builder"));
+}
