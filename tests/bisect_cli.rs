@@ -205,3 +205,76 @@ fn exit_codes_for_nothing_to_bisect_flaky_and_usage_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("needs a builder"));
 }
+
+#[test]
+fn time_axis_bisects_snapshots_then_the_changes_between_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Three states of the world: the 3rd brings pkg03 1.1, the 5th also pkg05 and pkg06 1.1.
+    let mut locks = Vec::new();
+    for (name, upgraded) in [("a", vec![]), ("b", vec![3]), ("c", vec![3, 5, 6])] {
+        let mut l = Lock::new("wedge100bf-32x", COMMIT, "2022-12-01");
+        for i in 0..8usize {
+            let v = if upgraded.contains(&i) { "1.1" } else { "1.0" };
+            l.upsert(Pin::new(Ecosystem::Py, &format!("pkg{i:02}"), v));
+        }
+        l.normalize();
+        let p = d.join(format!("{name}.lock"));
+        l.write(&p).unwrap();
+        locks.push(p);
+    }
+    let script = d.join("lock-at.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n# $1 = snapshot timestamp, $2 = where to write the lock\n\
+             echo \"$1\" >> {log}\n\
+             if [ \"$1\" \\< 20221203T000000Z ]; then cp {a} \"$2\";\n\
+             elif [ \"$1\" \\< 20221205T120000Z ]; then cp {b} \"$2\";\n\
+             else cp {c} \"$2\"; fi\n",
+            log = d.join("lock-at.log").display(),
+            a = locks[0].display(),
+            b = locks[1].display(),
+            c = locks[2].display()
+        ),
+    )
+    .unwrap();
+    let report = d.join("report");
+    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args([
+            "--quiet",
+            "--json",
+            "bisect",
+            "--good-date",
+            "2022-12-01",
+            "--bad-date",
+            "2022-12-08",
+        ])
+        .arg("--lock-at")
+        .arg(format!("sh {} {{timestamp}} {{out}}", script.display()))
+        .arg("--state-dir")
+        .arg(d.join("state"))
+        .arg("--report")
+        .arg(&report)
+        .args(["--builder", "command", "--", "sh", "-c"])
+        .arg("grep -rqx 'pkg05==1.1' \"$SONIC_LOCK_VERSIONS_DIR\" && exit 1; exit 0")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["time"]["last_good"], "20221205T060000Z");
+    assert_eq!(j["time"]["first_bad"], "20221205T120000Z");
+    // Between those two snapshots only pkg05 and pkg06 changed; pkg05 is the culprit.
+    assert_eq!(j["changes"].as_array().unwrap().len(), 2);
+    let c = j["outcome"]["culprit_sets"][0]["changes"][0]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(j["changes"][c]["id"], "py pkg05");
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("first bad snapshot `20221205T120000Z`"));
+}
