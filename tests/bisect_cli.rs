@@ -93,7 +93,11 @@ fn culprit_found_exit_0_with_markdown_html_svg_and_json_report() {
         .iter()
         .find(|t| t["verdict"] == "fail")
         .unwrap();
-    let log = std::fs::read_to_string(failing["log"].as_str().unwrap()).unwrap();
+    // The report directory carries the logs it links to.
+    let rel = failing["log"].as_str().unwrap();
+    assert!(rel.starts_with("logs/"), "{rel}");
+    let log = std::fs::read_to_string(report.join(rel)).unwrap();
+    assert!(md.contains(&format!("[log]({rel})")));
     assert!(log.contains("cython_sources"));
 
     // A second run with the same state directory replays every trial from the journal.

@@ -3,7 +3,7 @@
 //! deterministic for the same trials (no run timestamps).
 
 use super::ChangeInfo;
-use super::engine::{Outcome, Status};
+use super::engine::{Outcome, Phase, Status};
 use super::timeaxis::TimeOutcome;
 use crate::trial::builder::Verdict;
 use serde::{Deserialize, Serialize};
@@ -66,6 +66,15 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Fail => "fail",
         Verdict::Skip => "skip",
         Verdict::Abort => "abort",
+    }
+}
+
+fn phase_word(p: Phase) -> &'static str {
+    match p {
+        Phase::Baseline => "baseline",
+        Phase::Locate => "locate",
+        Phase::Minimize => "minimize",
+        Phase::Confirm => "confirm",
     }
 }
 
@@ -204,10 +213,10 @@ impl Report {
                 .unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 m,
-                "| {} | {} | {:?} | {} | {}{} | {:.1} s | {} |",
+                "| {} | {} | {} | {} | {}{} | {:.1} s | {} |",
                 t.seq,
                 t.round,
-                t.phase,
+                phase_word(t.phase),
                 md_escape(&self.subset_label(&t.subset)),
                 verdict_word(t.verdict),
                 if t.replayed { " (journal)" } else { "" },
@@ -239,7 +248,7 @@ impl Report {
             root.fill(&WHITE).map_err(|e| err(&e))?;
             let mut chart = ChartBuilder::on(&root)
                 .caption(
-                    "search timeline (rows: trials in order; bars: changes applied)",
+                    "search timeline: one row per trial, bars over the changes applied (green pass, red fail, grey skip); blue: culprits",
                     ("sans-serif", 14),
                 )
                 .margin(10)
@@ -253,6 +262,8 @@ impl Report {
                 .x_desc("change position in search order")
                 .y_desc("trial")
                 .y_labels(rows.min(20))
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| format!("{v:.0}"))
                 .draw()
                 .map_err(|e| err(&e))?;
             let mut bars = Vec::new();
@@ -419,10 +430,10 @@ code{background:#f6f8fa;padding:1px 3px}</style></head><body>\n");
                 .unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td class=\"{v}\">{v}{}</td><td>{:.1} s</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{v}\">{v}{}</td><td>{:.1} s</td><td>{}</td></tr>",
                 t.seq,
                 t.round,
-                t.phase,
+                phase_word(t.phase),
                 html_escape(&self.subset_label(&t.subset)),
                 if t.replayed { " (journal)" } else { "" },
                 t.duration_ms as f64 / 1000.0,
@@ -434,8 +445,31 @@ code{background:#f6f8fa;padding:1px 3px}</style></head><body>\n");
         Ok(h)
     }
 
-    /// Writes `report.md`, `report.html`, `report.json` and `timeline.svg` into `dir`, atomically each.
+    /// Writes `report.md`, `report.html`, `report.json` and `timeline.svg` into `dir`,
+    /// atomically each, with the trials' build logs copied to `dir/logs/` and linked
+    /// relatively, so the directory can be published as it is (a CI artifact).
     pub fn write(&self, dir: &Path) -> Result<(), ReportError> {
+        let mut copy = self.clone();
+        for t in copy.outcome.trials.iter_mut() {
+            let Some(src) = t.log.as_deref().map(Path::new).filter(|p| p.is_file()) else {
+                continue;
+            };
+            let rel = format!("logs/trial-{:04}.log", t.seq);
+            let dst = dir.join(&rel);
+            let bytes = std::fs::read(src).map_err(|source| ReportError::Io {
+                path: src.display().to_string(),
+                source,
+            })?;
+            crate::fsio::write_atomic(&dst, &bytes).map_err(|source| ReportError::Io {
+                path: dst.display().to_string(),
+                source,
+            })?;
+            t.log = Some(rel);
+        }
+        copy.write_documents(dir)
+    }
+
+    fn write_documents(&self, dir: &Path) -> Result<(), ReportError> {
         let io = |p: &Path, source| ReportError::Io {
             path: p.display().to_string(),
             source,
