@@ -309,3 +309,36 @@ fn no_requirements_means_every_change_stands_alone() {
         Some("https://pypi.org/simple/pkg03/")
     );
 }
+
+#[test]
+fn moved_mirror_snapshot_is_a_change_like_any_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("count");
+    let (mut good, mut bad) = locks(10, &[]);
+    let archive = |ts: &str| sonic_lock::lock::Archive {
+        name: "debian".into(),
+        snapshot: ts.into(),
+        url: Some(format!("https://snapshot.debian.org/archive/debian/{ts}/")),
+    };
+    good.archives = vec![archive("20221201T000000Z")];
+    bad.archives = vec![archive("20221208T000000Z")];
+    let changes = LockChanges::new(good, &bad);
+    assert_eq!(changes.len(), 11);
+    assert_eq!(
+        changes
+            .candidate(&(0..11).collect::<Vec<_>>())
+            .candidate_hash(),
+        bad.candidate_hash()
+    );
+    let b = builder(
+        "if grep -rqx 'debian==20221208T000000Z' \"$SONIC_LOCK_VERSIONS_DIR\"; then exit 1; fi; exit 0",
+        &count,
+    );
+    let out = run(&changes, &b, dir.path(), None, &Config::default()).unwrap();
+    assert_eq!(out.status, Status::Culprit);
+    assert_eq!(out.culprit_sets[0].changes, vec![10]);
+    assert_eq!(
+        changes.infos()[10].summary,
+        "archive debian 20221201T000000Z -> 20221208T000000Z"
+    );
+}

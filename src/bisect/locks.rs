@@ -37,6 +37,10 @@ pub fn read_candidate(path: &Path) -> Result<Lock, BisectError> {
 }
 
 /// G, the diff from G to B, and what the report needs to know about each change.
+///
+/// Change indices `0..diff.changes.len()` are pin changes; the archive snapshot
+/// changes (`versions-mirror`) follow them, so a moved mirror timestamp can be
+/// a culprit like any pin.
 #[derive(Debug, Clone)]
 pub struct LockChanges {
     /// The good lock.
@@ -65,14 +69,14 @@ impl LockChanges {
         LockChanges { good, diff }
     }
 
-    /// Number of changes.
+    /// Number of changes (pins, then archives).
     pub fn len(&self) -> usize {
-        self.diff.changes.len()
+        self.diff.changes.len() + self.diff.archives.len()
     }
 
-    /// True when good and bad pin the same versions.
+    /// True when good and bad pin the same versions and snapshots.
     pub fn is_empty(&self) -> bool {
-        self.diff.changes.is_empty()
+        self.len() == 0
     }
 
     /// Changes as shown in reports: summary, kind, origins (`file:line`) and source URL.
@@ -101,6 +105,21 @@ impl LockChanges {
                     source,
                 }
             })
+            .chain(self.diff.archives.iter().map(|a| {
+                let (kind, versions) = match (&a.old, &a.new) {
+                    (Some(o), Some(n)) => ("changed", format!("{} -> {}", o.snapshot, n.snapshot)),
+                    (None, Some(n)) => ("added", n.snapshot.clone()),
+                    (Some(o), None) => ("removed", o.snapshot.clone()),
+                    (None, None) => ("changed", String::new()),
+                };
+                ChangeInfo {
+                    id: format!("archive {}", a.name),
+                    summary: format!("archive {} {versions}", a.name),
+                    kind: kind.to_string(),
+                    origin: None,
+                    source: a.new.as_ref().and_then(|n| n.url.clone()),
+                }
+            }))
             .collect()
     }
 
@@ -142,7 +161,19 @@ impl LockChanges {
 
     /// G with the changes at `subset` applied.
     pub fn candidate(&self, subset: &[usize]) -> Lock {
-        self.diff.apply(&self.good, subset)
+        let pins = self.diff.changes.len();
+        let mut lock = self.diff.apply(&self.good, subset);
+        for &i in subset {
+            let Some(a) = i.checked_sub(pins).and_then(|k| self.diff.archives.get(k)) else {
+                continue;
+            };
+            lock.archives.retain(|x| x.name != a.name);
+            if let Some(n) = &a.new {
+                lock.archives.push(n.clone());
+            }
+        }
+        lock.normalize();
+        lock
     }
 }
 
