@@ -282,3 +282,77 @@ fn time_axis_bisects_snapshots_then_the_changes_between_them() {
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("first bad snapshot `20221205T120000Z`"));
 }
+
+#[test]
+fn ctrl_c_leaves_a_state_that_the_next_run_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g, b) = write_locks(dir.path(), 40);
+    let count = dir.path().join("count");
+    // The third build hangs until it is interrupted.
+    let script = format!(
+        "echo x >> {c}; if [ $(wc -l < {c}) -eq 3 ]; then sleep 300; fi; \
+         if has pkg27; then exit 1; fi; exit 0",
+        c = count.display()
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(["--quiet", "bisect", "--good"])
+        .arg(&g)
+        .arg("--bad")
+        .arg(&b)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["--builder", "command", "--", "sh", "-c"])
+        .arg(format!(
+            "has() {{ grep -rqx \"$1==1.1\" \"$SONIC_LOCK_VERSIONS_DIR\"; }}; {script}"
+        ))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = || {
+        std::fs::read_to_string(&count)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    // Wait (bounded) until the hanging third build has started.
+    for _ in 0..1200 {
+        if lines() >= 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(lines(), 3, "the third build never started");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run the same command again"));
+
+    // The same command continues: the two finished builds are replayed, the killed one is redone.
+    let again = bisect(dir.path(), &g, &b, &["--json"], &script);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    let trials = j["outcome"]["trials"].as_array().unwrap();
+    assert_eq!(trials.iter().filter(|t| t["replayed"] == true).count(), 2);
+    let c = j["outcome"]["culprit_sets"][0]["changes"][0]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(j["changes"][c]["id"], "py pkg27");
+    assert_eq!(
+        lines(),
+        3 + j["outcome"]["builds"].as_u64().unwrap() as usize
+    );
+}
