@@ -294,7 +294,7 @@ fn ctrl_c_leaves_a_state_that_the_next_run_continues() {
          if has pkg27; then exit 1; fi; exit 0",
         c = count.display()
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+    let child = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
         .args(["--quiet", "bisect", "--good"])
         .arg(&g)
         .arg("--bad")
