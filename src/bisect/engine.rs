@@ -870,4 +870,57 @@ mod tests {
         assert_eq!(out.status, Status::Flaky);
         assert_eq!(out.status.exit_code(), 3);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Whatever the culprits and requirements, the answer fails, is 1-minimal,
+        /// and no inconsistent candidate is ever built.
+        #[test]
+        fn answer_is_a_minimal_failing_closed_set(
+            n in 1usize..80,
+            picks in proptest::collection::vec(0usize..1000, 1..4),
+            edges in proptest::collection::vec((0usize..1000, 0usize..1000), 0..20),
+            jobs in 1usize..5,
+            ddmin in proptest::bool::ANY,
+        ) {
+            let mut rule: Vec<usize> = picks.iter().map(|p| p % n).collect();
+            rule.sort_unstable();
+            rule.dedup();
+            // Requirements point to lower indices only (a DAG), like "pulled in by".
+            let pairs: Vec<(usize, usize)> = edges
+                .iter()
+                .map(|&(a, b)| (a % n, b % n))
+                .filter(|(a, b)| a > b)
+                .collect();
+            let req = Requirements::new(n, &pairs).unwrap();
+            let seen = Mutex::new(Vec::new());
+            struct Check<'a>(&'a Rules, &'a Requirements, &'a Mutex<Vec<Vec<usize>>>);
+            impl Oracle for Check<'_> {
+                fn judge(&self, s: &[usize], a: u32) -> Result<Observation, BisectError> {
+                    self.2.lock().unwrap().push(s.to_vec());
+                    self.0.judge(s, a)
+                }
+            }
+            let o = Rules::new(vec![rule.clone()]);
+            let cfg = Config {
+                jobs,
+                strategy: if ddmin { Strategy::Ddmin } else { Strategy::Auto },
+                ..Config::default()
+            };
+            let out = bisect(&Check(&o, &req, &seen), &req, &cfg).unwrap();
+            proptest::prop_assert_eq!(out.status, Status::Culprit);
+            let set = &out.culprit_sets[0].changes;
+            let fails = |s: &[usize]| rule.iter().all(|c| req.close(s).contains(c));
+            proptest::prop_assert!(fails(set));
+            for i in 0..set.len() {
+                let mut smaller = set.clone();
+                smaller.remove(i);
+                proptest::prop_assert!(!fails(&smaller), "not 1-minimal: {:?}", set);
+            }
+            for s in seen.lock().unwrap().iter() {
+                proptest::prop_assert_eq!(&req.close(s), s, "inconsistent candidate built");
+            }
+        }
+    }
 }
