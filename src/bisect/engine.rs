@@ -895,10 +895,10 @@ mod tests {
                 .collect();
             let req = Requirements::new(n, &pairs).unwrap();
             let seen = Mutex::new(Vec::new());
-            struct Check<'a>(&'a Rules, &'a Requirements, &'a Mutex<Vec<Vec<usize>>>);
+            struct Check<'a>(&'a Rules, &'a Mutex<Vec<Vec<usize>>>);
             impl Oracle for Check<'_> {
                 fn judge(&self, s: &[usize], a: u32) -> Result<Observation, BisectError> {
-                    self.2.lock().unwrap().push(s.to_vec());
+                    self.1.lock().unwrap().push(s.to_vec());
                     self.0.judge(s, a)
                 }
             }
@@ -908,7 +908,7 @@ mod tests {
                 strategy: if ddmin { Strategy::Ddmin } else { Strategy::Auto },
                 ..Config::default()
             };
-            let out = bisect(&Check(&o, &req, &seen), &req, &cfg).unwrap();
+            let out = bisect(&Check(&o, &seen), &req, &cfg).unwrap();
             proptest::prop_assert_eq!(out.status, Status::Culprit);
             let set = &out.culprit_sets[0].changes;
             let fails = |s: &[usize]| rule.iter().all(|c| req.close(s).contains(c));
