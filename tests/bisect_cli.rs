@@ -281,6 +281,70 @@ fn time_axis_bisects_snapshots_then_the_changes_between_them() {
     assert_eq!(j["changes"][c]["id"], "py pkg05");
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("first bad snapshot `20221205T120000Z`"));
+    assert!(md.contains("| `20221208T000000Z` | 0 | fail |"), "{md}");
+
+    // An explicit timestamp list (one per line) instead of the grid.
+    let list = d.join("timestamps.txt");
+    std::fs::write(
+        &list,
+        "# from the archive\n20221204T000000Z\n20221206T000000Z\n2022-11-01\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args([
+            "--quiet",
+            "--json",
+            "bisect",
+            "--good-date",
+            "2022-12-01",
+            "--bad-date",
+            "2022-12-08",
+        ])
+        .arg("--lock-at")
+        .arg(format!("sh {} {{timestamp}} {{out}}", script.display()))
+        .arg("--timestamps")
+        .arg(&list)
+        .arg("--state-dir")
+        .arg(d.join("state"))
+        .args(["--builder", "command", "--", "sh", "-c"])
+        .arg("grep -rqx 'pkg05==1.1' \"$SONIC_LOCK_VERSIONS_DIR\" && exit 1; exit 0")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["time"]["last_good"], "20221204T000000Z");
+    assert_eq!(j["time"]["first_bad"], "20221206T000000Z");
+    // A malformed line is a usage error naming the file and line.
+    std::fs::write(&list, "20221204T000000Z\nsoon\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args([
+            "--quiet",
+            "bisect",
+            "--good-date",
+            "2022-12-01",
+            "--bad-date",
+            "2022-12-08",
+        ])
+        .arg("--lock-at")
+        .arg("true")
+        .arg("--timestamps")
+        .arg(&list)
+        .arg("--state-dir")
+        .arg(d.join("state"))
+        .args(["--builder", "command", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("timestamps.txt:2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

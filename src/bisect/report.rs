@@ -149,6 +149,20 @@ impl Report {
                 "Time axis: last good snapshot `{}`, first bad snapshot `{}` ({} builds).\n",
                 t.last_good, t.first_bad, t.builds
             );
+            let _ = writeln!(m, "| snapshot | round | verdict | duration |");
+            let _ = writeln!(m, "|---|---|---|---|");
+            for tt in &t.trials {
+                let _ = writeln!(
+                    m,
+                    "| `{}` | {} | {}{} | {:.1} s |",
+                    tt.timestamp,
+                    tt.round,
+                    verdict_word(tt.verdict),
+                    if tt.replayed { " (journal)" } else { "" },
+                    tt.duration_ms as f64 / 1000.0
+                );
+            }
+            m.push('\n');
         }
         for (n, set) in o.culprit_sets.iter().enumerate() {
             let _ = writeln!(m, "## Culprit set {}\n", n + 1);
@@ -361,6 +375,19 @@ code{background:#f6f8fa;padding:1px 3px}</style></head><body>\n");
                 html_escape(&t.first_bad),
                 t.builds
             );
+            h.push_str("<table><tr><th>snapshot</th><th>round</th><th>verdict</th><th>duration</th></tr>\n");
+            for tt in &t.trials {
+                let _ = writeln!(
+                    h,
+                    "<tr><td><code>{}</code></td><td>{}</td><td class=\"{v}\">{v}{}</td><td>{:.1} s</td></tr>",
+                    html_escape(&tt.timestamp),
+                    tt.round,
+                    if tt.replayed { " (journal)" } else { "" },
+                    tt.duration_ms as f64 / 1000.0,
+                    v = verdict_word(tt.verdict),
+                );
+            }
+            h.push_str("</table>\n");
         }
         for (n, set) in o.culprit_sets.iter().enumerate() {
             let _ = writeln!(h, "<h2>Culprit set {}</h2>", n + 1);

@@ -166,6 +166,30 @@ pub fn grid(good: &str, bad: &str, step_hours: u32) -> Result<Vec<String>, Bisec
     Ok(out)
 }
 
+/// The listed timestamps strictly between `good` and `bad`, sorted and
+/// deduplicated, with `good` first and `bad` last.
+pub fn between(good: &str, bad: &str, listed: &[String]) -> Result<Vec<String>, BisectError> {
+    let (a, b) = (to_epoch(good)?, to_epoch(bad)?);
+    if a >= b {
+        return Err(BisectError::TimeAxis(format!(
+            "good date {good} is not before bad date {bad}"
+        )));
+    }
+    let mut inner: Vec<(i64, String)> = Vec::new();
+    for ts in listed {
+        let t = to_epoch(ts)?;
+        if t > a && t < b {
+            inner.push((t, ts.clone()));
+        }
+    }
+    inner.sort();
+    inner.dedup();
+    let mut out = vec![good.to_string()];
+    out.extend(inner.into_iter().map(|(_, s)| s));
+    out.push(bad.to_string());
+    Ok(out)
+}
+
 /// Bisects `timestamps` (sorted; the first is trusted to pass, the last must fail)
 /// with up to `jobs` builds per round. Skipped timestamps are routed around.
 pub fn bisect_time<T: TimeAxis>(
@@ -320,6 +344,23 @@ mod tests {
             ]
         );
         assert!(grid("20230101T000000Z", "20221231T000000Z", 6).is_err());
+        let listed: Vec<String> = [
+            "20221205T000000Z",
+            "20221130T000000Z",
+            "20221203T010203Z",
+            "20221205T000000Z",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            between("20221201T000000Z", "20221208T000000Z", &listed).unwrap(),
+            [
+                "20221201T000000Z",
+                "20221203T010203Z",
+                "20221205T000000Z",
+                "20221208T000000Z"
+            ]
+        );
     }
 
     #[test]

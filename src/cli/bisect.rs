@@ -48,6 +48,10 @@ pub struct BisectArgs {
     /// Time-axis mode: hours between snapshot timestamps tried (snapshots resolve to the nearest earlier one).
     #[arg(long, default_value_t = 6)]
     pub step_hours: u32,
+    /// Time-axis mode: snapshot timestamps to try, one per line (e.g. an archive's
+    /// timestamp list), instead of the --step-hours grid; the dates are added as ends.
+    #[arg(long, conflicts_with = "step_hours")]
+    pub timestamps: Option<PathBuf>,
     /// Re-run each final verdict K times (G + culprits must fail, B - culprits must pass).
     #[arg(long, default_value_t = 0)]
     pub confirm: u32,
@@ -168,7 +172,24 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
                 journal: &journal,
                 trials: args.state_dir.join("trials"),
             };
-            let stamps = timeaxis::grid(&good_date, &bad_date, args.step_hours)?;
+            let stamps = match &args.timestamps {
+                None => timeaxis::grid(&good_date, &bad_date, args.step_hours)?,
+                Some(file) => {
+                    let text = std::fs::read_to_string(file)
+                        .with_context(|| format!("{}: cannot read timestamps", file.display()))?;
+                    let mut listed = Vec::new();
+                    for (n, line) in text.lines().enumerate() {
+                        let line = line.trim();
+                        if line.is_empty() || line.starts_with('#') {
+                            continue;
+                        }
+                        let ts = timeaxis::normalize_date(line)
+                            .with_context(|| format!("{}:{}", file.display(), n + 1))?;
+                        listed.push(ts);
+                    }
+                    timeaxis::between(&good_date, &bad_date, &listed)?
+                }
+            };
             let t = timeaxis::bisect_time(&axis, &stamps, cfg.jobs).map_err(interrupt_aware)?;
             if t.status == engine::Status::BadPasses {
                 return finish(
