@@ -342,3 +342,36 @@ fn moved_mirror_snapshot_is_a_change_like_any_pin() {
         "archive debian 20221201T000000Z -> 20221208T000000Z"
     );
 }
+
+#[test]
+fn parallel_builders_split_k_ways_per_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("count");
+    let (good, bad) = locks(100, &[]);
+    let changes = LockChanges::new(good, &bad);
+    let b = builder("if has pkg61; then exit 1; fi; exit 0", &count);
+    let cfg = Config {
+        jobs: 4,
+        ..Config::default()
+    };
+    let out = run(&changes, &b, dir.path(), None, &cfg).unwrap();
+    assert_eq!(out.status, Status::Culprit);
+    assert_eq!(
+        culprit_names(&changes, &out.culprit_sets[0].changes),
+        vec!["pkg61"]
+    );
+    assert_eq!(builds_run(&count), out.builds);
+    // ceil(log5 100) = 3 search rounds, plus the baseline round (G and B together)
+    // and the round confirming the culprit alone.
+    assert!(out.rounds <= 5, "{} rounds", out.rounds);
+    assert!(out.builds > out.rounds);
+    let per_round = out
+        .trials
+        .iter()
+        .fold(std::collections::BTreeMap::new(), |mut m, t| {
+            *m.entry(t.round).or_insert(0usize) += 1;
+            m
+        });
+    assert!(per_round.values().all(|&k| k <= 4));
+    assert!(per_round.values().any(|&k| k == 4));
+}
