@@ -12,6 +12,7 @@
 //! ```
 
 pub mod crawl;
+pub mod bisect;
 pub mod fsio;
 pub mod lock;
 pub mod manifest;

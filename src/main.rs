@@ -46,6 +46,8 @@ enum Command {
     Index(cli::index::IndexArgs),
     /// Export or import the source cache as one file (for air-gapped build hosts).
     Cache(cli::cache::CacheArgs),
+    /// Find which dependency changes between a good and a bad candidate break the build.
+    Bisect(cli::bisect::BisectArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +77,7 @@ fn main() -> ExitCode {
         Command::WhyNot(args) => cli::solve::run_why_not(args, &cli.global),
         Command::Index(args) => cli::index::run(args, &cli.global),
         Command::Cache(args) => cli::cache::run(args, &cli.global),
+        Command::Bisect(args) => cli::bisect::run(args, &cli.global),
     };
     match result {
         Ok(status) => status.into(),

@@ -9,6 +9,7 @@ pub mod cutoff;
 pub mod platforms;
 pub mod cache;
 pub mod index;
+pub mod bisect;
 
 use std::process::ExitCode;
 
