@@ -95,6 +95,14 @@ fn services() -> Server {
  {"filename":"demo-3.0.tar.gz","url":"/files/demo-3.0.tar.gz","hashes":{},"upload-time":"2023-01-01T00:00:00Z"}]}"#;
     site.insert("/simple/demo/".into(), simple.as_bytes().to_vec());
     site.insert(
+        "/mr/binary/libmnl0/".into(),
+        br#"{"binary":"libmnl0","result":[{"binary_version":"9.9-9","name":"libmnl0","source":"libmnl","version":"9.9-9"},{"binary_version":"1.0.4-3","name":"libmnl0","source":"libmnl","version":"1.0.4-3"}]}"#.to_vec(),
+    );
+    site.insert(
+        "/mr/binary/libmnl0/9.9-9/binfiles?fileinfo=1".into(),
+        br#"{"fileinfo":{"cccccccccccccccccccccccccccccccccccccccc":[{"archive_name":"debian","first_seen":"20230301T000000Z","name":"libmnl0_9.9-9_amd64.deb","path":"/pool/main/libm/libmnl","size":9}]},"result":[{"architecture":"amd64","hash":"cccccccccccccccccccccccccccccccccccccccc"}]}"#.to_vec(),
+    );
+    site.insert(
         "/github.com/!azure/go-autorest/@v/list".into(),
         b"v0.2.0\n".to_vec(),
     );
