@@ -189,7 +189,16 @@ fn index_reports_counts_snapshot_and_missing_then_works_offline_and_from_an_expo
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
-    let args = common(&cache, &["--out", out.to_str().unwrap()]);
+    let uni = d.path().join("universe.json");
+    let args = common(
+        &cache,
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--universe",
+            uni.to_str().unwrap(),
+        ],
+    );
     let (code, stdout, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(
         code, 1,
@@ -218,6 +227,34 @@ fn index_reports_counts_snapshot_and_missing_then_works_offline_and_from_an_expo
         !stdout.contains("rules/x.mk:6)"),
         "a range with 1.0 in it is satisfied\n{stdout}"
     );
+    assert!(stdout.contains("universe: "), "{stdout}");
+    let u = sonic_lock::universe::Universe::read(&uni).unwrap();
+    use sonic_lock::manifest::Ecosystem;
+    let hello = u
+        .lookup_name(Ecosystem::Deb, "bullseye/amd64", "hello")
+        .unwrap();
+    let c = u.candidates_of(hello);
+    assert_eq!(c.len(), 1);
+    assert_eq!(u.candidate(c[0]).version, "2.10-2");
+    assert!(
+        u.candidate(c[0])
+            .meta
+            .provenance
+            .as_deref()
+            .unwrap()
+            .contains("/archive/debian/20221201T000000Z/")
+    );
+    let demo = u.lookup_name(Ecosystem::Py, "py3", "demo").unwrap();
+    let dv: Vec<&str> = u
+        .candidates_of(demo)
+        .iter()
+        .map(|c| u.candidate(*c).version.as_str())
+        .collect();
+    assert_eq!(dv, ["1.0"], "3.0 came after the cutoff");
+    let go = u
+        .lookup_name(Ecosystem::Go, "go", "github.com/Azure/go-autorest")
+        .unwrap();
+    assert_eq!(u.candidates_of(go).len(), 1);
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(report["counts"]["deb"]["dependencies"], 4);
     assert_eq!(report["counts"]["deb"]["missing"], 2);
