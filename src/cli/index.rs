@@ -183,21 +183,20 @@ pub fn run(args: IndexArgs, global: &Global) -> anyhow::Result<Status> {
     });
     pb.finish_and_clear();
     let report = report?;
+    let mut universe_line = None;
     if let Some(path) = &args.universe {
         let notes = build::add_report(&mut universe, &manifest, &report)?;
         for n in &notes {
             eprintln!("warning: {n}");
         }
         universe.write(path)?;
-        if !global.json {
-            println!(
-                "universe: {} packages, {} candidates ({} from Debian indices) -> {}",
-                universe.package_count(),
-                universe.candidate_count(),
-                deb_candidates,
-                path.display()
-            );
-        }
+        universe_line = Some(format!(
+            "universe: {} packages, {} candidates ({} from Debian indices) -> {}",
+            universe.package_count(),
+            universe.candidate_count(),
+            deb_candidates,
+            path.display()
+        ));
     }
     if let Some(out) = &args.out {
         let mut text = serde_json::to_string_pretty(&report)?;
@@ -209,6 +208,9 @@ pub fn run(args: IndexArgs, global: &Global) -> anyhow::Result<Status> {
         super::print_json(&report)?;
     } else {
         print_summary(&report, &src);
+        if let Some(l) = universe_line {
+            println!("{l}");
+        }
     }
     Ok(if report.missing.is_empty() {
         Status::Ok
