@@ -60,6 +60,22 @@ fn manifest(dir: &Path, git_url: &str) -> std::path::PathBuf {
         ),
         dep("git", git_url, "ref", Some("master"), 9, None),
         dep(
+            "go",
+            "example.com/pseudo",
+            "exact",
+            Some("v0.0.0-20210301100000-abcdefabcdef"),
+            11,
+            None,
+        ),
+        dep(
+            "go",
+            "example.com/pseudo",
+            "exact",
+            Some("v0.0.0-20230301100000-abcdefabcdef"),
+            12,
+            None,
+        ),
+        dep(
             "docker",
             "debian:bullseye",
             "ref",
@@ -94,6 +110,16 @@ fn services() -> Server {
  {"filename":"demo-1.0.tar.gz","url":"/files/demo-1.0.tar.gz","hashes":{},"upload-time":"2020-01-01T00:00:00Z"},
  {"filename":"demo-3.0.tar.gz","url":"/files/demo-3.0.tar.gz","hashes":{},"upload-time":"2023-01-01T00:00:00Z"}]}"#;
     site.insert("/simple/demo/".into(), simple.as_bytes().to_vec());
+    site.insert(
+        "/example.com/pseudo/@v/v0.0.0-20210301100000-abcdefabcdef.info".into(),
+        br#"{"Version":"v0.0.0-20210301100000-abcdefabcdef","Time":"2021-03-01T10:00:00Z"}"#
+            .to_vec(),
+    );
+    site.insert(
+        "/example.com/pseudo/@v/v0.0.0-20230301100000-abcdefabcdef.info".into(),
+        br#"{"Version":"v0.0.0-20230301100000-abcdefabcdef","Time":"2023-03-01T10:00:00Z"}"#
+            .to_vec(),
+    );
     site.insert(
         "/mr/binary/libmnl0/".into(),
         br#"{"binary":"libmnl0","result":[{"binary_version":"9.9-9","name":"libmnl0","source":"libmnl","version":"9.9-9"},{"binary_version":"1.0.4-3","name":"libmnl0","source":"libmnl","version":"1.0.4-3"}]}"#.to_vec(),
@@ -259,7 +285,11 @@ fn index_reports_counts_snapshot_and_missing_then_works_offline_and_from_an_expo
     assert_eq!(report["counts"]["deb"]["dependencies"], 4);
     assert_eq!(report["counts"]["deb"]["missing"], 2);
     assert_eq!(report["counts"]["py"]["versions"], 1);
-    assert_eq!(report["counts"]["go"]["missing"], 0);
+    assert_eq!(
+        report["counts"]["go"]["missing"], 1,
+        "only the pseudo-version dated after the cutoff"
+    );
+    assert!(stdout.contains("go example.com/pseudo (rules/x.mk:12): version v0.0.0-20230301100000-abcdefabcdef is dated 2023-03-01T10:00:00Z, after the cutoff"), "{stdout}");
     assert_eq!(report["git"][0]["reference"], "master");
     assert_eq!(report["not_indexed"][0], "debian:bullseye");
     assert_eq!(report["suites"][0]["snapshot"], "20221201T000000Z");

@@ -354,7 +354,23 @@ pub fn run(
             match results.get(&key(d)) {
                 Some(Ok(h)) => {
                     if let Some(reason) = check_versions(eco, h, &d.constraint) {
-                        missing.push(miss(d, reason));
+                        // Pseudo-versions (and retracted tags) are not in @v/list: ask for their .info.
+                        let reason = match (&d.constraint, eco) {
+                            (Constraint::Exact(v), Ecosystem::Go) => {
+                                match src.go.info(&d.name, v) {
+                                    Ok((_, t)) if t.as_str() <= cutoff.rfc3339().as_str() => None,
+                                    Ok((_, t)) => {
+                                        Some(format!("version {v} is dated {t}, after the cutoff"))
+                                    }
+                                    Err(e) if e.is_not_found() => Some(reason),
+                                    Err(e) => Some(e.to_string()),
+                                }
+                            }
+                            _ => Some(reason),
+                        };
+                        if let Some(reason) = reason {
+                            missing.push(miss(d, reason));
+                        }
                     }
                 }
                 Some(Err(e)) => missing.push(miss(d, e.clone())),
