@@ -11,7 +11,13 @@
 //! bisect: good + bad lock ─▶ culprit, with the same trial builders
 //! ```
 
+pub mod crawl;
+pub mod bisect;
 pub mod fsio;
 pub mod lock;
 pub mod manifest;
+pub mod platform;
+pub mod solve;
+pub mod source;
 pub mod trial;
+pub mod universe;

@@ -4,8 +4,18 @@
 pub mod diff;
 pub mod export;
 pub mod import;
+pub mod crawl;
+pub mod cutoff;
+pub mod platforms;
+pub mod cache;
+pub mod index;
+pub mod bisect;
 
 use std::process::ExitCode;
+
+pub mod builder_args;
+pub mod lock;
+pub mod trial;
 
 /// Options every subcommand understands.
 #[derive(Debug, Clone, clap::Args)]
@@ -67,3 +77,5 @@ pub fn progress(global: &Global, len: Option<u64>, msg: &str) -> indicatif::Prog
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
     pb
 }
+pub mod check;
+pub mod solve;
