@@ -31,18 +31,19 @@ pub fn render_stanzas(versions: &BTreeMap<String, String>, priority: u32) -> Str
     out
 }
 
-/// Files `<image>/01-versions-deb-<suite>[-<arch>]` (relative path → text), one per
-/// image and scope that pins any Debian package. `<arch>` is omitted for the
-/// pins that hold on every architecture.
+/// Files `<image>/01-versions-deb-<suite|all>[-<arch>]` (relative path → text), one per
+/// image and scope that pins any Debian package. `all` stands for a suite no
+/// version file names; `<arch>` is omitted for the pins that hold on every
+/// architecture.
 pub fn render(lock: &Lock) -> Result<BTreeMap<PathBuf, String>, VersionsError> {
     let (tree, _) = lock_to_tree(lock)?;
     let mut files = BTreeMap::new();
     for module in tree.modules.keys() {
-        let (mut dists, archs) = scopes(&tree, module, &["deb"]);
-        if dists.is_empty() {
-            dists.insert("all".into());
-        }
-        for dist in &dists {
+        let (dists, archs) = scopes(&tree, module, &["deb"]);
+        // `all`: what an image gets on a suite that no file names.
+        let mut dist_list = vec!["all".to_string()];
+        dist_list.extend(dists);
+        for dist in &dist_list {
             let mut arch_list = vec!["all".to_string()];
             arch_list.extend(archs.iter().cloned());
             for arch in arch_list {

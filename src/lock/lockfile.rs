@@ -834,7 +834,7 @@ fn check_date(v: &str) -> Result<(), String> {
         && b[5..7].iter().all(u8::is_ascii_digit)
         && b[7] == b'-'
         && b[8..10].iter().all(u8::is_ascii_digit);
-    let rest_ok = b.len() == 10 || (b[10..].first() == Some(&b'T') && v.ends_with('Z'));
+    let rest_ok = date_ok && (b.len() == 10 || (b.get(10) == Some(&b'T') && v.ends_with('Z')));
     if !date_ok || !rest_ok {
         return Err(format!(
             "`{}` is not a date (`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`)",
