@@ -11,6 +11,7 @@
 //! bisect: good + bad lock ─▶ culprit, with the same trial builders
 //! ```
 
+pub mod demo;
 pub mod fsio;
 pub mod manifest;
 pub mod trial;
