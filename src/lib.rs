@@ -13,5 +13,6 @@
 
 pub mod demo;
 pub mod fsio;
+pub mod lock;
 pub mod manifest;
 pub mod trial;

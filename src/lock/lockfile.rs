@@ -1,0 +1,892 @@
+//! The lockfile (`lockfiles/<platform>.lock`): a versioned TOML document that
+//! pins every build dependency of one platform, with the provenance of each pin
+//! and the trial builds that proved the set.
+//!
+//! The bytes are a pure function of the content: pins, archives and trials are
+//! sorted, and the TOML is written by hand so that field order, quoting and
+//! layout never depend on a serializer's version.
+
+use crate::manifest::Ecosystem;
+use crate::trial::builder::Verdict;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Schema version written by this tool; readers refuse anything newer.
+pub const LOCK_VERSION: u32 = 1;
+
+/// Placeholder for a commit or cutoff a lock does not know (imported from a version tree).
+pub const UNKNOWN: &str = "unknown";
+
+/// One archive (Debian mirror) the pins were resolved against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Archive {
+    /// Archive name as SONiC's `versions-mirror` spells it (`debian`, `debian-security`).
+    pub name: String,
+    /// Snapshot timestamp (`20221206T000000Z`), the value written to `versions-mirror`.
+    pub snapshot: String,
+    /// Base URL of the snapshot the pins' source URLs point into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// One pinned dependency in one build context.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    /// Ecosystem of the pinned package.
+    pub ecosystem: Ecosystem,
+    /// Package name; for `git` the repository URL, for `web` the URL the build fetches, for `docker` the image reference.
+    pub name: String,
+    /// The pinned version: Debian or PEP 440 version, commit SHA, md5 for `web`, `sha256:` digest for `docker`.
+    pub version: String,
+    /// Image the pin applies in (`docker-orchagent`, `build-sonic-slave-bullseye`, `host-image`); `None` means `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Debian suite the pin applies to; `None` means every suite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
+    /// Architecture the pin applies to; `None` means every architecture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
+    /// Python flavour (`py2` or `py3`) for `py` pins; `None` is taken as `py3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    /// Immutable URL the pinned artifact can be fetched from (snapshot pool, commit-pinned URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// URL as written in the build scripts, when the build must be rewritten to fetch `url` instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_url: Option<String>,
+    /// Lower-case hex SHA-256 of the artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Lower-case hex MD5 of the artifact, where SONiC checks md5 (`web`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    /// When this version first appeared at its source (RFC 3339 or `YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    /// Manifest origins (`file:line`) that declared the dependency.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
+    /// Packages whose dependencies pulled this one in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependents: Vec<String>,
+}
+
+/// The identity of a pin: at most one pin per key may exist in a lock.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PinKey {
+    /// Ecosystem.
+    pub ecosystem: Ecosystem,
+    /// Image (`None` for `default`).
+    pub image: Option<String>,
+    /// Suite.
+    pub suite: Option<String>,
+    /// Architecture.
+    pub arch: Option<String>,
+    /// Python flavour.
+    pub python: Option<String>,
+    /// Name.
+    pub name: String,
+}
+
+impl std::fmt::Display for PinKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.ecosystem, self.name)?;
+        let ctx: Vec<&str> = [&self.image, &self.suite, &self.arch, &self.python]
+            .into_iter()
+            .filter_map(|o| o.as_deref())
+            .collect();
+        if !ctx.is_empty() {
+            write!(f, " [{}]", ctx.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Pin {
+    /// A pin with only identity and version set; provenance fields empty.
+    pub fn new(ecosystem: Ecosystem, name: &str, version: &str) -> Pin {
+        Pin {
+            ecosystem,
+            name: name.to_string(),
+            version: version.to_string(),
+            image: None,
+            suite: None,
+            arch: None,
+            python: None,
+            url: None,
+            declared_url: None,
+            sha256: None,
+            md5: None,
+            first_seen: None,
+            why: Vec::new(),
+            dependents: Vec::new(),
+        }
+    }
+
+    /// The pin's identity (everything but the version and provenance).
+    pub fn key(&self) -> PinKey {
+        PinKey {
+            ecosystem: self.ecosystem,
+            image: self.image.clone(),
+            suite: self.suite.clone(),
+            arch: self.arch.clone(),
+            python: self.python.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// The image name, with `None` spelled `default` as SONiC does.
+    pub fn image_name(&self) -> &str {
+        self.image.as_deref().unwrap_or("default")
+    }
+
+    /// Checks every field's syntax; returns the offending field and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        check_token("name", &self.name)?;
+        check_token("version", &self.version)?;
+        if let Some(image) = &self.image {
+            check_image_name(image).map_err(|m| ("image", m))?;
+        }
+        for (field, v) in [("suite", &self.suite), ("arch", &self.arch)] {
+            if let Some(v) = v {
+                check_context_word(v).map_err(|m| (field, m))?;
+            }
+        }
+        match (&self.python, self.ecosystem) {
+            (Some(p), Ecosystem::Py) if p == "py2" || p == "py3" => {}
+            (Some(p), Ecosystem::Py) => {
+                return Err(("python", format!("`{p}` is not `py2` or `py3`")));
+            }
+            (Some(_), _) => {
+                return Err(("python", "only `py` pins have a python flavour".into()));
+            }
+            (None, _) => {}
+        }
+        check_version(self.ecosystem, &self.version).map_err(|m| ("version", m))?;
+        for (field, v) in [
+            ("url", &self.url),
+            ("declared_url", &self.declared_url),
+            ("first_seen", &self.first_seen),
+        ] {
+            if let Some(v) = v {
+                check_token(field, v)?;
+            }
+        }
+        if let Some(h) = &self.sha256 {
+            check_hex(h, 64).map_err(|m| ("sha256", m))?;
+        }
+        if let Some(h) = &self.md5 {
+            check_hex(h, 32).map_err(|m| ("md5", m))?;
+        }
+        if self.ecosystem == Ecosystem::Web
+            && self.md5.as_deref().is_some_and(|m| m != self.version)
+        {
+            return Err(("md5", "a web pin's md5 must equal its version".into()));
+        }
+        if let Some(d) = &self.first_seen {
+            check_date(d).map_err(|m| ("first_seen", m))?;
+        }
+        if self.declared_url.is_some() && self.url.is_none() {
+            return Err((
+                "declared_url",
+                "a rewritten pin needs `url`, the URL to fetch instead".into(),
+            ));
+        }
+        if self.ecosystem == Ecosystem::Web && self.declared_url.is_some() {
+            // SONiC looks web pins up by the URL it actually fetches, which after
+            // the rewrite is `url`; a different name would never match.
+            if self.url.as_deref() != Some(self.name.as_str()) {
+                return Err((
+                    "name",
+                    "a rewritten web pin must be named by its new URL (`name` = `url`)".into(),
+                ));
+            }
+        }
+        for o in &self.why {
+            check_origin(o).map_err(|m| ("why", m))?;
+        }
+        for d in &self.dependents {
+            check_token("dependents", d)?;
+        }
+        Ok(())
+    }
+}
+
+/// One trial build of a candidate lock and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrialRecord {
+    /// [`Lock::candidate_hash`] of the candidate that was built.
+    pub candidate: String,
+    /// Description of the builder that judged it.
+    pub builder: String,
+    /// The verdict.
+    pub result: Verdict,
+    /// Short triage summary (the failing step or log line), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// A lockfile: the pins of one platform at one sonic-buildimage commit and cutoff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    /// Schema version, [`LOCK_VERSION`].
+    pub version: u32,
+    /// Platform definition name (`wedge100bf-32x`).
+    pub platform: String,
+    /// Full sonic-buildimage commit SHA.
+    pub commit: String,
+    /// Cutoff date the versions were chosen for (RFC 3339 or `YYYY-MM-DD`).
+    pub cutoff: String,
+    /// The tool that wrote the lock (`sonic-lock 0.1.0`).
+    pub tool: String,
+    /// Snapshot timestamps and base URLs, one per archive, sorted by name.
+    #[serde(default, rename = "archive")]
+    pub archives: Vec<Archive>,
+    /// Pins, sorted by key.
+    #[serde(default, rename = "pin")]
+    pub pins: Vec<Pin>,
+    /// Trial builds that judged candidates of this lock.
+    #[serde(default, rename = "trial")]
+    pub trials: Vec<TrialRecord>,
+}
+
+/// Errors reading, validating or writing a lockfile.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not UTF-8 or not TOML, or a field has the wrong type.
+    #[error("{path}:{line}: malformed lockfile: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The schema version is newer (or older) than this tool understands.
+    #[error(
+        "{path}:{line}: lockfile schema version {found} is not supported (this sonic-lock reads version {LOCK_VERSION}; upgrade sonic-lock)"
+    )]
+    Version {
+        /// The file.
+        path: String,
+        /// 1-based line of the `version` key.
+        line: usize,
+        /// The version found.
+        found: i64,
+    },
+    /// Two entries share one key.
+    #[error("{path}:{line}: duplicate {what} `{key}` (first at line {first_line})")]
+    Duplicate {
+        /// The file.
+        path: String,
+        /// 1-based line of the second entry.
+        line: usize,
+        /// 1-based line of the first entry.
+        first_line: usize,
+        /// `pin` or `archive`.
+        what: &'static str,
+        /// The duplicated key.
+        key: String,
+    },
+    /// A field has the right type but a bad value.
+    #[error("{path}:{line}: {what} field `{field}`: {message}")]
+    Invalid {
+        /// The file (or `<lock>` for an in-memory lock).
+        path: String,
+        /// 1-based line (0 for an in-memory lock).
+        line: usize,
+        /// `pin`, `archive`, `trial` or `lock`.
+        what: &'static str,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct VersionProbe {
+    version: Option<toml::Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpannedLock {
+    version: u32,
+    platform: toml::Spanned<String>,
+    commit: toml::Spanned<String>,
+    cutoff: toml::Spanned<String>,
+    tool: toml::Spanned<String>,
+    #[serde(default, rename = "archive")]
+    archives: Vec<toml::Spanned<Archive>>,
+    #[serde(default, rename = "pin")]
+    pins: Vec<toml::Spanned<Pin>>,
+    #[serde(default, rename = "trial")]
+    trials: Vec<toml::Spanned<TrialRecord>>,
+}
+
+/// 1-based line of byte offset `pos` in `text`.
+fn line_of(text: &str, pos: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(pos.min(text.len()))
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+impl Lock {
+    /// An empty lock for `platform` at `commit` and `cutoff`, written by this tool version.
+    pub fn new(platform: &str, commit: &str, cutoff: &str) -> Lock {
+        Lock {
+            version: LOCK_VERSION,
+            platform: platform.to_string(),
+            commit: commit.to_string(),
+            cutoff: cutoff.to_string(),
+            tool: format!("sonic-lock {}", env!("CARGO_PKG_VERSION")),
+            archives: Vec::new(),
+            pins: Vec::new(),
+            trials: Vec::new(),
+        }
+    }
+
+    /// Sorts pins, archives and trials and removes exact duplicates, so equal content gives equal bytes.
+    pub fn normalize(&mut self) {
+        for p in &mut self.pins {
+            p.why.sort();
+            p.why.dedup();
+            p.dependents.sort();
+            p.dependents.dedup();
+        }
+        self.pins
+            .sort_by(|a, b| (a.key(), &a.version).cmp(&(b.key(), &b.version)));
+        self.pins.dedup();
+        self.archives.sort();
+        self.archives.dedup();
+        self.trials.sort_by(|a, b| {
+            (&a.candidate, &a.builder, verdict_str(a.result), &a.detail).cmp(&(
+                &b.candidate,
+                &b.builder,
+                verdict_str(b.result),
+                &b.detail,
+            ))
+        });
+        self.trials.dedup();
+    }
+
+    /// Checks the whole lock: field syntax, no duplicate pins or archives.
+    pub fn validate(&self) -> Result<(), LockError> {
+        let invalid = |what, field, message| LockError::Invalid {
+            path: "<lock>".into(),
+            line: 0,
+            what,
+            field,
+            message,
+        };
+        if self.version != LOCK_VERSION {
+            return Err(invalid(
+                "lock",
+                "version",
+                format!("must be {LOCK_VERSION}, found {}", self.version),
+            ));
+        }
+        check_header(self).map_err(|(f, m)| invalid("lock", f, m))?;
+        let mut seen = BTreeMap::new();
+        for (i, p) in self.pins.iter().enumerate() {
+            p.validate()
+                .map_err(|(f, m)| invalid("pin", f, format!("{m} (pin {})", p.key())))?;
+            if let Some(first) = seen.insert(p.key(), i) {
+                return Err(LockError::Duplicate {
+                    path: "<lock>".into(),
+                    line: 0,
+                    first_line: first,
+                    what: "pin",
+                    key: p.key().to_string(),
+                });
+            }
+        }
+        let mut names = BTreeMap::new();
+        for (i, a) in self.archives.iter().enumerate() {
+            check_archive(a).map_err(|(f, m)| invalid("archive", f, m))?;
+            if let Some(first) = names.insert(a.name.clone(), i) {
+                return Err(LockError::Duplicate {
+                    path: "<lock>".into(),
+                    line: 0,
+                    first_line: first,
+                    what: "archive",
+                    key: a.name.clone(),
+                });
+            }
+        }
+        for t in &self.trials {
+            check_trial(t).map_err(|(f, m)| invalid("trial", f, m))?;
+        }
+        Ok(())
+    }
+
+    /// Parses and validates lockfile text; `path` is only used in error messages.
+    pub fn from_toml_str(text: &str, path: &str) -> Result<Lock, LockError> {
+        let parse_err = |e: toml::de::Error| LockError::Parse {
+            path: path.to_string(),
+            line: e.span().map(|s| line_of(text, s.start)).unwrap_or(0),
+            message: e.message().trim().to_string(),
+        };
+        // The version is checked before the schema so that a newer file is
+        // reported as such rather than as a pile of unknown fields.
+        let probe: VersionProbe = toml::from_str(text).map_err(parse_err)?;
+        let Some(v) = probe.version else {
+            return Err(LockError::Parse {
+                path: path.to_string(),
+                line: 1,
+                message: "missing `version` (the lockfile schema version)".into(),
+            });
+        };
+        let vline = line_of(text, v.span().start);
+        match v.get_ref() {
+            toml::Value::Integer(n) if *n == i64::from(LOCK_VERSION) => {}
+            toml::Value::Integer(n) => {
+                return Err(LockError::Version {
+                    path: path.to_string(),
+                    line: vline,
+                    found: *n,
+                });
+            }
+            other => {
+                return Err(LockError::Parse {
+                    path: path.to_string(),
+                    line: vline,
+                    message: format!("`version` must be an integer, found {}", other.type_str()),
+                });
+            }
+        }
+        let raw: SpannedLock = toml::from_str(text).map_err(parse_err)?;
+        let invalid = |line: usize, what, field, message| LockError::Invalid {
+            path: path.to_string(),
+            line,
+            what,
+            field,
+            message,
+        };
+        let lock = Lock {
+            version: raw.version,
+            platform: raw.platform.get_ref().clone(),
+            commit: raw.commit.get_ref().clone(),
+            cutoff: raw.cutoff.get_ref().clone(),
+            tool: raw.tool.get_ref().clone(),
+            archives: raw.archives.iter().map(|s| s.get_ref().clone()).collect(),
+            pins: raw.pins.iter().map(|s| s.get_ref().clone()).collect(),
+            trials: raw.trials.iter().map(|s| s.get_ref().clone()).collect(),
+        };
+        if let Err((field, message)) = check_header(&lock) {
+            let span = match field {
+                "platform" => raw.platform.span(),
+                "commit" => raw.commit.span(),
+                "cutoff" => raw.cutoff.span(),
+                _ => raw.tool.span(),
+            };
+            return Err(invalid(line_of(text, span.start), "lock", field, message));
+        }
+        let mut seen: BTreeMap<PinKey, usize> = BTreeMap::new();
+        for sp in &raw.pins {
+            let line = line_of(text, sp.span().start);
+            let p = sp.get_ref();
+            p.validate().map_err(|(f, m)| invalid(line, "pin", f, m))?;
+            if let Some(first_line) = seen.insert(p.key(), line) {
+                return Err(LockError::Duplicate {
+                    path: path.to_string(),
+                    line,
+                    first_line,
+                    what: "pin",
+                    key: p.key().to_string(),
+                });
+            }
+        }
+        let mut names: BTreeMap<String, usize> = BTreeMap::new();
+        for sp in &raw.archives {
+            let line = line_of(text, sp.span().start);
+            let a = sp.get_ref();
+            check_archive(a).map_err(|(f, m)| invalid(line, "archive", f, m))?;
+            if let Some(first_line) = names.insert(a.name.clone(), line) {
+                return Err(LockError::Duplicate {
+                    path: path.to_string(),
+                    line,
+                    first_line,
+                    what: "archive",
+                    key: a.name.clone(),
+                });
+            }
+        }
+        for sp in &raw.trials {
+            let line = line_of(text, sp.span().start);
+            check_trial(sp.get_ref()).map_err(|(f, m)| invalid(line, "trial", f, m))?;
+        }
+        Ok(lock)
+    }
+
+    /// Reads and validates a lockfile.
+    pub fn read(path: &Path) -> Result<Lock, LockError> {
+        let p = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| LockError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let pos = e.utf8_error().valid_up_to();
+            let line = line_of(&String::from_utf8_lossy(e.as_bytes()), pos);
+            LockError::Parse {
+                path: p.clone(),
+                line,
+                message: "not valid UTF-8".into(),
+            }
+        })?;
+        Lock::from_toml_str(&text, &p)
+    }
+
+    /// The lock as TOML: sorted, deterministic, ending in a newline.
+    pub fn to_toml_string(&self) -> String {
+        let mut lock = self.clone();
+        lock.normalize();
+        let mut out = String::new();
+        out.push_str("# sonic-lock lockfile: generated by sonic-lock; review changes with `sonic-lock diff`.\n");
+        let _ = writeln!(out, "version = {}", lock.version);
+        kv(&mut out, "platform", &lock.platform);
+        kv(&mut out, "commit", &lock.commit);
+        kv(&mut out, "cutoff", &lock.cutoff);
+        kv(&mut out, "tool", &lock.tool);
+        for a in &lock.archives {
+            out.push_str("\n[[archive]]\n");
+            kv(&mut out, "name", &a.name);
+            kv(&mut out, "snapshot", &a.snapshot);
+            opt(&mut out, "url", &a.url);
+        }
+        for p in &lock.pins {
+            out.push_str("\n[[pin]]\n");
+            kv(&mut out, "ecosystem", p.ecosystem.as_str());
+            kv(&mut out, "name", &p.name);
+            kv(&mut out, "version", &p.version);
+            opt(&mut out, "image", &p.image);
+            opt(&mut out, "suite", &p.suite);
+            opt(&mut out, "arch", &p.arch);
+            opt(&mut out, "python", &p.python);
+            opt(&mut out, "url", &p.url);
+            opt(&mut out, "declared_url", &p.declared_url);
+            opt(&mut out, "sha256", &p.sha256);
+            opt(&mut out, "md5", &p.md5);
+            opt(&mut out, "first_seen", &p.first_seen);
+            list(&mut out, "why", &p.why);
+            list(&mut out, "dependents", &p.dependents);
+        }
+        for t in &lock.trials {
+            out.push_str("\n[[trial]]\n");
+            kv(&mut out, "candidate", &t.candidate);
+            kv(&mut out, "builder", &t.builder);
+            kv(&mut out, "result", verdict_str(t.result));
+            opt(&mut out, "detail", &t.detail);
+        }
+        out
+    }
+
+    /// Validates the lock and writes it atomically.
+    pub fn write(&self, path: &Path) -> Result<(), LockError> {
+        self.validate().map_err(|e| match e {
+            LockError::Invalid {
+                line,
+                what,
+                field,
+                message,
+                ..
+            } => LockError::Invalid {
+                path: path.display().to_string(),
+                line,
+                what,
+                field,
+                message: format!("{message} (refusing to write)"),
+            },
+            other => other,
+        })?;
+        crate::fsio::write_atomic(path, self.to_toml_string().as_bytes()).map_err(|source| {
+            LockError::Io {
+                path: path.display().to_string(),
+                source,
+            }
+        })
+    }
+
+    /// Stable SHA-256 (hex) of what decides a build: the archives' snapshots and
+    /// every pin's identity and version; provenance and trials do not count.
+    pub fn candidate_hash(&self) -> String {
+        let mut lines: Vec<String> = self
+            .archives
+            .iter()
+            .map(|a| format!("archive\t{}\t{}\n", a.name, a.snapshot))
+            .collect();
+        lines.extend(self.pins.iter().map(|p| {
+            format!(
+                "pin\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+                p.ecosystem,
+                p.image.as_deref().unwrap_or(""),
+                p.suite.as_deref().unwrap_or(""),
+                p.arch.as_deref().unwrap_or(""),
+                p.python.as_deref().unwrap_or(""),
+                p.name,
+                p.version
+            )
+        }));
+        lines.sort();
+        lines.dedup();
+        crate::fsio::sha256_hex(lines.concat().as_bytes())
+    }
+
+    /// The pin with `key`, if any.
+    pub fn get(&self, key: &PinKey) -> Option<&Pin> {
+        self.pins.iter().find(|p| &p.key() == key)
+    }
+
+    /// Inserts `pin`, replacing any pin with the same key.
+    pub fn upsert(&mut self, pin: Pin) {
+        let key = pin.key();
+        match self.pins.iter_mut().find(|p| p.key() == key) {
+            Some(slot) => *slot = pin,
+            None => self.pins.push(pin),
+        }
+    }
+}
+
+/// The lower-case word a verdict is serialised as.
+pub(crate) fn verdict_str(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Skip => "skip",
+        Verdict::Abort => "abort",
+    }
+}
+
+fn toml_quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            '\t' => q.push_str("\\t"),
+            '\r' => q.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(q, "\\u{:04X}", c as u32);
+            }
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+fn kv(out: &mut String, key: &str, value: &str) {
+    let _ = writeln!(out, "{key} = {}", toml_quote(value));
+}
+
+fn opt(out: &mut String, key: &str, value: &Option<String>) {
+    if let Some(v) = value {
+        kv(out, key, v);
+    }
+}
+
+fn list(out: &mut String, key: &str, values: &[String]) {
+    if values.is_empty() {
+        return;
+    }
+    let items: Vec<String> = values.iter().map(|v| toml_quote(v)).collect();
+    let _ = writeln!(out, "{key} = [{}]", items.join(", "));
+}
+
+fn check_header(lock: &Lock) -> Result<(), (&'static str, String)> {
+    check_token("platform", &lock.platform)?;
+    check_token("commit", &lock.commit)?;
+    // `unknown` marks locks imported from a version tree, which name no commit or date.
+    let hex = lock.commit.chars().all(|c| c.is_ascii_hexdigit()) && lock.commit.len() >= 7;
+    if !hex && lock.commit != UNKNOWN {
+        return Err((
+            "commit",
+            format!("`{}` is not a git commit SHA", lock.commit),
+        ));
+    }
+    if lock.cutoff != UNKNOWN {
+        check_date(&lock.cutoff).map_err(|m| ("cutoff", m))?;
+    }
+    if lock.tool.trim().is_empty() || lock.tool.contains('\n') {
+        return Err(("tool", "must be one non-empty line".into()));
+    }
+    Ok(())
+}
+
+fn check_archive(a: &Archive) -> Result<(), (&'static str, String)> {
+    check_token("name", &a.name)?;
+    if a.name.contains("==") {
+        return Err(("name", "must not contain `==`".into()));
+    }
+    check_token("snapshot", &a.snapshot)?;
+    if a.snapshot.contains("==") {
+        return Err(("snapshot", "must not contain `==`".into()));
+    }
+    if let Some(u) = &a.url {
+        check_token("url", u)?;
+    }
+    Ok(())
+}
+
+fn check_trial(t: &TrialRecord) -> Result<(), (&'static str, String)> {
+    check_hex(&t.candidate, 64).map_err(|m| ("candidate", m))?;
+    if t.builder.trim().is_empty() {
+        return Err(("builder", "must not be empty".into()));
+    }
+    Ok(())
+}
+
+/// A non-empty value without whitespace or control characters.
+fn check_token(field: &'static str, v: &str) -> Result<(), (&'static str, String)> {
+    if v.is_empty() {
+        return Err((field, "must not be empty".into()));
+    }
+    if let Some(c) = v.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err((field, format!("`{}` contains {:?}", v.escape_debug(), c)));
+    }
+    Ok(())
+}
+
+/// Image names become directory names: refuse anything that could leave the tree.
+pub fn check_image_name(name: &str) -> Result<(), String> {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'));
+    if name.is_empty() || !ok_chars || name.starts_with('.') || name.starts_with('-') {
+        return Err(format!(
+            "`{}` is not a valid image name (letters, digits, `-_.+`, not starting with `.` or `-`)",
+            name.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// Suites and architectures become parts of `versions-<type>-<dist>-<arch>`,
+/// which SONiC splits on `-`: a `-` inside one would be misread.
+pub fn check_context_word(word: &str) -> Result<(), String> {
+    if word.is_empty()
+        || word == "all"
+        || !word
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
+    {
+        return Err(format!(
+            "`{}` is not usable in a SONiC version file name (lower-case letters, digits, `_` or `.`, not `all`)",
+            word.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+fn check_hex(v: &str, len: usize) -> Result<(), String> {
+    if v.len() != len
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    {
+        return Err(format!(
+            "`{}` is not {len} lower-case hex digits",
+            v.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+fn check_date(v: &str) -> Result<(), String> {
+    let b = v.as_bytes();
+    let date_ok = b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit);
+    let rest_ok = b.len() == 10 || (b[10..].first() == Some(&b'T') && v.ends_with('Z'));
+    if !date_ok || !rest_ok {
+        return Err(format!(
+            "`{}` is not a date (`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`)",
+            v.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+fn check_origin(v: &str) -> Result<(), String> {
+    match v.rsplit_once(':') {
+        Some((file, line))
+            if !file.is_empty()
+                && !line.is_empty()
+                && line.chars().all(|c| c.is_ascii_digit())
+                && !file.contains(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("`{}` is not `file:line`", v.escape_debug())),
+    }
+}
+
+/// Checks `version` in the ecosystem's own syntax.
+pub fn check_version(eco: Ecosystem, version: &str) -> Result<(), String> {
+    match eco {
+        Ecosystem::Deb | Ecosystem::DebSrc => version
+            .parse::<debversion::Version>()
+            .map(|_| ())
+            .map_err(|e| format!("`{}` is not a Debian version: {e}", version.escape_debug())),
+        Ecosystem::Py => version
+            .parse::<pep440_rs::Version>()
+            .map(|_| ())
+            .map_err(|e| format!("`{}` is not a PEP 440 version: {e}", version.escape_debug())),
+        Ecosystem::Git => {
+            if (version.len() == 40 || version.len() == 64)
+                && version.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`{}` is not a full git commit SHA",
+                    version.escape_debug()
+                ))
+            }
+        }
+        Ecosystem::Web => check_hex(version, 32).map_err(|m| {
+            format!("{m} (a web pin's version is the file's md5, as SONiC checks it)")
+        }),
+        Ecosystem::Docker => match version.strip_prefix("sha256:") {
+            Some(h) => check_hex(h, 64).map_err(|m| format!("docker digest: {m}")),
+            None => Err(format!(
+                "`{}` is not a `sha256:<digest>` image digest",
+                version.escape_debug()
+            )),
+        },
+        Ecosystem::Go => match version.strip_prefix('v') {
+            Some(v) if semver::Version::parse(v).is_ok() => Ok(()),
+            _ => Err(format!(
+                "`{}` is not a Go module version (`v<semver>`)",
+                version.escape_debug()
+            )),
+        },
+    }
+}

@@ -1,0 +1,10 @@
+//! The product's output: the lockfile, its exports to what SONiC's build already
+//! enforces (version files, apt preferences, pip constraints, URL rewrites),
+//! imports from existing SONiC version trees, and diffs between locks.
+
+pub mod diff;
+pub mod lockfile;
+pub mod sonic_versions;
+
+pub use diff::{Change, ChangeKind, LockDiff, diff};
+pub use lockfile::{Archive, LOCK_VERSION, Lock, LockError, Pin, PinKey, TrialRecord};

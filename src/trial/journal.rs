@@ -1,0 +1,316 @@
+//! The on-disk journal of finished trials, so a killed run resumes without
+//! repeating a build.
+//!
+//! Format: one line per trial, `<sha256 of JSON> <JSON>\n`, appended with a
+//! single write and fsynced. Only finished trials are recorded (an interrupted
+//! one never reaches [`Journal::record`]). A crash can at worst leave a torn
+//! last line without its newline; [`Journal::open`] cuts it off. A complete
+//! line whose checksum does not match is corruption from elsewhere and is an
+//! error naming the file and line.
+
+use super::builder::{TrialResult, Verdict};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Journal format version, stored in every entry.
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// One recorded trial.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Journal format version.
+    pub v: u32,
+    /// The candidate's stable hash.
+    pub candidate_hash: String,
+    /// The builder's description (`Builder::describe`).
+    pub builder: String,
+    /// What the builder reported.
+    pub result: TrialResult,
+}
+
+/// Errors reading or appending to the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// An I/O error on the journal file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The journal file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A complete line that does not check out.
+    #[error("{path}:{line}: corrupt journal entry: {message}")]
+    Corrupt {
+        /// The journal file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+struct State {
+    file: File,
+    latest: HashMap<(String, String), TrialResult>,
+    entries: Vec<Entry>,
+}
+
+/// An append-only, crash-safe record of finished trials, shared between threads.
+pub struct Journal {
+    path: PathBuf,
+    state: Mutex<State>,
+    torn_bytes: u64,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").field("path", &self.path).finish()
+    }
+}
+
+fn encode(entry: &Entry) -> Result<Vec<u8>, serde_json::Error> {
+    let json = serde_json::to_string(entry)?;
+    let mut line = crate::fsio::sha256_hex(json.as_bytes());
+    line.push(' ');
+    line.push_str(&json);
+    line.push('\n');
+    Ok(line.into_bytes())
+}
+
+fn decode(line: &[u8]) -> Result<Entry, String> {
+    let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8: {e}"))?;
+    let (sum, json) = text
+        .split_once(' ')
+        .ok_or_else(|| "missing checksum".to_string())?;
+    if crate::fsio::sha256_hex(json.as_bytes()) != sum {
+        return Err("checksum mismatch".into());
+    }
+    let entry: Entry = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    if entry.v != JOURNAL_VERSION {
+        return Err(format!(
+            "journal version {} (this sonic-lock writes {JOURNAL_VERSION})",
+            entry.v
+        ));
+    }
+    Ok(entry)
+}
+
+impl Journal {
+    /// Opens (creating if absent) the journal at `path`, dropping a torn last line.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| JournalError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let torn_bytes = (bytes.len() - complete) as u64;
+        if torn_bytes > 0 {
+            // A crash in the middle of an append: that trial was never recorded.
+            file.set_len(complete as u64).map_err(io)?;
+            file.sync_data().map_err(io)?;
+        }
+        let mut latest = HashMap::new();
+        let mut entries = Vec::new();
+        for (i, line) in bytes[..complete].split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let entry = decode(line).map_err(|message| JournalError::Corrupt {
+                path: path.to_path_buf(),
+                line: i + 1,
+                message,
+            })?;
+            latest.insert(
+                (entry.candidate_hash.clone(), entry.builder.clone()),
+                entry.result.clone(),
+            );
+            entries.push(entry);
+        }
+        Ok(Journal {
+            path: path.to_path_buf(),
+            state: Mutex::new(State {
+                file,
+                latest,
+                entries,
+            }),
+            torn_bytes,
+        })
+    }
+
+    /// The journal's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of a torn last line dropped by [`Journal::open`] (0 after a clean shutdown).
+    pub fn torn_bytes(&self) -> u64 {
+        self.torn_bytes
+    }
+
+    /// The latest finished result of `candidate_hash` built by `builder`.
+    /// Aborted trials are not results: they are retried on resume.
+    pub fn lookup(&self, candidate_hash: &str, builder: &str) -> Option<TrialResult> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state
+            .latest
+            .get(&(candidate_hash.to_string(), builder.to_string()))
+            .filter(|r| r.verdict != Verdict::Abort)
+            .cloned()
+    }
+
+    /// Appends a finished trial durably (one write, then fsync) before returning.
+    pub fn record(
+        &self,
+        candidate_hash: &str,
+        builder: &str,
+        result: &TrialResult,
+    ) -> Result<(), JournalError> {
+        let entry = Entry {
+            v: JOURNAL_VERSION,
+            candidate_hash: candidate_hash.to_string(),
+            builder: builder.to_string(),
+            result: result.clone(),
+        };
+        let line = encode(&entry).map_err(|e| JournalError::Io {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        state.file.write_all(&line).map_err(io)?;
+        state.file.sync_data().map_err(io)?;
+        state.latest.insert(
+            (entry.candidate_hash.clone(), entry.builder.clone()),
+            entry.result.clone(),
+        );
+        state.entries.push(entry);
+        Ok(())
+    }
+
+    /// Every recorded trial in order, including superseded ones.
+    pub fn entries(&self) -> Vec<Entry> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.entries.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn result(verdict: Verdict) -> TrialResult {
+        TrialResult {
+            verdict,
+            exit_code: Some(1),
+            duration: Duration::from_millis(1500),
+            log: PathBuf::from("/tmp/x.log"),
+            timed_out: false,
+        }
+    }
+
+    #[test]
+    fn records_survive_reopen() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("j/journal");
+        let j = Journal::open(&p).unwrap();
+        assert!(j.lookup("h1", "b").is_none());
+        j.record("h1", "b", &result(Verdict::Fail)).unwrap();
+        j.record("h2", "b", &result(Verdict::Pass)).unwrap();
+        drop(j);
+        let j = Journal::open(&p).unwrap();
+        assert_eq!(j.lookup("h1", "b").unwrap().verdict, Verdict::Fail);
+        assert_eq!(j.lookup("h2", "b").unwrap().verdict, Verdict::Pass);
+        assert!(j.lookup("h1", "other builder").is_none());
+        assert_eq!(j.entries().len(), 2);
+        assert_eq!(j.torn_bytes(), 0);
+    }
+
+    #[test]
+    fn torn_last_line_is_dropped_and_appends_continue() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("journal");
+        let j = Journal::open(&p).unwrap();
+        j.record("h1", "b", &result(Verdict::Fail)).unwrap();
+        drop(j);
+        let full = std::fs::read(&p).unwrap();
+        let mut torn = full.clone();
+        torn.extend_from_slice(&full[..full.len() / 2]);
+        std::fs::write(&p, &torn).unwrap();
+        let j = Journal::open(&p).unwrap();
+        assert!(j.torn_bytes() > 0);
+        assert_eq!(j.entries().len(), 1);
+        j.record("h2", "b", &result(Verdict::Pass)).unwrap();
+        drop(j);
+        let j = Journal::open(&p).unwrap();
+        assert_eq!(j.entries().len(), 2);
+        assert_eq!(j.torn_bytes(), 0);
+    }
+
+    #[test]
+    fn corrupt_complete_line_names_file_and_line() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("journal");
+        let j = Journal::open(&p).unwrap();
+        j.record("h1", "b", &result(Verdict::Fail)).unwrap();
+        j.record("h2", "b", &result(Verdict::Fail)).unwrap();
+        drop(j);
+        let text = std::fs::read_to_string(&p).unwrap().replacen("h2", "h3", 1);
+        std::fs::write(&p, text).unwrap();
+        let e = Journal::open(&p).unwrap_err().to_string();
+        assert!(e.contains("journal:2:") && e.contains("checksum"), "{e}");
+    }
+
+    #[test]
+    fn aborted_trials_are_retried() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::open(&d.path().join("journal")).unwrap();
+        j.record("h", "b", &result(Verdict::Abort)).unwrap();
+        assert!(j.lookup("h", "b").is_none());
+        j.record("h", "b", &result(Verdict::Skip)).unwrap();
+        assert_eq!(j.lookup("h", "b").unwrap().verdict, Verdict::Skip);
+    }
+
+    #[test]
+    fn concurrent_records_are_whole_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("journal");
+        let j = Journal::open(&p).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let j = &j;
+                s.spawn(move || {
+                    for i in 0..25 {
+                        j.record(&format!("h{t}-{i}"), "b", &result(Verdict::Pass))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        drop(j);
+        assert_eq!(Journal::open(&p).unwrap().entries().len(), 100);
+    }
+}
