@@ -3,6 +3,7 @@
 //! loopback) in which the real pipeline runs end to end.
 
 pub mod archive;
+pub mod build;
 pub mod create;
 pub mod pypi;
 pub mod repo;
