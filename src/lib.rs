@@ -12,7 +12,13 @@
 //! ```
 
 pub mod demo;
+pub mod bisect;
+pub mod crawl;
 pub mod fsio;
 pub mod lock;
 pub mod manifest;
+pub mod platform;
+pub mod solve;
+pub mod source;
 pub mod trial;
+pub mod universe;

@@ -17,7 +17,38 @@ struct Cli {
 
 /// Subcommands, one per pipeline stage or tool; each lives in `src/cli/<name>.rs`.
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Write a lock as SONiC version files, apt preferences, pip constraints or JSON.
+    Export(cli::export::ExportArgs),
+    /// Read a SONiC files/build/versions/ tree into a lock.
+    Import(cli::import::ImportArgs),
+    /// Show the differences between two locks or version trees (exit 1 when they differ).
+    Diff(cli::diff::DiffArgs),
+    /// Judge exported SONiC versions trees with a trial builder.
+    Trial(cli::trial::TrialArgs),
+    /// Prove a candidate lock by trial builds, learning from failures, and write the lockfile.
+    Lock(cli::lock::LockArgs),
+    /// List the platform definitions.
+    Platforms(cli::platforms::Args),
+    /// Print the commit at which a platform was last supported.
+    Cutoff(cli::cutoff::Args),
+    /// Crawl a sonic-buildimage tree into a dependency manifest.
+    Crawl(cli::crawl::Args),
+    /// Installability of every package of a Debian index (like dose-distcheck).
+    Check(cli::check::CheckArgs),
+    /// Choose one version of every needed package (Debian indices, apt transactions).
+    Solve(cli::solve::SolveArgs),
+    /// Why a package is part of the solution: the chain from the request.
+    Why(cli::solve::WhyArgs),
+    /// Why NAME=VERSION cannot be part of the solution.
+    WhyNot(cli::solve::WhyNotArgs),
+    /// What existed at the cutoff for every dependency of a manifest, fetched, verified and cached.
+    Index(cli::index::IndexArgs),
+    /// Export or import the source cache as one file (for air-gapped build hosts).
+    Cache(cli::cache::CacheArgs),
+    /// Find which dependency changes between a good and a bad candidate break the build.
+    Bisect(cli::bisect::BisectArgs),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -31,7 +62,23 @@ fn main() -> ExitCode {
             };
         }
     };
-    let result: anyhow::Result<cli::Status> = match cli.command {};
+    let result: anyhow::Result<cli::Status> = match cli.command {
+        Command::Export(args) => cli::export::run(args, &cli.global),
+        Command::Import(args) => cli::import::run(args, &cli.global),
+        Command::Diff(args) => cli::diff::run(args, &cli.global),
+        Command::Trial(args) => cli::trial::run(args, &cli.global),
+        Command::Lock(args) => cli::lock::run(args, &cli.global),
+        Command::Platforms(args) => cli::platforms::run(args, &cli.global),
+        Command::Cutoff(args) => cli::cutoff::run(args, &cli.global),
+        Command::Crawl(args) => cli::crawl::run(args, &cli.global),
+        Command::Check(args) => cli::check::run(args, &cli.global),
+        Command::Solve(args) => cli::solve::run_solve(args, &cli.global),
+        Command::Why(args) => cli::solve::run_why(args, &cli.global),
+        Command::WhyNot(args) => cli::solve::run_why_not(args, &cli.global),
+        Command::Index(args) => cli::index::run(args, &cli.global),
+        Command::Cache(args) => cli::cache::run(args, &cli.global),
+        Command::Bisect(args) => cli::bisect::run(args, &cli.global),
+    };
     match result {
         Ok(status) => status.into(),
         Err(e) => {

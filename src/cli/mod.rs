@@ -1,7 +1,21 @@
 //! Command-line front end: one file per subcommand, each parsing its own
 //! arguments, calling the library and printing the result.
 
+pub mod bisect;
+pub mod cache;
+pub mod crawl;
+pub mod cutoff;
+pub mod diff;
+pub mod export;
+pub mod import;
+pub mod index;
+pub mod platforms;
+
 use std::process::ExitCode;
+
+pub mod builder_args;
+pub mod lock;
+pub mod trial;
 
 /// Options every subcommand understands.
 #[derive(Debug, Clone, clap::Args)]
@@ -63,3 +77,5 @@ pub fn progress(global: &Global, len: Option<u64>, msg: &str) -> indicatif::Prog
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
     pb
 }
+pub mod check;
+pub mod solve;

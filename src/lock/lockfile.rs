@@ -150,6 +150,16 @@ impl Pin {
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         check_token("name", &self.name)?;
         check_token("version", &self.version)?;
+        if matches!(
+            self.ecosystem,
+            Ecosystem::Deb | Ecosystem::DebSrc | Ecosystem::Py | Ecosystem::Docker
+        ) && self.name.contains('=')
+        {
+            return Err((
+                "name",
+                format!("`{}` contains `=`", self.name.escape_debug()),
+            ));
+        }
         if let Some(image) = &self.image {
             check_image_name(image).map_err(|m| ("image", m))?;
         }
@@ -824,7 +834,7 @@ fn check_date(v: &str) -> Result<(), String> {
         && b[5..7].iter().all(u8::is_ascii_digit)
         && b[7] == b'-'
         && b[8..10].iter().all(u8::is_ascii_digit);
-    let rest_ok = b.len() == 10 || (b[10..].first() == Some(&b'T') && v.ends_with('Z'));
+    let rest_ok = date_ok && (b.len() == 10 || (b.get(10) == Some(&b'T') && v.ends_with('Z')));
     if !date_ok || !rest_ok {
         return Err(format!(
             "`{}` is not a date (`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`)",
@@ -848,17 +858,48 @@ fn check_origin(v: &str) -> Result<(), String> {
     }
 }
 
+/// A version pip can only match literally (`===`): no spaces and none of the
+/// characters that would make it a different specifier.
+pub fn is_arbitrary_py_version(v: &str) -> bool {
+    !v.is_empty()
+        && v.chars().any(|c| c.is_ascii_alphanumeric())
+        && !v.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '=' | ',' | ';' | '<' | '>' | '!' | '~' | '*')
+        })
+}
+
 /// Checks `version` in the ecosystem's own syntax.
 pub fn check_version(eco: Ecosystem, version: &str) -> Result<(), String> {
     match eco {
-        Ecosystem::Deb | Ecosystem::DebSrc => version
-            .parse::<debversion::Version>()
-            .map(|_| ())
-            .map_err(|e| format!("`{}` is not a Debian version: {e}", version.escape_debug())),
-        Ecosystem::Py => version
-            .parse::<pep440_rs::Version>()
-            .map(|_| ())
-            .map_err(|e| format!("`{}` is not a PEP 440 version: {e}", version.escape_debug())),
+        Ecosystem::Deb | Ecosystem::DebSrc => match version.parse::<debversion::Version>() {
+            // dpkg requires the upstream part to start with a digit; the parser alone does not.
+            Ok(v)
+                if v.upstream_version.starts_with(|c: char| c.is_ascii_digit())
+                    && (v.epoch.is_some() || !v.upstream_version.contains(':')) =>
+            {
+                Ok(())
+            }
+            Ok(_) => Err(format!(
+                "`{}` is not a Debian version: the upstream version must start with a digit and may hold `:` only after an epoch",
+                version.escape_debug()
+            )),
+            Err(e) => Err(format!(
+                "`{}` is not a Debian version: {e}",
+                version.escape_debug()
+            )),
+        },
+        Ecosystem::Py => match version.parse::<pep440_rs::Version>() {
+            Ok(_) => Ok(()),
+            // pip freeze writes `name===version` for versions PEP 440 cannot
+            // parse (`gpg===1.14.0-unknown`); such pins export as `===`.
+            Err(_) if is_arbitrary_py_version(version) => Ok(()),
+            Err(e) => Err(format!(
+                "`{}` is not a PEP 440 version: {e}",
+                version.escape_debug()
+            )),
+        },
         Ecosystem::Git => {
             if (version.len() == 40 || version.len() == 64)
                 && version.chars().all(|c| c.is_ascii_hexdigit())

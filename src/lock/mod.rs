@@ -2,8 +2,11 @@
 //! enforces (version files, apt preferences, pip constraints, URL rewrites),
 //! imports from existing SONiC version trees, and diffs between locks.
 
+pub mod apt_prefs;
 pub mod diff;
 pub mod lockfile;
+pub mod pip_constraints;
+pub mod rewrite;
 pub mod sonic_versions;
 
 pub use diff::{Change, ChangeKind, LockDiff, diff};

@@ -19,6 +19,7 @@
 
 use super::lockfile::{
     Archive, Lock, LockError, Pin, check_context_word, check_image_name, check_version,
+    is_arbitrary_py_version,
 };
 use crate::manifest::Ecosystem;
 use std::collections::{BTreeMap, BTreeSet};
@@ -253,8 +254,23 @@ pub fn parse_file(
         {
             return Err(err(format!("{c:?} inside `{}`", raw.escape_debug())));
         }
-        if ctype == "py2" || ctype == "py3" {
+        let py = ctype == "py2" || ctype == "py3";
+        if py {
             key = key.to_lowercase();
+        }
+        // `name===version` (pip's arbitrary equality) splits as `name=` / `version`.
+        let arbitrary = py && key.ends_with('=');
+        if arbitrary {
+            key.pop();
+            if key.is_empty() || key.ends_with('=') {
+                return Err(err(format!("malformed `===` in `{}`", raw.escape_debug())));
+            }
+            if !is_arbitrary_py_version(&value) {
+                return Err(err(format!(
+                    "`{key}`: `{}` cannot follow `===`",
+                    value.escape_debug()
+                )));
+            }
         }
         let eco = match ctype {
             "deb" => Some(Ecosystem::Deb),
@@ -264,6 +280,15 @@ pub fn parse_file(
             "docker" => Some(Ecosystem::Docker),
             _ => None,
         };
+        if py && !arbitrary {
+            // A plain `==` must carry a PEP 440 version, or pip rejects the constraint.
+            value.parse::<pep440_rs::Version>().map_err(|e| {
+                err(format!(
+                    "`{key}`: `{}` is not a PEP 440 version: {e}",
+                    value.escape_debug()
+                ))
+            })?;
+        }
         if let Some(eco) = eco {
             check_version(eco, &value).map_err(|m| err(format!("`{key}`: {m}")))?;
         }
@@ -574,6 +599,12 @@ pub fn lock_to_tree(lock: &Lock) -> Result<(VersionTree, ExportSummary), Version
                 "`==` cannot appear there in a SONiC version line".into()
             ));
         }
+        let py = ctype == "py2" || ctype == "py3";
+        let key = if py && pin.version.parse::<pep440_rs::Version>().is_err() {
+            format!("{key}=")
+        } else {
+            key
+        };
         let comp = modules
             .entry(module)
             .or_default()

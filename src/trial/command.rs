@@ -121,6 +121,11 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// True when the run was killed at its wall-clock limit.
+    pub(crate) fn timed_out(&self) -> bool {
+        self.ended == Ended::TimedOut
+    }
+
     /// The contract's result for this run, judging by the process's exit code.
     pub(crate) fn into_result(self, log: PathBuf) -> TrialResult {
         match self.ended {

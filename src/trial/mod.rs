@@ -2,6 +2,12 @@
 
 pub mod builder;
 pub mod command;
+pub mod docker;
 pub mod journal;
+pub mod learn;
 pub mod pool;
 pub mod signal;
+pub mod solver;
+pub mod sonic;
+pub mod stage;
+pub mod triage;

@@ -285,4 +285,21 @@ mod tests {
             6
         );
     }
+
+    #[test]
+    fn an_abort_stops_starting_new_trials() {
+        let d = tempfile::tempdir().unwrap();
+        let ws = Workspace::new(d.path());
+        let b = CommandBuilder::new(vec!["/bin/sh".into(), "-c".into(), "exit 200".into()]);
+        let inputs: Vec<_> = (0..4)
+            .map(|i| ws.input(&format!("a{i}"), "x").unwrap())
+            .collect();
+        let out = run_all(&b, None, &inputs, 1, &|_| {});
+        assert_eq!(out[0].result.as_ref().unwrap().verdict, Verdict::Abort);
+        assert!(
+            out[1..]
+                .iter()
+                .all(|o| matches!(o.result, Err(TrialError::Interrupted)))
+        );
+    }
 }

@@ -1,0 +1,104 @@
+//! Solving the install of sonic-slave-bullseye's apt packages
+//! (benches/data/sonic-slave-bullseye.list) against the bullseye amd64 index,
+//! side by side with `apt-get -s install` of the same set in a private apt root
+//! (its binary cache built beforehand, as on a real system).
+//!
+//! Run: `SONIC_LOCK_BENCH_PACKAGES=/path/to/Packages.xz cargo bench --bench install`
+
+mod common;
+
+use common::*;
+use sonic_lock::solve::Solver;
+use sonic_lock::universe::{Universe, debian};
+use std::process::Command;
+
+fn main() {
+    let Some(xz_path) = packages_xz() else {
+        eprintln!("install bench skipped: set SONIC_LOCK_BENCH_PACKAGES to a Packages.xz");
+        return;
+    };
+    let list_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/data/sonic-slave-bullseye.list"
+    );
+    let list = std::fs::read_to_string(list_path).expect("list");
+    let names: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let xz = std::fs::read(&xz_path).expect("read");
+    let raw = debian::decompress_xz(&xz, "Packages.xz").expect("xz");
+    let mut u = Universe::new();
+    debian::load_packages(&mut u, &raw, "Packages", "bullseye/amd64").expect("load");
+    let mut roots = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        roots.extend(
+            debian::parse_requirements(
+                &mut u,
+                "bullseye/amd64",
+                n,
+                &format!("sonic-slave-bullseye.list:{}", i + 2),
+            )
+            .expect("relation"),
+        );
+    }
+    let mut installed = 0;
+    let ours = median(time_n(20, || {
+        let s = Solver::new(&u, roots.clone());
+        installed = s.solve().expect("solvable").picks.len();
+    }));
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let conf = private_apt_root(tmp.path(), &raw).expect("apt root");
+    let _ = Command::new("apt-cache")
+        .env("APT_CONFIG", &conf)
+        .arg("gencaches")
+        .status();
+    let apt = |recommends: bool| {
+        time_cmd(3, &|| {}, &mut || {
+            let mut c = Command::new("apt-get");
+            c.env("APT_CONFIG", &conf).arg("-s");
+            if !recommends {
+                c.arg("--no-install-recommends");
+            }
+            c.arg("install").args(&names);
+            c
+        })
+        .map(median)
+    };
+    let apt_norec = apt(false);
+    let exe = env!("CARGO_BIN_EXE_sonic-lock");
+    let cli = time_cmd(3, &|| {}, &mut || {
+        let mut c = Command::new(exe);
+        c.args(["solve", "--quiet", "--packages"])
+            .arg(&xz_path)
+            .args(["--install-file", list_path]);
+        c
+    })
+    .map(median);
+    println!(
+        "request: {} names, solution: {installed} packages",
+        names.len()
+    );
+    println!("| what | median s | apt / this |");
+    println!("|---|---|---|");
+    match apt_norec {
+        Some(a) => {
+            println!(
+                "| apt-get -s --no-install-recommends install (cache prebuilt) | {a:.3} | 1.0 |"
+            );
+            println!(
+                "| sonic-lock Solver::solve (index loaded) | {ours:.4} | {:.0} |",
+                a / ours
+            );
+            if let Some(c) = cli {
+                println!(
+                    "| sonic-lock solve CLI incl. loading Packages.xz | {c:.3} | {:.1} |",
+                    a / c
+                );
+            }
+        }
+        None => println!("apt-get not available; sonic-lock Solver::solve: {ours:.4} s"),
+    }
+}

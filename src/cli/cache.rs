@@ -1,0 +1,66 @@
+//! `sonic-lock cache`: move a source cache to an air-gapped build host as one file.
+
+use super::index::SourceArgs;
+use super::{Global, Status};
+use std::path::PathBuf;
+
+/// Arguments of `sonic-lock cache`.
+#[derive(Debug, clap::Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub action: CacheAction,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+/// What to do with the cache.
+#[derive(Debug, clap::Subcommand)]
+pub enum CacheAction {
+    /// Write every verified blob and request key into one file.
+    Export {
+        /// Output file.
+        file: PathBuf,
+    },
+    /// Read an export file, verifying every blob before storing it.
+    Import {
+        /// Input file.
+        file: PathBuf,
+    },
+    /// Print the cache directory.
+    Path,
+}
+
+/// Runs `cache`.
+pub fn run(args: CacheArgs, global: &Global) -> anyhow::Result<Status> {
+    let cache = args.source.open_cache()?;
+    match args.action {
+        CacheAction::Export { file } => {
+            let s = cache.export(&file)?;
+            if global.json {
+                super::print_json(&s)?;
+            } else {
+                println!(
+                    "exported {} blob(s) and {} key(s) to {}",
+                    s.blobs,
+                    s.keys,
+                    file.display()
+                );
+            }
+        }
+        CacheAction::Import { file } => {
+            let s = cache.import(&file)?;
+            if global.json {
+                super::print_json(&s)?;
+            } else {
+                println!(
+                    "imported {} blob(s) and {} key(s) into {}",
+                    s.blobs,
+                    s.keys,
+                    cache.root().display()
+                );
+            }
+        }
+        CacheAction::Path => println!("{}", cache.root().display()),
+    }
+    Ok(Status::Ok)
+}

@@ -1,0 +1,360 @@
+//! The search: choose one version of every needed package so that every
+//! requirement, conflict and learned nogood holds, preferring the newest
+//! version (or the one closest to a reference lock), and explain precisely
+//! when no such choice exists.
+//!
+//! The universe is compiled into clauses ([`problem`]) and searched by a
+//! conflict-driven engine ([`engine`]): unit propagation, clause learning,
+//! non-chronological backjumping. Nogoods from trial builds are clauses like
+//! any other and persist across re-solves of one [`Solver`].
+
+pub mod check;
+pub mod engine;
+pub mod explain;
+pub mod graph;
+pub mod input;
+pub mod mvs;
+pub mod problem;
+
+use crate::universe::{CandidateId, PackageId, PackageKey, Requirement, Universe};
+use problem::{Problem, RootSet, pos};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A learned clause: these (package, version) picks must not all hold together.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Nogood {
+    /// The picks that fail together.
+    pub picks: Vec<(PackageKey, String)>,
+    /// Why (a failed trial build, its log line, ...).
+    pub reason: String,
+}
+
+impl Nogood {
+    /// A nogood over the given picks.
+    pub fn new(picks: Vec<(PackageKey, String)>, reason: impl Into<String>) -> Nogood {
+        Nogood {
+            picks,
+            reason: reason.into(),
+        }
+    }
+
+    /// The candidates of the picks, or `None` when one of them is not in the
+    /// universe (then the picks can never all hold and the nogood is moot).
+    pub fn resolve(&self, u: &Universe) -> Option<Vec<CandidateId>> {
+        self.picks
+            .iter()
+            .map(|(k, v)| u.lookup(k).and_then(|p| u.find_version(p, v)))
+            .collect()
+    }
+}
+
+/// Which version to prefer among those allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Preference {
+    /// The newest version (the universe holds only versions that existed at the cutoff).
+    #[default]
+    Newest,
+    /// The version of a reference lock when allowed, else the smallest upgrade, else the newest downgrade.
+    Closest(BTreeMap<PackageKey, String>),
+}
+
+/// A successful assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Solution {
+    /// Chosen version per package.
+    pub picks: BTreeMap<PackageKey, String>,
+    /// The chosen candidates, sorted.
+    pub candidates: Vec<CandidateId>,
+    /// Search statistics: decisions, conflicts, backjumps.
+    pub stats: Stats,
+}
+
+/// Counters from one search.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Decisions taken.
+    pub decisions: u64,
+    /// Conflicts analysed (one learned clause each).
+    pub conflicts: u64,
+    /// Backjumps over more than one level.
+    pub backjumps: u64,
+}
+
+/// Why no assignment exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsat {
+    text: String,
+    dot: String,
+    /// Search statistics.
+    pub stats: Stats,
+}
+
+impl Unsat {
+    /// The derivation in prose, naming the origins (file:line) of the constraints involved.
+    pub fn explain(&self) -> String {
+        self.text.clone()
+    }
+
+    /// The derivation as a DOT graph.
+    pub fn to_dot(&self) -> String {
+        self.dot.clone()
+    }
+}
+
+impl std::fmt::Display for Unsat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// A search for one set of root requirements over a universe; nogoods added
+/// to it persist across calls to [`Solver::solve`].
+pub struct Solver<'u> {
+    u: &'u Universe,
+    roots: Vec<Requirement>,
+    base: Vec<Requirement>,
+    nogoods: Vec<Nogood>,
+    preference: Preference,
+    keep: Vec<CandidateId>,
+}
+
+impl<'u> Solver<'u> {
+    /// A solver for `roots` (each carries its origin `file:line` for explanations).
+    pub fn new(u: &'u Universe, roots: Vec<Requirement>) -> Solver<'u> {
+        Solver {
+            u,
+            roots,
+            base: Vec::new(),
+            nogoods: Vec::new(),
+            preference: Preference::Newest,
+            keep: Vec::new(),
+        }
+    }
+
+    /// Requirements of the base image (e.g. Essential and `Priority: required` packages) that hold as well.
+    pub fn set_base(&mut self, base: Vec<Requirement>) {
+        self.base = base;
+    }
+
+    /// Adds a learned clause; it holds for every later solve.
+    pub fn add_nogood(&mut self, n: Nogood) {
+        if !self.nogoods.contains(&n) {
+            self.nogoods.push(n);
+        }
+    }
+
+    /// The nogoods added so far.
+    pub fn nogoods(&self) -> &[Nogood] {
+        &self.nogoods
+    }
+
+    /// Sets the version preference.
+    pub fn set_preference(&mut self, p: Preference) {
+        self.preference = p;
+    }
+
+    /// Candidates already installed (an earlier apt transaction): kept unless a requirement forces them out.
+    pub fn set_keep(&mut self, keep: Vec<CandidateId>) {
+        self.keep = keep;
+    }
+
+    fn compile(&self, extra: &[CandidateId]) -> Problem {
+        let mut extra_all = self.keep.clone();
+        extra_all.extend_from_slice(extra);
+        let mut sets = vec![RootSet {
+            label: "the request".into(),
+            requirements: self.roots.clone(),
+        }];
+        if !self.base.is_empty() {
+            sets.push(RootSet {
+                label: "the base image".into(),
+                requirements: self.base.clone(),
+            });
+        }
+        let nogoods: Vec<(Vec<CandidateId>, String)> = self
+            .nogoods
+            .iter()
+            .filter_map(|n| n.resolve(self.u).map(|c| (c, n.reason.clone())))
+            .collect();
+        let u = self.u;
+        match &self.preference {
+            Preference::Newest => Problem::compile_reachable(u, sets, nogoods, None, &extra_all),
+            Preference::Closest(reference) => {
+                let refs: std::collections::HashMap<PackageId, &str> = reference
+                    .iter()
+                    .filter_map(|(k, v)| u.lookup(k).map(|p| (p, v.as_str())))
+                    .collect();
+                let order = |pid: PackageId, cands: &mut Vec<CandidateId>| {
+                    let Some(want) = refs.get(&pid) else { return };
+                    let s = u.scheme(pid);
+                    // Reference first, then upgrades ascending, then downgrades descending.
+                    cands.sort_by(|&a, &b| {
+                        let rank = |c: CandidateId| {
+                            let cand = u.candidate(c);
+                            if cand.package != pid {
+                                return 3;
+                            }
+                            match s.compare(&cand.version, want) {
+                                std::cmp::Ordering::Equal => 0,
+                                std::cmp::Ordering::Greater => 1,
+                                std::cmp::Ordering::Less => 2,
+                            }
+                        };
+                        let (ra, rb) = (rank(a), rank(b));
+                        ra.cmp(&rb).then_with(|| {
+                            let (va, vb) = (&u.candidate(a).version, &u.candidate(b).version);
+                            match ra {
+                                1 => s.compare(va, vb),
+                                _ => s.compare(vb, va),
+                            }
+                        })
+                    });
+                };
+                Problem::compile_reachable(u, sets, nogoods, Some(&order), &extra_all)
+            }
+        }
+    }
+
+    /// Searches for an assignment.
+    pub fn solve(&self) -> Result<Solution, Unsat> {
+        self.solve_assuming(&[])
+    }
+
+    /// Searches for an assignment that also includes `extra` (used by `why-not`).
+    pub fn solve_assuming(&self, extra: &[CandidateId]) -> Result<Solution, Unsat> {
+        let p = self.compile(extra);
+        let mut e = engine::Engine::new(&p, false);
+        e.set_soft(self.keep.iter().map(|c| c.0).collect());
+        let mut assumptions: Vec<u32> = (0..p.root_sets.len() as u32)
+            .map(|i| pos(p.ncand + i))
+            .collect();
+        assumptions.extend(extra.iter().map(|c| pos(c.0)));
+        if e.solve(&assumptions) {
+            let mut candidates: Vec<CandidateId> = e
+                .true_vars()
+                .filter(|&v| v < p.ncand)
+                .map(CandidateId)
+                .collect();
+            candidates.sort_unstable();
+            let picks = candidates
+                .iter()
+                .map(|&c| {
+                    (
+                        self.u.key(self.u.candidate(c).package).clone(),
+                        self.u.candidate(c).version.clone(),
+                    )
+                })
+                .collect();
+            let stats = Stats {
+                decisions: e.decisions,
+                conflicts: e.conflicts,
+                backjumps: e.backjumps,
+            };
+            return Ok(Solution {
+                picks,
+                candidates,
+                stats,
+            });
+        }
+        // Re-run with proof tracking so that the explanation covers learned clauses.
+        let mut e2 = engine::Engine::new(&p, true);
+        e2.set_soft(self.keep.iter().map(|c| c.0).collect());
+        let sat = e2.solve(&assumptions);
+        let stats = Stats {
+            decisions: e.decisions,
+            conflicts: e.conflicts,
+            backjumps: e.backjumps,
+        };
+        if sat {
+            // Cannot happen (the search is deterministic); report it rather than panic.
+            return Err(Unsat {
+                text: "internal error: search results differ".into(),
+                dot: String::new(),
+                stats,
+            });
+        }
+        let goal = if extra.is_empty() {
+            "the request cannot be satisfied".to_string()
+        } else {
+            let names: Vec<String> = extra.iter().map(|c| self.u.display_candidate(*c)).collect();
+            format!("{} cannot be part of a solution", names.join(", "))
+        };
+        Err(Unsat {
+            text: explain::explain(self.u, &p, &e2, &goal),
+            dot: explain::explain_dot(self.u, &p, &e2),
+            stats,
+        })
+    }
+}
+
+/// Result of a sequence of apt transactions (one per `RUN apt-get install`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransactionState {
+    /// What is installed after the transaction.
+    pub installed: Solution,
+    /// Packages an earlier transaction installed that this one removed or replaced (`name=version`).
+    pub removed: Vec<String>,
+}
+
+/// Solves a sequence of apt transactions: each one must hold on its own, and
+/// what earlier ones installed stays installed unless the new one forces it
+/// out (a conflict or an exact pin of another version), as apt does.
+pub fn solve_transactions(
+    u: &Universe,
+    base: Vec<Requirement>,
+    transactions: Vec<Vec<Requirement>>,
+    nogoods: &[Nogood],
+) -> Result<Vec<TransactionState>, (usize, Unsat)> {
+    let mut out: Vec<TransactionState> = Vec::new();
+    let mut installed: Vec<CandidateId> = Vec::new();
+    for (i, reqs) in transactions.into_iter().enumerate() {
+        let mut s = Solver::new(u, reqs);
+        s.set_base(base.clone());
+        for n in nogoods {
+            s.add_nogood(n.clone());
+        }
+        s.set_keep(installed.clone());
+        let sol = s.solve().map_err(|e| (i, e))?;
+        let removed: Vec<String> = installed
+            .iter()
+            .filter(|c| sol.candidates.binary_search(c).is_err())
+            .map(|&c| u.display_candidate(c))
+            .collect();
+        installed = sol.candidates.clone();
+        out.push(TransactionState {
+            installed: sol,
+            removed,
+        });
+    }
+    Ok(out)
+}
+
+/// Requirements for the packages every Debian installation has: `Essential: yes`
+/// and (optionally) `Priority: required`, as found in the universe's domain.
+pub fn debian_base(u: &Universe, domain: &str, with_required: bool) -> Vec<Requirement> {
+    let mut out = Vec::new();
+    for pid in u.package_ids() {
+        let info = u.package(pid);
+        if info.key.domain != domain || info.key.ecosystem != crate::manifest::Ecosystem::Deb {
+            continue;
+        }
+        let is_base = info.candidates.iter().any(|&c| {
+            let m = &u.candidate(c).meta;
+            m.essential || (with_required && m.priority.as_deref() == Some("required"))
+        });
+        if is_base {
+            let origin = info
+                .candidates
+                .first()
+                .and_then(|&c| u.candidate(c).meta.provenance.clone())
+                .unwrap_or_else(|| domain.to_string());
+            out.push(
+                Requirement::single(pid, crate::universe::VersionConstraint::Any)
+                    .with_kind(crate::universe::RelationKind::Root)
+                    .with_origin(origin),
+            );
+        }
+    }
+    out
+}

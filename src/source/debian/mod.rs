@@ -1,0 +1,6 @@
+//! Debian archives: snapshot.debian.org and plain mirrors.
+
+pub mod release;
+
+pub mod archive;
+pub mod mr;

@@ -1,0 +1,522 @@
+//! The lock loop: the search proposes a full assignment, a trial build judges
+//! it, a failure is attributed to pins (by log triage, or else by delta
+//! debugging between the last passing and the failing candidate), the search
+//! learns that those picks fail together, and proposes again, until a build
+//! passes.
+//!
+//! The loop is generic over the search ([`Search`]) and over how an
+//! assignment becomes files on disk ([`Stage`]), so the same code drives the
+//! real solver with lockfiles and SONiC version trees, and the benchmark's
+//! generated universes.
+
+use super::builder::{Builder, TrialError, TrialInput, TrialResult, Verdict};
+use super::journal::Journal;
+use super::pool::{Counts, Workspace, run_all};
+use super::triage::{Implicated, Triage};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+
+/// A full assignment: one version per package key.
+pub type Assignment<K> = BTreeMap<K, String>;
+
+/// A search that proposes assignments and learns nogoods (the solver, behind an adapter).
+pub trait Search {
+    /// The package key.
+    type Key: Clone + Ord + Debug + Send + Sync;
+    /// The preferred assignment that violates no learned nogood; `Err` explains why none exists.
+    fn propose(&mut self) -> Result<Assignment<Self::Key>, String>;
+    /// Learns that `picks` must not all hold together.
+    fn forbid(&mut self, picks: Vec<(Self::Key, String)>, reason: &str);
+}
+
+/// How an assignment becomes a trial input on disk, and how triage output maps back to keys.
+pub trait Stage<K>: Sync {
+    /// Stable hash of the assignment (the journal key).
+    fn candidate_hash(&self, a: &Assignment<K>) -> String;
+    /// Writes the assignment's lockfile and versions tree into `input`'s (fresh) paths.
+    fn materialize(&self, a: &Assignment<K>, input: &TrialInput) -> Result<(), TrialError>;
+    /// The keys of `a` that `imp` names (by ecosystem and name, URL, revision or owned file).
+    fn implicated_keys(&self, a: &Assignment<K>, imp: &Implicated) -> Vec<K>;
+}
+
+/// Settings of the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LearnConfig {
+    /// Trials run at once (delta debugging tests subsets in parallel).
+    pub jobs: usize,
+    /// Give up after this many builds (journal answers do not count).
+    pub max_builds: usize,
+}
+
+impl Default for LearnConfig {
+    fn default() -> LearnConfig {
+        LearnConfig {
+            jobs: 1,
+            max_builds: 1000,
+        }
+    }
+}
+
+/// How a failure was attributed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Attribution {
+    /// Log triage matched these signatures.
+    Triage(Vec<String>),
+    /// Delta debugging isolated the picks.
+    DeltaDebugging,
+    /// Nothing better was possible: the whole candidate (or its changes) is forbidden.
+    WholeCandidate,
+}
+
+/// A nogood learned from a build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Learned<K> {
+    /// The picks that fail together.
+    pub picks: Vec<(K, String)>,
+    /// The candidate whose build failed.
+    pub candidate: String,
+    /// The failing build's log.
+    pub log: std::path::PathBuf,
+    /// How the picks were found.
+    pub attribution: Attribution,
+}
+
+/// Something the loop reports as it goes.
+#[derive(Debug, Clone)]
+pub enum Event<'a, K> {
+    /// A batch of trials made progress.
+    Progress(Counts),
+    /// A candidate was judged.
+    Judged {
+        /// Candidate hash.
+        candidate: &'a str,
+        /// The verdict.
+        verdict: Verdict,
+        /// Answered by the journal.
+        cached: bool,
+    },
+    /// Delta debugging starts over this many changed pins.
+    Isolating(usize),
+    /// A nogood was learned.
+    Learned(&'a Learned<K>),
+}
+
+/// A passing lock.
+#[derive(Debug, Clone)]
+pub struct Locked<K> {
+    /// The passing assignment.
+    pub assignment: Assignment<K>,
+    /// Its hash.
+    pub candidate: String,
+    /// Its build.
+    pub result: TrialResult,
+    /// Builds run (journal answers excluded).
+    pub builds: usize,
+    /// Trials answered by the journal.
+    pub cached: usize,
+    /// Candidates the search proposed.
+    pub proposals: usize,
+    /// Nogoods learned on the way.
+    pub learned: Vec<Learned<K>>,
+}
+
+/// Why the loop stopped without a passing lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LearnError {
+    /// The search has no assignment left.
+    #[error("no candidate is left after {learned} learned nogoods: {explanation}")]
+    Unsat {
+        /// The search's explanation.
+        explanation: String,
+        /// Nogoods learned.
+        learned: usize,
+    },
+    /// The build budget ran out.
+    #[error("no passing build within {builds} builds")]
+    Budget {
+        /// Builds run.
+        builds: usize,
+    },
+    /// A build said abort (exit >= 128).
+    #[error("the build of candidate {candidate} aborted (see {log})")]
+    Aborted {
+        /// Candidate hash.
+        candidate: String,
+        /// Its log.
+        log: String,
+    },
+    /// The builder could not run, or Ctrl-C.
+    #[error(transparent)]
+    Trial(#[from] TrialError),
+}
+
+/// The loop's fixed parts: builder, journal, workspace, triage table and stage.
+pub struct Learner<'a, K> {
+    /// Judges candidates.
+    pub builder: &'a dyn Builder,
+    /// Remembers finished trials across runs.
+    pub journal: Option<&'a Journal>,
+    /// Where trial inputs and logs go.
+    pub workspace: &'a Workspace,
+    /// Failure signatures.
+    pub triage: &'a Triage,
+    /// Assignment to files.
+    pub stage: &'a dyn Stage<K>,
+    /// Settings.
+    pub config: LearnConfig,
+    /// Progress sink.
+    pub on_event: &'a (dyn Fn(Event<'_, K>) + Sync),
+}
+
+struct Tally {
+    builds: usize,
+    cached: usize,
+}
+
+impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
+    /// Judges `batch` (in parallel up to `jobs`), through the journal.
+    fn judge(
+        &self,
+        batch: &[Assignment<K>],
+        tally: &mut Tally,
+    ) -> Result<Vec<(String, TrialResult)>, LearnError> {
+        let desc = self.builder.describe();
+        let mut inputs = Vec::with_capacity(batch.len());
+        for a in batch {
+            let hash = self.stage.candidate_hash(a);
+            let input = self.workspace.input(&hash, &desc)?;
+            if self.journal.and_then(|j| j.lookup(&hash, &desc)).is_none() {
+                self.stage.materialize(a, &input)?;
+            }
+            inputs.push(input);
+        }
+        let outcomes = run_all(
+            self.builder,
+            self.journal,
+            &inputs,
+            self.config.jobs,
+            &|c| (self.on_event)(Event::Progress(*c)),
+        );
+        let mut out = Vec::with_capacity(batch.len());
+        for (input, o) in inputs.iter().zip(outcomes) {
+            self.workspace.tidy(input);
+            let r = o.result?;
+            if o.cached {
+                tally.cached += 1;
+            } else {
+                tally.builds += 1;
+            }
+            (self.on_event)(Event::Judged {
+                candidate: &input.candidate_hash,
+                verdict: r.verdict,
+                cached: o.cached,
+            });
+            if r.verdict == Verdict::Abort {
+                return Err(LearnError::Aborted {
+                    candidate: input.candidate_hash.clone(),
+                    log: r.log.display().to_string(),
+                });
+            }
+            out.push((input.candidate_hash.clone(), r));
+        }
+        Ok(out)
+    }
+
+    fn check_budget(&self, tally: &Tally) -> Result<(), LearnError> {
+        if tally.builds >= self.config.max_builds {
+            return Err(LearnError::Budget {
+                builds: tally.builds,
+            });
+        }
+        if super::signal::interrupted() {
+            return Err(TrialError::Interrupted.into());
+        }
+        Ok(())
+    }
+
+    /// Triage: the picks of `a` that the failure log implicates.
+    fn attribute(&self, a: &Assignment<K>, log: &std::path::Path) -> (Vec<K>, Vec<String>) {
+        let Ok(report) = self.triage.scan_file(log) else {
+            return (Vec::new(), Vec::new());
+        };
+        let mut keys = BTreeSet::new();
+        let mut sigs = BTreeSet::new();
+        for m in &report.matches {
+            let before = keys.len();
+            for imp in &m.implicated {
+                keys.extend(self.stage.implicated_keys(a, imp));
+            }
+            if keys.len() > before {
+                sigs.insert(format!("{} (line {})", m.signature, m.line));
+            }
+        }
+        (keys.into_iter().collect(), sigs.into_iter().collect())
+    }
+
+    /// Runs the loop from the search's first proposal until a build passes.
+    /// `reference` is a known-good assignment (a previous lock) used as the
+    /// passing end of delta debugging until a candidate passes.
+    pub fn run<S: Search<Key = K>>(
+        &self,
+        search: &mut S,
+        reference: Option<Assignment<K>>,
+    ) -> Result<Locked<K>, LearnError> {
+        let mut tally = Tally {
+            builds: 0,
+            cached: 0,
+        };
+        let mut learned: Vec<Learned<K>> = Vec::new();
+        let mut seen_nogoods: BTreeSet<Vec<(K, String)>> = BTreeSet::new();
+        // (assignment, verified to pass)
+        let mut base: Option<(Assignment<K>, bool)> = reference.map(|r| (r, false));
+        let mut proposals = 0;
+        loop {
+            self.check_budget(&tally)?;
+            let a = search.propose().map_err(|explanation| LearnError::Unsat {
+                explanation,
+                learned: learned.len(),
+            })?;
+            proposals += 1;
+            let (hash, result) = self.judge(std::slice::from_ref(&a), &mut tally)?.remove(0);
+            match result.verdict {
+                Verdict::Pass => {
+                    return Ok(Locked {
+                        assignment: a,
+                        candidate: hash,
+                        result,
+                        builds: tally.builds,
+                        cached: tally.cached,
+                        proposals,
+                        learned,
+                    });
+                }
+                Verdict::Skip => {
+                    // Cannot judge it: move on without blaming any pin in particular.
+                    let l = Learned {
+                        picks: a.clone().into_iter().collect(),
+                        candidate: hash,
+                        log: result.log.clone(),
+                        attribution: Attribution::WholeCandidate,
+                    };
+                    search.forbid(l.picks.clone(), "the build could not judge this candidate");
+                    (self.on_event)(Event::Learned(&l));
+                    learned.push(l);
+                    continue;
+                }
+                Verdict::Fail | Verdict::Abort => {}
+            }
+            let (keys, sigs) = self.attribute(&a, &result.log);
+            let mut picks: Vec<(K, String)> = keys
+                .iter()
+                .filter_map(|k| a.get(k).map(|v| (k.clone(), v.clone())))
+                .collect();
+            let mut attribution = Attribution::Triage(sigs);
+            if picks.is_empty() || seen_nogoods.contains(&picks) {
+                // Unattributed (or triage keeps blaming picks already forbidden): isolate.
+                let (p, how) = self.isolate(&a, &mut base, &mut tally)?;
+                picks = p;
+                attribution = how;
+            }
+            seen_nogoods.insert(picks.clone());
+            let l = Learned {
+                picks,
+                candidate: hash,
+                log: result.log.clone(),
+                attribution,
+            };
+            let reason = format!(
+                "trial build of {} failed ({})",
+                l.candidate,
+                match &l.attribution {
+                    Attribution::Triage(s) => s.join(", "),
+                    Attribution::DeltaDebugging => "isolated by delta debugging".into(),
+                    Attribution::WholeCandidate => "not isolated".into(),
+                }
+            );
+            search.forbid(l.picks.clone(), &reason);
+            (self.on_event)(Event::Learned(&l));
+            learned.push(l);
+        }
+    }
+
+    /// Delta debugging between the last passing assignment and the failing one:
+    /// the smallest set of changed picks that still fails on top of the passing base.
+    fn isolate(
+        &self,
+        failing: &Assignment<K>,
+        base: &mut Option<(Assignment<K>, bool)>,
+        tally: &mut Tally,
+    ) -> Result<(Vec<(K, String)>, Attribution), LearnError> {
+        let whole = || {
+            (
+                failing.clone().into_iter().collect::<Vec<_>>(),
+                Attribution::WholeCandidate,
+            )
+        };
+        let Some((b, verified)) = base.as_mut() else {
+            return Ok(whole());
+        };
+        if !*verified {
+            self.check_budget(tally)?;
+            let (_, r) = self.judge(std::slice::from_ref(b), tally)?.remove(0);
+            if r.verdict != Verdict::Pass {
+                // The reference does not pass here: there is no passing end to isolate against.
+                *base = None;
+                return Ok(whole());
+            }
+            *verified = true;
+        }
+        let b = b.clone();
+        let changes: Vec<K> = failing
+            .iter()
+            .filter(|(k, v)| b.get(*k) != Some(*v))
+            .map(|(k, _)| k.clone())
+            .chain(b.keys().filter(|k| !failing.contains_key(*k)).cloned())
+            .collect();
+        (self.on_event)(Event::Isolating(changes.len()));
+        let apply = |subset: &[K]| -> Assignment<K> {
+            let mut m = b.clone();
+            for k in subset {
+                match failing.get(k) {
+                    Some(v) => {
+                        m.insert(k.clone(), v.clone());
+                    }
+                    None => {
+                        m.remove(k);
+                    }
+                }
+            }
+            m
+        };
+        let culprit = self.ddmin(changes, &apply, tally)?;
+        let picks: Vec<(K, String)> = culprit
+            .iter()
+            .filter_map(|k| failing.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
+        if picks.is_empty() {
+            return Ok(whole());
+        }
+        Ok((picks, Attribution::DeltaDebugging))
+    }
+
+    /// Zeller's ddmin over `changes` (the full set is known to fail); tests at
+    /// one granularity run in batches of `jobs`, the first failing one wins.
+    fn ddmin(
+        &self,
+        changes: Vec<K>,
+        apply: &dyn Fn(&[K]) -> Assignment<K>,
+        tally: &mut Tally,
+    ) -> Result<Vec<K>, LearnError> {
+        let mut c = changes;
+        let mut n = 2usize;
+        while c.len() >= 2 {
+            let chunks = split(&c, n);
+            let mut tests: Vec<Vec<K>> = chunks.clone();
+            if n > 2 {
+                // Complements; with two chunks they equal the chunks themselves.
+                tests.extend(chunks.iter().map(|s| {
+                    c.iter()
+                        .filter(|k| !s.contains(k))
+                        .cloned()
+                        .collect::<Vec<K>>()
+                }));
+            }
+            let mut found = None;
+            for (start, group) in tests.chunks(self.config.jobs.max(1)).enumerate() {
+                self.check_budget(tally)?;
+                let batch: Vec<Assignment<K>> = group.iter().map(|s| apply(s)).collect();
+                let results = self.judge(&batch, tally)?;
+                if let Some(i) = results.iter().position(|(_, r)| r.verdict == Verdict::Fail) {
+                    found = Some(start * self.config.jobs.max(1) + i);
+                    break;
+                }
+            }
+            match found {
+                Some(i) if i < chunks.len() => {
+                    c = tests[i].clone();
+                    n = 2;
+                }
+                Some(i) => {
+                    c = tests[i].clone();
+                    n = (n - 1).max(2);
+                }
+                None => {
+                    if n >= c.len() {
+                        break;
+                    }
+                    n = (2 * n).min(c.len());
+                }
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// A search with exactly one candidate (no alternatives known, e.g. no universe
+/// was given): the loop then proves it, or refutes it and names the pins to blame.
+#[derive(Debug, Clone)]
+pub struct SingleCandidate<K> {
+    candidate: Assignment<K>,
+    forbidden: Vec<(Vec<(K, String)>, String)>,
+}
+
+impl<K: Clone + Ord + Debug + Send + Sync> SingleCandidate<K> {
+    /// A search proposing only `candidate`.
+    pub fn new(candidate: Assignment<K>) -> SingleCandidate<K> {
+        SingleCandidate {
+            candidate,
+            forbidden: Vec::new(),
+        }
+    }
+}
+
+impl<K: Clone + Ord + Debug + Send + Sync> Search for SingleCandidate<K> {
+    type Key = K;
+
+    fn propose(&mut self) -> Result<Assignment<K>, String> {
+        match self.forbidden.first() {
+            None => Ok(self.candidate.clone()),
+            Some((picks, reason)) => Err(format!(
+                "the only candidate is ruled out ({reason}): {}; no alternative versions are known",
+                picks
+                    .iter()
+                    .map(|(k, v)| format!("{k:?}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    fn forbid(&mut self, picks: Vec<(K, String)>, reason: &str) {
+        self.forbidden.push((picks, reason.to_string()));
+    }
+}
+
+/// Splits `c` into `n` nearly equal consecutive parts.
+fn split<K: Clone>(c: &[K], n: usize) -> Vec<Vec<K>> {
+    let n = n.clamp(1, c.len().max(1));
+    let mut out = Vec::with_capacity(n);
+    let mut start = 0;
+    for i in 0..n {
+        let end = start + (c.len() - start) / (n - i);
+        out.push(c[start..end].to_vec());
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_covers_everything_in_order() {
+        let v: Vec<u32> = (0..10).collect();
+        let parts = split(&v, 3);
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts.concat(), v);
+        assert!(parts.iter().all(|p| !p.is_empty()));
+        assert_eq!(split(&v[..1], 4), vec![vec![0]]);
+    }
+}

@@ -1,0 +1,231 @@
+//! Python distributions into the universe: `Requires-Dist` (PEP 508) with
+//! markers evaluated for the image's Python, `Requires-Python`, extras, and
+//! Debian `python3-<name>` packages standing in for a distribution.
+//!
+//! An extra `foo[bar]` is a package of its own whose candidate `v` requires
+//! `foo == v` plus the requirements the extra enables, so the search needs no
+//! special case for extras. `Requires-Python` is a requirement on the package
+//! `python`, which has one candidate: the image's interpreter.
+
+use super::{
+    CandidateId, CandidateMeta, PackageKey, Requirement, Universe, UniverseError, VersionConstraint,
+};
+use crate::manifest::Ecosystem;
+use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, VersionOrUrl};
+use std::str::FromStr;
+
+/// The interpreter markers are evaluated for (bullseye: 3.9; buster: 3.7 and 2.7).
+#[derive(Debug, Clone)]
+pub struct PythonEnv {
+    /// The domain the image's pip resolves in (`py3`, `py2`, `buster-py3`).
+    pub domain: String,
+    /// Marker environment (python_version, sys_platform, ...).
+    pub markers: MarkerEnvironment,
+    /// Full interpreter version (`3.9.2`).
+    pub full_version: String,
+}
+
+impl PythonEnv {
+    /// A CPython on Linux x86_64 of the given full version (`3.9.2`, `2.7.16`).
+    pub fn linux_cpython(domain: &str, full_version: &str) -> Result<PythonEnv, UniverseError> {
+        let short: String = full_version
+            .split('.')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(".");
+        let markers = MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
+            implementation_name: "cpython",
+            implementation_version: full_version,
+            os_name: "posix",
+            platform_machine: "x86_64",
+            platform_python_implementation: "CPython",
+            platform_release: "",
+            platform_system: "Linux",
+            platform_version: "",
+            python_full_version: full_version,
+            python_version: &short,
+            sys_platform: "linux",
+        })
+        .map_err(|e| UniverseError::BadVersion {
+            origin: "python environment".into(),
+            package: "python".into(),
+            version: full_version.into(),
+            message: e.to_string(),
+        })?;
+        Ok(PythonEnv {
+            domain: domain.to_string(),
+            markers,
+            full_version: full_version.to_string(),
+        })
+    }
+}
+
+/// Normalises a distribution name (PEP 503: lower case, runs of `-_.` as `-`).
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut dash = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            dash = true;
+        } else {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+fn key(env: &PythonEnv, name: &str) -> PackageKey {
+    PackageKey::new(Ecosystem::Py, &env.domain, name)
+}
+
+/// Adds (once) the interpreter as the single candidate of package `python`.
+pub fn add_interpreter(u: &mut Universe, env: &PythonEnv) -> Result<CandidateId, UniverseError> {
+    let p = u.intern(key(env, "python"));
+    let meta = CandidateMeta {
+        provenance: Some(format!("interpreter of {}", env.domain)),
+        ..Default::default()
+    };
+    u.add_candidate(p, &env.full_version, meta, vec![], vec![], vec![])
+}
+
+fn parse_err(origin: &str, msg: String) -> UniverseError {
+    UniverseError::Parse {
+        file: origin.to_string(),
+        line: 0,
+        message: msg,
+    }
+}
+
+/// Turns one `Requires-Dist` line into a requirement when its markers hold for `env` and `extras`.
+fn requirement(
+    u: &mut Universe,
+    env: &PythonEnv,
+    line: &str,
+    extras: &[ExtraName],
+    origin: &str,
+) -> Result<Option<Requirement>, UniverseError> {
+    let r = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(line)
+        .map_err(|e| parse_err(origin, format!("bad requirement `{line}`: {e}")))?;
+    if !r.marker.evaluate(&env.markers, extras) {
+        return Ok(None);
+    }
+    let name = normalize(r.name.as_ref());
+    let constraint = match &r.version_or_url {
+        Some(VersionOrUrl::VersionSpecifier(s)) if !s.is_empty() => {
+            VersionConstraint::Specifiers(s.to_string())
+        }
+        _ => VersionConstraint::Any,
+    };
+    let target = if r.extras.is_empty() {
+        name
+    } else {
+        let mut ex: Vec<String> = r.extras.iter().map(|e| e.to_string()).collect();
+        ex.sort();
+        format!("{name}[{}]", ex.join(","))
+    };
+    let pid = u.intern(key(env, &target));
+    Ok(Some(
+        Requirement::single(pid, constraint).with_origin(origin),
+    ))
+}
+
+/// Adds distribution `name` at `version` with its `Requires-Dist` lines,
+/// `Requires-Python` and the extras it declares (`Provides-Extra`); returns the
+/// candidate of the distribution itself (extras get candidates of `name[extra]`).
+#[allow(clippy::too_many_arguments)]
+pub fn add_distribution(
+    u: &mut Universe,
+    env: &PythonEnv,
+    name: &str,
+    version: &str,
+    requires_dist: &[&str],
+    requires_python: Option<&str>,
+    provides_extra: &[&str],
+    meta: CandidateMeta,
+) -> Result<CandidateId, UniverseError> {
+    let name = normalize(name);
+    let origin = meta
+        .provenance
+        .clone()
+        .unwrap_or_else(|| format!("{name}=={version} metadata"));
+    let mut depends = Vec::new();
+    if let Some(rp) = requires_python.filter(|s| !s.trim().is_empty()) {
+        rp.parse::<pep440_rs::VersionSpecifiers>()
+            .map_err(|e| parse_err(&origin, format!("bad Requires-Python `{rp}`: {e}")))?;
+        add_interpreter(u, env)?;
+        let py = u.intern(key(env, "python"));
+        depends.push(
+            Requirement::single(py, VersionConstraint::Specifiers(rp.to_string()))
+                .with_origin(origin.clone()),
+        );
+    }
+    for line in requires_dist {
+        if let Some(r) = requirement(u, env, line, &[], &origin)? {
+            depends.push(r);
+        }
+    }
+    let pid = u.intern(key(env, &name));
+    let base = u.add_candidate(pid, version, meta.clone(), depends, vec![], vec![])?;
+    for extra in provides_extra {
+        let ex = ExtraName::from_str(extra)
+            .map_err(|e| parse_err(&origin, format!("bad extra `{extra}`: {e}")))?;
+        let mut deps = vec![
+            Requirement::single(pid, VersionConstraint::Specifiers(format!("=={version}")))
+                .with_origin(origin.clone()),
+        ];
+        for line in requires_dist {
+            let with = requirement(u, env, line, std::slice::from_ref(&ex), &origin)?;
+            let without = requirement(u, env, line, &[], &origin)?;
+            if let (Some(r), None) = (with, without) {
+                deps.push(r);
+            }
+        }
+        let xid = u.intern(key(env, &format!("{name}[{ex}]")));
+        u.add_candidate(xid, version, meta.clone(), deps, vec![], vec![])?;
+    }
+    Ok(base)
+}
+
+/// The PEP 440 version pip sees for a Debian package version: no epoch, no
+/// Debian revision, and Debian's `+dfsg`/`+ds`/`~` suffixes dropped
+/// (`3.0.2-1+deb11u1` -> `3.0.2`, `1:5.3.1+dfsg-2` -> `5.3.1`).
+pub fn debian_to_pep440(deb_version: &str) -> Option<String> {
+    let no_epoch = deb_version
+        .split_once(':')
+        .map(|(_, r)| r)
+        .unwrap_or(deb_version);
+    let upstream = no_epoch
+        .rsplit_once('-')
+        .map(|(u, _)| u)
+        .unwrap_or(no_epoch);
+    let cut = upstream.find(['+', '~']).unwrap_or(upstream.len());
+    let v = &upstream[..cut];
+    v.parse::<pep440_rs::Version>().ok().map(|_| v.to_string())
+}
+
+/// A Debian `python3-<name>` package installed in the image provides
+/// distribution `dist` at its Debian version mapped to PEP 440; pip keeps it
+/// unless a constraint forces another version. Returns `None` when the Debian
+/// version has no PEP 440 reading.
+pub fn add_debian_provided(
+    u: &mut Universe,
+    env: &PythonEnv,
+    dist: &str,
+    deb_package: &str,
+    deb_version: &str,
+) -> Result<Option<CandidateId>, UniverseError> {
+    let Some(v) = debian_to_pep440(deb_version) else {
+        return Ok(None);
+    };
+    let pid = u.intern(key(env, &normalize(dist)));
+    let meta = CandidateMeta {
+        provenance: Some(format!("debian:{deb_package}={deb_version}")),
+        ..Default::default()
+    };
+    u.add_candidate(pid, &v, meta, vec![], vec![], vec![])
+        .map(Some)
+}

@@ -1,0 +1,376 @@
+//! Real container trials: pass, fail, skip, read-only versions, network off,
+//! limits, CA bundle, timeout, missing image, Ctrl-C cleanup, and a killed
+//! run that resumes from the journal.
+
+mod trial_support;
+
+use sonic_lock::trial::builder::{Builder, TrialError, TrialInput, Verdict};
+use sonic_lock::trial::docker::{DockerBuilder, DockerConfig, Mount};
+use sonic_lock::trial::journal::Journal;
+use sonic_lock::trial::pool::Workspace;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use trial_support::{containers_of, docker_usable, image, wait_for};
+
+fn sh(script: &str) -> Vec<String> {
+    vec!["/bin/sh".into(), "-c".into(), script.into()]
+}
+
+fn input(root: &Path, candidate: &str) -> TrialInput {
+    let i = Workspace::new(root)
+        .input(candidate, "docker test")
+        .unwrap();
+    std::fs::create_dir_all(i.versions_dir.join("default")).unwrap();
+    std::fs::write(
+        i.versions_dir.join("default/versions-deb"),
+        "libfoo==1.0-1\n",
+    )
+    .unwrap();
+    std::fs::write(&i.lockfile, "lock v1\n").unwrap();
+    i
+}
+
+fn unique(tag: &str) -> String {
+    format!("{tag}{}x{}", std::process::id(), rand_suffix())
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0)
+}
+
+#[test]
+fn pass_fail_skip_and_mounts() {
+    if !docker_usable() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cand = unique("pfs");
+    let i = input(d.path(), &cand);
+    let script = "set -e; grep -q '^libfoo==1.0-1$' \"$SONIC_LOCK_VERSIONS_DIR/default/versions-deb\"; \
+                  test \"$(cat \"$SONIC_LOCK_LOCKFILE\")\" = 'lock v1'; \
+                  echo built > \"$SONIC_LOCK_WORK_DIR/artifact\"; \
+                  if touch \"$SONIC_LOCK_VERSIONS_DIR/x\" 2>/dev/null; then exit 9; fi; \
+                  echo all good";
+    let b = DockerBuilder::new(DockerConfig::new(&image(), sh(script)));
+    let r = b.run(&i).unwrap();
+    let log = std::fs::read_to_string(&r.log).unwrap();
+    assert_eq!(r.verdict, Verdict::Pass, "{log}");
+    assert!(log.contains("all good"));
+    assert_eq!(
+        std::fs::read_to_string(i.work_dir.join("artifact")).unwrap(),
+        "built\n"
+    );
+    assert!(!i.versions_dir.join("x").exists());
+    assert!(containers_of(&cand).is_empty());
+
+    for (code, verdict) in [
+        (3, Verdict::Fail),
+        (125, Verdict::Skip),
+        (126, Verdict::Fail),
+    ] {
+        let b = DockerBuilder::new(DockerConfig::new(&image(), sh(&format!("exit {code}"))));
+        let r = b.run(&i).unwrap();
+        assert_eq!((r.verdict, r.exit_code), (verdict, Some(code)));
+        assert!(containers_of(&cand).is_empty());
+    }
+}
+
+#[test]
+fn network_is_off_unless_asked() {
+    if !docker_usable() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cand = unique("net");
+    let i = input(d.path(), &cand);
+    let script = "cat /proc/net/dev; grep -q eth0 /proc/net/dev";
+    let off = DockerBuilder::new(DockerConfig::new(&image(), sh(script)));
+    assert_eq!(off.run(&i).unwrap().verdict, Verdict::Fail);
+    let mut c = DockerConfig::new(&image(), sh(script));
+    c.network = true;
+    let on = DockerBuilder::new(c);
+    let r = on.run(&i).unwrap();
+    assert_eq!(
+        r.verdict,
+        Verdict::Pass,
+        "{}",
+        std::fs::read_to_string(&r.log).unwrap()
+    );
+    assert!(containers_of(&cand).is_empty());
+}
+
+#[test]
+fn cpu_and_memory_limits_reach_the_cgroup() {
+    if !docker_usable() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cand = unique("lim");
+    let i = input(d.path(), &cand);
+    let script = "m=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max); \
+                  q=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max); \
+                  echo mem=$m quota=$q; test \"$m\" = 67108864 && test \"$q\" = 50000";
+    let mut c = DockerConfig::new(&image(), sh(script));
+    c.memory = Some("64m".into());
+    c.cpus = Some("0.5".into());
+    let r = DockerBuilder::new(c).run(&i).unwrap();
+    assert_eq!(
+        r.verdict,
+        Verdict::Pass,
+        "{}",
+        std::fs::read_to_string(&r.log).unwrap()
+    );
+}
+
+#[test]
+fn ca_bundle_is_mounted_and_trusted() {
+    if !docker_usable() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cand = unique("ca");
+    let i = input(d.path(), &cand);
+    let ca = d.path().join("proxy-ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let script = "grep -q TEST \"$SSL_CERT_FILE\" && test \"$PIP_CERT\" = \"$REQUESTS_CA_BUNDLE\" && grep -q TEST /etc/ssl/certs/ca-certificates.crt";
+    let mut c = DockerConfig::new(&image(), sh(script));
+    c.ca_bundle = Some(ca);
+    let r = DockerBuilder::new(c).run(&i).unwrap();
+    assert_eq!(
+        r.verdict,
+        Verdict::Pass,
+        "{}",
+        std::fs::read_to_string(&r.log).unwrap()
+    );
+    let mut c = DockerConfig::new(&image(), sh("true"));
+    c.ca_bundle = Some(d.path().join("missing.pem"));
+    let e = DockerBuilder::new(c).run(&i).unwrap_err();
+    assert!(e.to_string().contains("missing.pem"), "{e}");
+}
+
+#[test]
+fn extra_mounts_and_env() {
+    if !docker_usable() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let shared = d.path().join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    let i = input(d.path(), &unique("mnt"));
+    let mut c = DockerConfig::new(&image(), sh("echo \"$GREETING\" > /shared/out"));
+    c.mounts = vec![
+        format!("{}:/shared", shared.display())
+            .parse::<Mount>()
+            .unwrap(),
+    ];
+    c.env = vec![("GREETING".into(), "hello".into())];
+    assert_eq!(
+        DockerBuilder::new(c).run(&i).unwrap().verdict,
+        Verdict::Pass
+    );
+    assert_eq!(
+        std::fs::read_to_string(shared.join("out")).unwrap(),
+        "hello\n"
+    );
+}
+
+#[test]
+fn timeout_kills_and_removes_the_container() {
+    if !docker_usable() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cand = unique("tmo");
+    let i = input(d.path(), &cand);
+    let mut c = DockerConfig::new(&image(), sh("echo sleeping; sleep 120"));
+    c.timeout = Some(Duration::from_secs(2));
+    let r = DockerBuilder::new(c).run(&i).unwrap();
+    assert!(r.timed_out);
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(
+        std::fs::read_to_string(&r.log)
+            .unwrap()
+            .contains("timed out")
+    );
+    assert!(containers_of(&cand).is_empty());
+}
+
+#[test]
+fn missing_image_is_a_start_error_without_leftovers() {
+    if !docker_usable() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let cand = unique("img");
+    let i = input(d.path(), &cand);
+    let b = DockerBuilder::new(DockerConfig::new(
+        "sonic-lock-test/does-not-exist:never",
+        sh("true"),
+    ));
+    let e = b.run(&i).unwrap_err();
+    assert!(matches!(e, TrialError::Start { .. }), "{e}");
+    assert!(containers_of(&cand).is_empty());
+}
+
+fn sonic_lock() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+}
+
+#[test]
+fn ctrl_c_removes_the_container_and_records_nothing() {
+    if !docker_usable() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let versions = d.path().join("v");
+    std::fs::create_dir_all(versions.join("default")).unwrap();
+    std::fs::write(
+        versions.join("default/versions-py3"),
+        format!("x=={}\n", unique("c")),
+    )
+    .unwrap();
+    let shared = d.path().join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    let ws = d.path().join("ws");
+    let child = sonic_lock()
+        .arg("--quiet")
+        .arg("trial")
+        .arg("--versions")
+        .arg(&versions)
+        .arg("--workspace")
+        .arg(&ws)
+        .args(["--builder", "docker", "--image", &image(), "--mount"])
+        .arg(format!("{}:/shared", shared.display()))
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo $SONIC_LOCK_CANDIDATE > /shared/started; sleep 120",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(&shared.join("started")), "the trial never started");
+    let cand = std::fs::read_to_string(shared.join("started"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        containers_of(&cand).len(),
+        1,
+        "the trial container should be running"
+    );
+    // SAFETY: signalling the child we spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        containers_of(&cand).is_empty(),
+        "container left after Ctrl-C"
+    );
+    let j = Journal::open(&ws.join("journal")).unwrap();
+    assert!(j.entries().is_empty(), "an interrupted trial was recorded");
+    assert!(
+        !ws.join(&cand).join("work").exists(),
+        "work dir left behind"
+    );
+}
+
+#[test]
+fn killed_run_resumes_without_rebuilding() {
+    if !docker_usable() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let tag = unique("k");
+    let mut dirs = Vec::new();
+    for n in 1..=3 {
+        let v = d.path().join(format!("v{n}"));
+        std::fs::create_dir_all(v.join("default")).unwrap();
+        std::fs::write(v.join("default/versions-deb"), format!("p=={n}-{tag}\n")).unwrap();
+        dirs.push(v);
+    }
+    let shared = d.path().join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    let ws = d.path().join("ws");
+    // The second build of the first run hangs (it is the one we kill); later builds pass.
+    let script = "echo $SONIC_LOCK_CANDIDATE >> /shared/runs; n=$(wc -l < /shared/runs); \
+                  if [ \"$n\" = 2 ]; then echo $SONIC_LOCK_CANDIDATE > /shared/hanging; sleep 120; fi";
+    let run = || {
+        let mut c = sonic_lock();
+        c.arg("--quiet").arg("trial");
+        for v in &dirs {
+            c.arg("--versions").arg(v);
+        }
+        c.arg("--workspace")
+            .arg(&ws)
+            .args([
+                "--builder",
+                "docker",
+                "--image",
+                &image(),
+                "--jobs",
+                "1",
+                "--mount",
+            ])
+            .arg(format!("{}:/shared", shared.display()))
+            .args(["--", "/bin/sh", "-c", script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    let mut first = run().spawn().unwrap();
+    assert!(
+        wait_for(&shared.join("hanging")),
+        "second trial never started"
+    );
+    let hanging = std::fs::read_to_string(shared.join("hanging"))
+        .unwrap()
+        .trim()
+        .to_string();
+    first.kill().unwrap(); // SIGKILL: no chance to clean up or record
+    first.wait().unwrap();
+    let j = Journal::open(&ws.join("journal")).unwrap();
+    assert_eq!(j.entries().len(), 1, "only the finished trial is recorded");
+    drop(j);
+
+    let out = run().output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].contains("pass (from journal)"), "{stdout}");
+    assert!(
+        lines[1].contains("pass") && !lines[1].contains("journal"),
+        "{stdout}"
+    );
+    let runs = std::fs::read_to_string(shared.join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 4, "first candidate rebuilt:\n{runs}");
+    assert_eq!(
+        Journal::open(&ws.join("journal")).unwrap().entries().len(),
+        3
+    );
+    // The orphan of the killed run was reaped by the second run.
+    assert!(containers_of(&hanging).is_empty(), "orphan container left");
+}

@@ -1,0 +1,162 @@
+//! The lock loop with real command builds on generated universes: triage-
+//! attributed failures, delta debugging of unattributed ones, resume from the
+//! journal, unsatisfiable and aborting builds.
+
+mod trial_support;
+
+use sonic_lock::trial::builder::Builder;
+use sonic_lock::trial::command::CommandBuilder;
+use sonic_lock::trial::journal::Journal;
+use sonic_lock::trial::learn::{Attribution, LearnConfig, LearnError, Learner, Locked, Search};
+use sonic_lock::trial::pool::Workspace;
+use sonic_lock::trial::triage::Triage;
+use trial_support::universe::{GenSearch, PyStage, checker, hidden_clauses, oldest, pkg, violates};
+
+fn triage() -> &'static Triage {
+    static T: std::sync::OnceLock<Triage> = std::sync::OnceLock::new();
+    T.get_or_init(|| Triage::builtin().unwrap())
+}
+
+fn run(
+    dir: &std::path::Path,
+    builder: &dyn Builder,
+    search: &mut GenSearch,
+    reference: Option<sonic_lock::trial::learn::Assignment<String>>,
+    jobs: usize,
+) -> Result<Locked<String>, LearnError> {
+    let ws = Workspace::new(&dir.join("ws"));
+    let journal = Journal::open(&dir.join("journal")).unwrap();
+    let learner = Learner {
+        builder,
+        journal: Some(&journal),
+        workspace: &ws,
+        triage: triage(),
+        stage: &PyStage,
+        config: LearnConfig {
+            jobs,
+            max_builds: 500,
+        },
+        on_event: &|_| {},
+    };
+    learner.run(search, reference)
+}
+
+fn v(k: usize, ver: &str) -> (String, String) {
+    (pkg(k), ver.to_string())
+}
+
+#[test]
+fn triage_attributed_failures_are_learned_in_one_build_each() {
+    let d = tempfile::tempdir().unwrap();
+    let hidden = vec![vec![v(3, "4")], vec![v(3, "3")], vec![v(6, "4")]];
+    let b = checker(&hidden, true);
+    let mut s = GenSearch::new(8, 4);
+    let locked = run(d.path(), &b, &mut s, None, 1).unwrap();
+    assert!(!violates(&locked.assignment, &hidden));
+    assert_eq!(locked.assignment[&pkg(3)], "2");
+    assert_eq!(locked.assignment[&pkg(6)], "3");
+    assert_eq!(
+        locked.builds, 4,
+        "one failing build per hidden clause, then the pass"
+    );
+    assert_eq!(locked.learned.len(), 3);
+    for l in &locked.learned {
+        assert_eq!(l.picks.len(), 1);
+        assert!(matches!(l.attribution, Attribution::Triage(_)));
+    }
+}
+
+#[test]
+fn unattributed_failures_are_isolated_by_delta_debugging() {
+    let d = tempfile::tempdir().unwrap();
+    let hidden = vec![vec![v(5, "4"), v(9, "4")], vec![v(12, "4")]];
+    let b = checker(&hidden, false);
+    let mut s = GenSearch::new(16, 4);
+    let locked = run(d.path(), &b, &mut s, Some(oldest(16)), 1).unwrap();
+    assert!(!violates(&locked.assignment, &hidden));
+    let mut learned: Vec<_> = locked.learned.iter().map(|l| l.picks.clone()).collect();
+    learned.sort();
+    assert_eq!(learned, vec![vec![v(5, "4"), v(9, "4")], vec![v(12, "4")]]);
+    assert!(
+        locked
+            .learned
+            .iter()
+            .all(|l| l.attribution == Attribution::DeltaDebugging)
+    );
+    // Everything else stays newest: the nogoods are minimal.
+    let newest_count = locked.assignment.values().filter(|x| *x == "4").count();
+    assert_eq!(newest_count, 14);
+    // Far fewer than the 4^16 candidates chronological backtracking could walk.
+    assert!(locked.builds < 40, "{} builds", locked.builds);
+}
+
+#[test]
+fn parallel_isolation_finds_the_same_culprits() {
+    let d = tempfile::tempdir().unwrap();
+    let hidden = vec![vec![v(2, "3"), v(7, "3")]];
+    let b = checker(&hidden, false);
+    let mut s = GenSearch::new(12, 3);
+    let locked = run(d.path(), &b, &mut s, Some(oldest(12)), 3).unwrap();
+    assert_eq!(locked.learned[0].picks, vec![v(2, "3"), v(7, "3")]);
+    assert!(!violates(&locked.assignment, &hidden));
+}
+
+#[test]
+fn without_a_passing_reference_the_whole_candidate_is_forbidden() {
+    let d = tempfile::tempdir().unwrap();
+    let hidden = vec![vec![v(1, "2")]];
+    let b = checker(&hidden, false);
+    let mut s = GenSearch::new(3, 2);
+    let locked = run(d.path(), &b, &mut s, None, 1).unwrap();
+    assert_eq!(locked.learned[0].attribution, Attribution::WholeCandidate);
+    assert!(!violates(&locked.assignment, &hidden));
+}
+
+#[test]
+fn a_rerun_resumes_from_the_journal_without_building() {
+    let d = tempfile::tempdir().unwrap();
+    let hidden = hidden_clauses(16, 3, 2);
+    let b = checker(&hidden, false);
+    let first = run(
+        d.path(),
+        &b,
+        &mut GenSearch::new(16, 3),
+        Some(oldest(16)),
+        1,
+    )
+    .unwrap();
+    assert!(first.builds > 0);
+    let second = run(
+        d.path(),
+        &b,
+        &mut GenSearch::new(16, 3),
+        Some(oldest(16)),
+        1,
+    )
+    .unwrap();
+    assert_eq!(second.builds, 0);
+    assert_eq!(second.cached, first.builds + first.cached);
+    assert_eq!(second.assignment, first.assignment);
+}
+
+#[test]
+fn unsatisfiable_and_aborting_builds_stop_the_loop() {
+    let d = tempfile::tempdir().unwrap();
+    let hidden = vec![vec![v(0, "1")], vec![v(0, "2")]];
+    let b = checker(&hidden, true);
+    let e = run(d.path(), &b, &mut GenSearch::new(2, 2), None, 1).unwrap_err();
+    assert!(matches!(e, LearnError::Unsat { learned: 2, .. }), "{e}");
+
+    let d = tempfile::tempdir().unwrap();
+    let abort = CommandBuilder::new(vec!["/bin/sh".into(), "-c".into(), "exit 200".into()]);
+    let e = run(d.path(), &abort, &mut GenSearch::new(2, 2), None, 1).unwrap_err();
+    assert!(matches!(e, LearnError::Aborted { .. }), "{e}");
+}
+
+#[test]
+fn gen_search_honours_nogoods() {
+    let mut s = GenSearch::new(3, 2);
+    s.forbid(vec![v(0, "2"), v(2, "2")], "x");
+    let a = s.propose().unwrap();
+    assert_eq!((a[&pkg(0)].as_str(), a[&pkg(2)].as_str()), ("2", "1"));
+}
