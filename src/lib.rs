@@ -13,6 +13,7 @@
 
 pub mod bisect;
 pub mod crawl;
+pub mod demo;
 pub mod fsio;
 pub mod lock;
 pub mod manifest;
