@@ -453,7 +453,10 @@ pub fn release_pkgs() -> Vec<CommitSpec> {
 pub const ORCH_C: &str = "#include <foo/foo.h>\nint orch(void) { return 0; }\n";
 
 /// The slave image's apt transactions, in order, as its Dockerfile.j2 declares them.
-pub const SLAVE_APT: [&[&str]; 2] = [&["build-essential", "libfoo-dev", "python3", "python3-pip"], &["libnl-genl-3-dev=3.4.0-1+b1"]];
+pub const SLAVE_APT: [&[&str]; 2] = [
+    &["build-essential", "libfoo-dev", "python3", "python3-pip"],
+    &["libnl-genl-3-dev=3.4.0-1+b1"],
+];
 
 /// The slave's pip requirements: the Dockerfile's bare and pinned installs, then the submodule's `install_requires`.
 pub const SLAVE_PIP: [&str; 4] = ["pyfoo", "pytest-runner==5.2", "pybar", "pyfoo>=1.0"];
