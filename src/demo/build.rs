@@ -396,12 +396,12 @@ fn web(ctx: &mut Ctx) -> Step<()> {
             .pins(Ecosystem::Web)
             .find(|p| p.name == declared || p.declared_url.as_deref() == Some(declared.as_str()))
             .map(|p| p.md5.clone().unwrap_or_else(|| p.version.clone()));
-        if let Some(want) = expected {
-            if want != md5 {
-                return Err(Failure(format!(
-                    "Failed to verify url {url}, expected md5 {want}, got {md5}"
-                )));
-            }
+        if let Some(want) = expected
+            && want != md5
+        {
+            return Err(Failure(format!(
+                "Failed to verify url {url}, expected md5 {want}, got {md5}"
+            )));
         }
     }
     Ok(())

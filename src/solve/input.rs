@@ -23,7 +23,8 @@ pub fn debian_transactions(
 ) -> Result<BTreeMap<String, Transactions>, UniverseError> {
     let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<Requirement>>> = BTreeMap::new();
     for d in &m.dependencies {
-        if d.ecosystem != Ecosystem::Deb || d.attrs.contains_key("removed") {
+        // The crawler marks `apt-get remove/purge` lines with `action=remove`.
+        if d.ecosystem != Ecosystem::Deb || d.attrs.get("action").is_some_and(|a| a == "remove") {
             continue;
         }
         let image = d.context.image.clone().unwrap_or_else(|| "default".into());
@@ -86,5 +87,54 @@ fn parse_range(r: &str) -> VersionConstraint {
         0 => VersionConstraint::Any,
         1 => all.remove(0),
         _ => VersionConstraint::All(all),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Context, Dependency, MANIFEST_SCHEMA_VERSION, Origin};
+
+    fn dep(name: &str, line: u32, remove: bool) -> Dependency {
+        let mut attrs = BTreeMap::new();
+        if remove {
+            attrs.insert("action".to_string(), "remove".to_string());
+        }
+        Dependency {
+            ecosystem: Ecosystem::Deb,
+            name: name.to_string(),
+            constraint: Constraint::None,
+            pinned: false,
+            origin: Origin {
+                file: "sonic-slave-bullseye/Dockerfile.j2".into(),
+                line,
+            },
+            context: Context {
+                image: Some("sonic-slave-bullseye".into()),
+                transaction: Some(line),
+                ..Context::default()
+            },
+            attrs,
+        }
+    }
+
+    #[test]
+    fn removals_marked_by_the_crawler_are_not_installed() {
+        let m = Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            platform: "p".into(),
+            commit: "c".into(),
+            commit_date: "2022-12-06T08:47:31Z".into(),
+            dependencies: vec![dep("make", 3, false), dep("libfoo-dev", 7, true)],
+            diagnostics: vec![],
+        };
+        let mut u = Universe::new();
+        let txs = debian_transactions(&mut u, &m, "bullseye/amd64").unwrap();
+        let reqs: Vec<&Requirement> = txs["sonic-slave-bullseye"].iter().flatten().collect();
+        assert_eq!(reqs.len(), 1);
+        assert_eq!(
+            reqs[0].origin.as_deref(),
+            Some("sonic-slave-bullseye/Dockerfile.j2:3")
+        );
     }
 }
