@@ -53,6 +53,12 @@ pub struct SolveArgs {
     /// Write the explanation graph (DOT) here when there is no solution.
     #[arg(long)]
     pub explain_dot: Option<PathBuf>,
+    /// With --manifest: also write the solution as a candidate lock (input of `sonic-lock lock --candidate`).
+    #[arg(long, requires = "manifest")]
+    pub lock_out: Option<PathBuf>,
+    /// Platform name recorded in the candidate lock (default: the manifest's).
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 /// Arguments of `why`.
@@ -183,6 +189,7 @@ fn relation(item: &str) -> String {
 pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
     let l = load(&args.input)?;
     let mut out: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut solved: BTreeMap<String, BTreeMap<PackageKey, String>> = BTreeMap::new();
     let mut status = Status::Ok;
     for (image, txs) in &l.transactions {
         let result = if txs.len() == 1 && l.reference.is_some() {
@@ -216,6 +223,9 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                             .collect()
                     })
                     .unwrap_or_default();
+                if let Some(last) = last {
+                    solved.insert(image.clone(), last.picks.clone());
+                }
                 let removed: Vec<&String> = states.iter().flat_map(|s| s.removed.iter()).collect();
                 if !global.json {
                     println!(
@@ -258,6 +268,18 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
     }
     if global.json {
         print_json(&doc)?;
+    }
+    if let (Some(p), Some(mpath)) = (&args.lock_out, &args.input.manifest) {
+        if status != Status::Ok {
+            bail!("not writing {}: some image has no solution", p.display());
+        }
+        let m = Manifest::read(mpath)?;
+        let platform = args.platform.clone().unwrap_or_else(|| m.platform.clone());
+        let lock = sonic_lock::solve::candidate::candidate_lock(&platform, &m, &l.u, &solved);
+        lock.write(p)?;
+        if !global.json {
+            println!("candidate lock with {} pins written to {}", lock.pins.len(), p.display());
+        }
     }
     std::mem::forget(l);
     Ok(status)

@@ -1,0 +1,125 @@
+//! From a solution to a candidate lock: every chosen Debian package becomes a pin
+//! in the image that installs it, with its immutable URL, hash and the manifest
+//! origins that asked for it, ready for trial builds and export.
+
+use crate::lock::{Lock, Pin};
+use crate::manifest::{Ecosystem, Manifest};
+use crate::universe::{PackageKey, Universe};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The lock's image name for a manifest image: slaves are SONiC's `build-sonic-slave-<dist>` modules.
+pub fn lock_image(image: &str) -> String {
+    if image.starts_with("sonic-slave-") {
+        format!("build-{image}")
+    } else {
+        image.to_string()
+    }
+}
+
+/// Manifest origins (`file:line`) per (image, Debian package name).
+pub fn deb_origins(m: &Manifest) -> BTreeMap<(String, String), BTreeSet<String>> {
+    let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for d in m.dependencies.iter().filter(|d| d.ecosystem == Ecosystem::Deb) {
+        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        let name = d.name.split(':').next().unwrap_or(&d.name).to_string();
+        out.entry((image, name)).or_default().insert(d.origin.to_string());
+    }
+    out
+}
+
+/// Pins for one image's chosen Debian packages (`picks`), in the universe's `domain` (`<suite>/<arch>`).
+pub fn deb_pins(
+    u: &Universe,
+    image: &str,
+    picks: &BTreeMap<PackageKey, String>,
+    origins: &BTreeMap<(String, String), BTreeSet<String>>,
+) -> Vec<Pin> {
+    let mut pins = Vec::new();
+    for (key, version) in picks {
+        if key.ecosystem != Ecosystem::Deb {
+            continue;
+        }
+        let mut pin = Pin::new(Ecosystem::Deb, &key.name, version);
+        pin.image = Some(lock_image(image));
+        let mut parts = key.domain.splitn(2, '/');
+        pin.suite = parts.next().filter(|s| !s.is_empty()).map(str::to_string);
+        pin.arch = parts.next().filter(|s| !s.is_empty()).map(str::to_string);
+        if let Some(c) = u.lookup(key).and_then(|p| u.find_version(p, version)) {
+            let meta = &u.candidate(c).meta;
+            pin.url = meta.url.clone();
+            pin.sha256 = meta.sha256.clone();
+            pin.first_seen = meta.first_seen.clone();
+        }
+        if let Some(o) = origins.get(&(image.to_string(), key.name.clone())) {
+            pin.why = o.iter().cloned().collect();
+        }
+        pins.push(pin);
+    }
+    pins
+}
+
+/// A candidate lock for `platform` from the per-image picks of a solve over `m`'s dependencies.
+pub fn candidate_lock(
+    platform: &str,
+    m: &Manifest,
+    u: &Universe,
+    per_image: &BTreeMap<String, BTreeMap<PackageKey, String>>,
+) -> Lock {
+    let origins = deb_origins(m);
+    let mut lock = Lock::new(platform, &m.commit, &m.commit_date);
+    for (image, picks) in per_image {
+        for pin in deb_pins(u, image, picks, &origins) {
+            lock.upsert(pin);
+        }
+    }
+    lock.normalize();
+    lock
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Constraint, Context, Dependency, MANIFEST_SCHEMA_VERSION, Origin};
+    use crate::universe::{CandidateMeta, debian};
+
+    #[test]
+    fn picks_become_pins_with_url_hash_and_origin() {
+        let mut u = Universe::new();
+        let packages = "Package: make\nVersion: 4.3-4.1\nArchitecture: amd64\n\
+                        Filename: pool/main/m/make-dfsg/make_4.3-4.1_amd64.deb\nSHA256: abc\n\n";
+        debian::load_packages(&mut u, packages.as_bytes(), "Packages", "bullseye/amd64").unwrap();
+        let key = PackageKey::new(Ecosystem::Deb, "bullseye/amd64", "make");
+        let m = Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            platform: "wedge100bf-32x".into(),
+            commit: "586d715f172b1b72e9fc1e7b55625e2e5af590c2".into(),
+            commit_date: "2022-12-06T08:47:31Z".into(),
+            dependencies: vec![Dependency {
+                ecosystem: Ecosystem::Deb,
+                name: "make".into(),
+                constraint: Constraint::None,
+                pinned: false,
+                origin: Origin { file: "sonic-slave-bullseye/Dockerfile.j2".into(), line: 60 },
+                context: Context { image: Some("sonic-slave-bullseye".into()), ..Context::default() },
+                attrs: BTreeMap::new(),
+            }],
+            diagnostics: vec![],
+        };
+        let per_image = BTreeMap::from([(
+            "sonic-slave-bullseye".to_string(),
+            BTreeMap::from([(key, "4.3-4.1".to_string())]),
+        )]);
+        let lock = candidate_lock("wedge100bf-32x", &m, &u, &per_image);
+        assert_eq!(lock.pins.len(), 1);
+        let p = &lock.pins[0];
+        assert_eq!(p.image.as_deref(), Some("build-sonic-slave-bullseye"));
+        assert_eq!((p.suite.as_deref(), p.arch.as_deref()), (Some("bullseye"), Some("amd64")));
+        assert_eq!(p.why, vec!["sonic-slave-bullseye/Dockerfile.j2:60".to_string()]);
+        let meta: &CandidateMeta = &u.candidate(u.candidates_of(u.lookup_name(Ecosystem::Deb, "bullseye/amd64", "make").unwrap())[0]).meta;
+        assert_eq!(p.sha256, meta.sha256);
+        assert_eq!(lock.commit, m.commit);
+        // The candidate is a valid lock: it round-trips through the lockfile format.
+        let text = lock.to_toml_string();
+        assert_eq!(Lock::from_toml_str(&text, "candidate.lock").unwrap(), lock);
+    }
+}
