@@ -12,6 +12,7 @@
 use sonic_lock::bisect::BisectError;
 use sonic_lock::bisect::Requirements;
 use sonic_lock::bisect::engine::{Config, Observation, Oracle, Status, Strategy, bisect};
+use sonic_lock::bisect::timeaxis::{TimeAxis, bisect_time, grid};
 use sonic_lock::trial::builder::Verdict;
 use std::time::{Duration, Instant};
 
@@ -68,20 +69,48 @@ fn linear(culprits: &[usize], p: usize) -> (usize, usize) {
     (builds, 1 + (last + 1).div_ceil(p))
 }
 
-/// Time-only bisection (debbisect): bisect the snapshot gaps for the one where the
-/// failure appears, then upgrade that gap's changes one by one. Returns builds and
-/// rounds; changes land in order, evenly over SNAPSHOT_GAPS gaps.
-fn time_only(n: usize, culprits: &[usize], p: usize) -> (usize, usize) {
+/// Time-only bisection (debbisect): bisect the snapshots with the real time-axis
+/// search ([`bisect_time`]) to find the gap where the failure appears, then upgrade
+/// that gap's changes one by one. Changes land in order, evenly over SNAPSHOT_GAPS
+/// gaps (change i lands in gap i * gaps / n). Returns builds.
+fn time_only(n: usize, culprits: &[usize], p: usize) -> usize {
     let gaps = SNAPSHOT_GAPS.min(n);
-    let per_gap = n.div_ceil(gaps);
-    let last = culprits.iter().copied().max().unwrap_or(0);
-    let in_gap = last % per_gap;
-    let time_builds = 1 + ceil_log(gaps, 2);
-    let time_rounds = 1 + ceil_log(gaps, p + 1);
-    (
-        time_builds + in_gap + 1,
-        time_rounds + (in_gap + 1).div_ceil(p),
+    let stamps = grid(
+        "20221201T000000Z",
+        "20221208T000000Z",
+        (7 * 24 / gaps) as u32,
     )
+    .expect("valid dates");
+    let stamps = &stamps[stamps.len() - gaps - 1..];
+    let gap_of = |i: usize| i * gaps / n;
+    struct Axis<'a> {
+        stamps: &'a [String],
+        culprit_gaps: Vec<usize>,
+    }
+    impl TimeAxis for Axis<'_> {
+        fn judge_at(&self, ts: &str) -> Result<Observation, BisectError> {
+            // Snapshot k contains the changes of gaps 0..k.
+            let k = self.stamps.iter().position(|s| s == ts).unwrap_or(0);
+            let fail = self.culprit_gaps.iter().all(|&g| g < k);
+            Ok(Observation {
+                verdict: if fail { Verdict::Fail } else { Verdict::Pass },
+                exit_code: None,
+                duration: Duration::ZERO,
+                log: None,
+                replayed: false,
+            })
+        }
+    }
+    let axis = Axis {
+        stamps,
+        culprit_gaps: culprits.iter().map(|&c| gap_of(c)).collect(),
+    };
+    let t = bisect_time(&axis, stamps, p).expect("in-process axis cannot fail");
+    let gap = stamps.iter().position(|s| *s == t.first_bad).unwrap_or(1) - 1;
+    // Then one change of that gap more per build until it fails.
+    let last = culprits.iter().copied().max().unwrap_or(0);
+    let first_in_gap = (0..n).find(|&i| gap_of(i) == gap).unwrap_or(0);
+    t.builds + (last - first_in_gap + 1)
 }
 
 fn main() {
@@ -139,7 +168,7 @@ fn main() {
                     b.push(out.builds);
                     r.push(out.rounds);
                     lin.push(linear(&c, p).0);
-                    tim.push(time_only(n, &c, p).0);
+                    tim.push(time_only(n, &c, p));
                 }
                 let max_b = *b.iter().max().unwrap_or(&0);
                 let (mb, mr, ml, mt, md) = (

@@ -17,9 +17,16 @@ fn main() {
         eprintln!("install bench skipped: set SONIC_LOCK_BENCH_PACKAGES to a Packages.xz");
         return;
     };
-    let list_path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/sonic-slave-bullseye.list");
+    let list_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/data/sonic-slave-bullseye.list"
+    );
     let list = std::fs::read_to_string(list_path).expect("list");
-    let names: Vec<&str> = list.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let names: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
     let xz = std::fs::read(&xz_path).expect("read");
     let raw = debian::decompress_xz(&xz, "Packages.xz").expect("xz");
     let mut u = Universe::new();
@@ -27,8 +34,13 @@ fn main() {
     let mut roots = Vec::new();
     for (i, n) in names.iter().enumerate() {
         roots.extend(
-            debian::parse_requirements(&mut u, "bullseye/amd64", n, &format!("sonic-slave-bullseye.list:{}", i + 2))
-                .expect("relation"),
+            debian::parse_requirements(
+                &mut u,
+                "bullseye/amd64",
+                n,
+                &format!("sonic-slave-bullseye.list:{}", i + 2),
+            )
+            .expect("relation"),
         );
     }
     let mut installed = 0;
@@ -39,7 +51,10 @@ fn main() {
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let conf = private_apt_root(tmp.path(), &raw).expect("apt root");
-    let _ = Command::new("apt-cache").env("APT_CONFIG", &conf).arg("gencaches").status();
+    let _ = Command::new("apt-cache")
+        .env("APT_CONFIG", &conf)
+        .arg("gencaches")
+        .status();
     let apt = |recommends: bool| {
         time_cmd(3, &|| {}, &mut || {
             let mut c = Command::new("apt-get");
@@ -56,19 +71,32 @@ fn main() {
     let exe = env!("CARGO_BIN_EXE_sonic-lock");
     let cli = time_cmd(3, &|| {}, &mut || {
         let mut c = Command::new(exe);
-        c.args(["solve", "--quiet", "--packages"]).arg(&xz_path).args(["--install-file", list_path]);
+        c.args(["solve", "--quiet", "--packages"])
+            .arg(&xz_path)
+            .args(["--install-file", list_path]);
         c
     })
     .map(median);
-    println!("request: {} names, solution: {installed} packages", names.len());
+    println!(
+        "request: {} names, solution: {installed} packages",
+        names.len()
+    );
     println!("| what | median s | apt / this |");
     println!("|---|---|---|");
     match apt_norec {
         Some(a) => {
-            println!("| apt-get -s --no-install-recommends install (cache prebuilt) | {a:.3} | 1.0 |");
-            println!("| sonic-lock Solver::solve (index loaded) | {ours:.4} | {:.0} |", a / ours);
+            println!(
+                "| apt-get -s --no-install-recommends install (cache prebuilt) | {a:.3} | 1.0 |"
+            );
+            println!(
+                "| sonic-lock Solver::solve (index loaded) | {ours:.4} | {:.0} |",
+                a / ours
+            );
             if let Some(c) = cli {
-                println!("| sonic-lock solve CLI incl. loading Packages.xz | {c:.3} | {:.1} |", a / c);
+                println!(
+                    "| sonic-lock solve CLI incl. loading Packages.xz | {c:.3} | {:.1} |",
+                    a / c
+                );
             }
         }
         None => println!("apt-get not available; sonic-lock Solver::solve: {ours:.4} s"),

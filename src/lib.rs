@@ -11,8 +11,9 @@
 //! bisect: good + bad lock ─▶ culprit, with the same trial builders
 //! ```
 
-pub mod crawl;
 pub mod bisect;
+pub mod crawl;
+pub mod demo;
 pub mod fsio;
 pub mod lock;
 pub mod manifest;

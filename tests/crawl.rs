@@ -435,3 +435,61 @@ fn bad_revision_and_missing_repository_are_errors() {
     o.repo = Path::new("/nonexistent/repo").display().to_string();
     assert!(crawl(&o, &|_, _| {}).is_err());
 }
+
+#[test]
+fn submodules_can_be_cloned_into_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub_dir = dir.path().join("upstream/sub");
+    let sub_repo = git2::Repository::init(&sub_dir).unwrap();
+    let sub_commit = commit(&sub_repo, &sub_tree(), "sub", 1_600_000_000);
+    let repo = dir.path().join("sb.git");
+    let r = init_bare(&repo);
+    let mut f = tree(sub_commit, "1.0");
+    f.add(
+        ".gitmodules",
+        format!(
+            "[submodule \"src/sub\"]\n\tpath = src/sub\n\turl = file://{}\n",
+            sub_dir.display()
+        ),
+    );
+    commit(&r, &f, "c", 1_650_000_000);
+    let platforms = dir.path().join("platforms");
+    std::fs::create_dir_all(&platforms).unwrap();
+    std::fs::write(platforms.join("t.toml"), PLATFORM_TOML).unwrap();
+    let platform = Platforms::load_dir(&platforms)
+        .unwrap()
+        .find("testbox")
+        .unwrap()
+        .clone();
+    let o = CrawlOptions {
+        repo: repo.display().to_string(),
+        rev: "master".into(),
+        platform: Some(platform),
+        all: false,
+        submodules: None,
+        clone_submodules: true,
+        cache_dir: dir.path().join("cache"),
+    };
+    let out = crawl(&o, &|_, _| {}).unwrap();
+    assert!(
+        out.submodules.iter().all(|s| s.crawled),
+        "{:?}",
+        out.submodules
+    );
+    assert_eq!(
+        one(&out.manifest, Ecosystem::Py, "requests").origin.file,
+        "src/sub/requirements.txt"
+    );
+    // Without cloning, the same tree reports the submodule as missing.
+    let o = CrawlOptions {
+        clone_submodules: false,
+        ..o
+    };
+    let out = crawl(&o, &|_, _| {}).unwrap();
+    assert!(
+        out.manifest
+            .diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error && d.message.contains("src/sub"))
+    );
+}

@@ -205,3 +205,22 @@ fn go_minimal_version_selection() {
     );
     assert_eq!(sel[&k("example.com/a")], "v1.0.0");
 }
+
+#[test]
+fn the_learn_loop_adapter_proposes_and_forbids() {
+    use sonic_lock::trial::learn::Search;
+    let mut u = deb_universe();
+    let roots = root(&mut u, "app", "Dockerfile.j2:10");
+    let mut s = Solver::new(&u, roots);
+    let first = s.propose().unwrap();
+    let key = PackageKey::new(Ecosystem::Deb, "bullseye/amd64", "libx");
+    assert_eq!(first[&key], "3");
+    s.forbid(vec![(key.clone(), "3".into())], "trial build 1 failed");
+    assert_eq!(s.propose().unwrap()[&key], "2");
+    s.forbid(vec![(key.clone(), "2".into())], "trial build 2 failed");
+    let err = s.propose().unwrap_err();
+    assert!(
+        err.contains("trial build 1 failed") && err.contains("trial build 2 failed"),
+        "{err}"
+    );
+}

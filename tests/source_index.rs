@@ -60,6 +60,22 @@ fn manifest(dir: &Path, git_url: &str) -> std::path::PathBuf {
         ),
         dep("git", git_url, "ref", Some("master"), 9, None),
         dep(
+            "go",
+            "example.com/pseudo",
+            "exact",
+            Some("v0.0.0-20210301100000-abcdefabcdef"),
+            11,
+            None,
+        ),
+        dep(
+            "go",
+            "example.com/pseudo",
+            "exact",
+            Some("v0.0.0-20230301100000-abcdefabcdef"),
+            12,
+            None,
+        ),
+        dep(
             "docker",
             "debian:bullseye",
             "ref",
@@ -94,6 +110,24 @@ fn services() -> Server {
  {"filename":"demo-1.0.tar.gz","url":"/files/demo-1.0.tar.gz","hashes":{},"upload-time":"2020-01-01T00:00:00Z"},
  {"filename":"demo-3.0.tar.gz","url":"/files/demo-3.0.tar.gz","hashes":{},"upload-time":"2023-01-01T00:00:00Z"}]}"#;
     site.insert("/simple/demo/".into(), simple.as_bytes().to_vec());
+    site.insert(
+        "/example.com/pseudo/@v/v0.0.0-20210301100000-abcdefabcdef.info".into(),
+        br#"{"Version":"v0.0.0-20210301100000-abcdefabcdef","Time":"2021-03-01T10:00:00Z"}"#
+            .to_vec(),
+    );
+    site.insert(
+        "/example.com/pseudo/@v/v0.0.0-20230301100000-abcdefabcdef.info".into(),
+        br#"{"Version":"v0.0.0-20230301100000-abcdefabcdef","Time":"2023-03-01T10:00:00Z"}"#
+            .to_vec(),
+    );
+    site.insert(
+        "/mr/binary/libmnl0/".into(),
+        br#"{"binary":"libmnl0","result":[{"binary_version":"9.9-9","name":"libmnl0","source":"libmnl","version":"9.9-9"},{"binary_version":"1.0.4-3","name":"libmnl0","source":"libmnl","version":"1.0.4-3"}]}"#.to_vec(),
+    );
+    site.insert(
+        "/mr/binary/libmnl0/9.9-9/binfiles?fileinfo=1".into(),
+        br#"{"fileinfo":{"cccccccccccccccccccccccccccccccccccccccc":[{"archive_name":"debian","first_seen":"20230301T000000Z","name":"libmnl0_9.9-9_amd64.deb","path":"/pool/main/libm/libmnl","size":9}]},"result":[{"architecture":"amd64","hash":"cccccccccccccccccccccccccccccccccccccccc"}]}"#.to_vec(),
+    );
     site.insert(
         "/github.com/!azure/go-autorest/@v/list".into(),
         b"v0.2.0\n".to_vec(),
@@ -181,7 +215,16 @@ fn index_reports_counts_snapshot_and_missing_then_works_offline_and_from_an_expo
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
-    let args = common(&cache, &["--out", out.to_str().unwrap()]);
+    let uni = d.path().join("universe.json");
+    let args = common(
+        &cache,
+        &[
+            "--out",
+            out.to_str().unwrap(),
+            "--universe",
+            uni.to_str().unwrap(),
+        ],
+    );
     let (code, stdout, stderr) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(
         code, 1,
@@ -210,11 +253,43 @@ fn index_reports_counts_snapshot_and_missing_then_works_offline_and_from_an_expo
         !stdout.contains("rules/x.mk:6)"),
         "a range with 1.0 in it is satisfied\n{stdout}"
     );
+    assert!(stdout.contains("universe: "), "{stdout}");
+    let u = sonic_lock::universe::Universe::read(&uni).unwrap();
+    use sonic_lock::manifest::Ecosystem;
+    let hello = u
+        .lookup_name(Ecosystem::Deb, "bullseye/amd64", "hello")
+        .unwrap();
+    let c = u.candidates_of(hello);
+    assert_eq!(c.len(), 1);
+    assert_eq!(u.candidate(c[0]).version, "2.10-2");
+    assert!(
+        u.candidate(c[0])
+            .meta
+            .provenance
+            .as_deref()
+            .unwrap()
+            .contains("/archive/debian/20221201T000000Z/")
+    );
+    let demo = u.lookup_name(Ecosystem::Py, "py3", "demo").unwrap();
+    let dv: Vec<&str> = u
+        .candidates_of(demo)
+        .iter()
+        .map(|c| u.candidate(*c).version.as_str())
+        .collect();
+    assert_eq!(dv, ["1.0"], "3.0 came after the cutoff");
+    let go = u
+        .lookup_name(Ecosystem::Go, "go", "github.com/Azure/go-autorest")
+        .unwrap();
+    assert_eq!(u.candidates_of(go).len(), 1);
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(report["counts"]["deb"]["dependencies"], 4);
     assert_eq!(report["counts"]["deb"]["missing"], 2);
     assert_eq!(report["counts"]["py"]["versions"], 1);
-    assert_eq!(report["counts"]["go"]["missing"], 0);
+    assert_eq!(
+        report["counts"]["go"]["missing"], 1,
+        "only the pseudo-version dated after the cutoff"
+    );
+    assert!(stdout.contains("go example.com/pseudo (rules/x.mk:12): version v0.0.0-20230301100000-abcdefabcdef is dated 2023-03-01T10:00:00Z, after the cutoff"), "{stdout}");
     assert_eq!(report["git"][0]["reference"], "master");
     assert_eq!(report["not_indexed"][0], "debian:bullseye");
     assert_eq!(report["suites"][0]["snapshot"], "20221201T000000Z");

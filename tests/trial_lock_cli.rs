@@ -25,7 +25,7 @@ fn candidate(dir: &Path, libfoo_version: &str) -> std::path::PathBuf {
     p
 }
 
-fn lock(dir: &Path, extra: &[&str]) -> Output {
+fn lock_cmd(dir: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
         .current_dir(dir)
         .args(["--quiet", "lock", "--platform", "test-platform"])
@@ -47,7 +47,7 @@ fn text(o: &Output) -> String {
 fn without_a_builder_the_lock_is_written_unproven() {
     let d = tempfile::tempdir().unwrap();
     let c = candidate(d.path(), "1.0-1");
-    let o = lock(
+    let o = lock_cmd(
         d.path(),
         &["--candidate", c.to_str().unwrap(), "--export", "out"],
     );
@@ -63,7 +63,7 @@ fn a_passing_build_proves_and_records_the_trial() {
     let d = tempfile::tempdir().unwrap();
     let c = candidate(d.path(), "1.0-1");
     let script = "grep -rqx 'libfoo==1.0-1' \"$SONIC_LOCK_VERSIONS_DIR\" && grep -q libfoo \"$SONIC_LOCK_LOCKFILE\"";
-    let o = lock(
+    let o = lock_cmd(
         d.path(),
         &[
             "--candidate",
@@ -82,7 +82,7 @@ fn a_passing_build_proves_and_records_the_trial() {
     assert_eq!(l.trials.len(), 1);
     assert_eq!(l.trials[0].candidate, l.candidate_hash());
     // Again: answered by the journal.
-    let o = lock(
+    let o = lock_cmd(
         d.path(),
         &[
             "--candidate",
@@ -107,7 +107,7 @@ fn triage_blames_the_pin_of_a_refuted_candidate() {
     let d = tempfile::tempdir().unwrap();
     let c = candidate(d.path(), "1.0-1");
     let script = "echo \"E: Version '1.0-1' for 'libfoo' was not found\"; exit 100";
-    let o = lock(
+    let o = lock_cmd(
         d.path(),
         &[
             "--candidate",
@@ -150,7 +150,7 @@ fn unexplained_failures_are_isolated_against_the_reference() {
     let c = candidate(d.path(), "1.0-1");
     // Fails silently whenever libbaz is at 3.0-1.
     let script = "if grep -rqx 'libbaz==3.0-1' \"$SONIC_LOCK_VERSIONS_DIR\"; then exit 1; fi";
-    let o = lock(
+    let o = lock_cmd(
         d.path(),
         &[
             "--candidate",
@@ -178,7 +178,7 @@ fn unexplained_failures_are_isolated_against_the_reference() {
 fn bad_arguments_are_usage_errors() {
     let d = tempfile::tempdir().unwrap();
     let c = candidate(d.path(), "1.0-1");
-    let o = lock(
+    let o = lock_cmd(
         d.path(),
         &[
             "--candidate",
@@ -203,7 +203,73 @@ fn bad_arguments_are_usage_errors() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let o = lock(d.path(), &["--candidate", "missing.lock"]);
+    let o = lock_cmd(d.path(), &["--candidate", "missing.lock"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing.lock"));
+}
+
+#[test]
+fn with_a_universe_the_loop_finds_a_passing_alternative() {
+    use sonic_lock::universe::{CandidateMeta, PackageKey, Universe};
+    let d = tempfile::tempdir().unwrap();
+    let mut u = Universe::new();
+    let mut lock = Lock::new("wedge100bf-32x", &"a".repeat(40), "2022-12-06");
+    let mut reference = lock.clone();
+    for name in ["lxml", "pyyaml", "netaddr", "jinja2"] {
+        let id = u.intern(PackageKey::new(Ecosystem::Py, "py3", name));
+        for v in ["1.0", "2.0", "3.0"] {
+            u.add_candidate(id, v, CandidateMeta::default(), vec![], vec![], vec![])
+                .unwrap();
+        }
+        for (l, v) in [(&mut lock, "3.0"), (&mut reference, "1.0")] {
+            let mut p = Pin::new(Ecosystem::Py, name, v);
+            p.python = Some("py3".into());
+            l.upsert(p);
+        }
+    }
+    lock.normalize();
+    reference.normalize();
+    u.write(&d.path().join("universe.json")).unwrap();
+    lock.write(&d.path().join("candidate.lock")).unwrap();
+    sonic_lock::lock::sonic_versions::export(&reference, &d.path().join("reference")).unwrap();
+    // pyyaml 3.0 breaks the build without saying so.
+    let script = "if grep -rqx 'pyyaml==3.0' \"$SONIC_LOCK_VERSIONS_DIR\"; then exit 1; fi";
+    let o = lock_cmd(
+        d.path(),
+        &[
+            "--candidate",
+            "candidate.lock",
+            "--universe",
+            "universe.json",
+            "--reference",
+            "reference",
+            "--builder",
+            "command",
+            "--",
+            "/bin/sh",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let l = Lock::read(&d.path().join("lockfiles/test-platform.lock")).unwrap();
+    let v = |n: &str| l.pins.iter().find(|p| p.name == n).unwrap().version.clone();
+    assert_eq!(v("pyyaml"), "2.0");
+    assert_eq!(
+        (v("lxml"), v("netaddr"), v("jinja2")),
+        ("3.0".into(), "3.0".into(), "3.0".into())
+    );
+    assert_eq!(l.trials.len(), 2);
+    assert!(
+        l.trials[0]
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("pyyaml")
+            || l.trials[1]
+                .detail
+                .as_deref()
+                .unwrap_or("")
+                .contains("pyyaml")
+    );
 }

@@ -38,11 +38,21 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Times an external command `n` times (after `prepare` each time); None when it cannot run.
+/// Times an external command `n` times (after `prepare` each time); None when it cannot run or fails.
 pub fn time_cmd(
     n: usize,
     prepare: &dyn Fn(),
     cmd: &mut dyn FnMut() -> Command,
+) -> Option<Vec<f64>> {
+    time_cmd_codes(n, prepare, cmd, &[0])
+}
+
+/// Like [`time_cmd`], accepting the given exit codes as success.
+pub fn time_cmd_codes(
+    n: usize,
+    prepare: &dyn Fn(),
+    cmd: &mut dyn FnMut() -> Command,
+    ok_codes: &[i32],
 ) -> Option<Vec<f64>> {
     let mut out = Vec::new();
     for _ in 0..n {
@@ -53,14 +63,22 @@ pub fn time_cmd(
         let t = Instant::now();
         let st = c.status().ok()?;
         let dt = t.elapsed().as_secs_f64();
-        // 0 is success; 1 is "found something" (check found broken packages).
-        if !matches!(st.code(), Some(0) | Some(1)) {
+        if !st.code().is_some_and(|c| ok_codes.contains(&c)) {
             eprintln!("baseline failed: {c:?} -> {st}");
             return None;
         }
         out.push(dt);
     }
     Some(out)
+}
+
+/// The system Python (python3-debian is a Debian package; a pyenv shim first in PATH would not see it).
+pub fn system_python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
 }
 
 /// Peak resident set size of this process so far, in MB (Linux `VmHWM`).

@@ -4,6 +4,7 @@
 //! Exit codes: 0 culprit found, 1 the bad candidate does not fail, 2 usage or
 //! input error, 3 flaky or undecidable, 130 interrupted (run again to continue).
 
+use super::builder_args::BuilderArgs;
 use super::{Global, Status};
 use anyhow::{Context, bail};
 use sonic_lock::bisect::engine::{self, Config, Strategy};
@@ -42,7 +43,7 @@ pub struct BisectArgs {
     #[arg(long)]
     pub platform: Option<String>,
     /// Time-axis mode: the command (split on spaces, no shell) that writes the lock as of
-    /// `{timestamp}` to `{out}`, e.g. "sonic-lock lock --platform {platform} --date {timestamp} --out {out}".
+    /// `{timestamp}` to `{out}`, e.g. "./lock-as-of.sh {platform} {timestamp} {out}".
     #[arg(long)]
     pub lock_at: Option<String>,
     /// Time-axis mode: hours between snapshot timestamps tried (snapshots resolve to the nearest earlier one).
@@ -67,54 +68,9 @@ pub struct BisectArgs {
     /// Where trials and the journal live; a later run with the same directory continues.
     #[arg(long, default_value = ".sonic-lock/bisect")]
     pub state_dir: PathBuf,
-    /// The builder that judges candidates.
+    /// The builder that judges candidates (`--jobs P` builds run in parallel: k-ary search).
     #[command(flatten)]
-    pub builder: BuilderOpts,
-}
-
-/// Which builder judges a candidate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BuilderKind {
-    /// Run ARGV on this machine with the candidate in its environment.
-    Command,
-}
-
-/// Builder options (the command builder; exit codes as `git bisect run`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct BuilderOpts {
-    /// Builder that judges candidates.
-    #[arg(long, value_enum)]
-    pub builder: Option<BuilderKind>,
-    /// Wall-clock limit per trial in seconds; a timed-out trial fails.
-    #[arg(long)]
-    pub timeout: Option<u64>,
-    /// Trials to run at once (P): k-ary search with P split points per round.
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
-    /// The build command, after `--`.
-    #[arg(last = true)]
-    pub argv: Vec<String>,
-}
-
-impl BuilderOpts {
-    /// The configured builder, or `None` when `--builder` was not given.
-    fn build(&self) -> anyhow::Result<Option<Box<dyn sonic_lock::trial::builder::Builder>>> {
-        let Some(BuilderKind::Command) = self.builder else {
-            if !self.argv.is_empty() {
-                bail!("a build command was given after `--` but no --builder");
-            }
-            return Ok(None);
-        };
-        if self.jobs == 0 {
-            bail!("--jobs must be at least 1");
-        }
-        if self.argv.is_empty() {
-            bail!("--builder command needs the command after `--`");
-        }
-        let b = sonic_lock::trial::command::CommandBuilder::new(self.argv.clone())
-            .with_timeout(self.timeout.map(std::time::Duration::from_secs));
-        Ok(Some(Box::new(b)))
-    }
+    pub builder: BuilderArgs,
 }
 
 fn interrupted() -> bool {

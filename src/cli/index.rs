@@ -4,6 +4,7 @@ use super::{Global, Status};
 use anyhow::Context as _;
 use sonic_lock::manifest::Manifest;
 use sonic_lock::source::Cutoff;
+use sonic_lock::source::build;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::debian::archive::{Location, SNAPSHOT_URL, SuiteSpec};
 use sonic_lock::source::debian::release::Keyring;
@@ -126,6 +127,9 @@ pub struct IndexArgs {
     /// Read Requires-Dist (PEP 658 metadata) for this many newest versions of each Python package, plus pinned ones.
     #[arg(long, default_value_t = 1)]
     pub py_metadata: usize,
+    /// Write the universe (every candidate at the cutoff, for `solve --universe`) here.
+    #[arg(long)]
+    pub universe: Option<PathBuf>,
     /// Write the full report (histories, pins) as JSON here.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -149,7 +153,17 @@ pub fn run(args: IndexArgs, global: &Global) -> anyhow::Result<Status> {
         None => Cutoff::parse(&manifest.commit_date)
             .with_context(|| format!("{}: commit_date", args.manifest.display()))?,
     };
-    let suites: Vec<SuiteSpec> = if args.suites.is_empty() {
+    let platform = sonic_lock::platform::Platforms::builtin()
+        .ok()
+        .and_then(|ps| ps.find(&args.platform).ok().cloned());
+    let suites: Vec<SuiteSpec> = if let (true, Some(p)) = (args.suites.is_empty(), &platform) {
+        // The platform's distributions: release, updates, backports and security of each.
+        let mut v = Vec::new();
+        for dist in &p.suites {
+            v.extend(SuiteSpec::standard(dist, &p.arch)?);
+        }
+        v
+    } else if args.suites.is_empty() {
         suites_for(&manifest, &args.arch)?
     } else {
         args.suites
@@ -159,11 +173,31 @@ pub fn run(args: IndexArgs, global: &Global) -> anyhow::Result<Status> {
     };
     let src = args.source.sources()?;
     let pb = super::progress(global, None, "indexing sources as of the cutoff");
-    let report = stage::run(&src, &manifest, &cutoff, &suites, args.py_metadata, |_| {
+    let mut universe = sonic_lock::universe::Universe::new();
+    let mut deb_candidates = 0usize;
+    let report = stage::run(&src, &manifest, &cutoff, &suites, args.py_metadata, |si| {
+        if args.universe.is_some() {
+            deb_candidates += build::load_suite(&mut universe, si)?;
+        }
         Ok(())
     });
     pb.finish_and_clear();
     let report = report?;
+    let mut universe_line = None;
+    if let Some(path) = &args.universe {
+        let notes = build::add_report(&mut universe, &manifest, &report)?;
+        for n in &notes {
+            eprintln!("warning: {n}");
+        }
+        universe.write(path)?;
+        universe_line = Some(format!(
+            "universe: {} packages, {} candidates ({} from Debian indices) -> {}",
+            universe.package_count(),
+            universe.candidate_count(),
+            deb_candidates,
+            path.display()
+        ));
+    }
     if let Some(out) = &args.out {
         let mut text = serde_json::to_string_pretty(&report)?;
         text.push('\n');
@@ -174,6 +208,9 @@ pub fn run(args: IndexArgs, global: &Global) -> anyhow::Result<Status> {
         super::print_json(&report)?;
     } else {
         print_summary(&report, &src);
+        if let Some(l) = universe_line {
+            println!("{l}");
+        }
     }
     Ok(if report.missing.is_empty() {
         Status::Ok

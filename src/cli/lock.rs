@@ -14,6 +14,7 @@ use sonic_lock::trial::learn::{
     Attribution, Event, LearnConfig, LearnError, Learner, SingleCandidate,
 };
 use sonic_lock::trial::pool::Workspace;
+use sonic_lock::trial::solver::SolverSearch;
 use sonic_lock::trial::stage::{LockStage, parse_contents};
 use sonic_lock::trial::triage::Triage;
 use std::path::PathBuf;
@@ -27,6 +28,10 @@ pub struct LockArgs {
     /// The statically solved candidate lock to prove.
     #[arg(long)]
     pub candidate: PathBuf,
+    /// The universe (index stage artifact) to search for alternatives when a
+    /// candidate fails; without it the candidate is proven or refuted as it is.
+    #[arg(long)]
+    pub universe: Option<PathBuf>,
     /// A `files/build/versions/` tree that is known to build: the passing end
     /// for delta debugging of failures no signature explains.
     #[arg(long)]
@@ -174,8 +179,20 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
         },
         on_event: &on_event,
     };
-    let mut search = SingleCandidate::new(LockStage::assignment_of(&candidate));
-    let result = learner.run(&mut search, reference);
+    let universe = match &args.universe {
+        Some(p) => Some(
+            sonic_lock::universe::Universe::read(p)
+                .with_context(|| format!("universe {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let result = match &universe {
+        Some(u) => learner.run(&mut SolverSearch::for_candidate(u, &candidate), reference),
+        None => learner.run(
+            &mut SingleCandidate::new(LockStage::assignment_of(&candidate)),
+            reference,
+        ),
+    };
     pb.finish_and_clear();
     let desc = builder.describe();
     match result {

@@ -1,15 +1,15 @@
 //! Command-line front end: one file per subcommand, each parsing its own
 //! arguments, calling the library and printing the result.
 
+pub mod bisect;
+pub mod cache;
+pub mod crawl;
+pub mod cutoff;
 pub mod diff;
 pub mod export;
 pub mod import;
-pub mod crawl;
-pub mod cutoff;
-pub mod platforms;
-pub mod cache;
 pub mod index;
-pub mod bisect;
+pub mod platforms;
 
 use std::process::ExitCode;
 

@@ -99,17 +99,28 @@ fn load(input: &Input) -> anyhow::Result<Loaded> {
     let mut transactions: BTreeMap<String, Vec<Vec<Requirement>>> = BTreeMap::new();
     let mut cmdline = Vec::new();
     for (i, item) in input.install.iter().filter(|s| !s.is_empty()).enumerate() {
-        cmdline.extend(debian::parse_requirements(&mut u, &input.domain, &relation(item), &format!("command line:{}", i + 1))?);
+        cmdline.extend(debian::parse_requirements(
+            &mut u,
+            &input.domain,
+            &relation(item),
+            &format!("command line:{}", i + 1),
+        )?);
     }
     if let Some(f) = &input.install_file {
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
         for (i, line) in text.lines().enumerate() {
             let line = line.split('#').next().unwrap_or("").trim();
             if line.is_empty() {
                 continue;
             }
             let origin = format!("{}:{}", f.display(), i + 1);
-            cmdline.extend(debian::parse_requirements(&mut u, &input.domain, &relation(line), &origin)?);
+            cmdline.extend(debian::parse_requirements(
+                &mut u,
+                &input.domain,
+                &relation(line),
+                &origin,
+            )?);
         }
     }
     if !cmdline.is_empty() {
@@ -130,21 +141,34 @@ fn load(input: &Input) -> anyhow::Result<Loaded> {
     };
     let nogoods = match &input.nogoods {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            serde_json::from_str(&text).with_context(|| format!("{}: not a JSON list of nogoods", p.display()))?
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a JSON list of nogoods", p.display()))?
         }
         None => Vec::new(),
     };
     let reference = match &input.reference {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            let m: BTreeMap<String, String> =
-                serde_json::from_str(&text).with_context(|| format!("{}: expected {{\"name\": \"version\"}}", p.display()))?;
-            Some(m.into_iter().map(|(k, v)| (PackageKey::new(Ecosystem::Deb, &input.domain, &k), v)).collect())
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let m: BTreeMap<String, String> = serde_json::from_str(&text)
+                .with_context(|| format!("{}: expected {{\"name\": \"version\"}}", p.display()))?;
+            Some(
+                m.into_iter()
+                    .map(|(k, v)| (PackageKey::new(Ecosystem::Deb, &input.domain, &k), v))
+                    .collect(),
+            )
         }
         None => None,
     };
-    Ok(Loaded { u, transactions, base, nogoods, reference })
+    Ok(Loaded {
+        u,
+        transactions,
+        base,
+        nogoods,
+        reference,
+    })
 }
 
 /// `name=version` on the command line means `name (= version)`.
@@ -170,7 +194,14 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
             if let Some(r) = &l.reference {
                 s.set_preference(Preference::Closest(r.clone()));
             }
-            s.solve().map(|sol| vec![sonic_lock::solve::TransactionState { installed: sol, removed: vec![] }]).map_err(|e| (0, e))
+            s.solve()
+                .map(|sol| {
+                    vec![sonic_lock::solve::TransactionState {
+                        installed: sol,
+                        removed: vec![],
+                    }]
+                })
+                .map_err(|e| (0, e))
         } else {
             solve_transactions(&l.u, l.base.clone(), txs.clone(), &l.nogoods)
         };
@@ -178,30 +209,52 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
             Ok(states) => {
                 let last = states.last().map(|s| &s.installed);
                 let picks: BTreeMap<&str, &str> = last
-                    .map(|s| s.picks.iter().map(|(k, v)| (k.name.as_str(), v.as_str())).collect())
+                    .map(|s| {
+                        s.picks
+                            .iter()
+                            .map(|(k, v)| (k.name.as_str(), v.as_str()))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let removed: Vec<&String> = states.iter().flat_map(|s| s.removed.iter()).collect();
                 if !global.json {
-                    println!("{image}: {} packages ({} transactions, {} removed on the way)", picks.len(), states.len(), removed.len());
+                    println!(
+                        "{image}: {} packages ({} transactions, {} removed on the way)",
+                        picks.len(),
+                        states.len(),
+                        removed.len()
+                    );
                 }
-                out.insert(image.clone(), serde_json::json!({ "picks": picks, "removed": removed }));
+                out.insert(
+                    image.clone(),
+                    serde_json::json!({ "picks": picks, "removed": removed }),
+                );
             }
             Err((i, unsat)) => {
                 status = Status::Found;
-                println!("{image}: transaction {} has no solution:\n{}", i + 1, unsat.explain());
+                println!(
+                    "{image}: transaction {} has no solution:\n{}",
+                    i + 1,
+                    unsat.explain()
+                );
                 if let Some(p) = &args.explain_dot {
                     sonic_lock::fsio::write_atomic(p, unsat.to_dot().as_bytes())
                         .with_context(|| format!("writing {}", p.display()))?;
                 }
-                out.insert(image.clone(), serde_json::json!({ "unsat": unsat.explain() }));
+                out.insert(
+                    image.clone(),
+                    serde_json::json!({ "unsat": unsat.explain() }),
+                );
             }
         }
     }
-    let doc = serde_json::json!({ "schema_version": 1, "domain": args.input.domain, "images": out });
+    let doc =
+        serde_json::json!({ "schema_version": 1, "domain": args.input.domain, "images": out });
     if let Some(p) = &args.out {
         let mut bytes = serde_json::to_vec_pretty(&doc)?;
         bytes.push(b'\n');
-        sonic_lock::fsio::write_atomic(p, &bytes).with_context(|| format!("writing {}", p.display()))?;
+        sonic_lock::fsio::write_atomic(p, &bytes)
+            .with_context(|| format!("writing {}", p.display()))?;
     }
     if global.json {
         print_json(&doc)?;
@@ -233,8 +286,14 @@ pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
             return Ok(Status::Found);
         }
     };
-    let Some(pid) = l.u.lookup_name(Ecosystem::Deb, &args.input.domain, &args.package) else {
-        bail!("unknown package `{}` in {}", args.package, args.input.domain);
+    let Some(pid) =
+        l.u.lookup_name(Ecosystem::Deb, &args.input.domain, &args.package)
+    else {
+        bail!(
+            "unknown package `{}` in {}",
+            args.package,
+            args.input.domain
+        );
     };
     let g = SolutionGraph::new(&l.u, &roots, &sol);
     match g.why(&l.u, pid) {
@@ -243,7 +302,11 @@ pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
                 print_json(&chain)?;
             } else {
                 for st in &chain {
-                    let o = st.origin.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
+                    let o = st
+                        .origin
+                        .as_deref()
+                        .map(|o| format!(" ({o})"))
+                        .unwrap_or_default();
                     println!("{} needs {}{} -> {}", st.from, st.relation, o, st.to);
                 }
             }
@@ -267,8 +330,15 @@ pub fn run_why_not(args: WhyNotArgs, _global: &Global) -> anyhow::Result<Status>
         bail!("unknown package `{name}` in {}", args.input.domain);
     };
     let Some(cand) = l.u.find_version(pid, version) else {
-        let have: Vec<&str> = l.u.candidates_of(pid).iter().map(|&c| l.u.candidate(c).version.as_str()).collect();
-        println!("{name} has no version {version} in the index (it has: {})", have.join(", "));
+        let have: Vec<&str> =
+            l.u.candidates_of(pid)
+                .iter()
+                .map(|&c| l.u.candidate(c).version.as_str())
+                .collect();
+        println!(
+            "{name} has no version {version} in the index (it has: {})",
+            have.join(", ")
+        );
         return Ok(Status::Found);
     };
     let mut s = Solver::new(&l.u, roots);
@@ -278,13 +348,17 @@ pub fn run_why_not(args: WhyNotArgs, _global: &Global) -> anyhow::Result<Status>
     }
     match s.solve_assuming(&[cand]) {
         Ok(sol) => {
-            println!("{name}={version} is possible: a solution with it has {} packages", sol.picks.len());
+            println!(
+                "{name}={version} is possible: a solution with it has {} packages",
+                sol.picks.len()
+            );
             Ok(Status::Ok)
         }
         Err(e) => {
             println!("{}", e.explain());
             if let Some(p) = &args.explain_dot {
-                sonic_lock::fsio::write_atomic(p, e.to_dot().as_bytes()).with_context(|| format!("writing {}", p.display()))?;
+                sonic_lock::fsio::write_atomic(p, e.to_dot().as_bytes())
+                    .with_context(|| format!("writing {}", p.display()))?;
             }
             Ok(Status::Found)
         }

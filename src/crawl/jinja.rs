@@ -90,7 +90,7 @@ pub fn render(text: &str, vars: &dyn Vars, sink: &mut Sink) -> String {
             sink.warn(
                 line,
                 "unclosed Jinja tag; the rest of the file is kept verbatim",
-                Some(&rest[start..rest.len().min(start + 80)]),
+                Some(&super::text::truncate(&rest[start..], 80)),
             );
             if active(&stack) {
                 out.push_str(&rest[start..]);
@@ -267,7 +267,7 @@ fn find_close(s: &str, close: &str) -> Option<usize> {
             Some(q) if b[i] == q => quote = None,
             Some(_) => {}
             None if b[i] == b'"' || b[i] == b'\'' => quote = Some(b[i]),
-            None if s[i..].starts_with(close) => return Some(i),
+            None if b[i..].starts_with(close.as_bytes()) => return Some(i),
             None => {}
         }
         i += 1;
@@ -398,7 +398,7 @@ fn find_top(s: &str, op: &str) -> Option<usize> {
                 b'"' | b'\'' => quote = Some(c),
                 b'(' | b'[' => depth += 1,
                 b')' | b']' => depth -= 1,
-                _ if depth == 0 && s[i..].starts_with(op) => return Some(i),
+                _ if depth == 0 && b[i..].starts_with(op.as_bytes()) => return Some(i),
                 _ => {}
             },
         }

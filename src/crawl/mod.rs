@@ -452,7 +452,20 @@ fn crawl_in_pool(
                 let mut sink = Sink::new(&e.path);
                 match Tree::read_with(handles, e) {
                     Ok(bytes) => {
-                        parse_file(*kind, &e.path, &bytes, ctxs, &env, &t, handles, &mut sink)
+                        // A bug in a parser (or a crate it uses) must not lose the
+                        // whole crawl: the file is reported and the rest goes on.
+                        let mut inner = Sink::new(&e.path);
+                        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            parse_file(*kind, &e.path, &bytes, ctxs, &env, &t, handles, &mut inner)
+                        }));
+                        match ok {
+                            Ok(()) => sink = inner,
+                            Err(_) => sink.error(
+                                1,
+                                "internal error while parsing this file; it was skipped",
+                                None,
+                            ),
+                        }
                     }
                     Err(m) => sink.error(1, format!("cannot read blob: {m}"), None),
                 }

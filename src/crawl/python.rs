@@ -36,6 +36,19 @@ pub fn requirement(spec: &str) -> Result<Option<PyReq>, String> {
     if is_local_path(spec) {
         return Ok(None);
     }
+    // PEP 508 names start and end with a letter or digit. Checked here first:
+    // pep508_rs panics on some malformed names (`a-:`) instead of failing.
+    let name: String = spec
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        return Err(format!(
+            "`{spec}` does not start with a valid distribution name"
+        ));
+    }
     let req = Requirement::<pep508_rs::VerbatimUrl>::from_str(spec).map_err(|e| {
         let msg = e.to_string();
         msg.lines()
@@ -441,6 +454,7 @@ mod tests {
                 .is_none()
         );
         assert!(requirement("==1.0").is_err());
+        assert!(requirement("a-:").is_err());
     }
 
     #[test]

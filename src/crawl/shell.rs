@@ -591,7 +591,7 @@ fn valid_deb_name(n: &str) -> bool {
 fn dget(w: &[Word], ctx: &Context, sink: &mut Sink) {
     for a in w[1..].iter().filter(|a| !a.text.starts_with('-')) {
         let url = a.text.as_str();
-        let file = basename(url);
+        let file = basename(url.split(['?', '#']).next().unwrap_or(url));
         let stem = file.trim_end_matches(".dsc");
         let mut at = attrs([("url", url)]);
         match stem.split_once('_') {
@@ -701,7 +701,18 @@ fn download(w: &[Word], ctx: &Context, sink: &mut Sink) {
         }
         if t.contains("://") && !t.starts_with('-') {
             let url = t.trim_end_matches(['\'', '"']);
-            if url.starts_with("http") || url.starts_with("ftp") || has_unexpanded(url) {
+            let file = url.split(['?', '#']).next().unwrap_or(url);
+            if file.ends_with(".dsc") && !has_unexpanded(file) {
+                // A Debian source package fetched file by file: the .dsc names it and its version.
+                let words = [
+                    w[0].clone(),
+                    Word {
+                        text: url.to_string(),
+                        line: w[i].line,
+                    },
+                ];
+                dget(&words, ctx, sink);
+            } else if url.starts_with("http") || url.starts_with("ftp") || has_unexpanded(url) {
                 record_url(url, w[i].line, ctx, BTreeMap::new(), sink);
             }
         }
@@ -762,10 +773,25 @@ fn git(w: &[Word], st: &mut ShellState, ctx: &Context, sink: &mut Sink) {
             st.last_clone = Some(sink.deps.len() - 1);
         }
         "checkout" | "reset" => {
-            let target = w[i + 1..]
+            // `git checkout -b NAME -f SHA`: the new branch name is not the target.
+            let mut rest: Vec<&str> = Vec::new();
+            let mut j = i + 1;
+            while j < w.len() {
+                let t = w[j].text.as_str();
+                if matches!(t, "-b" | "-B" | "--orphan") {
+                    j += 2;
+                    continue;
+                }
+                if !t.starts_with('-') {
+                    rest.push(t);
+                }
+                j += 1;
+            }
+            let target = rest
                 .iter()
-                .map(|x| x.text.as_str())
-                .find(|t| !t.starts_with('-'));
+                .find(|t| t.len() == 40 && is_commit_sha(t))
+                .or(rest.first())
+                .copied();
             if let (Some(t), Some(idx)) = (target, st.last_clone)
                 && let Some(d) = sink.deps.get_mut(idx)
             {
@@ -969,6 +995,13 @@ mod tests {
         );
         assert_eq!(s.deps.len(), 1);
         assert!(s.deps[0].pinned);
+        let s = run(
+            "git clone https://github.com/jpirko/libteam.git\ngit checkout -b teamd -f c7237377a7d7cb1e5e1cbca9d8e6ef4b5c0b38c8\n",
+        );
+        assert_eq!(
+            s.deps[0].constraint,
+            Constraint::Exact("c7237377a7d7cb1e5e1cbca9d8e6ef4b5c0b38c8".into())
+        );
         let s = run("git clone --depth 1 -b frr/8.2 https://x/frr.git\n");
         assert_eq!(s.deps[0].constraint, Constraint::Ref("frr/8.2".into()));
     }
@@ -983,6 +1016,14 @@ mod tests {
         assert_eq!(s.deps[1].name, "https://example.org/x-1.2.tgz");
         assert_eq!(s.deps[2].name, "isc-dhcp");
         assert_eq!(s.deps[2].constraint, Constraint::Exact("4.4.1-2.3".into()));
+        let s = run(
+            "wget -O r.dsc -N \"http://http.debian.net/debian/pool/main/r/redis/redis_5.0.3-3~bpo9+2.dsc\"\n",
+        );
+        assert_eq!(
+            (s.deps[0].ecosystem, s.deps[0].name.as_str()),
+            (Ecosystem::DebSrc, "redis")
+        );
+        assert!(s.deps[0].pinned);
     }
 
     #[test]

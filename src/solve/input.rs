@@ -2,8 +2,13 @@
 //! grouped into apt transactions in file order, with their origins.
 
 use crate::manifest::{Constraint, Ecosystem, Manifest};
-use crate::universe::{CmpOp, RelationKind, Requirement, Universe, UniverseError, VersionConstraint, debian};
+use crate::universe::{
+    CmpOp, RelationKind, Requirement, Universe, UniverseError, VersionConstraint, debian,
+};
 use std::collections::BTreeMap;
+
+/// Orders transactions of one image: declaring file, transaction index within it.
+type TxKey = (String, u32, u32);
 
 /// The apt transactions of one image, in order, each a list of requirements.
 pub type Transactions = Vec<Vec<Requirement>>;
@@ -16,7 +21,7 @@ pub fn debian_transactions(
     m: &Manifest,
     domain: &str,
 ) -> Result<BTreeMap<String, Transactions>, UniverseError> {
-    let mut grouped: BTreeMap<String, BTreeMap<(String, u32, u32), Vec<Requirement>>> = BTreeMap::new();
+    let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<Requirement>>> = BTreeMap::new();
     for d in &m.dependencies {
         if d.ecosystem != Ecosystem::Deb || d.attrs.contains_key("removed") {
             continue;
@@ -28,7 +33,11 @@ pub fn debian_transactions(
             line: d.origin.line as usize,
             message,
         })?;
-        let pid = u.intern(crate::universe::PackageKey::new(Ecosystem::Deb, domain, name));
+        let pid = u.intern(crate::universe::PackageKey::new(
+            Ecosystem::Deb,
+            domain,
+            name,
+        ));
         let constraint = match &d.constraint {
             Constraint::Exact(v) => VersionConstraint::Cmp(CmpOp::Eq, v.clone()),
             Constraint::Range(r) => parse_range(r),
@@ -45,15 +54,24 @@ pub fn debian_transactions(
             .or_default()
             .push(req);
     }
-    Ok(grouped.into_iter().map(|(img, txs)| (img, txs.into_values().collect())).collect())
+    Ok(grouped
+        .into_iter()
+        .map(|(img, txs)| (img, txs.into_values().collect()))
+        .collect())
 }
 
 /// A Debian range such as `>= 1.2` or `(<< 3)`; several separated by commas are all required.
 fn parse_range(r: &str) -> VersionConstraint {
     let mut all = Vec::new();
     for part in r.split(',') {
-        let p = part.trim().trim_start_matches('(').trim_end_matches(')').trim();
-        let end = p.find(|c: char| !matches!(c, '<' | '>' | '=')).unwrap_or(p.len());
+        let p = part
+            .trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .trim();
+        let end = p
+            .find(|c: char| !matches!(c, '<' | '>' | '='))
+            .unwrap_or(p.len());
         let op = match &p[..end] {
             "<<" | "<" => CmpOp::Lt,
             "<=" => CmpOp::Le,

@@ -223,6 +223,17 @@ impl<'u> Solver<'u> {
 
     /// Searches for an assignment that also includes `extra` (used by `why-not`).
     pub fn solve_assuming(&self, extra: &[CandidateId]) -> Result<Solution, Unsat> {
+        if let Some(bad) = extra
+            .iter()
+            .chain(&self.keep)
+            .find(|c| c.0 as usize >= self.u.candidate_count())
+        {
+            return Err(Unsat {
+                text: format!("candidate id {} is not part of this universe", bad.0),
+                dot: String::new(),
+                stats: Stats::default(),
+            });
+        }
         let p = self.compile(extra);
         let mut e = engine::Engine::new(&p, false);
         e.set_soft(self.keep.iter().map(|c| c.0).collect());
@@ -357,4 +368,18 @@ pub fn debian_base(u: &Universe, domain: &str, with_required: bool) -> Vec<Requi
         }
     }
     out
+}
+
+/// The learn loop of the trial stage drives the solver through this adapter:
+/// each proposal is a fresh solve honouring every nogood learned so far.
+impl crate::trial::learn::Search for Solver<'_> {
+    type Key = PackageKey;
+
+    fn propose(&mut self) -> Result<crate::trial::learn::Assignment<PackageKey>, String> {
+        self.solve().map(|s| s.picks).map_err(|e| e.explain())
+    }
+
+    fn forbid(&mut self, picks: Vec<(PackageKey, String)>, reason: &str) {
+        self.add_nogood(Nogood::new(picks, reason));
+    }
 }

@@ -148,7 +148,11 @@ impl Problem {
                 }
             }
         }
-        stack.extend_from_slice(extra);
+        stack.extend(
+            extra
+                .iter()
+                .filter(|c| (c.0 as usize) < u.candidate_count()),
+        );
         while let Some(c) = stack.pop() {
             if std::mem::replace(&mut include[c.0 as usize], true) {
                 continue;

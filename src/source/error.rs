@@ -91,6 +91,9 @@ pub enum SourceError {
         /// What git said.
         message: String,
     },
+    /// The universe rejected what a source delivered (names the index file and line).
+    #[error(transparent)]
+    Universe(#[from] crate::universe::UniverseError),
     /// The request itself is invalid (a hostile name, an unknown suite, a bad date).
     #[error("{0}")]
     Invalid(String),

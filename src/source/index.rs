@@ -225,6 +225,11 @@ pub fn run(
         on_suite(&si)?;
         suite_reports.push(si.report());
     }
+    let arch = suites
+        .first()
+        .and_then(|s| s.architectures.first())
+        .map(String::as_str)
+        .unwrap_or("amd64");
     for eco in [Ecosystem::Deb, Ecosystem::DebSrc] {
         let deps: Vec<&Dependency> = manifest
             .dependencies
@@ -273,13 +278,16 @@ pub fn run(
             });
             match &d.constraint {
                 _ if !known => missing.push(miss(d, "not in any index at the cutoff".into())),
-                Constraint::Exact(v) if !versions.iter().any(|x| *x == v) => missing.push(miss(
-                    d,
-                    format!(
+                Constraint::Exact(v) if !versions.iter().any(|x| *x == v) => {
+                    let mut reason = format!(
                         "version {v} not in the indices at the cutoff (have: {})",
                         join_some(versions.iter().map(|s| s.as_str()))
-                    ),
-                )),
+                    );
+                    if eco == Ecosystem::Deb {
+                        reason.push_str(&snapshot_history(src, name, v, arch));
+                    }
+                    missing.push(miss(d, reason))
+                }
                 _ => {}
             }
         }
@@ -346,7 +354,23 @@ pub fn run(
             match results.get(&key(d)) {
                 Some(Ok(h)) => {
                     if let Some(reason) = check_versions(eco, h, &d.constraint) {
-                        missing.push(miss(d, reason));
+                        // Pseudo-versions (and retracted tags) are not in @v/list: ask for their .info.
+                        let reason = match (&d.constraint, eco) {
+                            (Constraint::Exact(v), Ecosystem::Go) => {
+                                match src.go.info(&d.name, v) {
+                                    Ok((_, t)) if t.as_str() <= cutoff.rfc3339().as_str() => None,
+                                    Ok((_, t)) => {
+                                        Some(format!("version {v} is dated {t}, after the cutoff"))
+                                    }
+                                    Err(e) if e.is_not_found() => Some(reason),
+                                    Err(e) => Some(e.to_string()),
+                                }
+                            }
+                            _ => Some(reason),
+                        };
+                        if let Some(reason) = reason {
+                            missing.push(miss(d, reason));
+                        }
                     }
                 }
                 Some(Err(e)) => missing.push(miss(d, e.clone())),
@@ -442,6 +466,26 @@ pub fn run(
         web,
         not_indexed,
     })
+}
+
+/// What snapshot's `/mr/` API knows about a binary version the indices lack (vanished, or not yet there).
+fn snapshot_history(src: &Sources, name: &str, version: &str, arch: &str) -> String {
+    if !matches!(src.debian, Location::Snapshot { .. }) {
+        return String::new();
+    }
+    let mr = crate::source::debian::mr::Mr::new(&src.http, &src.snapshot);
+    let known = match mr.binary_versions(name) {
+        Ok(v) => v,
+        Err(e) => return format!("; snapshot history unavailable: {e}"),
+    };
+    if !known.iter().any(|b| b.binary_version == version) {
+        return "; snapshot.debian.org never saw this version".into();
+    }
+    match mr.binary_first_seen(name, version, arch) {
+        Ok(Some(ts)) => format!("; snapshot.debian.org first saw it at {ts}"),
+        Ok(None) => format!("; snapshot.debian.org has it, but no {arch} file"),
+        Err(e) => format!("; snapshot history unavailable: {e}"),
+    }
 }
 
 fn join_some<'a>(it: impl Iterator<Item = &'a str>) -> String {

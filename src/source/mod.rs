@@ -5,6 +5,7 @@
 //! content-addressed cache ([`cache::Cache`]). Every client answers the same
 //! question through [`VersionSource`]: which versions of a name existed at D.
 
+pub mod build;
 pub mod cache;
 pub mod date;
 pub mod debian;

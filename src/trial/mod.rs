@@ -7,6 +7,7 @@ pub mod journal;
 pub mod learn;
 pub mod pool;
 pub mod signal;
+pub mod solver;
 pub mod sonic;
 pub mod stage;
 pub mod triage;

@@ -7,7 +7,9 @@
 //! special case for extras. `Requires-Python` is a requirement on the package
 //! `python`, which has one candidate: the image's interpreter.
 
-use super::{CandidateId, CandidateMeta, PackageKey, Requirement, Universe, UniverseError, VersionConstraint};
+use super::{
+    CandidateId, CandidateMeta, PackageKey, Requirement, Universe, UniverseError, VersionConstraint,
+};
 use crate::manifest::Ecosystem;
 use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, VersionOrUrl};
 use std::str::FromStr;
@@ -26,7 +28,11 @@ pub struct PythonEnv {
 impl PythonEnv {
     /// A CPython on Linux x86_64 of the given full version (`3.9.2`, `2.7.16`).
     pub fn linux_cpython(domain: &str, full_version: &str) -> Result<PythonEnv, UniverseError> {
-        let short: String = full_version.split('.').take(2).collect::<Vec<_>>().join(".");
+        let short: String = full_version
+            .split('.')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(".");
         let markers = MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
             implementation_name: "cpython",
             implementation_version: full_version,
@@ -46,7 +52,11 @@ impl PythonEnv {
             version: full_version.into(),
             message: e.to_string(),
         })?;
-        Ok(PythonEnv { domain: domain.to_string(), markers, full_version: full_version.to_string() })
+        Ok(PythonEnv {
+            domain: domain.to_string(),
+            markers,
+            full_version: full_version.to_string(),
+        })
     }
 }
 
@@ -75,12 +85,19 @@ fn key(env: &PythonEnv, name: &str) -> PackageKey {
 /// Adds (once) the interpreter as the single candidate of package `python`.
 pub fn add_interpreter(u: &mut Universe, env: &PythonEnv) -> Result<CandidateId, UniverseError> {
     let p = u.intern(key(env, "python"));
-    let meta = CandidateMeta { provenance: Some(format!("interpreter of {}", env.domain)), ..Default::default() };
+    let meta = CandidateMeta {
+        provenance: Some(format!("interpreter of {}", env.domain)),
+        ..Default::default()
+    };
     u.add_candidate(p, &env.full_version, meta, vec![], vec![], vec![])
 }
 
 fn parse_err(origin: &str, msg: String) -> UniverseError {
-    UniverseError::Parse { file: origin.to_string(), line: 0, message: msg }
+    UniverseError::Parse {
+        file: origin.to_string(),
+        line: 0,
+        message: msg,
+    }
 }
 
 /// Turns one `Requires-Dist` line into a requirement when its markers hold for `env` and `extras`.
@@ -98,7 +115,9 @@ fn requirement(
     }
     let name = normalize(r.name.as_ref());
     let constraint = match &r.version_or_url {
-        Some(VersionOrUrl::VersionSpecifier(s)) if !s.is_empty() => VersionConstraint::Specifiers(s.to_string()),
+        Some(VersionOrUrl::VersionSpecifier(s)) if !s.is_empty() => {
+            VersionConstraint::Specifiers(s.to_string())
+        }
         _ => VersionConstraint::Any,
     };
     let target = if r.extras.is_empty() {
@@ -109,7 +128,9 @@ fn requirement(
         format!("{name}[{}]", ex.join(","))
     };
     let pid = u.intern(key(env, &target));
-    Ok(Some(Requirement::single(pid, constraint).with_origin(origin)))
+    Ok(Some(
+        Requirement::single(pid, constraint).with_origin(origin),
+    ))
 }
 
 /// Adds distribution `name` at `version` with its `Requires-Dist` lines,
@@ -127,14 +148,20 @@ pub fn add_distribution(
     meta: CandidateMeta,
 ) -> Result<CandidateId, UniverseError> {
     let name = normalize(name);
-    let origin = meta.provenance.clone().unwrap_or_else(|| format!("{name}=={version} metadata"));
+    let origin = meta
+        .provenance
+        .clone()
+        .unwrap_or_else(|| format!("{name}=={version} metadata"));
     let mut depends = Vec::new();
     if let Some(rp) = requires_python.filter(|s| !s.trim().is_empty()) {
         rp.parse::<pep440_rs::VersionSpecifiers>()
             .map_err(|e| parse_err(&origin, format!("bad Requires-Python `{rp}`: {e}")))?;
         add_interpreter(u, env)?;
         let py = u.intern(key(env, "python"));
-        depends.push(Requirement::single(py, VersionConstraint::Specifiers(rp.to_string())).with_origin(origin.clone()));
+        depends.push(
+            Requirement::single(py, VersionConstraint::Specifiers(rp.to_string()))
+                .with_origin(origin.clone()),
+        );
     }
     for line in requires_dist {
         if let Some(r) = requirement(u, env, line, &[], &origin)? {
@@ -144,9 +171,12 @@ pub fn add_distribution(
     let pid = u.intern(key(env, &name));
     let base = u.add_candidate(pid, version, meta.clone(), depends, vec![], vec![])?;
     for extra in provides_extra {
-        let ex = ExtraName::from_str(extra).map_err(|e| parse_err(&origin, format!("bad extra `{extra}`: {e}")))?;
-        let mut deps = vec![Requirement::single(pid, VersionConstraint::Specifiers(format!("=={version}")))
-            .with_origin(origin.clone())];
+        let ex = ExtraName::from_str(extra)
+            .map_err(|e| parse_err(&origin, format!("bad extra `{extra}`: {e}")))?;
+        let mut deps = vec![
+            Requirement::single(pid, VersionConstraint::Specifiers(format!("=={version}")))
+                .with_origin(origin.clone()),
+        ];
         for line in requires_dist {
             let with = requirement(u, env, line, std::slice::from_ref(&ex), &origin)?;
             let without = requirement(u, env, line, &[], &origin)?;
@@ -164,8 +194,14 @@ pub fn add_distribution(
 /// Debian revision, and Debian's `+dfsg`/`+ds`/`~` suffixes dropped
 /// (`3.0.2-1+deb11u1` -> `3.0.2`, `1:5.3.1+dfsg-2` -> `5.3.1`).
 pub fn debian_to_pep440(deb_version: &str) -> Option<String> {
-    let no_epoch = deb_version.split_once(':').map(|(_, r)| r).unwrap_or(deb_version);
-    let upstream = no_epoch.rsplit_once('-').map(|(u, _)| u).unwrap_or(no_epoch);
+    let no_epoch = deb_version
+        .split_once(':')
+        .map(|(_, r)| r)
+        .unwrap_or(deb_version);
+    let upstream = no_epoch
+        .rsplit_once('-')
+        .map(|(u, _)| u)
+        .unwrap_or(no_epoch);
     let cut = upstream.find(['+', '~']).unwrap_or(upstream.len());
     let v = &upstream[..cut];
     v.parse::<pep440_rs::Version>().ok().map(|_| v.to_string())
@@ -182,11 +218,14 @@ pub fn add_debian_provided(
     deb_package: &str,
     deb_version: &str,
 ) -> Result<Option<CandidateId>, UniverseError> {
-    let Some(v) = debian_to_pep440(deb_version) else { return Ok(None) };
+    let Some(v) = debian_to_pep440(deb_version) else {
+        return Ok(None);
+    };
     let pid = u.intern(key(env, &normalize(dist)));
     let meta = CandidateMeta {
         provenance: Some(format!("debian:{deb_package}={deb_version}")),
         ..Default::default()
     };
-    u.add_candidate(pid, &v, meta, vec![], vec![], vec![]).map(Some)
+    u.add_candidate(pid, &v, meta, vec![], vec![], vec![])
+        .map(Some)
 }

@@ -1,0 +1,203 @@
+//! The conflict-driven solver behind the learn loop: proposals are solver
+//! solutions (closest to the candidate lock first), learned nogoods become
+//! solver clauses. Keys are lock pin keys so the lock stage applies unchanged.
+
+use super::learn::{Assignment, Search};
+use crate::lock::{Lock, PinKey};
+use crate::manifest::Ecosystem;
+use crate::solve::{Nogood, Preference, Solver};
+use crate::universe::{PackageKey, RelationKind, Requirement, Universe, VersionConstraint};
+use std::collections::BTreeMap;
+
+/// The lock pin key of a universe package: Debian domains `suite/arch` give
+/// suite and architecture, Python domains `py2`/`py3` the flavour.
+pub fn pin_key(k: &PackageKey) -> PinKey {
+    let (mut suite, mut arch, mut python) = (None, None, None);
+    match k.ecosystem {
+        Ecosystem::Deb | Ecosystem::DebSrc => {
+            let mut parts = k.domain.splitn(2, '/');
+            suite = parts.next().filter(|s| !s.is_empty()).map(String::from);
+            arch = parts.next().filter(|s| !s.is_empty()).map(String::from);
+        }
+        Ecosystem::Py if k.domain == "py2" || k.domain == "py3" => {
+            python = Some(k.domain.clone());
+        }
+        _ => {}
+    }
+    PinKey {
+        ecosystem: k.ecosystem,
+        image: None,
+        suite,
+        arch,
+        python,
+        name: k.name.clone(),
+    }
+}
+
+/// The universe package a pin key names (the inverse of [`pin_key`]).
+pub fn package_key(k: &PinKey) -> PackageKey {
+    let domain = match k.ecosystem {
+        Ecosystem::Deb | Ecosystem::DebSrc => match (&k.suite, &k.arch) {
+            (Some(s), Some(a)) => format!("{s}/{a}"),
+            (Some(s), None) => s.clone(),
+            (None, Some(a)) => format!("/{a}"),
+            (None, None) => String::new(),
+        },
+        Ecosystem::Py => k.python.clone().unwrap_or_else(|| "py3".into()),
+        _ => String::new(),
+    };
+    PackageKey::new(k.ecosystem, &domain, &k.name)
+}
+
+/// A [`Search`] over lock pin keys backed by the solver; pins of the candidate
+/// that the universe does not know are kept as they are in every proposal.
+pub struct SolverSearch<'u> {
+    solver: Solver<'u>,
+    fixed: Assignment<PinKey>,
+}
+
+impl<'u> SolverSearch<'u> {
+    /// A search wrapping `solver` as is (roots and preference already set).
+    pub fn new(solver: Solver<'u>) -> SolverSearch<'u> {
+        SolverSearch {
+            solver,
+            fixed: BTreeMap::new(),
+        }
+    }
+
+    /// A search whose roots are the candidate's pins known to `u` (any version,
+    /// the candidate's first), the others staying fixed.
+    pub fn for_candidate(u: &'u Universe, candidate: &Lock) -> SolverSearch<'u> {
+        let mut roots = Vec::new();
+        let mut prefer = BTreeMap::new();
+        let mut fixed = BTreeMap::new();
+        for p in &candidate.pins {
+            let pk = package_key(&p.key());
+            match u.lookup(&pk) {
+                Some(id) => {
+                    let origin = p
+                        .why
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| format!("candidate lock: {}", p.key()));
+                    roots.push(
+                        Requirement::single(id, VersionConstraint::Any)
+                            .with_kind(RelationKind::Root)
+                            .with_origin(origin),
+                    );
+                    prefer.insert(pk, p.version.clone());
+                }
+                None => {
+                    fixed.insert(p.key(), p.version.clone());
+                }
+            }
+        }
+        let mut solver = Solver::new(u, roots);
+        solver.set_preference(Preference::Closest(prefer));
+        SolverSearch { solver, fixed }
+    }
+
+    /// The wrapped solver (with every learned nogood).
+    pub fn solver(&self) -> &Solver<'u> {
+        &self.solver
+    }
+}
+
+impl Search for SolverSearch<'_> {
+    type Key = PinKey;
+
+    fn propose(&mut self) -> Result<Assignment<PinKey>, String> {
+        let solution = self.solver.solve().map_err(|u| u.explain())?;
+        let mut a = self.fixed.clone();
+        for (k, v) in solution.picks {
+            a.insert(pin_key(&k), v);
+        }
+        Ok(a)
+    }
+
+    fn forbid(&mut self, picks: Vec<(PinKey, String)>, reason: &str) {
+        // Pins the universe does not know have no alternatives: a nogood on them
+        // alone is empty for the solver, which then rightly reports no candidate left.
+        let known: Vec<(PinKey, String)> = picks
+            .into_iter()
+            .filter(|(k, _)| !self.fixed.contains_key(k))
+            .collect();
+        let picks: Vec<(PackageKey, String)> = known
+            .into_iter()
+            .map(|(k, v)| (package_key(&k), v))
+            .collect();
+        self.solver.add_nogood(Nogood::new(picks, reason));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::Pin;
+    use crate::universe::CandidateMeta;
+
+    fn universe() -> Universe {
+        let mut u = Universe::new();
+        for name in ["lxml", "pyyaml", "cython"] {
+            let id = u.intern(PackageKey::new(Ecosystem::Py, "py3", name));
+            for v in ["1.0", "2.0", "3.0"] {
+                u.add_candidate(id, v, CandidateMeta::default(), vec![], vec![], vec![])
+                    .unwrap();
+            }
+        }
+        u
+    }
+
+    #[test]
+    fn keys_round_trip() {
+        for k in [
+            PackageKey::new(Ecosystem::Deb, "bullseye/amd64", "libc6"),
+            PackageKey::new(Ecosystem::Py, "py2", "six"),
+            PackageKey::new(Ecosystem::Git, "", "https://x/y.git"),
+        ] {
+            assert_eq!(package_key(&pin_key(&k)), k);
+        }
+        assert_eq!(
+            pin_key(&PackageKey::new(Ecosystem::Deb, "buster/arm64", "x"))
+                .suite
+                .as_deref(),
+            Some("buster")
+        );
+    }
+
+    #[test]
+    fn proposals_start_at_the_candidate_and_learn_nogoods() {
+        let u = universe();
+        let mut lock = Lock::new("p", &"a".repeat(40), "2022-12-06");
+        for (n, v) in [("lxml", "2.0"), ("pyyaml", "3.0"), ("cython", "3.0")] {
+            let mut p = Pin::new(Ecosystem::Py, n, v);
+            p.python = Some("py3".into());
+            lock.upsert(p);
+        }
+        lock.upsert(Pin::new(Ecosystem::Git, "https://x/y.git", &"b".repeat(40)));
+        lock.normalize();
+        let mut s = SolverSearch::for_candidate(&u, &lock);
+        let a = s.propose().unwrap();
+        let by_name: BTreeMap<String, String> =
+            a.iter().map(|(k, v)| (k.name.clone(), v.clone())).collect();
+        assert_eq!(by_name["lxml"], "2.0");
+        assert_eq!(by_name["pyyaml"], "3.0");
+        assert_eq!(by_name["https://x/y.git"], "b".repeat(40));
+        let yaml = a.keys().find(|k| k.name == "pyyaml").unwrap().clone();
+        let cy = a.keys().find(|k| k.name == "cython").unwrap().clone();
+        s.forbid(
+            vec![(yaml.clone(), "3.0".into()), (cy.clone(), "3.0".into())],
+            "cython_sources",
+        );
+        let b = s.propose().unwrap();
+        assert!(!(b[&yaml] == "3.0" && b[&cy] == "3.0"), "{b:?}");
+        // Blaming only a pin the universe does not know leaves nothing to propose.
+        let git = a
+            .keys()
+            .find(|k| k.name == "https://x/y.git")
+            .unwrap()
+            .clone();
+        s.forbid(vec![(git, "b".repeat(40))], "unknown revision");
+        assert!(s.propose().is_err());
+    }
+}
