@@ -354,12 +354,32 @@ struct SpannedLock {
 
 /// 1-based line of byte offset `pos` in `text`.
 fn line_of(text: &str, pos: usize) -> usize {
-    text.as_bytes()
-        .iter()
-        .take(pos.min(text.len()))
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    LineIndex::new(text).line(pos)
+}
+
+/// Byte offsets of line starts, so that mapping the span of every pin of a
+/// large lock to its line stays linear instead of rescanning the text.
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineIndex(starts)
+    }
+
+    /// 1-based line of byte offset `pos`.
+    fn line(&self, pos: usize) -> usize {
+        match self.0.binary_search(&pos) {
+            Ok(i) => i + 1,
+            Err(i) => i,
+        }
+    }
 }
 
 impl Lock {
@@ -487,6 +507,8 @@ impl Lock {
             }
         }
         let raw: SpannedLock = toml::from_str(text).map_err(parse_err)?;
+        let index = LineIndex::new(text);
+        let line_of = |_: &str, pos: usize| index.line(pos);
         let invalid = |line: usize, what, field, message| LockError::Invalid {
             path: path.to_string(),
             line,
