@@ -97,7 +97,10 @@ fn manifest_solution_becomes_a_lock_and_a_sonic_versions_tree() {
     assert!(text.contains("name = \"libfoo-dev\""), "{text}");
     assert!(text.contains("version = \"1.2-1\""), "{text}");
     assert!(!text.contains("2.0-1"), "{text}");
-    assert!(text.contains("sonic-slave-bullseye/Dockerfile.j2:41"), "{text}");
+    assert!(
+        text.contains("sonic-slave-bullseye/Dockerfile.j2:41"),
+        "{text}"
+    );
 
     let lockfiles = dir.path().join("lockfiles");
     let (code, _, err) = run(&[

@@ -278,7 +278,11 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
         let lock = sonic_lock::solve::candidate::candidate_lock(&platform, &m, &l.u, &solved);
         lock.write(p)?;
         if !global.json {
-            println!("candidate lock with {} pins written to {}", lock.pins.len(), p.display());
+            println!(
+                "candidate lock with {} pins written to {}",
+                lock.pins.len(),
+                p.display()
+            );
         }
     }
     std::mem::forget(l);

@@ -19,10 +19,16 @@ pub fn lock_image(image: &str) -> String {
 /// Manifest origins (`file:line`) per (image, Debian package name).
 pub fn deb_origins(m: &Manifest) -> BTreeMap<(String, String), BTreeSet<String>> {
     let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    for d in m.dependencies.iter().filter(|d| d.ecosystem == Ecosystem::Deb) {
+    for d in m
+        .dependencies
+        .iter()
+        .filter(|d| d.ecosystem == Ecosystem::Deb)
+    {
         let image = d.context.image.clone().unwrap_or_else(|| "default".into());
         let name = d.name.split(':').next().unwrap_or(&d.name).to_string();
-        out.entry((image, name)).or_default().insert(d.origin.to_string());
+        out.entry((image, name))
+            .or_default()
+            .insert(d.origin.to_string());
     }
     out
 }
@@ -99,8 +105,14 @@ mod tests {
                 name: "make".into(),
                 constraint: Constraint::None,
                 pinned: false,
-                origin: Origin { file: "sonic-slave-bullseye/Dockerfile.j2".into(), line: 60 },
-                context: Context { image: Some("sonic-slave-bullseye".into()), ..Context::default() },
+                origin: Origin {
+                    file: "sonic-slave-bullseye/Dockerfile.j2".into(),
+                    line: 60,
+                },
+                context: Context {
+                    image: Some("sonic-slave-bullseye".into()),
+                    ..Context::default()
+                },
                 attrs: BTreeMap::new(),
             }],
             diagnostics: vec![],
@@ -113,9 +125,22 @@ mod tests {
         assert_eq!(lock.pins.len(), 1);
         let p = &lock.pins[0];
         assert_eq!(p.image.as_deref(), Some("build-sonic-slave-bullseye"));
-        assert_eq!((p.suite.as_deref(), p.arch.as_deref()), (Some("bullseye"), Some("amd64")));
-        assert_eq!(p.why, vec!["sonic-slave-bullseye/Dockerfile.j2:60".to_string()]);
-        let meta: &CandidateMeta = &u.candidate(u.candidates_of(u.lookup_name(Ecosystem::Deb, "bullseye/amd64", "make").unwrap())[0]).meta;
+        assert_eq!(
+            (p.suite.as_deref(), p.arch.as_deref()),
+            (Some("bullseye"), Some("amd64"))
+        );
+        assert_eq!(
+            p.why,
+            vec!["sonic-slave-bullseye/Dockerfile.j2:60".to_string()]
+        );
+        let meta: &CandidateMeta = &u
+            .candidate(
+                u.candidates_of(
+                    u.lookup_name(Ecosystem::Deb, "bullseye/amd64", "make")
+                        .unwrap(),
+                )[0],
+            )
+            .meta;
         assert_eq!(p.sha256, meta.sha256);
         assert_eq!(lock.commit, m.commit);
         // The candidate is a valid lock: it round-trips through the lockfile format.
