@@ -92,7 +92,8 @@ mod tests {
     fn picks_become_pins_with_url_hash_and_origin() {
         let mut u = Universe::new();
         let packages = "Package: make\nVersion: 4.3-4.1\nArchitecture: amd64\n\
-                        Filename: pool/main/m/make-dfsg/make_4.3-4.1_amd64.deb\nSHA256: abc\n\n";
+                        Filename: pool/main/m/make-dfsg/make_4.3-4.1_amd64.deb\n\
+                        SHA256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n\n";
         debian::load_packages(&mut u, packages.as_bytes(), "Packages", "bullseye/amd64").unwrap();
         let key = PackageKey::new(Ecosystem::Deb, "bullseye/amd64", "make");
         let m = Manifest {
