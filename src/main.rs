@@ -27,7 +27,7 @@ enum Command {
     /// Judge exported SONiC versions trees with a trial builder.
     Trial(cli::trial::TrialArgs),
     /// Prove a candidate lock by trial builds, learning from failures, and write the lockfile.
-    Lock(cli::lock::LockArgs),
+    Lock(Box<cli::lock::LockArgs>),
     /// List the platform definitions.
     Platforms(cli::platforms::Args),
     /// Print the commit at which a platform was last supported.
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
         Command::Import(args) => cli::import::run(args, &cli.global),
         Command::Diff(args) => cli::diff::run(args, &cli.global),
         Command::Trial(args) => cli::trial::run(args, &cli.global),
-        Command::Lock(args) => cli::lock::run(args, &cli.global),
+        Command::Lock(args) => cli::lock::run(*args, &cli.global),
         Command::Platforms(args) => cli::platforms::run(args, &cli.global),
         Command::Cutoff(args) => cli::cutoff::run(args, &cli.global),
         Command::Crawl(args) => cli::crawl::run(args, &cli.global),

@@ -4,19 +4,27 @@
 //! unproven lock.
 
 use super::builder_args::BuilderArgs;
+use super::index::SourceArgs;
 use super::{Global, Status};
 use anyhow::{Context, bail};
 use serde::Serialize;
+use sonic_lock::crawl::{self, CrawlOptions};
 use sonic_lock::lock::{Lock, PinKey, TrialRecord};
+use sonic_lock::platform;
+use sonic_lock::source::Cutoff;
+use sonic_lock::source::build;
+use sonic_lock::source::debian::archive::SuiteSpec;
 use sonic_lock::trial::builder::Verdict;
 use sonic_lock::trial::journal::Journal;
 use sonic_lock::trial::learn::{
     Attribution, Event, LearnConfig, LearnError, Learner, SingleCandidate,
 };
+use sonic_lock::trial::pipeline::{self, PipelineOptions};
 use sonic_lock::trial::pool::Workspace;
 use sonic_lock::trial::solver::SolverSearch;
 use sonic_lock::trial::stage::{LockStage, parse_contents};
 use sonic_lock::trial::triage::Triage;
+use sonic_lock::universe::Universe;
 use std::path::PathBuf;
 
 /// Arguments of `sonic-lock lock`.
@@ -25,12 +33,43 @@ pub struct LockArgs {
     /// Platform name; the lock is written to LOCKFILES/<platform>.lock.
     #[arg(long)]
     pub platform: String,
-    /// The statically solved candidate lock to prove.
+    /// The statically solved candidate lock to prove; without it the lock is
+    /// computed here: crawl --sonic-repo, index, solve, then prove.
+    #[arg(long, required_unless_present = "sonic_repo")]
+    pub candidate: Option<PathBuf>,
+    /// sonic-buildimage repository to crawl when no --candidate is given (a path or a URL).
+    #[arg(long, value_name = "PATH_OR_URL", conflicts_with = "candidate")]
+    pub sonic_repo: Option<String>,
+    /// Crawl this revision instead of the platform's cutoff.
+    #[arg(long, conflicts_with = "date")]
+    pub rev: Option<String>,
+    /// Crawl the last commit of the cutoff branch at or before this date (also the index cutoff).
     #[arg(long)]
-    pub candidate: PathBuf,
+    pub date: Option<String>,
+    /// Directory of local submodule clones (by submodule path, name or repository name).
+    #[arg(long, value_name = "DIR")]
+    pub submodules: Option<PathBuf>,
+    /// Clone submodules not found under --submodules into the cache.
+    #[arg(long)]
+    pub clone_submodules: bool,
+    /// Read platform definitions from this directory instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub platforms_dir: Option<PathBuf>,
+    /// Debian suites as `[archive:]suite` (repeatable); default the standard four of each platform suite.
+    #[arg(long = "suite")]
+    pub suites: Vec<String>,
+    /// Read Requires-Dist for this many newest versions of each Python package, plus pinned ones.
+    #[arg(long, default_value_t = 1)]
+    pub py_metadata: usize,
+    /// Also write the computed candidate lock here (without --candidate).
+    #[arg(long, conflicts_with = "candidate")]
+    pub candidate_out: Option<PathBuf>,
+    /// Where sources are and how to reach them (without --candidate).
+    #[command(flatten)]
+    pub source: SourceArgs,
     /// The universe (index stage artifact) to search for alternatives when a
     /// candidate fails; without it the candidate is proven or refuted as it is.
-    #[arg(long)]
+    #[arg(long, requires = "candidate")]
     pub universe: Option<PathBuf>,
     /// A `files/build/versions/` tree that is known to build: the passing end
     /// for delta debugging of failures no signature explains.
@@ -83,6 +122,80 @@ fn pick_text(k: &PinKey, v: &str) -> String {
     format!("{k} = {v}")
 }
 
+/// Crawl, index and solve: the candidate lock and the universe it was solved in.
+fn static_candidate(args: &LockArgs, global: &Global) -> anyhow::Result<(Lock, Universe)> {
+    let Some(repo_arg) = &args.sonic_repo else {
+        bail!("give --candidate FILE or --sonic-repo PATH_OR_URL");
+    };
+    let platforms = super::platforms::load(args.platforms_dir.as_ref())?;
+    let p = platforms.find(&args.platform)?.clone();
+    let cache = super::cutoff::cache_dir(args.source.cache.as_ref());
+    let repo = crawl::tree::open_or_clone(repo_arg, &cache)?;
+    let rev = match &args.rev {
+        Some(r) => r.clone(),
+        None => {
+            let q = super::cutoff::query(None, args.date.as_ref())?;
+            platform::find_cutoff(&repo, &p.cutoff, &q)?.commit
+        }
+    };
+    let cutoff = match &args.date {
+        Some(d) => Some(Cutoff::parse(d)?),
+        None => None,
+    };
+    let suites = args
+        .suites
+        .iter()
+        .map(|s| SuiteSpec::parse(s, &p.arch))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dist = p
+        .make
+        .get("BLDENV")
+        .or(p.suites.first())
+        .cloned()
+        .unwrap_or_else(|| "bullseye".to_string());
+    let domain = build::deb_domain(&dist, &p.arch);
+    let sources = args.source.sources()?;
+    let opts = PipelineOptions {
+        crawl: CrawlOptions {
+            repo: repo.display().to_string(),
+            rev,
+            platform: Some(p),
+            all: false,
+            submodules: args.submodules.clone(),
+            clone_submodules: args.clone_submodules,
+            cache_dir: cache,
+        },
+        sources: &sources,
+        suites,
+        cutoff,
+        domain,
+        py_metadata: args.py_metadata,
+    };
+    let pb = super::progress(global, None, "crawling");
+    let out = pipeline::candidate_for(&args.platform, &opts, &|stage| {
+        pb.set_message(stage.to_string())
+    });
+    pb.finish_and_clear();
+    let out = out?;
+    for w in &out.warnings {
+        eprintln!("warning: {w}");
+    }
+    if let Some(path) = &args.candidate_out {
+        out.candidate.write(path)?;
+    }
+    if !global.json {
+        println!(
+            "{} at {}: {} dependencies, {} candidates at the cutoff, candidate lock with {} pins",
+            out.manifest.platform,
+            out.manifest.commit,
+            out.manifest.dependencies.len(),
+            out.universe.candidate_count(),
+            out.candidate.pins.len()
+        );
+    }
+    Ok((out.candidate, out.universe))
+}
+
 /// Runs `sonic-lock lock`.
 pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
     sonic_lock::trial::signal::install().map_err(|e| anyhow::anyhow!("signal handler: {e}"))?;
@@ -98,7 +211,13 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
             args.platform
         );
     }
-    let candidate = Lock::read(&args.candidate)?;
+    let (candidate, pipeline_universe) = match &args.candidate {
+        Some(p) => (Lock::read(p)?, None),
+        None => {
+            let (lock, u) = static_candidate(&args, global)?;
+            (lock, Some(u))
+        }
+    };
     let out_path = args.lockfiles.join(format!("{}.lock", args.platform));
     let Some(builder) = args.builder.build()? else {
         let mut lock = candidate;
@@ -180,11 +299,11 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
         on_event: &on_event,
     };
     let universe = match &args.universe {
+        None => pipeline_universe,
         Some(p) => Some(
             sonic_lock::universe::Universe::read(p)
                 .with_context(|| format!("universe {}", p.display()))?,
         ),
-        None => None,
     };
     let result = match &universe {
         Some(u) => learner.run(&mut SolverSearch::for_candidate(u, &candidate), reference),

@@ -5,7 +5,7 @@ use super::{Global, Status, print_json};
 use anyhow::{Context as _, bail};
 use sonic_lock::manifest::{Ecosystem, Manifest};
 use sonic_lock::solve::graph::SolutionGraph;
-use sonic_lock::solve::{Nogood, Preference, Solver, debian_base, input, solve_transactions};
+use sonic_lock::solve::{Nogood, Solver, debian_base, input};
 use sonic_lock::universe::{PackageKey, Requirement, Universe, debian};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -191,27 +191,14 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
     let mut out: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut solved: BTreeMap<String, BTreeMap<PackageKey, String>> = BTreeMap::new();
     let mut status = Status::Ok;
-    for (image, txs) in &l.transactions {
-        let result = if txs.len() == 1 && l.reference.is_some() {
-            let mut s = Solver::new(&l.u, txs[0].clone());
-            s.set_base(l.base.clone());
-            for n in &l.nogoods {
-                s.add_nogood(n.clone());
-            }
-            if let Some(r) = &l.reference {
-                s.set_preference(Preference::Closest(r.clone()));
-            }
-            s.solve()
-                .map(|sol| {
-                    vec![sonic_lock::solve::TransactionState {
-                        installed: sol,
-                        removed: vec![],
-                    }]
-                })
-                .map_err(|e| (0, e))
-        } else {
-            solve_transactions(&l.u, l.base.clone(), txs.clone(), &l.nogoods)
-        };
+    let results = sonic_lock::trial::pipeline::solve_images(
+        &l.u,
+        &l.base,
+        &l.transactions,
+        &l.nogoods,
+        l.reference.as_ref(),
+    );
+    for (image, result) in results {
         match result {
             Ok(states) => {
                 let last = states.last().map(|s| &s.installed);

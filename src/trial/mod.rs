@@ -5,6 +5,7 @@ pub mod command;
 pub mod docker;
 pub mod journal;
 pub mod learn;
+pub mod pipeline;
 pub mod pool;
 pub mod signal;
 pub mod solver;

@@ -1,0 +1,245 @@
+//! The static half of `sonic-lock lock` without `--candidate`: crawl the tree,
+//! index every source as of the cutoff, solve each image's apt transactions and
+//! turn the result (plus the git and web pins the index resolved) into a
+//! candidate lock that the learn loop can then prove.
+
+use crate::crawl::{self, CrawlError, CrawlOptions};
+use crate::lock::{Lock, Pin};
+use crate::manifest::{Ecosystem, Manifest, ManifestError, Severity};
+use crate::solve::{
+    Nogood, Preference, Solver, TransactionState, Unsat, candidate, input, solve_transactions,
+};
+use crate::source::debian::archive::SuiteSpec;
+use crate::source::index::{self, IndexReport, Sources};
+use crate::source::{Cutoff, SourceError, build};
+use crate::universe::{PackageKey, Requirement, Universe, UniverseError};
+use std::collections::BTreeMap;
+
+/// Why the pipeline stopped before producing a candidate.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The crawl could not read the tree.
+    #[error("crawl: {0}")]
+    Crawl(#[from] CrawlError),
+    /// The manifest's commit date is not a usable cutoff.
+    #[error("manifest commit date `{date}` is not a cutoff: {source}")]
+    CommitDate {
+        /// The date as the manifest has it.
+        date: String,
+        /// Why it did not parse.
+        source: Box<SourceError>,
+    },
+    /// Indexing a source failed.
+    #[error("index: {0}")]
+    Source(Box<SourceError>),
+    /// A requirement could not be expressed in the universe.
+    #[error("universe: {0}")]
+    Universe(#[from] UniverseError),
+    /// The manifest could not be written.
+    #[error("manifest: {0}")]
+    Manifest(#[from] ManifestError),
+    /// Some image's apt transactions have no solution.
+    #[error("{image}: transaction {} has no solution:\n{explanation}", transaction + 1)]
+    Unsat {
+        /// The image.
+        image: String,
+        /// Index of the failing transaction (0-based).
+        transaction: usize,
+        /// The solver's explanation.
+        explanation: String,
+    },
+}
+
+impl From<SourceError> for PipelineError {
+    fn from(e: SourceError) -> PipelineError {
+        PipelineError::Source(Box::new(e))
+    }
+}
+
+/// What the static pipeline needs beyond the crawl options.
+pub struct PipelineOptions<'a> {
+    /// How to crawl (repository, revision, platform, submodules).
+    pub crawl: CrawlOptions,
+    /// The clients for every source.
+    pub sources: &'a Sources,
+    /// Debian suites to index; empty means the standard four of each platform suite.
+    pub suites: Vec<SuiteSpec>,
+    /// The cutoff; `None` means the crawled commit's date.
+    pub cutoff: Option<Cutoff>,
+    /// The apt view (`<dist>/<arch>`) the Debian transactions resolve in.
+    pub domain: String,
+    /// Read Requires-Dist for this many newest versions of each Python package.
+    pub py_metadata: usize,
+}
+
+/// Every stage's artifact, so the caller can save or report any of them.
+pub struct PipelineOutput {
+    /// The crawl manifest.
+    pub manifest: Manifest,
+    /// What the index found.
+    pub report: IndexReport,
+    /// Every candidate at the cutoff.
+    pub universe: Universe,
+    /// The statically solved candidate lock.
+    pub candidate: Lock,
+    /// Things the caller should show (crawl errors, universe notes, missing dependencies).
+    pub warnings: Vec<String>,
+}
+
+/// Per image, the state after each apt transaction or the failing transaction and why.
+pub type ImageResults = BTreeMap<String, Result<Vec<TransactionState>, (usize, Unsat)>>;
+
+/// Solves every image's apt transactions independently (an image starts from its
+/// base), staying closest to `reference` for single-transaction images when given.
+pub fn solve_images(
+    u: &Universe,
+    base: &[Requirement],
+    transactions: &BTreeMap<String, Vec<Vec<Requirement>>>,
+    nogoods: &[Nogood],
+    reference: Option<&BTreeMap<PackageKey, String>>,
+) -> ImageResults {
+    let mut out = BTreeMap::new();
+    for (image, txs) in transactions {
+        let result = match reference {
+            // Closeness is defined against one solution, so it applies to one transaction.
+            Some(r) if txs.len() == 1 => {
+                let mut s = Solver::new(u, txs[0].clone());
+                s.set_base(base.to_vec());
+                for n in nogoods {
+                    s.add_nogood(n.clone());
+                }
+                s.set_preference(Preference::Closest(r.clone()));
+                s.solve()
+                    .map(|sol| {
+                        vec![TransactionState {
+                            installed: sol,
+                            removed: vec![],
+                        }]
+                    })
+                    .map_err(|e| (0, e))
+            }
+            _ => solve_transactions(u, base.to_vec(), txs.clone(), nogoods),
+        };
+        out.insert(image.clone(), result);
+    }
+    out
+}
+
+/// The final installed picks of every image, or the first image with no solution.
+pub fn final_picks(
+    results: &ImageResults,
+) -> Result<BTreeMap<String, BTreeMap<PackageKey, String>>, PipelineError> {
+    let mut picks = BTreeMap::new();
+    for (image, r) in results {
+        match r {
+            Ok(states) => {
+                if let Some(last) = states.last() {
+                    picks.insert(image.clone(), last.installed.picks.clone());
+                }
+            }
+            Err((i, unsat)) => {
+                return Err(PipelineError::Unsat {
+                    image: image.clone(),
+                    transaction: *i,
+                    explanation: unsat.explain(),
+                });
+            }
+        }
+    }
+    Ok(picks)
+}
+
+/// Adds the pins the index resolved outside Debian: git repositories at the
+/// cutoff commit and web files at their immutable URL with hashes.
+pub fn add_index_pins(lock: &mut Lock, report: &IndexReport) {
+    for g in &report.git {
+        let mut pin = Pin::new(Ecosystem::Git, &g.url, &g.commit);
+        pin.first_seen = Some(g.date.clone()).filter(|d| !d.is_empty());
+        lock.upsert(pin);
+    }
+    for w in &report.web {
+        // SONiC's versions-web keys a file by the URL fetched and checks its md5.
+        let mut pin = Pin::new(Ecosystem::Web, &w.immutable_url, &w.md5);
+        pin.url = Some(w.immutable_url.clone());
+        if w.immutable_url != w.url {
+            pin.declared_url = Some(w.url.clone());
+        }
+        pin.md5 = Some(w.md5.clone());
+        pin.sha256 = Some(w.sha256.clone()).filter(|s| !s.is_empty());
+        lock.upsert(pin);
+    }
+    lock.normalize();
+}
+
+/// Runs crawl, index and solve, and returns the candidate lock for `platform`.
+pub fn candidate_for(
+    platform: &str,
+    opts: &PipelineOptions<'_>,
+    on_stage: &dyn Fn(&str),
+) -> Result<PipelineOutput, PipelineError> {
+    let mut warnings = Vec::new();
+    on_stage("crawling");
+    let crawled = crawl::crawl(&opts.crawl, &|_, _| {})?;
+    let manifest = crawled.manifest;
+    for d in manifest
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+    {
+        warnings.push(format!("crawl: {}: {}", d.origin, d.message));
+    }
+    let cutoff = match &opts.cutoff {
+        Some(c) => *c,
+        None => {
+            Cutoff::parse(&manifest.commit_date).map_err(|source| PipelineError::CommitDate {
+                date: manifest.commit_date.clone(),
+                source: Box::new(source),
+            })?
+        }
+    };
+    let suites = if opts.suites.is_empty() {
+        let arch = opts.domain.split('/').nth(1).unwrap_or("amd64");
+        match &opts.crawl.platform {
+            Some(p) => {
+                let mut v = Vec::new();
+                for dist in &p.suites {
+                    v.extend(SuiteSpec::standard(dist, &p.arch)?);
+                }
+                v
+            }
+            None => index::suites_for(&manifest, arch)?,
+        }
+    } else {
+        opts.suites.clone()
+    };
+    on_stage("indexing sources as of the cutoff");
+    let mut universe = Universe::new();
+    let report = index::run(
+        opts.sources,
+        &manifest,
+        &cutoff,
+        &suites,
+        opts.py_metadata,
+        |si| build::load_suite(&mut universe, si).map(|_| ()),
+    )?;
+    warnings.extend(build::add_report(&mut universe, &manifest, &report)?);
+    for m in &report.missing {
+        warnings.push(format!(
+            "no version at the cutoff: {} {} ({}): {}",
+            m.ecosystem, m.name, m.origin, m.reason
+        ));
+    }
+    on_stage("solving");
+    let transactions = input::debian_transactions(&mut universe, &manifest, &opts.domain)?;
+    let results = solve_images(&universe, &[], &transactions, &[], None);
+    let picks = final_picks(&results)?;
+    let mut lock = candidate::candidate_lock(platform, &manifest, &universe, &picks);
+    add_index_pins(&mut lock, &report);
+    Ok(PipelineOutput {
+        manifest,
+        report,
+        universe,
+        candidate: lock,
+        warnings,
+    })
+}

@@ -1,0 +1,177 @@
+//! `sonic-lock lock` without `--candidate`: crawl, index, solve and lock in one
+//! run, against a tree built in code and a loopback snapshot archive.
+
+#[path = "crawl_support/mod.rs"]
+mod crawl_support;
+#[path = "source_support/mod.rs"]
+mod source_support;
+
+use crawl_support::{FUNCTIONS, Files, PLATFORM_TOML, SLAVE_MK, commit, init_bare};
+use source_support::{Server, file, redirect, serve, status, suite_files};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+/// 2022-12-01T12:00:00Z: after the only snapshot, which the archive redirects to.
+const COMMIT_TIME: i64 = 1_669_896_000;
+const SNAPSHOT: &str = "20221201T000000Z";
+
+/// A sonic-buildimage-shaped tree whose bullseye slave apt-installs two packages.
+fn tree() -> Files {
+    let mut f = Files::default();
+    f.add("slave.mk", SLAVE_MK)
+        .add("rules/config", "DEFAULT_CONTAINER_REGISTRY ?=\n")
+        .add("rules/functions", FUNCTIONS)
+        .add("platform/testp/rules.mk", "include $(PLATFORM_PATH)/sdk.mk\ninclude $(PLATFORM_PATH)/one-image.mk\n")
+        .add("platform/testp/sdk.mk", "SDK_VERSION = 1.0\n")
+        .add("platform/testp/one-image.mk", "SONIC_ONE_IMAGE = sonic-testp.bin\nSONIC_INSTALLERS += $(SONIC_ONE_IMAGE)\nSONIC_ALL += $(SONIC_ONE_IMAGE)\n")
+        .add(
+            "sonic-slave-bullseye/Dockerfile.j2",
+            "FROM debian:bullseye\nRUN apt-get update && apt-get install -y \\\n        hello \\\n        libmnl0\n",
+        )
+        .add("build_debian.sh", "#!/bin/bash\n");
+    f
+}
+
+/// snapshot.debian.org with one bullseye snapshot; later timestamps redirect to it.
+fn archive(pkgs: &'static [(&'static str, &'static str)]) -> Server {
+    let (rel, files) = suite_files(
+        "bullseye",
+        "Thu, 01 Dec 2022 00:00:00 UTC",
+        Some("Thu, 08 Dec 2022 00:00:00 UTC"),
+        pkgs,
+    );
+    let mut site: HashMap<String, Vec<u8>> = HashMap::new();
+    let base = format!("/archive/debian/{SNAPSHOT}/dists/bullseye");
+    site.insert(format!("{base}/Release"), rel.into_bytes());
+    for (p, b) in files {
+        site.insert(format!("{base}/{p}"), b);
+    }
+    serve(move |req, _| {
+        if let Some(tail) = req.path.strip_prefix("/archive/debian/") {
+            let (ts, rest) = tail.split_once('/').unwrap_or((tail, ""));
+            if ts > SNAPSHOT {
+                return redirect(&format!("/archive/debian/{SNAPSHOT}/{rest}"));
+            }
+        }
+        match site.get(&req.path) {
+            Some(b) => file(req, b),
+            None => status(404),
+        }
+    })
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    srv: Server,
+}
+
+impl Setup {
+    fn new(pkgs: &'static [(&'static str, &'static str)]) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let r = init_bare(&dir.path().join("repo.git"));
+        commit(&r, &tree(), "first", COMMIT_TIME);
+        std::fs::create_dir_all(dir.path().join("platforms")).unwrap();
+        std::fs::write(dir.path().join("platforms/testbox.toml"), PLATFORM_TOML).unwrap();
+        Setup {
+            dir,
+            srv: archive(pkgs),
+        }
+    }
+
+    fn p(&self, rel: &str) -> String {
+        self.dir.path().join(rel).display().to_string()
+    }
+
+    fn lock(&self, extra: &[&str]) -> (i32, String, String) {
+        let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+            .args([
+                "lock",
+                "--platform",
+                "testbox",
+                "--platforms-dir",
+                &self.p("platforms"),
+                "--sonic-repo",
+                &self.p("repo.git"),
+                "--suite",
+                "bullseye",
+                "--snapshot-url",
+                &self.srv.base,
+                "--retries",
+                "1",
+                "--cache",
+                &self.p("cache"),
+                "--lockfiles",
+                &self.p("lockfiles"),
+                "--workspace",
+                &self.p("trials"),
+                "--quiet",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    fn written(&self) -> toml::Value {
+        let text = std::fs::read_to_string(self.dir.path().join("lockfiles/testbox.lock")).unwrap();
+        toml::from_str(&text).unwrap()
+    }
+}
+
+fn deb_pins(lock: &toml::Value) -> Vec<(String, String, Vec<String>)> {
+    lock["pin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ecosystem"].as_str() == Some("deb"))
+        .map(|p| {
+            let why = p
+                .get("why")
+                .and_then(|w| w.as_array())
+                .map(|w| w.iter().map(|s| s.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default();
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+                why,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
+    let s = Setup::new(&[
+        ("hello", "2.10-2"),
+        ("libmnl0", "1.0.4-3"),
+        ("libc6", "2.31-13"),
+        ("unrelated", "1.0"),
+    ]);
+    let (code, stdout, stderr) = s.lock(&["--export", &s.p("versions")]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("UNPROVEN"), "{stderr}");
+    let lock = s.written();
+    let pins = deb_pins(&lock);
+    let names: Vec<&str> = pins.iter().map(|p| p.0.as_str()).collect();
+    assert!(
+        names.contains(&"hello") && names.contains(&"libmnl0") && names.contains(&"libc6"),
+        "{pins:?}"
+    );
+    assert!(!names.contains(&"unrelated"), "{pins:?}");
+    let hello = pins.iter().find(|p| p.0 == "hello").unwrap();
+    assert_eq!(hello.1, "2.10-2");
+    assert!(
+        hello
+            .2
+            .iter()
+            .any(|o| o.starts_with("sonic-slave-bullseye/Dockerfile.j2:")),
+        "origin of hello: {:?}",
+        hello.2
+    );
+    assert!(Path::new(&s.p("versions")).is_dir());
+}
