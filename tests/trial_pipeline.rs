@@ -175,3 +175,60 @@ fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
     );
     assert!(Path::new(&s.p("versions")).is_dir());
 }
+
+#[test]
+fn lock_without_candidate_learns_from_a_failing_build_and_avoids_the_version() {
+    let s = Setup::new(&[
+        ("hello", "2.10-1"),
+        ("hello", "2.10-2"),
+        ("libmnl0", "1.0.4-3"),
+        ("libc6", "2.31-13"),
+    ]);
+    // The newest hello cannot be installed; apt says so in words triage knows.
+    let script = "if grep -rqx 'hello==2.10-2' \"$SONIC_LOCK_VERSIONS_DIR\"; then \
+                  echo \"E: Version '2.10-2' for 'hello' was not found\"; exit 100; fi";
+    let (code, stdout, stderr) = s.lock(&["--builder", "command", "--", "/bin/sh", "-c", script]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("proven by a passing build"), "{stdout}");
+    let lock = s.written();
+    let pins = deb_pins(&lock);
+    let hello = pins.iter().find(|p| p.0 == "hello").unwrap();
+    assert_eq!(hello.1, "2.10-1", "{pins:?}");
+    assert!(pins.iter().any(|p| p.0 == "libmnl0" && p.1 == "1.0.4-3"));
+    let trials = lock["trial"].as_array().unwrap();
+    assert_eq!(trials.len(), 2, "{trials:?}");
+    assert!(
+        trials.iter().any(|t| t
+            .get("detail")
+            .and_then(|d| d.as_str())
+            .unwrap_or("")
+            .contains("hello")),
+        "{trials:?}"
+    );
+}
+
+#[test]
+fn lock_without_candidate_explains_an_unsolvable_image_and_writes_nothing() {
+    let s = Setup::new(&[("hello", "2.10-2"), ("libc6", "2.31-13")]);
+    let (code, stdout, stderr) = s.lock(&[]);
+    assert_ne!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains("no solution") && stderr.contains("libmnl0"),
+        "{stderr}"
+    );
+    assert!(!Path::new(&s.p("lockfiles/testbox.lock")).exists());
+}
+
+#[test]
+fn lock_needs_a_candidate_or_a_tree() {
+    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(["lock", "--platform", "testbox"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--candidate") || err.contains("--sonic-repo"),
+        "{err}"
+    );
+}
