@@ -27,7 +27,7 @@ fn tree() -> Files {
         .add("platform/testp/one-image.mk", "SONIC_ONE_IMAGE = sonic-testp.bin\nSONIC_INSTALLERS += $(SONIC_ONE_IMAGE)\nSONIC_ALL += $(SONIC_ONE_IMAGE)\n")
         .add(
             "sonic-slave-bullseye/Dockerfile.j2",
-            "FROM debian:bullseye\nRUN apt-get update && apt-get install -y \\\n        hello \\\n        libmnl0\n",
+            "FROM debian:bullseye\nRUN apt-get update && apt-get install -y \\\n        hello \\\n        libmnl0\nRUN pip3 install 'demo>=1,<3' plain\n",
         )
         .add("build_debian.sh", "#!/bin/bash\n");
     f
@@ -46,6 +46,37 @@ fn archive(pkgs: &'static [(&'static str, &'static str)]) -> Server {
     site.insert(format!("{base}/Release"), rel.into_bytes());
     for (p, b) in files {
         site.insert(format!("{base}/{p}"), b);
+    }
+    // PyPI: demo 3.0 and plain 4.0 appeared after the cutoff; demo 2.5rc1 is a pre-release.
+    for (name, files) in [
+        (
+            "demo",
+            &[
+                ("1.0", "2020"),
+                ("2.0", "2021"),
+                ("2.5rc1", "2022"),
+                ("3.0", "2023"),
+            ][..],
+        ),
+        ("plain", &[("1.0", "2020"), ("4.0", "2023")][..]),
+    ] {
+        let files: Vec<String> = files
+            .iter()
+            .map(|(v, year)| {
+                format!(
+                    r#"{{"filename":"{name}-{v}.tar.gz","url":"/files/{name}-{v}.tar.gz","hashes":{{"sha256":"{}"}},"upload-time":"{year}-01-01T00:00:00Z"}}"#,
+                    source_support::sha256(format!("{name}-{v}").as_bytes())
+                )
+            })
+            .collect();
+        site.insert(
+            format!("/simple/{name}/"),
+            format!(
+                r#"{{"meta":{{"api-version":"1.1"}},"name":"{name}","files":[{}]}}"#,
+                files.join(",")
+            )
+            .into_bytes(),
+        );
     }
     serve(move |req, _| {
         if let Some(tail) = req.path.strip_prefix("/archive/debian/") {
@@ -96,6 +127,8 @@ impl Setup {
                 "--suite",
                 "bullseye",
                 "--snapshot-url",
+                &self.srv.base,
+                "--pypi-url",
                 &self.srv.base,
                 "--retries",
                 "1",
@@ -174,6 +207,26 @@ fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
         hello.2
     );
     assert!(Path::new(&s.p("versions")).is_dir());
+    // Python: the newest release at the cutoff within the declared range.
+    let py: Vec<(String, String)> = lock["pin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ecosystem"].as_str() == Some("py"))
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        py,
+        vec![
+            ("demo".into(), "2.0".into()),
+            ("plain".into(), "1.0".into())
+        ]
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use crate::crawl::{self, CrawlError, CrawlOptions};
 use crate::lock::{Lock, Pin};
-use crate::manifest::{Ecosystem, Manifest, ManifestError, Severity};
+use crate::manifest::{Constraint, Ecosystem, Manifest, ManifestError, Severity};
 use crate::solve::{
     Nogood, Preference, Solver, TransactionState, Unsat, candidate, input, solve_transactions,
 };
@@ -13,7 +13,9 @@ use crate::source::debian::archive::SuiteSpec;
 use crate::source::index::{self, IndexReport, Sources};
 use crate::source::{Cutoff, SourceError, build};
 use crate::universe::{PackageKey, Requirement, Universe, UniverseError};
-use std::collections::BTreeMap;
+use pep440_rs::{Version, VersionSpecifiers};
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
 
 /// Why the pipeline stopped before producing a candidate.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +173,87 @@ pub fn add_index_pins(lock: &mut Lock, report: &IndexReport) {
     lock.normalize();
 }
 
+/// Adds a `py` pin for every Python name the manifest installs: the newest
+/// release at the cutoff that satisfies every declaration of it in that image
+/// and interpreter (pre-releases only when nothing else fits, as pip does).
+/// Returns a note for each name no version satisfies.
+pub fn add_py_pins(lock: &mut Lock, manifest: &Manifest, report: &IndexReport) -> Vec<String> {
+    let histories: BTreeMap<&str, &crate::source::History> = report
+        .histories
+        .iter()
+        .filter(|h| h.ecosystem == Ecosystem::Py)
+        .map(|h| (h.name.as_str(), h))
+        .collect();
+    // (image, python, name) -> (constraints, origins)
+    type Wanted = BTreeMap<(String, String, String), (Vec<Constraint>, BTreeSet<String>)>;
+    let mut wanted: Wanted = BTreeMap::new();
+    for d in manifest
+        .dependencies
+        .iter()
+        .filter(|d| d.ecosystem == Ecosystem::Py)
+    {
+        let Ok(name) = crate::source::pypi::normalize_name(&d.name) else {
+            continue;
+        };
+        let (python, _) =
+            build::python_env_for(d.context.suite.as_deref(), d.context.python.as_deref());
+        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        let e = wanted.entry((image, python, name)).or_default();
+        e.0.push(d.constraint.clone());
+        e.1.insert(d.origin.to_string());
+    }
+    let mut notes = Vec::new();
+    for ((image, python, name), (constraints, origins)) in wanted {
+        let Some(h) = histories.get(name.as_str()) else {
+            continue;
+        };
+        let mut specs = Vec::new();
+        let mut bad = None;
+        for c in &constraints {
+            let text = match c {
+                Constraint::Exact(v) => format!("=={}", v.trim_start_matches("==")),
+                Constraint::Range(r) => r.clone(),
+                Constraint::None | Constraint::Ref(_) => continue,
+            };
+            match VersionSpecifiers::from_str(&text) {
+                Ok(s) => specs.push(s),
+                Err(e) => bad = Some(format!("{name}: bad version constraint `{text}`: {e}")),
+            }
+        }
+        if let Some(b) = bad {
+            notes.push(b);
+            continue;
+        }
+        let fits: Vec<(Version, &crate::source::VersionAt)> = h
+            .versions
+            .iter()
+            .filter_map(|v| Version::from_str(&v.version).ok().map(|p| (p, v)))
+            .filter(|(p, _)| specs.iter().all(|s| s.contains(p)))
+            .collect();
+        let best = fits
+            .iter()
+            .filter(|(p, _)| !p.any_prerelease())
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .or_else(|| fits.iter().max_by(|a, b| a.0.cmp(&b.0)));
+        let Some((_, v)) = best else {
+            notes.push(format!(
+                "py {name} [{image} {python}]: no version at the cutoff satisfies every declaration"
+            ));
+            continue;
+        };
+        let mut pin = Pin::new(Ecosystem::Py, &name, &v.version);
+        pin.image = Some(candidate::lock_image(&image));
+        pin.python = Some(python);
+        pin.url = v.url.clone();
+        pin.sha256 = v.sha256.clone();
+        pin.first_seen = v.published.clone();
+        pin.why = origins.into_iter().collect();
+        lock.upsert(pin);
+    }
+    lock.normalize();
+    notes
+}
+
 /// Runs crawl, index and solve, and returns the candidate lock for `platform`.
 pub fn candidate_for(
     platform: &str,
@@ -235,6 +318,7 @@ pub fn candidate_for(
     let picks = final_picks(&results)?;
     let mut lock = candidate::candidate_lock(platform, &manifest, &universe, &picks);
     add_index_pins(&mut lock, &report);
+    warnings.extend(add_py_pins(&mut lock, &manifest, &report));
     Ok(PipelineOutput {
         manifest,
         report,
