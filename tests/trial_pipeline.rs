@@ -17,7 +17,7 @@ const COMMIT_TIME: i64 = 1_669_896_000;
 const SNAPSHOT: &str = "20221201T000000Z";
 
 /// A sonic-buildimage-shaped tree whose bullseye slave apt-installs two packages.
-fn tree() -> Files {
+fn tree(git_dep: &str) -> Files {
     let mut f = Files::default();
     f.add("slave.mk", SLAVE_MK)
         .add("rules/config", "DEFAULT_CONTAINER_REGISTRY ?=\n")
@@ -27,7 +27,9 @@ fn tree() -> Files {
         .add("platform/testp/one-image.mk", "SONIC_ONE_IMAGE = sonic-testp.bin\nSONIC_INSTALLERS += $(SONIC_ONE_IMAGE)\nSONIC_ALL += $(SONIC_ONE_IMAGE)\n")
         .add(
             "sonic-slave-bullseye/Dockerfile.j2",
-            "FROM debian:bullseye\nRUN apt-get update && apt-get install -y \\\n        hello \\\n        libmnl0\nRUN pip3 install 'demo>=1,<3' plain\n",
+            format!(
+                "FROM debian:bullseye\nRUN apt-get update && apt-get install -y \\\n        hello \\\n        libmnl0\nRUN pip3 install 'demo>=1,<3' plain\nRUN git clone -b main {git_dep} tool\n"
+            ),
         )
         .add("build_debian.sh", "#!/bin/bash\n");
     f
@@ -94,17 +96,29 @@ fn archive(pkgs: &'static [(&'static str, &'static str)]) -> Server {
 
 struct Setup {
     dir: tempfile::TempDir,
+    tool_at_cutoff: String,
     srv: Server,
 }
 
 impl Setup {
     fn new(pkgs: &'static [(&'static str, &'static str)]) -> Setup {
         let dir = tempfile::tempdir().unwrap();
+        // A git dependency on a branch: one commit before the cutoff, one after.
+        let tool = init_bare(&dir.path().join("tool.git"));
+        let mut f = Files::default();
+        f.add("README", "v1\n");
+        let before = commit(&tool, &f, "v1", COMMIT_TIME - 86_400);
+        f.add("README", "v2\n");
+        let after = commit(&tool, &f, "v2", COMMIT_TIME + 86_400);
+        tool.reference("refs/heads/main", after, true, "main")
+            .unwrap();
         let r = init_bare(&dir.path().join("repo.git"));
-        commit(&r, &tree(), "first", COMMIT_TIME);
+        let tool_path = dir.path().join("tool.git").display().to_string();
+        commit(&r, &tree(&tool_path), "first", COMMIT_TIME);
         std::fs::create_dir_all(dir.path().join("platforms")).unwrap();
         std::fs::write(dir.path().join("platforms/testbox.toml"), PLATFORM_TOML).unwrap();
         Setup {
+            tool_at_cutoff: before.to_string(),
             dir,
             srv: archive(pkgs),
         }
@@ -207,6 +221,18 @@ fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
         hello.2
     );
     assert!(Path::new(&s.p("versions")).is_dir());
+    // git: the branch's commit at the cutoff, not its tip.
+    let git: Vec<(&str, &str)> = lock["pin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ecosystem"].as_str() == Some("git"))
+        .map(|p| (p["name"].as_str().unwrap(), p["version"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        git,
+        vec![(s.p("tool.git").as_str(), s.tool_at_cutoff.as_str())]
+    );
     // Python: the newest release at the cutoff within the declared range.
     let py: Vec<(String, String)> = lock["pin"]
         .as_array()
