@@ -28,7 +28,7 @@ fn tree(git_dep: &str) -> Files {
         .add(
             "sonic-slave-bullseye/Dockerfile.j2",
             format!(
-                "FROM debian:bullseye\nRUN apt-get update && apt-get install -y \\\n        hello \\\n        libmnl0\nRUN pip3 install 'demo>=1,<3' plain\nRUN git clone -b main {git_dep} tool\n"
+                "FROM debian:bullseye\nRUN apt-get update && apt-get install -y \\\n        hello \\\n        libmnl0\nRUN pip3 install 'demo>=1,<3' plain\nRUN git clone -b main {git_dep} tool\nRUN wget -O /tmp/README https://github.com/acme/tool/raw/main/README\n"
             ),
         )
         .add("build_debian.sh", "#!/bin/bash\n");
@@ -36,7 +36,7 @@ fn tree(git_dep: &str) -> Files {
 }
 
 /// snapshot.debian.org with one bullseye snapshot; later timestamps redirect to it.
-fn archive(pkgs: &'static [(&'static str, &'static str)]) -> Server {
+fn archive(pkgs: &'static [(&'static str, &'static str)], tool_at_cutoff: &str) -> Server {
     let (rel, files) = suite_files(
         "bullseye",
         "Thu, 01 Dec 2022 00:00:00 UTC",
@@ -44,6 +44,11 @@ fn archive(pkgs: &'static [(&'static str, &'static str)]) -> Server {
         pkgs,
     );
     let mut site: HashMap<String, Vec<u8>> = HashMap::new();
+    // GitHub raw files, by commit.
+    site.insert(
+        format!("/acme/tool/raw/{tool_at_cutoff}/README"),
+        b"v1\n".to_vec(),
+    );
     let base = format!("/archive/debian/{SNAPSHOT}/dists/bullseye");
     site.insert(format!("{base}/Release"), rel.into_bytes());
     for (p, b) in files {
@@ -112,6 +117,7 @@ impl Setup {
         let after = commit(&tool, &f, "v2", COMMIT_TIME + 86_400);
         tool.reference("refs/heads/main", after, true, "main")
             .unwrap();
+        let srv = archive(pkgs, &before.to_string());
         let r = init_bare(&dir.path().join("repo.git"));
         let tool_path = dir.path().join("tool.git").display().to_string();
         commit(&r, &tree(&tool_path), "first", COMMIT_TIME);
@@ -120,7 +126,7 @@ impl Setup {
         Setup {
             tool_at_cutoff: before.to_string(),
             dir,
-            srv: archive(pkgs),
+            srv,
         }
     }
 
@@ -144,6 +150,10 @@ impl Setup {
                 &self.srv.base,
                 "--pypi-url",
                 &self.srv.base,
+                "--github-url",
+                &self.srv.base,
+                "--github-git",
+                &self.p("{repo}.git"),
                 "--retries",
                 "1",
                 "--cache",
@@ -233,6 +243,24 @@ fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
         git,
         vec![(s.p("tool.git").as_str(), s.tool_at_cutoff.as_str())]
     );
+    // web: the moving GitHub URL pinned to the commit at the cutoff, keyed by md5.
+    let web: Vec<&toml::Value> = lock["pin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ecosystem"].as_str() == Some("web"))
+        .collect();
+    assert_eq!(web.len(), 1, "{web:?}");
+    let immutable = format!("{}/acme/tool/raw/{}/README", s.srv.base, s.tool_at_cutoff);
+    assert_eq!(web[0]["name"].as_str(), Some(immutable.as_str()));
+    assert_eq!(web[0]["url"].as_str(), Some(immutable.as_str()));
+    assert_eq!(
+        web[0]["declared_url"].as_str(),
+        Some("https://github.com/acme/tool/raw/main/README")
+    );
+    let md5 = sonic_lock::fsio::md5_hex(b"v1\n");
+    assert_eq!(web[0]["version"].as_str(), Some(md5.as_str()));
+    assert_eq!(web[0]["md5"].as_str(), Some(md5.as_str()));
     // Python: the newest release at the cutoff within the declared range.
     let py: Vec<(String, String)> = lock["pin"]
         .as_array()
