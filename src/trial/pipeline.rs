@@ -327,3 +327,164 @@ pub fn candidate_for(
         warnings,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Context, Dependency, MANIFEST_SCHEMA_VERSION, Origin};
+    use crate::source::{History, VersionAt};
+    use crate::universe::debian;
+
+    fn universe() -> Universe {
+        let mut u = Universe::new();
+        let text = "Package: libx\nVersion: 1\nArchitecture: amd64\n\n\
+                    Package: libx\nVersion: 2\nArchitecture: amd64\n\n\
+                    Package: libx\nVersion: 3\nArchitecture: amd64\n\n";
+        debian::load_packages(&mut u, text.as_bytes(), "Packages", "bullseye/amd64").unwrap();
+        u
+    }
+
+    fn req(u: &mut Universe, rel: &str) -> Vec<Requirement> {
+        debian::parse_requirements(u, "bullseye/amd64", rel, "test:1").unwrap()
+    }
+
+    fn picked(r: &ImageResults, image: &str) -> String {
+        let states = r[image].as_ref().unwrap();
+        let picks = &states.last().unwrap().installed.picks;
+        picks.values().next().unwrap().clone()
+    }
+
+    #[test]
+    fn images_solve_newest_or_closest_to_a_reference() {
+        let mut u = universe();
+        let mut txs = BTreeMap::new();
+        txs.insert("one".to_string(), vec![req(&mut u, "libx")]);
+        txs.insert(
+            "two".to_string(),
+            vec![req(&mut u, "libx"), req(&mut u, "libx (>= 1)")],
+        );
+        let r = solve_images(&u, &[], &txs, &[], None);
+        assert_eq!(
+            (picked(&r, "one"), picked(&r, "two")),
+            ("3".into(), "3".into())
+        );
+        let reference: BTreeMap<PackageKey, String> = [(
+            PackageKey::new(Ecosystem::Deb, "bullseye/amd64", "libx"),
+            "2".to_string(),
+        )]
+        .into();
+        let r = solve_images(&u, &[], &txs, &[], Some(&reference));
+        // The reference applies to single-transaction images only.
+        assert_eq!(
+            (picked(&r, "one"), picked(&r, "two")),
+            ("2".into(), "3".into())
+        );
+        assert_eq!(final_picks(&r).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_unsolvable_image_is_named() {
+        let mut u = universe();
+        let mut txs = BTreeMap::new();
+        txs.insert("ok".to_string(), vec![req(&mut u, "libx")]);
+        txs.insert("bad".to_string(), vec![req(&mut u, "libx (>= 4)")]);
+        let r = solve_images(&u, &[], &txs, &[], None);
+        match final_picks(&r) {
+            Err(PipelineError::Unsat {
+                image, transaction, ..
+            }) => assert_eq!((image.as_str(), transaction), ("bad", 0)),
+            other => panic!("expected unsat, got {:?}", other.map(|p| p.len())),
+        }
+    }
+
+    fn py_dep(name: &str, constraint: Constraint, line: u32) -> Dependency {
+        Dependency {
+            ecosystem: Ecosystem::Py,
+            name: name.into(),
+            pinned: constraint.is_pinned(),
+            constraint,
+            origin: Origin {
+                file: "dockers/docker-x/Dockerfile.j2".into(),
+                line,
+            },
+            context: Context {
+                image: Some("docker-x".into()),
+                suite: Some("bullseye".into()),
+                python: Some("py3".into()),
+                ..Default::default()
+            },
+            attrs: BTreeMap::new(),
+        }
+    }
+
+    fn history(name: &str, versions: &[&str]) -> History {
+        History {
+            ecosystem: Ecosystem::Py,
+            name: name.into(),
+            versions: versions
+                .iter()
+                .map(|v| VersionAt {
+                    version: v.to_string(),
+                    published: Some("2021-01-01T00:00:00Z".into()),
+                    url: None,
+                    sha256: None,
+                    requires: None,
+                    requires_python: None,
+                })
+                .collect(),
+            later: 0,
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn py_pins_take_the_newest_release_within_every_declaration() {
+        let manifest = Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            platform: "p".into(),
+            commit: "a".repeat(40),
+            commit_date: "2022-12-01T00:00:00Z".into(),
+            dependencies: vec![
+                py_dep("Click", Constraint::Range(">=6".into()), 1),
+                py_dep("click", Constraint::Range("<8".into()), 2),
+                py_dep("pre", Constraint::Range(">=1.5".into()), 3),
+                py_dep("broken", Constraint::Range(">=>1".into()), 4),
+                py_dep("none", Constraint::Range(">=9".into()), 5),
+            ],
+            diagnostics: vec![],
+        };
+        let report = IndexReport {
+            schema_version: 1,
+            platform: "p".into(),
+            cutoff: "2022-12-01T00:00:00Z".into(),
+            suites: vec![],
+            counts: BTreeMap::new(),
+            missing: vec![],
+            histories: vec![
+                history("click", &["6.7", "7.0", "7.1.2", "8.0.0", "7.2rc1"]),
+                history("pre", &["1.0", "2.0b1"]),
+                history("broken", &["1.0"]),
+                history("none", &["1.0"]),
+            ],
+            git: vec![],
+            web: vec![],
+            not_indexed: vec![],
+        };
+        let mut lock = Lock::new("p", &"a".repeat(40), "2022-12-01T00:00:00Z");
+        let notes = add_py_pins(&mut lock, &manifest, &report);
+        let got: Vec<(&str, &str)> = lock
+            .pins
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str()))
+            .collect();
+        assert_eq!(got, vec![("click", "7.1.2"), ("pre", "2.0b1")]);
+        let click = &lock.pins[0];
+        assert_eq!(click.why.len(), 2);
+        assert_eq!(click.python.as_deref(), Some("py3"));
+        assert_eq!(click.image.as_deref(), Some("docker-x"));
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("broken")) && notes.iter().any(|n| n.contains("none"))
+        );
+    }
+}
