@@ -254,6 +254,38 @@ pub fn add_py_pins(lock: &mut Lock, manifest: &Manifest, report: &IndexReport) -
     notes
 }
 
+/// Each image's apt transactions, resolved in the domain of the suite the image
+/// is built on (`context.suite`; `default_domain` when the crawl did not say),
+/// so a buster slave's packages come from buster even on a bullseye platform.
+pub fn per_suite_transactions(
+    u: &mut Universe,
+    manifest: &Manifest,
+    default_domain: &str,
+) -> Result<BTreeMap<String, Vec<Vec<Requirement>>>, UniverseError> {
+    let arch = default_domain.split('/').nth(1).unwrap_or("amd64");
+    let mut by_domain: BTreeMap<String, Vec<crate::manifest::Dependency>> = BTreeMap::new();
+    for d in &manifest.dependencies {
+        let domain = match d.context.suite.as_deref() {
+            // The platform's architecture: only its indices are loaded.
+            Some(suite) => build::deb_domain(suite, arch),
+            None => default_domain.to_string(),
+        };
+        by_domain.entry(domain).or_default().push(d.clone());
+    }
+    let mut out: BTreeMap<String, Vec<Vec<Requirement>>> = BTreeMap::new();
+    for (domain, deps) in by_domain {
+        let part = Manifest {
+            dependencies: deps,
+            diagnostics: Vec::new(),
+            ..manifest.clone()
+        };
+        for (image, txs) in input::debian_transactions(u, &part, &domain)? {
+            out.entry(image).or_default().extend(txs);
+        }
+    }
+    Ok(out)
+}
+
 /// Runs crawl, index and solve, and returns the candidate lock for `platform`.
 pub fn candidate_for(
     platform: &str,
@@ -313,7 +345,7 @@ pub fn candidate_for(
         ));
     }
     on_stage("solving");
-    let transactions = input::debian_transactions(&mut universe, &manifest, &opts.domain)?;
+    let transactions = per_suite_transactions(&mut universe, &manifest, &opts.domain)?;
     let results = solve_images(&universe, &[], &transactions, &[], None);
     let picks = final_picks(&results)?;
     let mut lock = candidate::candidate_lock(platform, &manifest, &universe, &picks);
@@ -380,6 +412,60 @@ mod tests {
             ("2".into(), "3".into())
         );
         assert_eq!(final_picks(&r).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn each_image_resolves_in_its_own_suite() {
+        let mut u = universe();
+        let buster = "Package: libx\nVersion: 0.9\nArchitecture: amd64\n\n";
+        debian::load_packages(&mut u, buster.as_bytes(), "Packages", "buster/amd64").unwrap();
+        let dep = |image: &str, suite: Option<&str>, line: u32| Dependency {
+            ecosystem: Ecosystem::Deb,
+            name: "libx".into(),
+            constraint: Constraint::None,
+            pinned: false,
+            origin: Origin {
+                file: format!("{image}/Dockerfile.j2"),
+                line,
+            },
+            context: Context {
+                image: Some(image.into()),
+                suite: suite.map(String::from),
+                transaction: Some(1),
+                ..Default::default()
+            },
+            attrs: BTreeMap::new(),
+        };
+        let m = Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            platform: "p".into(),
+            commit: "a".repeat(40),
+            commit_date: "2022-12-01T00:00:00Z".into(),
+            dependencies: vec![
+                dep("sonic-slave-buster", Some("buster"), 1),
+                dep("sonic-slave-bullseye", Some("bullseye"), 2),
+                dep("host", None, 3),
+            ],
+            diagnostics: vec![],
+        };
+        let txs = per_suite_transactions(&mut u, &m, "bullseye/amd64").unwrap();
+        let r = solve_images(&u, &[], &txs, &[], None);
+        let picks = final_picks(&r).unwrap();
+        let of = |image: &str| -> Vec<(String, String)> {
+            picks[image]
+                .iter()
+                .map(|(k, v)| (k.domain.clone(), v.clone()))
+                .collect()
+        };
+        assert_eq!(
+            of("sonic-slave-buster"),
+            vec![("buster/amd64".into(), "0.9".into())]
+        );
+        assert_eq!(
+            of("sonic-slave-bullseye"),
+            vec![("bullseye/amd64".into(), "3".into())]
+        );
+        assert_eq!(of("host"), vec![("bullseye/amd64".into(), "3".into())]);
     }
 
     #[test]
