@@ -209,7 +209,12 @@ fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
         ("libc6", "2.31-13"),
         ("unrelated", "1.0"),
     ]);
-    let (code, stdout, stderr) = s.lock(&["--export", &s.p("versions")]);
+    let (code, stdout, stderr) = s.lock(&[
+        "--export",
+        &s.p("versions"),
+        "--candidate-out",
+        &s.p("candidate.lock"),
+    ]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stderr.contains("UNPROVEN"), "{stderr}");
     let lock = s.written();
@@ -231,6 +236,10 @@ fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
         hello.2
     );
     assert!(Path::new(&s.p("versions")).is_dir());
+    // The candidate is the same set of pins, before any trial.
+    let cand = sonic_lock::lock::Lock::read(Path::new(&s.p("candidate.lock"))).unwrap();
+    assert_eq!(cand.pins.len(), lock["pin"].as_array().unwrap().len());
+    assert!(cand.trials.is_empty());
     // git: the branch's commit at the cutoff, not its tip.
     let git: Vec<(&str, &str)> = lock["pin"]
         .as_array()
