@@ -593,7 +593,13 @@ fn plain_mirror_layout_and_date_warning() {
 fn real_bullseye_release_chain_from_a_mirror() {
     let dir = std::env::var_os("SONIC_LOCK_BULLSEYE_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/work/shared/data/debian/bullseye".into());
+        .unwrap_or_else(|| {
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/data/debian/bullseye"
+            )
+            .into()
+        });
     let dir = dir.as_path();
     if !dir.join("InRelease").exists() || !dir.join("main/binary-amd64/Packages.xz").exists() {
         eprintln!("skipped: real bullseye data absent");

@@ -292,7 +292,13 @@ mod tests {
     fn real() -> std::path::PathBuf {
         std::env::var_os("SONIC_LOCK_BULLSEYE_DIR")
             .map(Into::into)
-            .unwrap_or_else(|| "/work/shared/data/debian/bullseye".into())
+            .unwrap_or_else(|| {
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../shared/data/debian/bullseye"
+                )
+                .into()
+            })
     }
 
     #[test]
