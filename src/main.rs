@@ -18,22 +18,16 @@ struct Cli {
 /// Subcommands, one per pipeline stage or tool; each lives in `src/cli/<name>.rs`.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Write a lock as SONiC version files, apt preferences, pip constraints or JSON.
-    Export(cli::export::ExportArgs),
-    /// Read a SONiC files/build/versions/ tree into a lock.
-    Import(cli::import::ImportArgs),
-    /// Show the differences between two locks or version trees (exit 1 when they differ).
-    Diff(cli::diff::DiffArgs),
-    /// Judge exported SONiC versions trees with a trial builder.
-    Trial(cli::trial::TrialArgs),
-    /// Prove a candidate lock by trial builds, learning from failures, and write the lockfile.
-    Lock(Box<cli::lock::LockArgs>),
     /// List the platform definitions.
     Platforms(cli::platforms::Args),
     /// Print the commit at which a platform was last supported.
     Cutoff(cli::cutoff::Args),
     /// Crawl a sonic-buildimage tree into a dependency manifest.
     Crawl(cli::crawl::Args),
+    /// What existed at the cutoff for every dependency of a manifest, fetched, verified and cached.
+    Index(cli::index::IndexArgs),
+    /// Export or import the source cache as one file (for air-gapped build hosts).
+    Cache(cli::cache::CacheArgs),
     /// Installability of every package of a Debian index (like dose-distcheck).
     Check(cli::check::CheckArgs),
     /// Choose one version of every needed package (Debian indices, apt transactions).
@@ -42,10 +36,16 @@ enum Command {
     Why(cli::solve::WhyArgs),
     /// Why NAME=VERSION cannot be part of the solution.
     WhyNot(cli::solve::WhyNotArgs),
-    /// What existed at the cutoff for every dependency of a manifest, fetched, verified and cached.
-    Index(cli::index::IndexArgs),
-    /// Export or import the source cache as one file (for air-gapped build hosts).
-    Cache(cli::cache::CacheArgs),
+    /// Judge exported SONiC versions trees with a trial builder.
+    Trial(cli::trial::TrialArgs),
+    /// Prove a candidate lock by trial builds, learning from failures, and write the lockfile.
+    Lock(Box<cli::lock::LockArgs>),
+    /// Write a lock as SONiC version files, apt preferences, pip constraints or JSON.
+    Export(cli::export::ExportArgs),
+    /// Read a SONiC files/build/versions/ tree into a lock.
+    Import(cli::import::ImportArgs),
+    /// Show the differences between two locks or version trees (exit 1 when they differ).
+    Diff(cli::diff::DiffArgs),
     /// Find which dependency changes between a good and a bad candidate break the build.
     Bisect(cli::bisect::BisectArgs),
 }
