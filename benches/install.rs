@@ -22,23 +22,26 @@ fn main() {
         "/benches/data/sonic-slave-bullseye.list"
     );
     let list = std::fs::read_to_string(list_path).expect("list");
-    let names: Vec<&str> = list
+    // (1-based line, name): origins name the list's own lines.
+    let names: Vec<(usize, &str)> = list
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(i, l)| (i + 1, l))
         .collect();
     let xz = std::fs::read(&xz_path).expect("read");
     let raw = debian::decompress_xz(&xz, "Packages.xz").expect("xz");
     let mut u = Universe::new();
     debian::load_packages(&mut u, &raw, "Packages", "bullseye/amd64").expect("load");
     let mut roots = Vec::new();
-    for (i, n) in names.iter().enumerate() {
+    for (line, n) in &names {
         roots.extend(
             debian::parse_requirements(
                 &mut u,
                 "bullseye/amd64",
                 n,
-                &format!("sonic-slave-bullseye.list:{}", i + 2),
+                &format!("sonic-slave-bullseye.list:{line}"),
             )
             .expect("relation"),
         );
@@ -62,7 +65,7 @@ fn main() {
             if !recommends {
                 c.arg("--no-install-recommends");
             }
-            c.arg("install").args(&names);
+            c.arg("install").args(names.iter().map(|(_, n)| *n));
             c
         })
         .map(median)
