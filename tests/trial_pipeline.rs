@@ -235,6 +235,21 @@ fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
         "origin of hello: {:?}",
         hello.2
     );
+    // The pin names a URL the build can fetch: the pool path under the snapshot it came from.
+    let hello_url = lock["pin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ecosystem"].as_str() == Some("deb") && p["name"].as_str() == Some("hello"))
+        .and_then(|p| p["url"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        hello_url.starts_with("http://127.0.0.1:")
+            && hello_url.contains("/archive/debian/")
+            && hello_url.ends_with("/pool/main/h/hello/hello_2.10-2_amd64.deb"),
+        "{hello_url}"
+    );
     assert!(Path::new(&s.p("versions")).is_dir());
     // The candidate is the same set of pins, before any trial.
     let cand = sonic_lock::lock::Lock::read(Path::new(&s.p("candidate.lock"))).unwrap();

@@ -20,9 +20,17 @@ pub fn deb_domain(suite: &str, arch: &str) -> String {
 /// security share their distribution's domain, so apt's view is their union).
 pub fn load_suite(u: &mut Universe, si: &SuiteIndex) -> Result<usize, SourceError> {
     let mut n = 0;
+    // Pool paths are relative to the archive root, the part of `dists_url` before `dists/`.
+    let root = si
+        .dists_url
+        .rfind("/dists/")
+        .map(|i| &si.dists_url[..i])
+        .unwrap_or(&si.dists_url);
     for ix in si.indices.iter().filter(|i| i.kind == IndexKind::Packages) {
         let domain = deb_domain(&si.spec.suite, &ix.arch);
+        let first = u.candidate_count();
         n += crate::universe::debian::load_packages(u, &ix.bytes, &ix.url, &domain)?;
+        u.absolutize_urls_since(first, root);
     }
     Ok(n)
 }

@@ -549,6 +549,20 @@ impl Universe {
         &self.candidates[id.0 as usize]
     }
 
+    /// Makes the relative download URLs (a Debian `Filename`) of the candidates added
+    /// since `first` absolute under `base`, the archive root their index came from:
+    /// a lock must name a URL the build can fetch, not a pool path.
+    pub fn absolutize_urls_since(&mut self, first: usize, base: &str) {
+        let base = base.trim_end_matches('/');
+        for c in self.candidates.iter_mut().skip(first) {
+            if let Some(u) = &c.meta.url
+                && !u.contains("://")
+            {
+                c.meta.url = Some(format!("{base}/{}", u.trim_start_matches('/')));
+            }
+        }
+    }
+
     /// All candidate ids, in insertion order.
     pub fn candidate_ids(&self) -> impl Iterator<Item = CandidateId> + '_ {
         (0..self.candidates.len() as u32).map(CandidateId)
@@ -765,6 +779,58 @@ fn provider_arch_ok(q: &ArchQualifier, meta: &CandidateMeta) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_urls_become_absolute_under_their_archive_root() {
+        let mut u = Universe::new();
+        let a = u.intern(PackageKey::new(Ecosystem::Deb, "bullseye/amd64", "a"));
+        let meta = |url: &str| CandidateMeta {
+            url: Some(url.to_string()),
+            ..CandidateMeta::default()
+        };
+        let old = u
+            .add_candidate(
+                a,
+                "1",
+                meta("pool/main/a/a/a_1_amd64.deb"),
+                vec![],
+                vec![],
+                vec![],
+            )
+            .unwrap();
+        let first = u.candidate_count();
+        let new = u
+            .add_candidate(
+                a,
+                "2",
+                meta("pool/main/a/a/a_2_amd64.deb"),
+                vec![],
+                vec![],
+                vec![],
+            )
+            .unwrap();
+        let abs = u
+            .add_candidate(a, "3", meta("https://h/x.deb"), vec![], vec![], vec![])
+            .unwrap();
+        u.absolutize_urls_since(
+            first,
+            "https://snapshot.debian.org/archive/debian/20221206T000000Z/",
+        );
+        assert_eq!(
+            u.candidate(old).meta.url.as_deref(),
+            Some("pool/main/a/a/a_1_amd64.deb")
+        );
+        assert_eq!(
+            u.candidate(new).meta.url.as_deref(),
+            Some(
+                "https://snapshot.debian.org/archive/debian/20221206T000000Z/pool/main/a/a/a_2_amd64.deb"
+            )
+        );
+        assert_eq!(
+            u.candidate(abs).meta.url.as_deref(),
+            Some("https://h/x.deb")
+        );
+    }
 
     #[test]
     fn intern_and_order() {
