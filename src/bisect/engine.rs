@@ -544,46 +544,20 @@ impl<'a, O: Oracle> Run<'a, O> {
     /// Shortest `m` such that `fixed + cands[..m]` fails, knowing that `m = len` fails
     /// and assuming `m = 0` passes.
     fn prefix_search(&mut self, fixed: &[usize], cands: &[usize]) -> Result<Prefix, BisectError> {
-        let (mut lo, mut hi) = (0usize, cands.len());
-        let mut skipped: BTreeSet<usize> = BTreeSet::new();
-        while hi - lo > 1 {
-            let avail: Vec<usize> = (lo + 1..hi).filter(|m| !skipped.contains(m)).collect();
-            if avail.is_empty() {
-                return Ok(Prefix::Undecidable { lo, hi });
+        let mut w = Window::new(0, cands.len());
+        while !w.done() {
+            let points = w.points(self.cfg.jobs);
+            if points.is_empty() {
+                return Ok(Prefix::Undecidable { lo: w.lo, hi: w.hi });
             }
-            let p = self.cfg.jobs.max(1).min(avail.len());
-            let mut points: Vec<usize> =
-                (1..=p).map(|i| avail[i * avail.len() / (p + 1)]).collect();
-            points.dedup();
             let reqs: Vec<(Vec<usize>, u32)> = points
                 .iter()
                 .map(|&m| (union(fixed, &cands[..m]), 0))
                 .collect();
             let v = self.test(Phase::Locate, &reqs)?;
-            let first_fail = points
-                .iter()
-                .zip(&v)
-                .find(|(_, v)| **v == Verdict::Fail)
-                .map(|(&m, _)| m);
-            if let Some(m) = first_fail {
-                hi = m;
-            }
-            if let Some(m) = points
-                .iter()
-                .zip(&v)
-                .filter(|(m, v)| **v == Verdict::Pass && **m < hi)
-                .map(|(&m, _)| m)
-                .max()
-            {
-                lo = lo.max(m);
-            }
-            for (&m, v) in points.iter().zip(&v) {
-                if *v == Verdict::Skip {
-                    skipped.insert(m);
-                }
-            }
+            w.narrow(&points, &v);
         }
-        Ok(Prefix::Found(hi))
+        Ok(Prefix::Found(w.hi))
     }
 
     /// Delta debugging: a 1-minimal subset of `cands` that fails with `fixed`
@@ -647,6 +621,74 @@ impl<'a, O: Oracle> Run<'a, O> {
             start = end;
         }
         Ok(None)
+    }
+}
+
+/// The open interval (lo, hi) of a k-ary search over ordered split points: `lo`
+/// passes, `hi` fails, and points whose build was skipped are not tried again.
+/// Shared by the change-set search and the time axis.
+#[derive(Debug, Clone)]
+pub(crate) struct Window {
+    /// Highest point known to pass.
+    pub(crate) lo: usize,
+    /// Lowest point known to fail.
+    pub(crate) hi: usize,
+    skipped: BTreeSet<usize>,
+}
+
+impl Window {
+    /// A window knowing that `lo` passes and `hi` fails.
+    pub(crate) fn new(lo: usize, hi: usize) -> Window {
+        Window {
+            lo,
+            hi,
+            skipped: BTreeSet::new(),
+        }
+    }
+
+    /// True when `hi` is the first failing point.
+    pub(crate) fn done(&self) -> bool {
+        self.hi - self.lo <= 1
+    }
+
+    /// Up to `jobs` evenly spread split points not yet skipped; empty when every
+    /// point between `lo` and `hi` was skipped (the answer is undecidable).
+    pub(crate) fn points(&self, jobs: usize) -> Vec<usize> {
+        let avail: Vec<usize> = (self.lo + 1..self.hi)
+            .filter(|m| !self.skipped.contains(m))
+            .collect();
+        if avail.is_empty() {
+            return avail;
+        }
+        let p = jobs.max(1).min(avail.len());
+        let mut points: Vec<usize> = (1..=p).map(|i| avail[i * avail.len() / (p + 1)]).collect();
+        points.dedup();
+        points
+    }
+
+    /// Narrows the window from the verdicts of `points` (in the same order).
+    pub(crate) fn narrow(&mut self, points: &[usize], verdicts: &[Verdict]) {
+        if let Some((&m, _)) = points
+            .iter()
+            .zip(verdicts)
+            .find(|(_, v)| **v == Verdict::Fail)
+        {
+            self.hi = m;
+        }
+        if let Some(m) = points
+            .iter()
+            .zip(verdicts)
+            .filter(|(m, v)| **v == Verdict::Pass && **m < self.hi)
+            .map(|(&m, _)| m)
+            .max()
+        {
+            self.lo = self.lo.max(m);
+        }
+        for (&m, v) in points.iter().zip(verdicts) {
+            if *v == Verdict::Skip {
+                self.skipped.insert(m);
+            }
+        }
     }
 }
 

@@ -7,10 +7,9 @@
 //! judge "the candidate as of timestamp T".
 
 use super::BisectError;
-use super::engine::{Observation, Status};
+use super::engine::{Observation, Status, Window};
 use crate::trial::builder::Verdict;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 
 /// A sequence of points in time that can each be judged.
 pub trait TimeAxis: Sync {
@@ -248,50 +247,29 @@ pub fn bisect_time<T: TimeAxis>(
         };
     let last = timestamps.len() - 1;
     let v = judge(&[last], &mut trials)?;
-    let (mut lo, mut hi) = (0usize, last);
+    let mut w = Window::new(0, last);
     let status = if v[0] == Verdict::Pass {
         Status::BadPasses
     } else if v[0] == Verdict::Skip {
         Status::Undecidable
     } else {
-        let mut skipped: BTreeSet<usize> = BTreeSet::new();
         loop {
-            if hi - lo <= 1 {
+            if w.done() {
                 break Status::Culprit;
             }
-            let avail: Vec<usize> = (lo + 1..hi).filter(|m| !skipped.contains(m)).collect();
-            if avail.is_empty() {
+            let points = w.points(jobs);
+            if points.is_empty() {
                 break Status::Undecidable;
             }
-            let p = jobs.max(1).min(avail.len());
-            let mut points: Vec<usize> =
-                (1..=p).map(|i| avail[i * avail.len() / (p + 1)]).collect();
-            points.dedup();
             let v = judge(&points, &mut trials)?;
-            if let Some((&m, _)) = points.iter().zip(&v).find(|(_, v)| **v == Verdict::Fail) {
-                hi = m;
-            }
-            if let Some(m) = points
-                .iter()
-                .zip(&v)
-                .filter(|(m, v)| **v == Verdict::Pass && **m < hi)
-                .map(|(&m, _)| m)
-                .max()
-            {
-                lo = lo.max(m);
-            }
-            for (&m, v) in points.iter().zip(&v) {
-                if *v == Verdict::Skip {
-                    skipped.insert(m);
-                }
-            }
+            w.narrow(&points, &v);
         }
     };
     let builds = trials.iter().filter(|t| !t.replayed).count();
     Ok(TimeOutcome {
         status,
-        last_good: timestamps[lo].clone(),
-        first_bad: timestamps[hi].clone(),
+        last_good: timestamps[w.lo].clone(),
+        first_bad: timestamps[w.hi].clone(),
         trials,
         builds,
         rounds: round,
