@@ -292,10 +292,21 @@ pub fn candidate_for(
     opts: &PipelineOptions<'_>,
     on_stage: &dyn Fn(&str),
 ) -> Result<PipelineOutput, PipelineError> {
-    let mut warnings = Vec::new();
     on_stage("crawling");
     let crawled = crawl::crawl(&opts.crawl, &|_, _| {})?;
-    let manifest = crawled.manifest;
+    candidate_from_manifest(platform, crawled.manifest, opts, on_stage)
+}
+
+/// Index and solve an already crawled `manifest` as of `opts.cutoff` (the
+/// manifest's commit date when `None`): the candidate lock the tree would have
+/// resolved to at that time. Crawl once, call this per date (time-axis bisection).
+pub fn candidate_from_manifest(
+    platform: &str,
+    manifest: Manifest,
+    opts: &PipelineOptions<'_>,
+    on_stage: &dyn Fn(&str),
+) -> Result<PipelineOutput, PipelineError> {
+    let mut warnings = Vec::new();
     for d in manifest
         .diagnostics
         .iter()
