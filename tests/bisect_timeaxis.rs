@@ -96,6 +96,11 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
         old.contains("/20221110T000000Z/") && old.ends_with("hello_1.0-1_amd64.deb"),
         "{old}"
     );
+    let notes = j["outcome"]["notes"].to_string();
+    assert!(
+        notes.contains("lock pipeline") && notes.contains("snapshots"),
+        "{notes}"
+    );
     // The report shows both searches.
     let md = std::fs::read_to_string(d.join("report/report.md")).unwrap();
     assert!(md.contains("first bad snapshot `20221120T000000Z`"), "{md}");

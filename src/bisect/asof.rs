@@ -292,3 +292,85 @@ impl<L: LockAt> TimeAxis for LockAxis<'_, L> {
         oracle.judge(&[], 0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bisect::timeaxis::{bisect_time, grid};
+    use crate::lock::Pin;
+    use crate::manifest::Ecosystem;
+    use crate::trial::command::CommandBuilder;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// pkg 1.0 before the 10th, nothing solvable on the 10th, pkg 2.0 from the 11th.
+    struct Fake(AtomicUsize);
+    impl LockAt for Fake {
+        fn lock_at(&self, ts: &str) -> Result<Lock, BisectError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            if ts.starts_with("20221110") {
+                return Err(BisectError::NoCandidate {
+                    timestamp: ts.into(),
+                    message: "pkg: no version".into(),
+                });
+            }
+            let v = if ts < "20221110" { "1.0" } else { "2.0" };
+            let mut l = Lock::new("p", &"a".repeat(40), "2022-11-01");
+            l.upsert(Pin::new(Ecosystem::Py, "pkg", v));
+            Ok(l)
+        }
+        fn describe(&self) -> String {
+            "fake".into()
+        }
+    }
+
+    #[test]
+    fn locks_are_produced_once_and_unsolvable_timestamps_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let stored = StoredLocks::new(Fake(AtomicUsize::new(0)), &dir.path().join("snapshots"));
+        let a = stored.lock("20221105T000000Z").unwrap();
+        let b = stored.lock("20221105T000000Z").unwrap();
+        assert_eq!(a.candidate_hash(), b.candidate_hash());
+        assert_eq!(
+            stored.inner().0.load(Ordering::SeqCst),
+            1,
+            "second read from disk"
+        );
+        assert!(stored.path("20221105T000000Z").is_file());
+        assert!(matches!(
+            stored.lock("not-a-timestamp"),
+            Err(BisectError::TimeAxis(_))
+        ));
+
+        let builder = CommandBuilder::new(vec![
+            "sh".into(),
+            "-c".into(),
+            "! grep -rqx 'pkg==2.0' \"$SONIC_LOCK_VERSIONS_DIR\"".into(),
+        ]);
+        let never = || false;
+        let axis = LockAxis {
+            locks: &stored,
+            builder: &builder,
+            memo: None,
+            trials_dir: dir.path().join("trials"),
+            interrupted: &never,
+        };
+        let stamps = grid("20221101T000000Z", "20221120T000000Z", 24).unwrap();
+        let out = bisect_time(&axis, &stamps, 1).unwrap();
+        // The 10th cannot be judged: the answer brackets it.
+        assert_eq!(out.status, crate::bisect::engine::Status::Undecidable);
+        assert_eq!(
+            (out.last_good.as_str(), out.first_bad.as_str()),
+            ("20221109T000000Z", "20221111T000000Z")
+        );
+        assert!(
+            out.trials
+                .iter()
+                .any(|t| t.timestamp == "20221110T000000Z" && t.verdict == Verdict::Skip)
+        );
+        assert!(
+            out.trials
+                .iter()
+                .all(|t| t.verdict == Verdict::Skip || t.log.is_some())
+        );
+    }
+}

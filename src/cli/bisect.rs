@@ -134,7 +134,7 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
         ..Config::default()
     };
 
-    let (good_label, bad_label, changes, time) = match (&args.good, &args.bad) {
+    let (good_label, bad_label, changes, time, locks_note) = match (&args.good, &args.bad) {
         (Some(g), Some(b)) => {
             let good = read_candidate(g)?;
             let bad = read_candidate(b)?;
@@ -142,6 +142,7 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
                 g.display().to_string(),
                 b.display().to_string(),
                 LockChanges::new(good, &bad),
+                None,
                 None,
             )
         }
@@ -225,6 +226,11 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
                 format!("{} (snapshot {})", bad_date, t.first_bad),
                 LockChanges::new(good, &bad),
                 Some(t),
+                Some(format!(
+                    "locks as of each timestamp: {} (kept in {})",
+                    stored.inner().describe(),
+                    locks_dir.display()
+                )),
             )
         }
     };
@@ -243,11 +249,12 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
     );
     let result = engine::bisect(&oracle, &req, &cfg);
     pb.finish_and_clear();
-    let outcome = match result {
+    let mut outcome = match result {
         Ok(o) => o,
         Err(BisectError::Interrupted) => return Ok(interrupted_status(&journal_path)),
         Err(e) => return Err(e.into()),
     };
+    outcome.notes.extend(locks_note);
     let report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
         good: good_label,
