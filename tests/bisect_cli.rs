@@ -243,6 +243,7 @@ fn time_axis_bisects_snapshots_then_the_changes_between_them() {
         format!(
             "#!/bin/sh\n# $1 = snapshot timestamp, $2 = where to write the lock\n\
              echo \"$1\" >> {log}\n\
+             echo \"locking as of $1\"\n\
              if [ \"$1\" \\< 20221203T000000Z ]; then cp {a} \"$2\";\n\
              elif [ \"$1\" \\< 20221205T120000Z ]; then cp {b} \"$2\";\n\
              else cp {c} \"$2\"; fi\n",

@@ -188,8 +188,10 @@ impl LockAt for CommandLocks {
         let Some((prog, rest)) = argv.split_first() else {
             return Err(BisectError::TimeAxis("--lock-at is empty".into()));
         };
+        // Its output goes to stderr: stdout carries bisect's own report (`--json`).
         let status = std::process::Command::new(prog)
             .args(rest)
+            .stdout(std::io::stderr())
             .status()
             .map_err(|e| BisectError::TimeAxis(format!("cannot run `{prog}`: {e}")))?;
         if !status.success() {
