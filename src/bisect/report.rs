@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// Changes listed one by one in Markdown and HTML; the rest are counted (all are in JSON).
+const MAX_LISTED: usize = 500;
+
 /// Schema version of `report.json`.
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
@@ -242,6 +245,33 @@ impl Report {
             let _ = writeln!(m, "## Notes\n");
             for n in &o.notes {
                 let _ = writeln!(m, "- {}", md_escape(n));
+            }
+            m.push('\n');
+        }
+        if !self.changes.is_empty() {
+            let _ = writeln!(m, "## All changes ({})\n", self.changes.len());
+            let _ = writeln!(
+                m,
+                "| # | change | kind | origin | old source | new source |"
+            );
+            let _ = writeln!(m, "|---|---|---|---|---|---|");
+            for (i, c) in self.changes.iter().enumerate().take(MAX_LISTED) {
+                let _ = writeln!(
+                    m,
+                    "| {i} | {} | {} | {} | {} | {} |",
+                    md_escape(&c.summary),
+                    c.kind,
+                    md_escape(c.origin.as_deref().unwrap_or("-")),
+                    md_escape(c.old_source.as_deref().unwrap_or("-")),
+                    md_escape(c.source.as_deref().unwrap_or("-"))
+                );
+            }
+            if self.changes.len() > MAX_LISTED {
+                let _ = writeln!(
+                    m,
+                    "\n{} more in report.json.",
+                    self.changes.len() - MAX_LISTED
+                );
             }
             m.push('\n');
         }
@@ -564,6 +594,33 @@ code{background:#f6f8fa;padding:1px 3px}</style></head><body>\n");
             }
             h.push_str("</ul>\n");
         }
+        if !self.changes.is_empty() {
+            let _ = writeln!(
+                h,
+                "<details><summary>All changes ({})</summary>\n<table><tr><th>#</th><th>change</th><th>kind</th><th>origin</th><th>old source</th><th>new source</th></tr>",
+                self.changes.len()
+            );
+            for (i, c) in self.changes.iter().enumerate().take(MAX_LISTED) {
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{i}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    html_escape(&c.summary),
+                    html_escape(&c.kind),
+                    html_escape(c.origin.as_deref().unwrap_or("-")),
+                    html_link(c.old_source.as_deref()),
+                    html_link(c.source.as_deref())
+                );
+            }
+            h.push_str("</table>\n");
+            if self.changes.len() > MAX_LISTED {
+                let _ = writeln!(
+                    h,
+                    "<p>{} more in report.json.</p>",
+                    self.changes.len() - MAX_LISTED
+                );
+            }
+            h.push_str("</details>\n");
+        }
         h.push_str("<h2>Timeline</h2>\n");
         h.push_str(svg.trim_start_matches(|c| c != '<'));
         h.push_str("\n<h2>Trials</h2>\n<table><tr><th>#</th><th>round</th><th>phase</th><th>changes applied</th><th>verdict</th><th>duration</th><th>log</th></tr>\n");
@@ -722,6 +779,34 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
                 .unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn markdown_html_and_json_carry_the_same_culprit_facts() {
+        let r = sample();
+        let md = r.to_markdown();
+        let html = r.to_html().unwrap();
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(md.contains("## All changes (12)") && html.contains("All changes (12)"));
+        for set in &r.outcome.culprit_sets {
+            for &i in &set.changes {
+                let c = &r.changes[i];
+                for fact in [Some(&c.origin), Some(&c.source), Some(&c.old_source)]
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    assert!(md.contains(fact.as_str()), "md lacks {fact}");
+                    assert!(html.contains(&html_escape(fact)), "html lacks {fact}");
+                    assert!(json.contains(fact.as_str()), "json lacks {fact}");
+                }
+            }
+        }
+        for c in &r.changes {
+            if let Some(o) = &c.old_source {
+                assert!(md.contains(o.as_str()) && html.contains(o.as_str()));
+            }
+        }
     }
 
     #[test]
