@@ -193,4 +193,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("127.0.0.1:9"), "{err}");
+    // It fails before any build: the good end's lock is produced first.
+    assert!(err.contains("the lock as of the good date"), "{err}");
+    assert!(!d.join("state3/trials").exists());
 }

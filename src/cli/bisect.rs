@@ -194,6 +194,14 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
                     timeaxis::between(&good_date, &bad_date, &listed)?
                 }
             };
+            // The good end is trusted, not built, but its lock is needed at the end:
+            // produce it first, so unreachable sources or a date before the archive
+            // fail now and not after hours of builds.
+            if let Some(first) = stamps.first() {
+                stored
+                    .lock(first)
+                    .with_context(|| format!("the lock as of the good date ({first})"))?;
+            }
             let pb = super::progress(
                 global,
                 None,
