@@ -203,6 +203,42 @@ pub struct ManifestSolve {
     pub notes: Vec<String>,
     /// Python metadata files read during the solve.
     pub py_metadata_reads: usize,
+    /// Per image, the apt transactions solved (root requirements with origins).
+    pub transactions: BTreeMap<String, Vec<Vec<Requirement>>>,
+    /// Per image, the pip declarations solved.
+    pub py_roots: RootsByImage,
+}
+
+impl ManifestSolve {
+    /// The image's Debian packages standing in for Python distributions.
+    pub fn debian_dists(&self, u: &Universe, image: &str) -> Vec<DebianDist> {
+        let deb_picks = match self.deb.get(image) {
+            Some(Ok(states)) => states
+                .last()
+                .map(|s| s.installed.picks.clone())
+                .unwrap_or_default(),
+            _ => BTreeMap::new(),
+        };
+        let domains: BTreeSet<String> = self
+            .py_roots
+            .get(image)
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r.alternatives.iter())
+            .map(|a| u.key(a.package).domain.clone())
+            .collect();
+        debian_dists(&deb_picks, &domains)
+    }
+
+    /// Every image the solve covered, sorted.
+    pub fn images(&self) -> BTreeSet<String> {
+        self.transactions
+            .keys()
+            .chain(self.py_roots.keys())
+            .chain(self.go.keys())
+            .cloned()
+            .collect()
+    }
 }
 
 /// What [`solve_manifest`] needs beyond the universe and manifest.
@@ -229,28 +265,6 @@ pub fn solve_manifest(
     let transactions = per_suite_transactions(u, m, &opts.default_domain)?;
     let (py_roots, mut notes) = python_roots(u, m)?;
     let deb = solve_images(u, &opts.base, &transactions, opts.nogoods, opts.reference);
-    let mut resolver = PyResolver::new(u, opts.source);
-    let mut py = BTreeMap::new();
-    for (image, roots) in &py_roots {
-        let deb_picks = match deb.get(image) {
-            Some(Ok(states)) => states
-                .last()
-                .map(|s| s.installed.picks.clone())
-                .unwrap_or_default(),
-            _ => BTreeMap::new(),
-        };
-        let domains: BTreeSet<String> = roots
-            .iter()
-            .flat_map(|r| r.alternatives.iter())
-            .map(|a| u.key(a.package).domain.clone())
-            .collect();
-        let debian: Vec<DebianDist> = debian_dists(&deb_picks, &domains);
-        let outcome = resolver.solve_image(u, roots, &debian, opts.nogoods)?;
-        if let Ok(o) = &outcome {
-            notes.extend(o.notes.iter().map(|n| format!("{image}: {n}")));
-        }
-        py.insert(image.clone(), outcome);
-    }
     let go = solve_go(m, opts.source);
     for mods in go.values() {
         for gm in mods {
@@ -262,13 +276,29 @@ pub fn solve_manifest(
             );
         }
     }
-    Ok(ManifestSolve {
+    let mut out = ManifestSolve {
         deb,
-        py,
+        py: BTreeMap::new(),
         go,
         notes,
-        py_metadata_reads: resolver.reads,
-    })
+        py_metadata_reads: 0,
+        transactions,
+        py_roots,
+    };
+    let mut resolver = PyResolver::new(u, opts.source);
+    let images: Vec<String> = out.py_roots.keys().cloned().collect();
+    for image in images {
+        let debian: Vec<DebianDist> = out.debian_dists(u, &image);
+        let roots = out.py_roots.get(&image).cloned().unwrap_or_default();
+        let outcome = resolver.solve_image(u, &roots, &debian, opts.nogoods)?;
+        if let Ok(o) = &outcome {
+            out.notes
+                .extend(o.notes.iter().map(|n| format!("{image}: {n}")));
+        }
+        out.py.insert(image, outcome);
+    }
+    out.py_metadata_reads = resolver.reads;
+    Ok(out)
 }
 
 /// Minimal version selection for every go.mod of the manifest (one main module per file).

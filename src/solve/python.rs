@@ -442,6 +442,33 @@ impl<'s> PyResolver<'s> {
         debian: &[DebianDist],
         nogoods: &[Nogood],
     ) -> Result<Result<PyOutcome, Unsat>, UniverseError> {
+        self.solve_image_assuming(u, roots, debian, nogoods, &[])
+    }
+
+    /// Like [`PyResolver::solve_image`], with `assume` chosen as well (`why-not`).
+    pub fn solve_image_assuming(
+        &mut self,
+        u: &mut Universe,
+        roots: &[Requirement],
+        debian: &[DebianDist],
+        nogoods: &[Nogood],
+        assume: &[CandidateId],
+    ) -> Result<Result<PyOutcome, Unsat>, UniverseError> {
+        // What is assumed must be judged by its real requirements.
+        self.read_metadata(u, assume)?;
+        let mut roots = roots.to_vec();
+        for &c in assume {
+            let p = u.candidate(c).package;
+            roots.push(
+                Requirement::single(
+                    p,
+                    VersionConstraint::Specifiers(format!("=={}", u.candidate(c).version)),
+                )
+                .with_kind(crate::universe::RelationKind::Root)
+                .with_origin("the question"),
+            );
+        }
+        let roots = &roots[..];
         loop {
             self.rounds += 1;
             self.expand(u, roots)?;
