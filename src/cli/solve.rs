@@ -397,6 +397,7 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
         }
     }
     let solved = l.solve_manifest()?;
+    let mut build: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     if let Some(solved) = &solved {
         for image in solved.images() {
             let mut entry = serde_json::Map::new();
@@ -475,11 +476,46 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
             }
             images.insert(image, serde_json::Value::Object(entry));
         }
+        for (rule, r) in &solved.build {
+            let key = format!("{} {}", rule.image, rule.control);
+            match r {
+                Ok(sol) => {
+                    say(format!(
+                        "{}: build dependencies of {}: {} packages",
+                        rule.image,
+                        rule.control,
+                        sol.picks.len()
+                    ));
+                    let picks: BTreeMap<&str, &str> = sol
+                        .picks
+                        .iter()
+                        .map(|(k, v)| (k.name.as_str(), v.as_str()))
+                        .collect();
+                    build.insert(key, serde_json::json!({ "picks": picks }));
+                }
+                Err(unsat) => {
+                    status = Status::Found;
+                    println!(
+                        "{}: the build dependencies of {} have no solution:\n{}",
+                        rule.image,
+                        rule.control,
+                        unsat.explain()
+                    );
+                    write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
+                    build.insert(key, serde_json::json!({ "unsat": unsat.explain() }));
+                }
+            }
+        }
         for n in &solved.notes {
             eprintln!("note: {n}");
         }
     }
-    let doc = serde_json::json!({ "schema_version": 1, "domain": l.domain, "images": images });
+    let doc = serde_json::json!({
+        "schema_version": 1,
+        "domain": l.domain,
+        "images": images,
+        "build_depends": build,
+    });
     if let Some(p) = &args.out {
         let mut bytes = serde_json::to_vec_pretty(&doc)?;
         bytes.push(b'\n');
@@ -500,7 +536,8 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
             bail!("--lock-out needs --manifest or --platform with --sonic-repo");
         };
         if status != Status::Ok {
-            bail!("not writing {}: some image has no solution", p.display());
+            eprintln!("not writing {}: some image has no solution", p.display());
+            return Ok(status);
         }
         let platform = args
             .input

@@ -207,6 +207,9 @@ pub struct ManifestSolve {
     pub transactions: BTreeMap<String, Vec<Vec<Requirement>>>,
     /// Per image, the pip declarations solved.
     pub py_roots: RootsByImage,
+    /// Each source package's Build-Depends, solved on top of its image's final
+    /// apt state (which it keeps unless a relation forces a change).
+    pub build: Vec<(input::BuildRule, Result<super::Solution, Unsat>)>,
 }
 
 impl ManifestSolve {
@@ -263,8 +266,37 @@ pub fn solve_manifest(
     opts: &ManifestOptions<'_>,
 ) -> Result<ManifestSolve, UniverseError> {
     let transactions = per_suite_transactions(u, m, &opts.default_domain)?;
+    let arch = opts
+        .default_domain
+        .split('/')
+        .nth(1)
+        .unwrap_or("amd64")
+        .to_string();
+    let domain_of = |suite: Option<&str>| match suite {
+        Some(s) => deb_domain(s, &arch),
+        None => opts.default_domain.clone(),
+    };
+    let rules = input::build_rules(u, m, &domain_of, &[])?;
     let (py_roots, mut notes) = python_roots(u, m)?;
     let deb = solve_images(u, &opts.base, &transactions, opts.nogoods, opts.reference);
+    let mut build = Vec::new();
+    for rule in rules {
+        let installed = match deb.get(&rule.image) {
+            Some(Ok(states)) => states
+                .last()
+                .map(|s| s.installed.candidates.clone())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let mut s = Solver::new(u, rule.requirements.clone());
+        s.set_base(opts.base.clone());
+        for n in opts.nogoods {
+            s.add_nogood(n.clone());
+        }
+        s.set_keep(installed);
+        let r = s.solve();
+        build.push((rule, r));
+    }
     let go = solve_go(m, opts.source);
     for mods in go.values() {
         for gm in mods {
@@ -284,6 +316,7 @@ pub fn solve_manifest(
         py_metadata_reads: 0,
         transactions,
         py_roots,
+        build,
     };
     let mut resolver = PyResolver::new(u, opts.source);
     let images: Vec<String> = out.py_roots.keys().cloned().collect();

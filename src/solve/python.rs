@@ -413,11 +413,21 @@ impl<'s> PyResolver<'s> {
     ) -> Result<Vec<CandidateId>, UniverseError> {
         let mut keep = Vec::new();
         for d in dists {
-            // Only names the search reaches: the PyPI versions are then loaded first,
-            // so a Debian version equal to a release is that release.
-            if !self.loaded.contains(&(d.domain.clone(), d.dist.clone())) {
+            // Debian names a module's package after its import name (`python3-yaml`
+            // ships PyYAML): the distribution is the first of `yaml`, `pyyaml`,
+            // `python-yaml` the search reaches. Only reached names count, so their
+            // PyPI versions are loaded first and a Debian version equal to a release
+            // is that release.
+            let Some(dist) = [
+                d.dist.clone(),
+                format!("py{}", d.dist),
+                format!("python-{}", d.dist),
+            ]
+            .into_iter()
+            .find(|n| self.loaded.contains(&(d.domain.clone(), n.clone()))) else {
                 continue;
-            }
+            };
+            let d = &DebianDist { dist, ..d.clone() };
             let env = self.env(&d.domain)?;
             let before = u.candidate_count();
             let Some(c) = add_debian_provided(u, &env, &d.dist, &d.package, &d.version)? else {

@@ -38,6 +38,16 @@ pub enum PipelineError {
     /// The manifest could not be written.
     #[error("manifest: {0}")]
     Manifest(#[from] ManifestError),
+    /// A source package's Build-Depends cannot be installed in its image.
+    #[error("{image}: the build dependencies of {control} have no solution:\n{explanation}")]
+    BuildDepsUnsat {
+        /// The image (slave) building it.
+        image: String,
+        /// Its `debian/control`.
+        control: String,
+        /// The solver's explanation.
+        explanation: String,
+    },
     /// Some image's pip declarations have no solution.
     #[error("{image}: pip has no solution:\n{explanation}")]
     PyUnsat {
@@ -234,6 +244,30 @@ pub fn manifest_candidate(
     let picks = final_picks(&solved.deb)?;
     let mut lock = candidate::candidate_lock(platform, manifest, u, &picks);
     let mut notes = solved.notes.clone();
+    let origins = candidate::deb_origins(manifest);
+    for (rule, r) in &solved.build {
+        match r {
+            Ok(sol) => {
+                for pin in candidate::deb_pins(u, &rule.image, &sol.picks, &origins) {
+                    match lock.pins.iter().find(|p| p.key() == pin.key()) {
+                        Some(have) if have.version != pin.version => notes.push(format!(
+                            "{}: {} needs {}={} but the image has {}; the image's pin is kept",
+                            rule.image, rule.control, pin.name, pin.version, have.version
+                        )),
+                        Some(_) => {}
+                        None => lock.upsert(pin),
+                    }
+                }
+            }
+            Err(unsat) => {
+                return Err(PipelineError::BuildDepsUnsat {
+                    image: rule.image.clone(),
+                    control: rule.control.clone(),
+                    explanation: unsat.explain(),
+                });
+            }
+        }
+    }
     for (image, r) in &solved.py {
         match r {
             Ok(o) => {
