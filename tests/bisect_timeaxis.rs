@@ -57,7 +57,8 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     let time_builds = t["builds"].as_u64().unwrap() as usize;
     assert!(time_builds <= 1 + ceil_log2(30), "{time_builds}");
     // The locks as of each probed timestamp are kept; the nearest two differ in
-    // exactly the two Debian packages of the 20th (demo 2.0 came on the 15th).
+    // exactly the two Debian packages of the 20th and the snapshot they come from
+    // (demo 2.0 came on the 15th).
     let good = std::fs::read_to_string(d.join("state/snapshots/20221119T000000Z.lock")).unwrap();
     assert!(good.contains("cutoff = \"2022-11-19T00:00:00Z\""), "{good}");
     assert!(
@@ -66,9 +67,19 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     );
     let changes = j["changes"].as_array().unwrap();
     let ids: Vec<&str> = changes.iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert_eq!(changes.len(), 2, "{ids:?}");
+    assert_eq!(changes.len(), 3, "{ids:?}");
+    let archive = ids.iter().position(|i| *i == "archive debian").unwrap();
+    assert_eq!(
+        changes[archive]["summary"],
+        "archive debian 20221110T000000Z -> 20221120T000000Z"
+    );
     let set = &j["outcome"]["culprit_sets"][0]["changes"];
     assert_eq!(set.as_array().unwrap().len(), 1);
+    // The new hello needs the new snapshot: applied with it, not blamed for it.
+    assert_eq!(
+        j["outcome"]["culprit_sets"][0]["applied_with"],
+        serde_json::json!([archive])
+    );
     let culprit = &changes[set[0].as_u64().unwrap() as usize];
     assert!(
         culprit["summary"].as_str().unwrap().contains("hello")

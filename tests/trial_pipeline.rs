@@ -351,7 +351,9 @@ fn lock_without_candidate_explains_an_unsolvable_image_and_writes_nothing() {
 }
 
 #[test]
-fn lock_needs_a_candidate_or_a_tree() {
+fn lock_defaults_to_the_public_tree_and_checks_the_platform_first() {
+    // Without --candidate or --sonic-repo, lock crawls sonic-buildimage on GitHub;
+    // an unknown platform is refused before anything is fetched.
     let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
         .args(["lock", "--platform", "testbox"])
         .output()
@@ -359,7 +361,15 @@ fn lock_needs_a_candidate_or_a_tree() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("--candidate") || err.contains("--sonic-repo"),
+        err.contains("unknown platform `testbox`") && err.contains("wedge100bf-32x"),
         "{err}"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(["lock", "--help"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("https://github.com/sonic-net/sonic-buildimage")
     );
 }

@@ -7,5 +7,6 @@ pub mod build;
 pub mod create;
 pub mod pypi;
 pub mod repo;
+pub mod script;
 pub mod server;
 pub mod world;

@@ -40,6 +40,25 @@ pub fn deb_pins(
     picks: &BTreeMap<PackageKey, String>,
     origins: &BTreeMap<(String, String), BTreeSet<String>>,
 ) -> Vec<Pin> {
+    // Which picked packages depend on each picked package: the lock's `dependents`,
+    // so that a later change of one is known to drag the other along.
+    let mut dependents: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (key, version) in picks {
+        let Some(c) = u.lookup(key).and_then(|p| u.find_version(p, version)) else {
+            continue;
+        };
+        for r in &u.candidate(c).depends {
+            for alt in &r.alternatives {
+                let target = u.key(alt.package);
+                if target.name != key.name && picks.contains_key(target) {
+                    dependents
+                        .entry(target.name.as_str())
+                        .or_default()
+                        .insert(key.name.clone());
+                }
+            }
+        }
+    }
     let mut pins = Vec::new();
     for (key, version) in picks {
         if key.ecosystem != Ecosystem::Deb {
@@ -58,6 +77,9 @@ pub fn deb_pins(
         }
         if let Some(o) = origins.get(&(image.to_string(), key.name.clone())) {
             pin.why = o.iter().cloned().collect();
+        }
+        if let Some(d) = dependents.get(key.name.as_str()) {
+            pin.dependents = d.iter().cloned().collect();
         }
         pins.push(pin);
     }
@@ -80,6 +102,81 @@ pub fn candidate_lock(
     }
     lock.normalize();
     lock
+}
+
+/// Pins for one image's chosen Python distributions: flavour from the domain,
+/// PyPI URL and hash, the image's declarations as `why`, the distributions
+/// that required each as `dependents`.
+pub fn py_pins(u: &Universe, image: &str, o: &super::python::PyOutcome) -> Vec<Pin> {
+    let mut pins = Vec::new();
+    for (key, version) in &o.picks {
+        let mut pin = Pin::new(Ecosystem::Py, &key.name, version);
+        pin.image = Some(lock_image(image));
+        pin.python = Some(super::python::flavour(&key.domain).to_string());
+        if let Some(c) = u.lookup(key).and_then(|p| u.find_version(p, version)) {
+            let meta = &u.candidate(c).meta;
+            pin.url = meta.url.clone();
+            pin.sha256 = meta.sha256.clone();
+            pin.first_seen = meta.first_seen.clone();
+        }
+        if let Some(w) = o.why.get(key) {
+            pin.why = w.iter().cloned().collect();
+        }
+        if let Some(d) = o.dependents.get(key) {
+            pin.dependents = d.iter().cloned().collect();
+        }
+        pins.push(pin);
+    }
+    pins
+}
+
+/// Pins for the Go modules built in one image. A module two main modules
+/// select at different versions gets the higher one (the lock holds one pin
+/// per image; each go.sum still enforces its own) and a note.
+pub fn go_pins(image: &str, mods: &[super::manifest::GoModule]) -> (Vec<Pin>, Vec<String>) {
+    #[derive(Default)]
+    struct Acc<'a> {
+        version: &'a str,
+        why: BTreeSet<String>,
+        dependents: BTreeSet<String>,
+    }
+    let mut best: BTreeMap<&str, Acc<'_>> = BTreeMap::new();
+    let mut notes = Vec::new();
+    for gm in mods {
+        for (module, version) in &gm.build_list.selected {
+            let e = best.entry(module).or_insert_with(|| Acc {
+                version,
+                ..Acc::default()
+            });
+            if e.version != version {
+                notes.push(format!(
+                    "go {module} [{image}]: main modules select {} and {version}; pinned to the higher",
+                    e.version
+                ));
+                if super::mvs::go_compare(version, e.version).is_gt() {
+                    e.version = version;
+                }
+            }
+            if let Some(o) = gm.origins.get(module) {
+                e.why.extend(o.iter().cloned());
+            }
+            if let Some(r) = gm.build_list.required_by.get(module) {
+                e.dependents
+                    .extend(r.iter().filter(|m| *m != "main").cloned());
+            }
+        }
+    }
+    let pins = best
+        .into_iter()
+        .map(|(module, acc)| {
+            let mut pin = Pin::new(Ecosystem::Go, module, acc.version);
+            pin.image = Some(lock_image(image));
+            pin.why = acc.why.into_iter().collect();
+            pin.dependents = acc.dependents.into_iter().collect();
+            pin
+        })
+        .collect();
+    (pins, notes)
 }
 
 #[cfg(test)]
@@ -144,6 +241,22 @@ mod tests {
             .meta;
         assert_eq!(p.sha256, meta.sha256);
         assert_eq!(lock.commit, m.commit);
+        // A dependency's pin names the picked packages that depend on it.
+        let packages = "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b (>= 1) | c\n\n\
+                        Package: b\nVersion: 1\nArchitecture: amd64\n\n";
+        debian::load_packages(&mut u, packages.as_bytes(), "P2", "bullseye/amd64").unwrap();
+        let k = |n: &str| PackageKey::new(Ecosystem::Deb, "bullseye/amd64", n);
+        let picks = BTreeMap::from([(k("a"), "1".to_string()), (k("b"), "1".to_string())]);
+        let pins = deb_pins(&u, "sonic-slave-bullseye", &picks, &BTreeMap::new());
+        let b = pins.iter().find(|p| p.name == "b").unwrap();
+        assert_eq!(b.dependents, vec!["a".to_string()]);
+        assert!(
+            pins.iter()
+                .find(|p| p.name == "a")
+                .unwrap()
+                .dependents
+                .is_empty()
+        );
         // The candidate is a valid lock: it round-trips through the lockfile format.
         let text = lock.to_toml_string();
         assert_eq!(Lock::from_toml_str(&text, "candidate.lock").unwrap(), lock);
