@@ -115,6 +115,10 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     // The report shows both searches.
     let md = std::fs::read_to_string(d.join("report/report.md")).unwrap();
     assert!(md.contains("first bad snapshot `20221120T000000Z`"), "{md}");
+    assert!(
+        md.contains("- good: `lock as of 20221119T000000Z (the last good timestamp after --good-date 20221101T000000Z)`"),
+        "{md}"
+    );
     assert!(md.contains(old) && md.contains(new), "{md}");
     let svg = std::fs::read_to_string(d.join("report/timeline.svg")).unwrap();
     assert!(svg.contains("20221120"), "time trials are drawn");

@@ -230,8 +230,14 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
             let bad = stored.lock(&t.first_bad)?;
             print_warnings(&stored);
             (
-                format!("{} (snapshot {})", good_date, t.last_good),
-                format!("{} (snapshot {})", bad_date, t.first_bad),
+                format!(
+                    "lock as of {} (the last good timestamp after --good-date {})",
+                    t.last_good, good_date
+                ),
+                format!(
+                    "lock as of {} (the first bad timestamp up to --bad-date {})",
+                    t.first_bad, bad_date
+                ),
                 LockChanges::new(good, &bad),
                 Some(t),
                 Some(format!(
