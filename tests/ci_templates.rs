@@ -286,7 +286,39 @@ fn github_actions_nights_lock_build_bisect_and_record() {
         "not recorded"
     );
 
-    // Night 3: tonight's build fails once, then builds: bisect exits 1, the lock is recorded.
+    // Night 3: hello 2.0-1 fails only twice, then builds: the final verdicts do
+    // not reproduce, bisect exits 3 and the job fails without blaming anything.
+    let flaky = w.builder(
+        "flaky.sh",
+        &format!(
+            "if grep -rqx 'hello==2.0-1' \"$SONIC_LOCK_VERSIONS_DIR\"; then n=$(cat {c} 2>/dev/null || echo 0); echo $((n+1)) > {c}; if [ $n -lt 2 ]; then echo 'fatal error'; exit 1; fi; fi; echo built",
+            c = w.p("flaky-count").display()
+        ),
+    );
+    let (run, ws) = w.github("night3", "2022-11-25", &flaky);
+    assert!(run.failed, "{}", run.log);
+    assert_eq!(run.step(GH[1]), &StepRun::Exited(0), "{}", run.log);
+    assert_eq!(run.step(GH[2]), &StepRun::Skipped);
+    assert_eq!(run.step(GH[3]), &StepRun::Exited(1));
+    assert!(run.log.contains("flaky or undecidable"), "{}", run.log);
+    let j: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.join("bisect-report/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        j["outcome"]["status"] == "flaky" || j["outcome"]["status"] == "undecidable",
+        "{}",
+        j["outcome"]
+    );
+    assert_eq!(
+        j["changes"].as_array().unwrap().len(),
+        4,
+        "{}",
+        j["changes"]
+    );
+    assert!(j["outcome"]["culprit_sets"].as_array().unwrap().is_empty());
+
+    // Night 4: tonight's build fails once, then builds: bisect exits 1, the lock is recorded.
     let once = w.builder(
         "once.sh",
         &format!(
@@ -294,16 +326,16 @@ fn github_actions_nights_lock_build_bisect_and_record() {
             m = w.p("failed-once").display()
         ),
     );
-    let (run, _) = w.github("night3", "2022-11-25", &once);
+    let (run, _) = w.github("night4", "2022-11-25", &once);
     assert!(!run.failed, "{}", run.log);
     assert_eq!(run.step(GH[1]), &StepRun::Exited(0));
     assert_eq!(run.step(GH[2]), &StepRun::Exited(0), "{}", run.log);
     assert_eq!(run.step(GH[3]), &StepRun::Skipped);
     assert!(w.committed_lock().unwrap().contains("version = \"2.0-1\""));
 
-    // Night 4: the builder cannot judge (125): no bisection, the job fails.
+    // Night 5: the builder cannot judge (125): no bisection, the job fails.
     let cannot = w.builder("cannot.sh", "echo 'docker is not usable'; exit 125");
-    let (run, ws) = w.github("night4", "2022-11-25", &cannot);
+    let (run, ws) = w.github("night5", "2022-11-25", &cannot);
     assert!(run.failed);
     assert_eq!(run.step(GH[1]), &StepRun::Skipped);
     assert_eq!(run.step(GH[3]), &StepRun::Exited(1));
