@@ -345,6 +345,28 @@ fn github_actions_nights_lock_build_bisect_and_record() {
         run.log
     );
     assert!(!ws.join("bisect-report").exists());
+
+    // Night 6: a corrupt last good lock is an input error (bisect exit 2): the
+    // bisect step itself fails the job, and nothing is recorded.
+    let seed = w.p("seed");
+    git(&seed, &["pull", "-q"]);
+    std::fs::write(
+        seed.join("lockfiles/testbox.lock"),
+        "version = 1\n[[pin]]\n",
+    )
+    .unwrap();
+    git(&seed, &["commit", "-qam", "break the lock"]);
+    git(&seed, &["push", "-q", "origin", "master"]);
+    let (run, _) = w.github("night6", "2022-11-25", &builder);
+    assert!(run.failed);
+    assert_eq!(run.step(GH[1]), &StepRun::Exited(2), "{}", run.log);
+    assert_eq!(run.step(GH[2]), &StepRun::Skipped);
+    assert_eq!(run.step(GH[3]), &StepRun::Skipped);
+    assert!(
+        run.log.contains("last-good.lock"),
+        "the error names the file: {}",
+        run.log
+    );
 }
 
 #[test]
