@@ -103,6 +103,31 @@ struct Setup {
     dir: tempfile::TempDir,
     tool_at_cutoff: String,
     srv: Server,
+    reg: Server,
+    /// amd64 digest of `debian:bullseye-20221130`, what `debian:bullseye` named at the cutoff.
+    debian_at_cutoff: String,
+}
+
+/// Docker Hub with a `debian:bullseye` that moved after the cutoff, and its dated tags.
+fn registry() -> (Server, String) {
+    let mut r = source_support::registry::Registry::default();
+    let (_, dated) = r.multi(
+        "library/debian",
+        "bullseye-20221130",
+        &[
+            ("amd64", None, "2022-11-30T00:00:00Z"),
+            ("arm64", Some("v8"), "2022-11-30T00:00:00Z"),
+        ],
+    );
+    r.multi(
+        "library/debian",
+        "bullseye",
+        &[
+            ("amd64", None, "2023-01-09T00:00:00Z"),
+            ("arm64", Some("v8"), "2023-01-09T00:00:00Z"),
+        ],
+    );
+    (r.serve(true), dated[0].clone())
 }
 
 impl Setup {
@@ -123,10 +148,13 @@ impl Setup {
         commit(&r, &tree(&tool_path), "first", COMMIT_TIME);
         std::fs::create_dir_all(dir.path().join("platforms")).unwrap();
         std::fs::write(dir.path().join("platforms/testbox.toml"), PLATFORM_TOML).unwrap();
+        let (reg, debian_at_cutoff) = registry();
         Setup {
             tool_at_cutoff: before.to_string(),
             dir,
             srv,
+            reg,
+            debian_at_cutoff,
         }
     }
 
@@ -152,6 +180,8 @@ impl Setup {
                 &self.srv.base,
                 "--github-url",
                 &self.srv.base,
+                "--docker-registry",
+                &self.reg.base,
                 "--github-git",
                 &self.p("{repo}.git"),
                 "--retries",
@@ -304,6 +334,28 @@ fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
             ("demo".into(), "2.0".into()),
             ("plain".into(), "1.0".into())
         ]
+    );
+    // docker: the slave's base image at the platform's arch, as it was at the cutoff.
+    let docker: Vec<&toml::Value> = lock["pin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ecosystem"].as_str() == Some("docker"))
+        .collect();
+    assert_eq!(docker.len(), 1, "{docker:?}");
+    assert_eq!(docker[0]["name"].as_str(), Some("debian:bullseye"));
+    assert_eq!(docker[0]["arch"].as_str(), Some("amd64"));
+    assert_eq!(
+        docker[0]["version"].as_str(),
+        Some(s.debian_at_cutoff.as_str())
+    );
+    assert_eq!(
+        docker[0]["first_seen"].as_str(),
+        Some("2022-11-30T00:00:00Z")
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.p("versions/default/versions-docker")).unwrap(),
+        format!("amd64:debian:bullseye=={}", s.debian_at_cutoff)
     );
 }
 

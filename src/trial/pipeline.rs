@@ -152,7 +152,8 @@ pub fn final_picks(
 }
 
 /// Adds the pins the index resolved outside Debian: git repositories at the
-/// cutoff commit and web files at their immutable URL with hashes.
+/// cutoff commit, web files at their immutable URL with hashes, and base
+/// images at their per-architecture digest.
 pub fn add_index_pins(lock: &mut Lock, report: &IndexReport) {
     for g in &report.git {
         let mut pin = Pin::new(Ecosystem::Git, &g.url, &g.commit);
@@ -168,6 +169,16 @@ pub fn add_index_pins(lock: &mut Lock, report: &IndexReport) {
         }
         pin.md5 = Some(w.md5.clone());
         pin.sha256 = Some(w.sha256.clone()).filter(|s| !s.is_empty());
+        lock.upsert(pin);
+    }
+    for d in &report.docker {
+        // SONiC's versions-docker keys a base image by `<arch>:<reference as written in FROM>`.
+        let mut pin = Pin::new(Ecosystem::Docker, &d.image, &d.digest);
+        pin.arch = Some(d.arch.clone());
+        pin.url = Some(format!("{}@{}", d.repository, d.digest));
+        pin.sha256 = d.digest.strip_prefix("sha256:").map(str::to_string);
+        pin.first_seen = d.created.clone();
+        pin.why = d.origins.clone();
         lock.upsert(pin);
     }
     lock.normalize();
@@ -554,6 +565,7 @@ mod tests {
             ],
             git: vec![],
             web: vec![],
+            docker: vec![],
             not_indexed: vec![],
         };
         let mut lock = Lock::new("p", &"a".repeat(40), "2022-12-01T00:00:00Z");
