@@ -378,6 +378,16 @@ fn lock_without_candidate_learns_from_a_failing_build_and_avoids_the_version() {
     let hello = pins.iter().find(|p| p.0 == "hello").unwrap();
     assert_eq!(hello.1, "2.10-1", "{pins:?}");
     assert!(pins.iter().any(|p| p.0 == "libmnl0" && p.1 == "1.0.4-3"));
+    // Pins the search does not choose among (the base image) survive the learn loop.
+    assert!(
+        lock["pin"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["ecosystem"].as_str() == Some("docker")
+                && p["version"].as_str() == Some(s.debian_at_cutoff.as_str())),
+        "{lock:?}"
+    );
     let trials = lock["trial"].as_array().unwrap();
     assert_eq!(trials.len(), 2, "{trials:?}");
     assert!(
