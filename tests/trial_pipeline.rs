@@ -16,8 +16,10 @@ use std::process::Command;
 const COMMIT_TIME: i64 = 1_669_896_000;
 const SNAPSHOT: &str = "20221201T000000Z";
 
-/// A sonic-buildimage-shaped tree whose bullseye slave apt-installs two packages.
-fn tree(git_dep: &str) -> Files {
+/// A sonic-buildimage-shaped tree whose bullseye slave apt-installs two packages;
+/// with `sub`, the image also installs a package built from the submodule
+/// `src/sub` recorded at that commit.
+fn tree_with(git_dep: &str, sub: Option<git2::Oid>) -> Files {
     let mut f = Files::default();
     f.add("slave.mk", SLAVE_MK)
         .add("rules/config", "DEFAULT_CONTAINER_REGISTRY ?=\n")
@@ -32,6 +34,21 @@ fn tree(git_dep: &str) -> Files {
             ),
         )
         .add("build_debian.sh", "#!/bin/bash\n");
+    if let Some(sub) = sub {
+        f.add(
+            "rules/sub.mk",
+            "SUBPKG = python3-sub_1.0_all.deb\n$(SUBPKG)_SRC_PATH = $(SRC_PATH)/sub\nSONIC_PYTHON_STDEB_DEBS += $(SUBPKG)\n",
+        )
+        .add(
+            "platform/testp/one-image.mk",
+            "SONIC_ONE_IMAGE = sonic-testp.bin\n$(SONIC_ONE_IMAGE)_INSTALLS += $(SUBPKG)\nSONIC_INSTALLERS += $(SONIC_ONE_IMAGE)\nSONIC_ALL += $(SONIC_ONE_IMAGE)\n",
+        )
+        .add(
+            ".gitmodules",
+            "[submodule \"src/sub\"]\n\tpath = src/sub\n\turl = https://github.com/acme/sub.git\n",
+        )
+        .link("src/sub", sub);
+    }
     f
 }
 
@@ -132,6 +149,15 @@ fn registry() -> (Server, String) {
 
 impl Setup {
     fn new(pkgs: &'static [(&'static str, &'static str)]) -> Setup {
+        Setup::build(pkgs, false)
+    }
+
+    /// A tree with a submodule whose clone is nowhere to be found.
+    fn with_unreadable_submodule(pkgs: &'static [(&'static str, &'static str)]) -> Setup {
+        Setup::build(pkgs, true)
+    }
+
+    fn build(pkgs: &'static [(&'static str, &'static str)], with_sub: bool) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         // A git dependency on a branch: one commit before the cutoff, one after.
         let tool = init_bare(&dir.path().join("tool.git"));
@@ -145,7 +171,8 @@ impl Setup {
         let srv = archive(pkgs, &before.to_string());
         let r = init_bare(&dir.path().join("repo.git"));
         let tool_path = dir.path().join("tool.git").display().to_string();
-        commit(&r, &tree(&tool_path), "first", COMMIT_TIME);
+        let sub = with_sub.then(|| git2::Oid::from_str(&"5".repeat(40)).unwrap());
+        commit(&r, &tree_with(&tool_path, sub), "first", COMMIT_TIME);
         std::fs::create_dir_all(dir.path().join("platforms")).unwrap();
         std::fs::write(dir.path().join("platforms/testbox.toml"), PLATFORM_TOML).unwrap();
         let (reg, debian_at_cutoff) = registry();
@@ -424,4 +451,43 @@ fn lock_needs_a_candidate_or_a_tree() {
         err.contains("--candidate") || err.contains("--sonic-repo"),
         "{err}"
     );
+}
+
+#[test]
+fn lock_refuses_an_incomplete_crawl_unless_told_and_then_records_the_gap() {
+    let s = Setup::with_unreadable_submodule(&[
+        ("hello", "2.10-2"),
+        ("libmnl0", "1.0.4-3"),
+        ("libc6", "2.31-13"),
+    ]);
+    let (code, stdout, stderr) = s.lock(&[]);
+    assert_eq!(code, 2, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains(".gitmodules:1: submodule src/sub at 5555555555555555555555555555555555555555 could not be read"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-incomplete"), "{stderr}");
+    assert!(!Path::new(&s.p("lockfiles/testbox.lock")).exists());
+    // Nothing was indexed: the refusal comes before any network work.
+    assert!(s.srv.requests().is_empty() && s.reg.requests().is_empty());
+
+    let (code, stdout, stderr) = s.lock(&["--allow-missing-submodules"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("recorded as gaps"), "{stderr}");
+    let lock = s.written();
+    let gaps = lock["gap"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["origin"].as_str(), Some(".gitmodules:1"));
+    let msg = gaps[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("src/sub") && msg.contains("https://github.com/acme/sub.git"),
+        "{msg}"
+    );
+    // The gap survives a read and a re-write, and does not change the candidate hash.
+    let read = sonic_lock::lock::Lock::read(Path::new(&s.p("lockfiles/testbox.lock"))).unwrap();
+    assert_eq!(read.gaps.len(), 1);
+    let mut without = read.clone();
+    without.gaps.clear();
+    assert_eq!(without.candidate_hash(), read.candidate_hash());
+    assert!(!deb_pins(&lock).is_empty());
 }

@@ -4,7 +4,7 @@
 //! candidate lock that the learn loop can then prove.
 
 use crate::crawl::{self, CrawlError, CrawlOptions};
-use crate::lock::{Lock, Pin};
+use crate::lock::{Gap, Lock, Pin};
 use crate::manifest::{Constraint, Ecosystem, Manifest, ManifestError, Severity};
 use crate::solve::{
     Nogood, Preference, Solver, TransactionState, Unsat, candidate, input, solve_transactions,
@@ -297,16 +297,49 @@ pub fn per_suite_transactions(
     Ok(out)
 }
 
+/// What the crawl could not read (its error diagnostics: unreadable submodules,
+/// files that failed to parse), as lock gaps, sorted. A lock that claims to pin
+/// every dependency of the tree must have none.
+pub fn crawl_gaps(manifest: &Manifest) -> Vec<Gap> {
+    let mut gaps: Vec<Gap> = manifest
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| Gap {
+            origin: d.origin.to_string(),
+            message: match &d.text {
+                Some(t) => format!("{} [{t}]", d.message),
+                None => d.message.clone(),
+            }
+            .replace(|c: char| c.is_control(), " "),
+        })
+        .collect();
+    gaps.sort();
+    gaps.dedup();
+    gaps
+}
+
 /// Runs crawl, index and solve, and returns the candidate lock for `platform`.
 pub fn candidate_for(
     platform: &str,
     opts: &PipelineOptions<'_>,
     on_stage: &dyn Fn(&str),
 ) -> Result<PipelineOutput, PipelineError> {
-    let mut warnings = Vec::new();
     on_stage("crawling");
     let crawled = crawl::crawl(&opts.crawl, &|_, _| {})?;
-    let manifest = crawled.manifest;
+    candidate_from_manifest(platform, crawled.manifest, opts, on_stage)
+}
+
+/// Index and solve an already crawled `manifest` as of `opts.cutoff` (the
+/// manifest's commit date when `None`): the candidate lock the tree would have
+/// resolved to at that time. Crawl once, call this per date (time-axis bisection).
+pub fn candidate_from_manifest(
+    platform: &str,
+    manifest: Manifest,
+    opts: &PipelineOptions<'_>,
+    on_stage: &dyn Fn(&str),
+) -> Result<PipelineOutput, PipelineError> {
+    let mut warnings = Vec::new();
     for d in manifest
         .diagnostics
         .iter()
