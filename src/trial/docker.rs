@@ -96,7 +96,7 @@ pub struct DockerConfig {
     pub mounts: Vec<Mount>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
-    /// Resource limits `NAME=SOFT:HARD` (`--ulimit`); empty means the runtime's
+    /// Resource limits `NAME=SOFT:HARD` (`--ulimit`); others are the runtime's
     /// defaults, except for podman, which gets the host's (see [`host_ulimits`]).
     pub ulimits: Vec<String>,
 }
@@ -338,11 +338,17 @@ impl DockerBuilder {
         if let Some(mem) = &c.memory {
             a.extend(["--memory".into(), mem.clone()]);
         }
-        let ulimits = if c.ulimits.is_empty() && is_podman(&c.runtime) {
-            host_ulimits()
-        } else {
-            c.ulimits.clone()
-        };
+        let mut ulimits = c.ulimits.clone();
+        if is_podman(&c.runtime) {
+            // Naming one limit makes podman ask for the maximum of the others: fill them in.
+            let named = |u: &str| u.split('=').next().unwrap_or("").to_string();
+            let given: Vec<String> = ulimits.iter().map(|u| named(u)).collect();
+            ulimits.extend(
+                host_ulimits()
+                    .into_iter()
+                    .filter(|u| !given.contains(&named(u))),
+            );
+        }
         for u in ulimits {
             a.extend(["--ulimit".into(), u]);
         }
