@@ -436,7 +436,7 @@ impl Lock {
             ))
         });
         self.trials.dedup();
-        self.gaps.sort();
+        self.gaps.sort_by(|a, b| gap_order(a).cmp(&gap_order(b)));
         self.gaps.dedup();
     }
 
@@ -822,6 +822,14 @@ fn check_trial(t: &TrialRecord) -> Result<(), (&'static str, String)> {
         return Err(("builder", "must not be empty".into()));
     }
     Ok(())
+}
+
+/// Gaps sort by file, then line as a number (`.gitmodules:4` before `.gitmodules:10`).
+fn gap_order(g: &Gap) -> (&str, u64, &str, &str) {
+    match g.origin.rsplit_once(':') {
+        Some((file, line)) => (file, line.parse().unwrap_or(u64::MAX), line, &g.message),
+        None => (g.origin.as_str(), u64::MAX, "", &g.message),
+    }
 }
 
 fn check_gap(g: &Gap) -> Result<(), (&'static str, String)> {

@@ -301,10 +301,14 @@ pub fn per_suite_transactions(
 /// files that failed to parse), as lock gaps, sorted. A lock that claims to pin
 /// every dependency of the tree must have none.
 pub fn crawl_gaps(manifest: &Manifest) -> Vec<Gap> {
-    let mut gaps: Vec<Gap> = manifest
+    let mut errors: Vec<&crate::manifest::Diagnostic> = manifest
         .diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
+        .collect();
+    errors.sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
+    let mut gaps: Vec<Gap> = errors
+        .into_iter()
         .map(|d| Gap {
             origin: d.origin.to_string(),
             message: match &d.text {
@@ -314,7 +318,6 @@ pub fn crawl_gaps(manifest: &Manifest) -> Vec<Gap> {
             .replace(|c: char| c.is_control(), " "),
         })
         .collect();
-    gaps.sort();
     gaps.dedup();
     gaps
 }
