@@ -256,3 +256,37 @@ fn a_registry_that_wants_credentials_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn dated_tags_are_found_past_the_first_page_of_the_tag_list() {
+    let mut r = Registry::default();
+    r.filler_tags("library/debian", 1500);
+    let (_, dated) = r.multi(
+        "library/debian",
+        "bullseye-20221205",
+        &[("amd64", None, "2022-12-05T00:00:00Z")],
+    );
+    r.multi(
+        "library/debian",
+        "bullseye",
+        &[("amd64", None, "2023-01-09T00:00:00Z")],
+    );
+    let reg = r.serve(false);
+    let d = tempfile::tempdir().unwrap();
+    let c = client(d.path(), &reg.base, false);
+    let p = c
+        .pin("debian:bullseye", "amd64", &Cutoff::parse(CUTOFF).unwrap())
+        .unwrap();
+    assert_eq!(
+        (p.resolved.as_str(), &p.digest),
+        ("bullseye-20221205", &dated[0])
+    );
+    let pages: Vec<String> = reg
+        .requests()
+        .into_iter()
+        .filter(|q| q.path.contains("/tags/list"))
+        .map(|q| q.path)
+        .collect();
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert!(pages[1].ends_with("&last=aa0999"), "{pages:?}");
+}

@@ -464,14 +464,31 @@ impl DockerRegistry {
         Ok((doc, digest, url))
     }
 
-    /// The tags the registry lists for `r`'s repository.
+    /// The tags the registry lists for `r`'s repository, page by page (`n`, `last`).
     pub fn tags(&self, r: &ImageRef) -> Result<Vec<String>, SourceError> {
-        let url = format!("{}/v2/{}/tags/list", self.base(r), r.repository);
+        const PAGE: usize = 1000;
         let what = format!("tags of {}", r.qualified());
-        let bytes = self.get(r, &url, &what, None, None)?;
-        let doc: TagList = serde_json::from_slice(&bytes)
-            .map_err(|e| SourceError::parse(&url, format!("bad tag list JSON: {e}")))?;
-        Ok(doc.tags.unwrap_or_default())
+        let mut all: Vec<String> = Vec::new();
+        // Bounded: a registry that ignores `last` would otherwise repeat one page forever.
+        for _ in 0..100 {
+            let mut url = format!("{}/v2/{}/tags/list?n={PAGE}", self.base(r), r.repository);
+            if let Some(last) = all.last() {
+                url.push_str(&format!("&last={last}"));
+            }
+            let bytes = self.get(r, &url, &what, None, None)?;
+            let doc: TagList = serde_json::from_slice(&bytes)
+                .map_err(|e| SourceError::parse(&url, format!("bad tag list JSON: {e}")))?;
+            let page = doc.tags.unwrap_or_default();
+            let full = page.len() >= PAGE;
+            let before = all.len();
+            all.extend(page.into_iter().filter(|t| valid_tag(t)));
+            all.sort();
+            all.dedup();
+            if !full || all.len() == before {
+                break;
+            }
+        }
+        Ok(all)
     }
 
     /// Resolves `reference` of `r` to `arch`'s manifest digest and its image's creation time.

@@ -101,6 +101,12 @@ impl Registry {
         self.tag(repo, tag, body)
     }
 
+    /// Lists `n` more tags (`aa0000`, ...) that name nothing, sorting before most real ones.
+    pub fn filler_tags(&mut self, repo: &str, n: usize) {
+        let t = self.tags.entry(repo.into()).or_default();
+        t.extend((0..n).map(|i| format!("aa{i:04}")));
+    }
+
     /// Makes the manifest stored at `digest` lie about its content.
     pub fn corrupt(&mut self, repo: &str, digest: &str) {
         let p = format!("/v2/{repo}/manifests/{digest}");
@@ -153,14 +159,33 @@ impl Registry {
                 .strip_prefix("/v2/")
                 .and_then(|p| p.strip_suffix("/tags/list"))
             {
+                // Pages as the distribution spec says: lexical order, `n` at most, after `last`.
+                let query = req.path.split_once('?').map(|(_, q)| q).unwrap_or("");
+                let param = |k: &str| {
+                    query
+                        .split('&')
+                        .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                        .map(str::to_string)
+                };
+                let n: usize = param("n")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(usize::MAX);
+                let last = param("last").unwrap_or_default();
                 return match self.tags.get(repo) {
-                    Some(t) => super::ok(format!(
-                        r#"{{"name":"{repo}","tags":[{}]}}"#,
-                        t.iter()
+                    Some(t) => {
+                        let mut t = t.clone();
+                        t.sort();
+                        let page: Vec<String> = t
+                            .into_iter()
+                            .filter(|x| last.is_empty() || *x > last)
+                            .take(n)
                             .map(|t| format!("\"{t}\""))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    )),
+                            .collect();
+                        super::ok(format!(
+                            r#"{{"name":"{repo}","tags":[{}]}}"#,
+                            page.join(",")
+                        ))
+                    }
                     None => status(404),
                 };
             }
