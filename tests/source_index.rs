@@ -2,12 +2,13 @@
 //! servers: snapshot.debian.org layout, PyPI Simple JSON and a Go proxy;
 //! then offline from the cache, and from a cache moved as one file.
 
+mod common;
 mod source_support;
 
+use common::run;
 use source_support::*;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 fn manifest(dir: &Path, git_url: &str) -> std::path::PathBuf {
     let dep = |eco: &str,
@@ -166,18 +167,6 @@ fn git_repo(dir: &Path) -> String {
     repo.commit(Some("refs/heads/master"), &sig, &sig, "init", &tree, &[])
         .unwrap();
     dir.display().to_string()
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `sonic-lock lock` without `--candidate`: crawl, index, solve and lock in one
 //! run, against a tree built in code and a loopback snapshot archive.
 
+mod common;
 #[path = "crawl_support/mod.rs"]
 mod crawl_support;
 #[path = "source_support/mod.rs"]
@@ -10,7 +11,6 @@ use crawl_support::{FUNCTIONS, Files, PLATFORM_TOML, SLAVE_MK, commit, init_bare
 use source_support::{Server, file, redirect, serve, status, suite_files};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 /// 2022-12-01T12:00:00Z: after the only snapshot, which the archive redirects to.
 const COMMIT_TIME: i64 = 1_669_896_000;
@@ -190,44 +190,39 @@ impl Setup {
     }
 
     fn lock(&self, extra: &[&str]) -> (i32, String, String) {
-        let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
-            .args([
-                "lock",
-                "--platform",
-                "testbox",
-                "--platforms-dir",
-                &self.p("platforms"),
-                "--sonic-repo",
-                &self.p("repo.git"),
-                "--suite",
-                "bullseye",
-                "--snapshot-url",
-                &self.srv.base,
-                "--pypi-url",
-                &self.srv.base,
-                "--github-url",
-                &self.srv.base,
-                "--docker-registry",
-                &self.reg.base,
-                "--github-git",
-                &self.p("{repo}.git"),
-                "--retries",
-                "1",
-                "--cache",
-                &self.p("cache"),
-                "--lockfiles",
-                &self.p("lockfiles"),
-                "--workspace",
-                &self.p("trials"),
-                "--quiet",
-            ])
-            .args(extra)
-            .output()
-            .unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
+        common::run_cmd(
+            common::sonic_lock()
+                .args([
+                    "lock",
+                    "--platform",
+                    "testbox",
+                    "--platforms-dir",
+                    &self.p("platforms"),
+                    "--sonic-repo",
+                    &self.p("repo.git"),
+                    "--suite",
+                    "bullseye",
+                    "--snapshot-url",
+                    &self.srv.base,
+                    "--pypi-url",
+                    &self.srv.base,
+                    "--github-url",
+                    &self.srv.base,
+                    "--docker-registry",
+                    &self.reg.base,
+                    "--github-git",
+                    &self.p("{repo}.git"),
+                    "--retries",
+                    "1",
+                    "--cache",
+                    &self.p("cache"),
+                    "--lockfiles",
+                    &self.p("lockfiles"),
+                    "--workspace",
+                    &self.p("trials"),
+                    "--quiet",
+                ])
+                .args(extra),
         )
     }
 
@@ -441,12 +436,8 @@ fn lock_without_candidate_explains_an_unsolvable_image_and_writes_nothing() {
 
 #[test]
 fn lock_needs_a_candidate_or_a_tree() {
-    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
-        .args(["lock", "--platform", "testbox"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let (code, _, err) = common::run(&["lock", "--platform", "testbox"]);
+    assert_eq!(code, 2);
     assert!(
         err.contains("--candidate") || err.contains("--sonic-repo"),
         "{err}"
