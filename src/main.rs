@@ -48,6 +48,8 @@ enum Command {
     Diff(cli::diff::DiffArgs),
     /// Find which dependency changes between a good and a bad candidate break the build.
     Bisect(cli::bisect::BisectArgs),
+    /// Watch the whole pipeline on a generated world, offline: crawl, index, solve, trial builds, export, bisect.
+    Demo(cli::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,12 +80,29 @@ fn main() -> ExitCode {
         Command::Index(args) => cli::index::run(args, &cli.global),
         Command::Cache(args) => cli::cache::run(args, &cli.global),
         Command::Bisect(args) => cli::bisect::run(args, &cli.global),
+        Command::Demo(args) => cli::demo::run(args, &cli.global),
     };
     match result {
         Ok(status) => status.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::from(cli::EXIT_USAGE)
         }
     }
+}
+
+/// The error and its causes, each cause shown once: library errors often embed
+/// their source in their own message, which `{:#}` would print twice.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }

@@ -435,13 +435,17 @@ fn lock_without_candidate_explains_an_unsolvable_image_and_writes_nothing() {
 }
 
 #[test]
-fn lock_needs_a_candidate_or_a_tree() {
+fn lock_defaults_to_the_public_tree_and_checks_the_platform_first() {
+    // Without --candidate or --sonic-repo, lock crawls sonic-buildimage on GitHub;
+    // an unknown platform is refused before anything is fetched.
     let (code, _, err) = common::run(&["lock", "--platform", "testbox"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("--candidate") || err.contains("--sonic-repo"),
+        err.contains("unknown platform `testbox`") && err.contains("wedge100bf-32x"),
         "{err}"
     );
+    let (_, help, _) = common::run(&["lock", "--help"]);
+    assert!(help.contains("https://github.com/sonic-net/sonic-buildimage"));
 }
 
 #[test]

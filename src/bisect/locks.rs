@@ -149,6 +149,25 @@ impl LockChanges {
                 }
             }
         }
+        // A pin fetched from the new snapshot of an archive needs that snapshot:
+        // a suite's index at the old `versions-mirror` timestamp need not list the
+        // new version (Debian keeps one version per suite), so apt would not find it.
+        let pins = self.diff.changes.len();
+        for (k, a) in self.diff.archives.iter().enumerate() {
+            let Some(root) = a.new.as_ref().and_then(|n| n.url.as_deref()) else {
+                continue;
+            };
+            let prefix = format!("{}/", root.trim_end_matches('/'));
+            for (i, c) in self.diff.changes.iter().enumerate() {
+                if c.new
+                    .as_ref()
+                    .and_then(|p| p.url.as_deref())
+                    .is_some_and(|u| u.starts_with(&prefix))
+                {
+                    pairs.push((i, pins + k));
+                }
+            }
+        }
         pairs.sort_unstable();
         pairs.dedup();
         pairs
@@ -198,5 +217,48 @@ impl Materialize for LockChanges {
             lockfile,
             versions_dir,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::lockfile::Archive;
+    use crate::manifest::Ecosystem;
+
+    fn lock(snapshot: &str, libc: &str) -> Lock {
+        let root = format!("http://snap/archive/debian/{snapshot}");
+        let mut l = Lock::new("p", &"a".repeat(40), "2022-12-06");
+        l.archives.push(Archive {
+            name: "debian".into(),
+            snapshot: snapshot.into(),
+            url: Some(root.clone()),
+        });
+        let mut p = Pin::new(Ecosystem::Deb, "libc6", libc);
+        p.url = Some(format!("{root}/pool/main/g/glibc/libc6_{libc}_amd64.deb"));
+        p.sha256 = Some(libc.repeat(4));
+        l.upsert(p);
+        let mut git = Pin::new(Ecosystem::Git, "https://x/y.git", &"1".repeat(40));
+        git.url = None;
+        l.upsert(git);
+        l.normalize();
+        l
+    }
+
+    #[test]
+    fn a_version_from_the_new_snapshot_requires_the_snapshot_change() {
+        let good = lock("20221205T000000Z", "u5");
+        let mut bad = lock("20230315T000000Z", "u6");
+        bad.pins[1].version = "2".repeat(40);
+        let c = LockChanges::new(good, &bad);
+        // libc6 and the git pin change, then the archive.
+        assert_eq!(c.len(), 3);
+        let libc = c
+            .diff
+            .changes
+            .iter()
+            .position(|x| x.key.name == "libc6")
+            .unwrap();
+        assert_eq!(c.requirement_pairs(), vec![(libc, 2)]);
     }
 }

@@ -39,6 +39,9 @@ pub struct BuilderArgs {
     /// Give the container network access (off by default).
     #[arg(long)]
     pub network: bool,
+    /// The container's network, e.g. `host` to reach services on the host's loopback (implies --network).
+    #[arg(long, value_name = "MODE")]
+    pub network_mode: Option<String>,
     /// CPU limit of the container (docker --cpus).
     #[arg(long)]
     pub cpus: Option<String>,
@@ -126,6 +129,7 @@ impl BuilderArgs {
             ("--image", self.image.is_some()),
             ("--ca-bundle", self.ca_bundle.is_some()),
             ("--network", self.network),
+            ("--network-mode", self.network_mode.is_some()),
             ("--cpus", self.cpus.is_some()),
             ("--memory", self.memory.is_some()),
             ("--mount", !self.mounts.is_empty()),
@@ -168,7 +172,8 @@ impl BuilderArgs {
                 let mut c = DockerConfig::new(&image, self.argv.clone());
                 c.runtime = self.container_runtime.clone();
                 c.ca_bundle = self.ca_bundle.clone();
-                c.network = self.network;
+                c.network = self.network || self.network_mode.is_some();
+                c.network_mode = self.network_mode.clone();
                 c.cpus = self.cpus.clone();
                 c.memory = self.memory.clone();
                 c.timeout = self.timeout;

@@ -14,6 +14,8 @@ use sonic_lock::platform;
 use sonic_lock::source::Cutoff;
 use sonic_lock::source::build;
 use sonic_lock::source::debian::archive::SuiteSpec;
+use sonic_lock::source::debian::archive::decompress;
+use sonic_lock::source::http::Request;
 use sonic_lock::trial::builder::Verdict;
 use sonic_lock::trial::journal::Journal;
 use sonic_lock::trial::learn::{
@@ -27,6 +29,9 @@ use sonic_lock::trial::triage::Triage;
 use sonic_lock::universe::Universe;
 use std::path::PathBuf;
 
+/// Where sonic-buildimage lives when no --sonic-repo is given.
+pub const SONIC_REPO_URL: &str = "https://github.com/sonic-net/sonic-buildimage";
+
 /// Arguments of `sonic-lock lock`.
 #[derive(Debug, clap::Args)]
 pub struct LockArgs {
@@ -35,10 +40,10 @@ pub struct LockArgs {
     pub platform: String,
     /// The statically solved candidate lock to prove; without it the lock is
     /// computed here: crawl --sonic-repo, index, solve, then prove.
-    #[arg(long, required_unless_present = "sonic_repo")]
+    #[arg(long)]
     pub candidate: Option<PathBuf>,
     /// sonic-buildimage repository to crawl when no --candidate is given (a path or a URL).
-    #[arg(long, value_name = "PATH_OR_URL", conflicts_with = "candidate")]
+    #[arg(long, value_name = "PATH_OR_URL", conflicts_with = "candidate", default_value = SONIC_REPO_URL)]
     pub sonic_repo: Option<String>,
     /// Crawl this revision instead of the platform's cutoff.
     #[arg(long, conflicts_with = "date")]
@@ -49,7 +54,8 @@ pub struct LockArgs {
     /// Directory of local submodule clones (by submodule path, name or repository name).
     #[arg(long, value_name = "DIR")]
     pub submodules: Option<PathBuf>,
-    /// Clone submodules not found under --submodules into the cache.
+    /// Clone submodules not found under --submodules into the cache (the default
+    /// when the repository is a URL and no --submodules is given).
     #[arg(long)]
     pub clone_submodules: bool,
     /// Lock even when the crawl could not read part of the tree (a submodule,
@@ -94,9 +100,10 @@ pub struct LockArgs {
     /// Extra failure signatures (TOML, same format as the built-in table).
     #[arg(long)]
     pub signatures: Option<PathBuf>,
-    /// Debian Contents index, to blame the package owning a missing header or library.
-    #[arg(long)]
-    pub contents: Option<PathBuf>,
+    /// Debian Contents index (a file or URL, plain, .gz or .xz), to blame the package
+    /// owning a missing header or library, e.g. `<archive>/dists/bullseye/main/Contents-amd64.gz`.
+    #[arg(long, value_name = "PATH_OR_URL")]
+    pub contents: Option<String>,
     /// Builder options.
     #[command(flatten)]
     pub builder: BuilderArgs,
@@ -166,7 +173,8 @@ fn static_candidate(args: &LockArgs, global: &Global) -> anyhow::Result<(Lock, U
             platform: Some(p),
             all: false,
             submodules: args.submodules.clone(),
-            clone_submodules: args.clone_submodules,
+            clone_submodules: args.clone_submodules
+                || (args.submodules.is_none() && repo_arg.contains("://")),
             cache_dir: cache,
         },
         sources: &sources,
@@ -227,6 +235,23 @@ fn static_candidate(args: &LockArgs, global: &Global) -> anyhow::Result<(Lock, U
         );
     }
     Ok((out.candidate, out.universe))
+}
+
+/// Reads a Contents index from a file or URL (through the download cache), decompressing `.gz`/`.xz`.
+fn read_contents(p: &str, source: &SourceArgs) -> anyhow::Result<String> {
+    let bytes = if p.starts_with("http://") || p.starts_with("https://") {
+        let sources = source.sources()?;
+        sources.http.get(&Request::new(p, "Contents index"))?.bytes
+    } else {
+        std::fs::read(p).with_context(|| p.to_string())?
+    };
+    let plain = decompress(&bytes, p, p)?;
+    String::from_utf8(plain).map_err(|_| anyhow::anyhow!("{p}: the Contents index is not UTF-8"))
+}
+
+/// Prints a line above the progress bar; a hidden bar (no terminal, `--quiet`) would drop it.
+fn say(pb: &indicatif::ProgressBar, line: String) {
+    pb.suspend(|| eprintln!("{line}"));
 }
 
 /// Runs `sonic-lock lock`.
@@ -291,33 +316,38 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
     }
     let mut stage = LockStage::new(candidate.clone());
     if let Some(p) = &args.contents {
-        let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
-        stage = stage.with_owners(parse_contents(&text));
+        stage = stage.with_owners(parse_contents(&read_contents(p, &args.source)?));
     }
     let ws = Workspace::new(&args.workspace);
     let journal = Journal::open(&args.workspace.join("journal"))?;
     let pb = super::progress(global, None, "trial builds");
     let on_event = |e: Event<'_, PinKey>| match e {
         Event::Progress(c) => pb.set_message(format!("trial builds: {c}")),
-        Event::Isolating(n) => pb.println(format!("isolating the failure among {n} changed pins")),
+        Event::Isolating(n) => say(&pb, format!("isolating the failure among {n} changed pins")),
         Event::Judged {
             candidate,
             verdict,
             cached,
-        } => pb.println(format!(
-            "candidate {}: {}{}",
-            &candidate[..12.min(candidate.len())],
-            format!("{verdict:?}").to_lowercase(),
-            if cached { " (from journal)" } else { "" }
-        )),
-        Event::Learned(l) => pb.println(format!(
-            "learned: not together {}",
-            l.picks
-                .iter()
-                .map(|(k, v)| pick_text(k, v))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )),
+        } => say(
+            &pb,
+            format!(
+                "candidate {}: {}{}",
+                &candidate[..12.min(candidate.len())],
+                format!("{verdict:?}").to_lowercase(),
+                if cached { " (from journal)" } else { "" }
+            ),
+        ),
+        Event::Learned(l) => say(
+            &pb,
+            format!(
+                "learned: not together {}",
+                l.picks
+                    .iter()
+                    .map(|(k, v)| pick_text(k, v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
     };
     let learner = Learner {
         builder: builder.as_ref(),

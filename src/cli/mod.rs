@@ -5,6 +5,7 @@ pub mod bisect;
 pub mod cache;
 pub mod crawl;
 pub mod cutoff;
+pub mod demo;
 pub mod diff;
 pub mod export;
 pub mod import;

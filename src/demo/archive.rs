@@ -131,6 +131,25 @@ fn xz(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+fn sha1_hex(bytes: &[u8]) -> String {
+    use sha1::Digest;
+    hex::encode(sha1::Sha1::digest(bytes))
+}
+
+/// A version as it appears in a `/mr/` request path (`:`, `+` and `~` percent-encoded).
+fn mr_enc(v: &str) -> String {
+    v.replace(':', "%3A")
+        .replace('+', "%2B")
+        .replace('~', "%7E")
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
 fn res(content_type: &str, body: Vec<u8>) -> Resource {
     Resource {
         content_type: content_type.to_string(),
@@ -193,6 +212,30 @@ impl Archive {
         out
     }
 
+    /// The `Contents-amd64` text of snapshot `snap`: which package ships each file.
+    pub fn contents_text(&self, snap: usize) -> String {
+        let mut owners: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for p in self
+            .packages
+            .iter()
+            .filter(|p| visible(p.from, p.until, snap))
+        {
+            for f in p.files {
+                let o = owners.entry(f).or_default();
+                if !o.contains(&p.name) {
+                    o.push(p.name);
+                }
+            }
+        }
+        owners
+            .into_iter()
+            .map(|(f, pkgs)| {
+                let list: Vec<String> = pkgs.iter().map(|p| format!("libs/{p}")).collect();
+                format!("{f:<60} {}\n", list.join(","))
+            })
+            .collect()
+    }
+
     /// The `Sources` text of snapshot `snap`.
     pub fn sources_text(&self, snap: usize) -> String {
         let mut out = String::new();
@@ -219,7 +262,9 @@ impl Archive {
     fn dists(&self, snap: usize, date: &str) -> Vec<(String, Vec<u8>)> {
         let packages = self.packages_text(snap).into_bytes();
         let sources = self.sources_text(snap).into_bytes();
+        let contents = self.contents_text(snap).into_bytes();
         let files = vec![
+            ("main/Contents-amd64.gz".to_string(), gz(&contents)),
             ("main/binary-amd64/Packages".to_string(), packages.clone()),
             ("main/binary-amd64/Packages.xz".to_string(), xz(&packages)),
             ("main/source/Sources".to_string(), sources.clone()),
@@ -332,6 +377,63 @@ impl Archive {
             routes.insert(
                 format!("/mr/binary/{bin}/"),
                 json(serde_json::json!({ "_comment": "foo", "binary": bin, "result": result })),
+            );
+        }
+        // File lists with first-seen info, as `srcfiles`/`binfiles?fileinfo=1` answer them.
+        let file_list = |rows: Vec<serde_json::Value>,
+                         info: serde_json::Map<String, serde_json::Value>| {
+            json(serde_json::json!({ "_comment": "foo", "result": rows, "fileinfo": info }))
+        };
+        for src in &self.sources {
+            let first_seen = self.snapshots.get(src.from).copied().unwrap_or_default();
+            let mut rows = Vec::new();
+            let mut info = serde_json::Map::new();
+            for (name, body) in src.files() {
+                let sha1 = sha1_hex(&body);
+                rows.push(serde_json::json!({ "hash": sha1 }));
+                info.insert(
+                    sha1,
+                    serde_json::json!([{
+                        "archive_name": "debian",
+                        "first_seen": first_seen,
+                        "name": name,
+                        "path": format!("/{}", pool_dir(src.name)),
+                        "size": body.len(),
+                    }]),
+                );
+            }
+            routes.insert(
+                format!("/mr/package/{}/{}/srcfiles", src.name, mr_enc(src.version)),
+                file_list(rows, info),
+            );
+        }
+        for p in &self.packages {
+            let body = p.body();
+            let sha1 = sha1_hex(&body);
+            let first_seen = self.snapshots.get(p.from).copied().unwrap_or_default();
+            let name = p
+                .filename()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let mut info = serde_json::Map::new();
+            info.insert(
+                sha1.clone(),
+                serde_json::json!([{
+                    "archive_name": "debian",
+                    "first_seen": first_seen,
+                    "name": name,
+                    "path": format!("/{}", pool_dir(p.source)),
+                    "size": body.len(),
+                }]),
+            );
+            routes.insert(
+                format!("/mr/binary/{}/{}/binfiles", p.name, mr_enc(p.version)),
+                file_list(
+                    vec![serde_json::json!({ "architecture": "amd64", "hash": sha1 })],
+                    info,
+                ),
             );
         }
         for p in &self.packages {

@@ -114,6 +114,13 @@ pub fn compare_versions(eco: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
 }
 
 fn same_source(a: &Pin, b: &Pin) -> bool {
+    // The same .deb read from two snapshots has two URLs but one hash: one file.
+    if matches!(a.ecosystem, Ecosystem::Deb | Ecosystem::DebSrc)
+        && a.sha256.is_some()
+        && a.sha256 == b.sha256
+    {
+        return true;
+    }
     a.url == b.url && a.sha256 == b.sha256 && a.md5 == b.md5 && a.declared_url == b.declared_url
 }
 
@@ -163,6 +170,7 @@ pub fn diff(old: &Lock, new: &Lock) -> LockDiff {
             });
         }
     }
+    pair_moved_downloads(&mut changes);
     changes.sort_by(|x, y| x.key.cmp(&y.key));
     let aa: BTreeMap<&str, &Archive> = old.archives.iter().map(|x| (x.name.as_str(), x)).collect();
     let ba: BTreeMap<&str, &Archive> = new.archives.iter().map(|x| (x.name.as_str(), x)).collect();
@@ -179,6 +187,40 @@ pub fn diff(old: &Lock, new: &Lock) -> LockDiff {
         })
         .collect();
     LockDiff { changes, archives }
+}
+
+/// A web pin is keyed by the immutable URL the build fetches; the same declared
+/// URL at another commit is one download that moved, not a removal and an addition.
+fn pair_moved_downloads(changes: &mut Vec<Change>) {
+    let declared = |p: &Option<Pin>| {
+        p.as_ref()
+            .filter(|p| p.ecosystem == Ecosystem::Web)
+            .and_then(|p| p.declared_url.clone().map(|d| (p.image.clone(), d)))
+    };
+    let mut added: BTreeMap<(Option<String>, String), usize> = BTreeMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        if c.kind == ChangeKind::Added
+            && let Some(d) = declared(&c.new)
+        {
+            added.insert(d, i);
+        }
+    }
+    let mut merged = Vec::new();
+    for i in 0..changes.len() {
+        if changes[i].kind != ChangeKind::Removed {
+            continue;
+        }
+        if let Some(j) = declared(&changes[i].old).and_then(|d| added.remove(&d)) {
+            changes[i].kind = ChangeKind::Changed;
+            changes[i].new = changes[j].new.take();
+            changes[i].key = changes[j].key.clone();
+            merged.push(j);
+        }
+    }
+    merged.sort_unstable();
+    for j in merged.into_iter().rev() {
+        changes.remove(j);
+    }
 }
 
 impl LockDiff {
@@ -208,6 +250,11 @@ impl LockDiff {
             let Some(c) = self.changes.get(i) else {
                 continue;
             };
+            // A moved download replaces a pin under another key.
+            if let Some(o) = &c.old {
+                let k = o.key();
+                lock.pins.retain(|p| p.key() != k);
+            }
             match &c.new {
                 Some(p) => lock.upsert(p.clone()),
                 None => lock.pins.retain(|p| p.key() != c.key),
@@ -294,5 +341,43 @@ impl LockDiff {
             self.archives.len()
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn web(declared: &str, sha: &str, md5: &str) -> Pin {
+        let url = declared.replace("/raw/dev/", &format!("/raw/{sha}/"));
+        let mut p = Pin::new(Ecosystem::Web, &url, md5);
+        p.url = Some(url);
+        p.declared_url = Some(declared.to_string());
+        p.md5 = Some(md5.to_string());
+        p
+    }
+
+    #[test]
+    fn a_moved_download_is_one_change_and_applies_as_a_replacement() {
+        let declared = "https://github.com/o/r/raw/dev/sdk.deb";
+        let mut good = Lock::new("p", &"a".repeat(40), "2022-12-06");
+        good.upsert(web(declared, &"1".repeat(40), "aa"));
+        good.upsert(web(
+            "https://github.com/o/r/raw/dev/other.deb",
+            &"1".repeat(40),
+            "cc",
+        ));
+        let mut bad = good.clone();
+        bad.pins
+            .retain(|p| p.declared_url.as_deref() != Some(declared));
+        bad.upsert(web(declared, &"2".repeat(40), "bb"));
+        good.normalize();
+        bad.normalize();
+        let d = diff(&good, &bad);
+        assert_eq!(d.changes.len(), 1, "{d:?}");
+        assert_eq!(d.changes[0].kind, ChangeKind::Changed);
+        assert_eq!(d.changes[0].versions(), "aa -> bb");
+        let applied = d.apply(&good, &[0]);
+        assert_eq!(applied.pins, bad.pins);
     }
 }

@@ -40,6 +40,25 @@ pub fn deb_pins(
     picks: &BTreeMap<PackageKey, String>,
     origins: &BTreeMap<(String, String), BTreeSet<String>>,
 ) -> Vec<Pin> {
+    // Which picked packages depend on each picked package: the lock's `dependents`,
+    // so that a later change of one is known to drag the other along.
+    let mut dependents: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (key, version) in picks {
+        let Some(c) = u.lookup(key).and_then(|p| u.find_version(p, version)) else {
+            continue;
+        };
+        for r in &u.candidate(c).depends {
+            for alt in &r.alternatives {
+                let target = u.key(alt.package);
+                if target.name != key.name && picks.contains_key(target) {
+                    dependents
+                        .entry(target.name.as_str())
+                        .or_default()
+                        .insert(key.name.clone());
+                }
+            }
+        }
+    }
     let mut pins = Vec::new();
     for (key, version) in picks {
         if key.ecosystem != Ecosystem::Deb {
@@ -58,6 +77,9 @@ pub fn deb_pins(
         }
         if let Some(o) = origins.get(&(image.to_string(), key.name.clone())) {
             pin.why = o.iter().cloned().collect();
+        }
+        if let Some(d) = dependents.get(key.name.as_str()) {
+            pin.dependents = d.iter().cloned().collect();
         }
         pins.push(pin);
     }
@@ -144,6 +166,22 @@ mod tests {
             .meta;
         assert_eq!(p.sha256, meta.sha256);
         assert_eq!(lock.commit, m.commit);
+        // A dependency's pin names the picked packages that depend on it.
+        let packages = "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b (>= 1) | c\n\n\
+                        Package: b\nVersion: 1\nArchitecture: amd64\n\n";
+        debian::load_packages(&mut u, packages.as_bytes(), "P2", "bullseye/amd64").unwrap();
+        let k = |n: &str| PackageKey::new(Ecosystem::Deb, "bullseye/amd64", n);
+        let picks = BTreeMap::from([(k("a"), "1".to_string()), (k("b"), "1".to_string())]);
+        let pins = deb_pins(&u, "sonic-slave-bullseye", &picks, &BTreeMap::new());
+        let b = pins.iter().find(|p| p.name == "b").unwrap();
+        assert_eq!(b.dependents, vec!["a".to_string()]);
+        assert!(
+            pins.iter()
+                .find(|p| p.name == "a")
+                .unwrap()
+                .dependents
+                .is_empty()
+        );
         // The candidate is a valid lock: it round-trips through the lockfile format.
         let text = lock.to_toml_string();
         assert_eq!(Lock::from_toml_str(&text, "candidate.lock").unwrap(), lock);

@@ -15,12 +15,16 @@ use crate::source::date::rfc3339;
 use crate::source::{Cutoff, History, SourceError, VersionAt, VersionSource};
 use chrono::DateTime;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// Git access through cached bare clones.
 pub struct GitSource {
     root: PathBuf,
     offline: bool,
+    /// One lock per clone: parallel pins of one repository fetch it once at a time.
+    busy: Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>,
 }
 
 /// Where a branch pointed at the cutoff.
@@ -64,6 +68,7 @@ impl GitSource {
         GitSource {
             root: cache.root().join("git"),
             offline,
+            busy: Mutex::new(HashMap::new()),
         }
     }
 
@@ -75,6 +80,14 @@ impl GitSource {
         let path = self
             .root
             .join(format!("{}.git", crate::fsio::sha256_hex(url.as_bytes())));
+        let slot = self
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(path.clone())
+            .or_default()
+            .clone();
+        let _held = slot.lock().unwrap_or_else(|p| p.into_inner());
         let exists = path.join("HEAD").exists();
         if self.offline {
             if !exists {
@@ -99,8 +112,16 @@ impl GitSource {
                 let r = git2::Repository::init_bare(tmp.path()).map_err(|e| gerr(url, e))?;
                 fetch_all(&r, url)?;
             }
-            let tmp_path = tmp.keep();
-            std::fs::rename(&tmp_path, &path).map_err(|e| SourceError::io(&path, e))?;
+            if let Err(e) = std::fs::rename(tmp.path(), &path) {
+                // Another clone of the same URL (a parallel pin, another process) won
+                // the race: use its complete clone and drop ours.
+                if !path.join("HEAD").exists() {
+                    return Err(SourceError::io(&path, e));
+                }
+            } else {
+                // Renamed away: nothing is left for the guard to remove.
+                let _ = tmp.keep();
+            }
             return git2::Repository::open_bare(&path).map_err(|e| gerr(url, e));
         };
         fetch_all(&repo, url)?;

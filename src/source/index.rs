@@ -409,15 +409,20 @@ pub fn run(
     }
     counts.entry(Ecosystem::Git).or_default().versions = git.len();
 
-    // web: immutable URL and hashes.
-    let web_deps: Vec<&Dependency> = manifest
+    // web: immutable URL and hashes, also for the source packages that dget fetches
+    // by URL (SONiC's web version control sees dget's download like any other).
+    let web_deps: Vec<(&Dependency, &str)> = manifest
         .dependencies
         .iter()
-        .filter(|d| d.ecosystem == Ecosystem::Web)
+        .filter_map(|d| match d.ecosystem {
+            Ecosystem::Web => Some((d, d.name.as_str())),
+            Ecosystem::DebSrc => d.attrs.get("url").map(|u| (d, u.as_str())),
+            _ => None,
+        })
         .collect();
     let uniq: BTreeSet<&str> = web_deps
         .iter()
-        .map(|d| d.name.as_str())
+        .map(|(_, u)| *u)
         .filter(|n| !unexpanded(n))
         .collect();
     counts.entry(Ecosystem::Web).or_default().names = uniq.len();
@@ -431,8 +436,8 @@ pub fn run(
             )
         })
         .collect();
-    for d in &web_deps {
-        match pins.get(d.name.as_str()) {
+    for (d, u) in &web_deps {
+        match pins.get(u) {
             Some(Ok(_)) => {}
             Some(Err(e)) => missing.push(miss(d, e.clone())),
             None => missing.push(miss(d, "URL not expanded by the crawler".into())),
@@ -611,7 +616,8 @@ fn git_pin(src: &Sources, d: &Dependency, cutoff: &Cutoff) -> Result<GitPin, Sou
                 note: "pinned commit".into(),
             })
         }
-        Constraint::Ref(r) => {
+        // `HEAD` is what a plain `git clone` checks out: the default branch.
+        Constraint::Ref(r) if r != "HEAD" => {
             if let Ok(b) = crate::source::git::branch_at(&repo, &d.name, r, cutoff) {
                 return Ok(GitPin {
                     url: d.name.clone(),
@@ -637,7 +643,7 @@ fn git_pin(src: &Sources, d: &Dependency, cutoff: &Cutoff) -> Result<GitPin, Sou
                 note: "tag".into(),
             })
         }
-        Constraint::None | Constraint::Range(_) => {
+        Constraint::None | Constraint::Range(_) | Constraint::Ref(_) => {
             let head = repo
                 .find_reference("HEAD")
                 .ok()

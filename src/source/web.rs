@@ -103,6 +103,16 @@ pub fn classify(url: &str) -> WebKind {
     WebKind::Plain
 }
 
+/// `url` with a configured GitHub base (a mirror or a loopback server) spelled as
+/// `https://github.com/`, so that it is read as the GitHub URL it stands for.
+fn as_github(url: &str, github: &str) -> String {
+    let base = github.trim_end_matches('/');
+    match url.strip_prefix(base).and_then(|r| r.strip_prefix('/')) {
+        Some(rest) if !base.is_empty() => format!("https://github.com/{rest}"),
+        _ => url.to_string(),
+    }
+}
+
 /// Where the moving services live; tests point these at loopback servers.
 #[derive(Debug, Clone)]
 pub struct WebConfig {
@@ -161,7 +171,7 @@ pub fn pin(
     url: &str,
     cutoff: &Cutoff,
 ) -> Result<WebPin, SourceError> {
-    let kind = classify(url);
+    let kind = classify(&as_github(url, &cfg.github));
     let (immutable_url, note, sha1) = match &kind {
         WebKind::GithubRaw {
             owner,
@@ -342,6 +352,27 @@ fn upstream(v: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_under_a_configured_github_base_read_as_github() {
+        let kind = classify(&as_github(
+            "http://127.0.0.1:8080/gh/o/r/raw/dev/x.deb",
+            "http://127.0.0.1:8080/gh/",
+        ));
+        assert_eq!(
+            kind,
+            WebKind::GithubRaw {
+                owner: "o".into(),
+                repo: "r".into(),
+                rev: "dev".into(),
+                path: "x.deb".into()
+            }
+        );
+        assert_eq!(
+            as_github("https://example.org/a", "https://github.com"),
+            "https://example.org/a"
+        );
+    }
 
     #[test]
     fn classifies_moving_urls() {

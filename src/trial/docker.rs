@@ -86,6 +86,8 @@ pub struct DockerConfig {
     pub ca_bundle: Option<PathBuf>,
     /// Give the container a network (default off: builds should not drift).
     pub network: bool,
+    /// Which network (`host`, a user-defined network); the runtime's default when unset.
+    pub network_mode: Option<String>,
     /// CPU limit (`--cpus`), e.g. `2` or `1.5`.
     pub cpus: Option<String>,
     /// Memory limit (`--memory`), e.g. `4g`.
@@ -110,6 +112,7 @@ impl DockerConfig {
             argv,
             ca_bundle: None,
             network: false,
+            network_mode: None,
             cpus: None,
             memory: None,
             timeout: None,
@@ -329,8 +332,10 @@ impl DockerBuilder {
             "--workdir".into(),
             CONTAINER_WORK_DIR.into(),
         ];
-        if !c.network {
-            a.extend(["--network".into(), "none".into()]);
+        match (&c.network_mode, c.network) {
+            (Some(mode), _) => a.extend(["--network".into(), mode.clone()]),
+            (None, false) => a.extend(["--network".into(), "none".into()]),
+            (None, true) => {}
         }
         if let Some(cpus) = &c.cpus {
             a.extend(["--cpus".into(), cpus.clone()]);
@@ -420,8 +425,10 @@ impl Builder for DockerBuilder {
             s.push_str(a);
         }
         let mut opts = Vec::new();
-        if c.network {
-            opts.push("network".to_string());
+        match &c.network_mode {
+            Some(mode) => opts.push(format!("network {mode}")),
+            None if c.network => opts.push("network".to_string()),
+            None => {}
         }
         if c.ca_bundle.is_some() {
             opts.push("ca-bundle".into());

@@ -155,6 +155,24 @@ pub fn final_picks(
 /// cutoff commit, web files at their immutable URL with hashes, and base
 /// images at their per-architecture digest.
 pub fn add_index_pins(lock: &mut Lock, report: &IndexReport) {
+    // The snapshot each archive was read at: SONiC's versions-mirror, so apt fetches
+    // the pinned versions from where they existed rather than from today's mirror.
+    for s in &report.suites {
+        let (Some(ts), Some((name, _))) = (&s.snapshot, s.suite.split_once(':')) else {
+            continue;
+        };
+        if lock.archives.iter().any(|a| a.name == name) {
+            continue;
+        }
+        lock.archives.push(crate::lock::lockfile::Archive {
+            name: name.to_string(),
+            snapshot: ts.clone(),
+            url: s
+                .url
+                .split_once("/dists/")
+                .map(|(base, _)| base.to_string()),
+        });
+    }
     for g in &report.git {
         let mut pin = Pin::new(Ecosystem::Git, &g.url, &g.commit);
         pin.first_seen = Some(g.date.clone()).filter(|d| !d.is_empty());

@@ -54,6 +54,9 @@ pub fn package_key(k: &PinKey) -> PackageKey {
 pub struct SolverSearch<'u> {
     solver: Solver<'u>,
     fixed: Assignment<PinKey>,
+    /// The images each universe package is pinned in by the candidate: the solver
+    /// knows packages, the lock knows in which image they are installed.
+    images: BTreeMap<PackageKey, Vec<Option<String>>>,
 }
 
 impl<'u> SolverSearch<'u> {
@@ -62,6 +65,7 @@ impl<'u> SolverSearch<'u> {
         SolverSearch {
             solver,
             fixed: BTreeMap::new(),
+            images: BTreeMap::new(),
         }
     }
 
@@ -71,8 +75,13 @@ impl<'u> SolverSearch<'u> {
         let mut roots = Vec::new();
         let mut prefer = BTreeMap::new();
         let mut fixed = BTreeMap::new();
+        let mut images: BTreeMap<PackageKey, Vec<Option<String>>> = BTreeMap::new();
         for p in &candidate.pins {
             let pk = package_key(&p.key());
+            let slot = images.entry(pk.clone()).or_default();
+            if !slot.contains(&p.image) {
+                slot.push(p.image.clone());
+            }
             match u.lookup(&pk) {
                 Some(id) => {
                     let origin = p
@@ -94,7 +103,31 @@ impl<'u> SolverSearch<'u> {
         }
         let mut solver = Solver::new(u, roots);
         solver.set_preference(Preference::Closest(prefer));
-        SolverSearch { solver, fixed }
+        SolverSearch {
+            solver,
+            fixed,
+            images,
+        }
+    }
+
+    /// The images a picked package goes to: those of the candidate, else the
+    /// candidate's only image of that ecosystem (a new dependency pulled in there).
+    fn images_of(&self, k: &PackageKey) -> Vec<Option<String>> {
+        if let Some(v) = self.images.get(k) {
+            return v.clone();
+        }
+        let mut seen: Vec<&Option<String>> = self
+            .images
+            .iter()
+            .filter(|(pk, _)| pk.ecosystem == k.ecosystem)
+            .flat_map(|(_, v)| v)
+            .collect();
+        seen.sort();
+        seen.dedup();
+        match seen.as_slice() {
+            [one] => vec![(*one).clone()],
+            _ => vec![None],
+        }
     }
 
     /// The wrapped solver (with every learned nogood).
@@ -110,7 +143,14 @@ impl Search for SolverSearch<'_> {
         let solution = self.solver.solve().map_err(|u| u.explain())?;
         let mut a = self.fixed.clone();
         for (k, v) in solution.picks {
-            a.insert(pin_key(&k), v);
+            if crate::universe::python::is_interpreter(&k) {
+                continue;
+            }
+            for image in self.images_of(&k) {
+                let mut pk = pin_key(&k);
+                pk.image = image;
+                a.insert(pk, v.clone());
+            }
         }
         Ok(a)
     }
@@ -162,6 +202,47 @@ mod tests {
                 .suite
                 .as_deref(),
             Some("buster")
+        );
+    }
+
+    #[test]
+    fn proposals_keep_the_images_the_candidate_pins_packages_in() {
+        let u = universe();
+        let mut lock = Lock::new("p", &"a".repeat(40), "2022-12-06");
+        for (n, image) in [
+            ("lxml", "build-sonic-slave-bullseye"),
+            ("lxml", "docker-sonic-mgmt-framework"),
+            ("pyyaml", "build-sonic-slave-bullseye"),
+        ] {
+            let mut p = Pin::new(Ecosystem::Py, n, "2.0");
+            p.python = Some("py3".into());
+            p.image = Some(image.into());
+            lock.upsert(p);
+        }
+        lock.normalize();
+        let mut s = SolverSearch::for_candidate(&u, &lock);
+        let a = s.propose().unwrap();
+        let mut keys: Vec<(String, Option<String>)> = a
+            .keys()
+            .map(|k| (k.name.clone(), k.image.clone()))
+            .collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![
+                (
+                    "lxml".to_string(),
+                    Some("build-sonic-slave-bullseye".into())
+                ),
+                (
+                    "lxml".to_string(),
+                    Some("docker-sonic-mgmt-framework".into())
+                ),
+                (
+                    "pyyaml".to_string(),
+                    Some("build-sonic-slave-bullseye".into())
+                ),
+            ]
         );
     }
 

@@ -82,6 +82,11 @@ fn key(env: &PythonEnv, name: &str) -> PackageKey {
     PackageKey::new(Ecosystem::Py, &env.domain, name)
 }
 
+/// Whether a package is the interpreter itself (a fixed fact of the image, not a pin).
+pub fn is_interpreter(k: &PackageKey) -> bool {
+    k.ecosystem == Ecosystem::Py && k.name == "python"
+}
+
 /// Adds (once) the interpreter as the single candidate of package `python`.
 pub fn add_interpreter(u: &mut Universe, env: &PythonEnv) -> Result<CandidateId, UniverseError> {
     let p = u.intern(key(env, "python"));

@@ -1,0 +1,214 @@
+//! `sonic-lock demo`: the whole pipeline on a generated world, offline, in a minute.
+//!
+//! It creates a sonic-buildimage-shaped repository and loopback servers for its
+//! Debian snapshots, PyPI and git/web origins, then runs the real commands
+//! (cutoff, crawl, index, solve, lock with trial builds, export, a nightly's
+//! versions, diff, bisect) with this same binary, printing each one.
+
+use super::{Global, Status};
+use anyhow::{Context, bail};
+use sonic_lock::demo::build::{self as world_build, BuildEnv};
+use sonic_lock::demo::create::World;
+use sonic_lock::demo::script::{self, BuilderChoice, paths};
+use sonic_lock::demo::world;
+use sonic_lock::lock::Lock;
+use sonic_lock::trial::command::ENV_LOCKFILE;
+use sonic_lock::trial::docker::probe;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `sonic-lock demo`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DemoArgs {
+    /// Internal steps of the demo world.
+    #[command(subcommand)]
+    pub action: Option<DemoAction>,
+    /// Keep the world and every artifact in DIR (created if absent; must be empty)
+    /// instead of a temporary directory that is removed at the end.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Builder of the trial builds: docker when a container runtime works, else command.
+    #[arg(long, value_enum, default_value_t = DemoBuilder::Auto)]
+    pub builder: DemoBuilder,
+}
+
+/// Which builder the demo's trial builds use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoBuilder {
+    /// Docker when it works here, the command builder otherwise.
+    Auto,
+    /// The command builder.
+    Command,
+    /// The docker builder (fails when Docker does not work).
+    Docker,
+}
+
+/// Internal subcommands of the demo.
+#[derive(Debug, clap::Subcommand)]
+pub enum DemoAction {
+    /// The demo world's build system: builds the candidate in $SONIC_LOCK_LOCKFILE.
+    #[command(hide = true)]
+    Build {
+        /// The world description written by `sonic-lock demo`.
+        #[arg(long)]
+        world: PathBuf,
+    },
+}
+
+/// Runs `sonic-lock demo`.
+pub fn run(args: DemoArgs, global: &Global) -> anyhow::Result<Status> {
+    if let Some(DemoAction::Build { world }) = args.action {
+        return build(&world);
+    }
+    let exe = std::env::current_exe().context("cannot locate the sonic-lock binary")?;
+    let (tmp, dir) = match &args.keep {
+        Some(d) => {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+            if std::fs::read_dir(d)
+                .with_context(|| format!("reading {}", d.display()))?
+                .next()
+                .is_some()
+            {
+                bail!("--keep {}: the directory is not empty", d.display());
+            }
+            (None, d.canonicalize()?)
+        }
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("sonic-lock-demo")
+                .tempdir()?;
+            let p = t.path().to_path_buf();
+            (Some(t), p)
+        }
+    };
+    // With --json the narration goes to stderr and stdout carries only the result.
+    let mut out: Box<dyn Write> = if global.json {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
+    writeln!(
+        out,
+        "sonic-lock demo: a generated sonic-buildimage whose Barefoot platform was last updated on 2022-12-06,\n\
+         with Debian snapshots, PyPI and git/web origins served on loopback; things moved after the cutoff.\n\
+         Working in {}",
+        dir.display()
+    )?;
+    let w = World::create(&dir.join(paths::WORLD))?;
+    script::prepare(&dir, &w)?;
+    let choice = choose_builder(args.builder, &mut out)?;
+    writeln!(
+        out,
+        "World served at {}; trial builds use the {} builder.",
+        w.server.base(),
+        match &choice {
+            BuilderChoice::Command => "command".to_string(),
+            BuilderChoice::Docker { runtime, .. } => format!("docker ({runtime})"),
+        }
+    )?;
+    for step in script::steps(&dir, &w, &exe, &choice) {
+        script::run_step(&exe, &dir, &step, &mut out)?;
+    }
+    summary(&dir, global, &mut out)?;
+    match tmp {
+        Some(t) => {
+            writeln!(
+                out,
+                "\n(removing {}; run with --keep DIR to look around)",
+                dir.display()
+            )?;
+            drop(t);
+        }
+        None => writeln!(out, "\nEverything is in {}.", dir.display())?,
+    }
+    Ok(Status::Ok)
+}
+
+/// The closing lines: the lock, what the trial builds taught, the export and the bisect verdict.
+fn summary(dir: &Path, global: &Global, out: &mut dyn Write) -> anyhow::Result<()> {
+    let lock_path = dir
+        .join(paths::LOCKFILES)
+        .join(format!("{}.lock", world::PLATFORM));
+    let lock = Lock::read(&lock_path)?;
+    let report_path = dir.join(paths::REPORT).join("report.json");
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&report_path).with_context(|| report_path.display().to_string())?,
+    )
+    .with_context(|| report_path.display().to_string())?;
+    if global.json {
+        return super::print_json(&serde_json::json!({
+            "dir": dir,
+            "lockfile": lock_path,
+            "pins": lock.pins.len(),
+            "learned": lock.trials.iter().filter_map(|t| t.detail.clone()).collect::<Vec<_>>(),
+            "versions": dir.join(paths::VERSIONS),
+            "bisect": report,
+        }));
+    }
+    writeln!(out, "\n== result")?;
+    writeln!(
+        out,
+        "lock: {} ({} pins, proven by a passing build)",
+        lock_path.display(),
+        lock.pins.len()
+    )?;
+    for t in &lock.trials {
+        if let Some(d) = &t.detail {
+            writeln!(out, "  learned from a failed trial build: {d}")?;
+        }
+    }
+    writeln!(
+        out,
+        "SONiC versions tree: {} (copy into sonic-buildimage's files/build/versions/)",
+        dir.join(paths::VERSIONS).display()
+    )?;
+    writeln!(
+        out,
+        "bisect report: {} (report.md, report.html, report.json)",
+        dir.join(paths::REPORT).display()
+    )?;
+    Ok(())
+}
+
+/// The demo's builder: docker when asked or when it works here, else the command builder.
+fn choose_builder(kind: DemoBuilder, out: &mut dyn Write) -> anyhow::Result<BuilderChoice> {
+    const RUNTIME: &str = "docker";
+    let docker = || -> anyhow::Result<BuilderChoice> {
+        probe(RUNTIME).map_err(|e| anyhow::anyhow!("{RUNTIME} is not usable here: {e}"))?;
+        Ok(BuilderChoice::Docker {
+            image: script::ensure_image(RUNTIME)?,
+            runtime: RUNTIME.to_string(),
+        })
+    };
+    match kind {
+        DemoBuilder::Command => Ok(BuilderChoice::Command),
+        DemoBuilder::Docker => docker(),
+        DemoBuilder::Auto => match docker() {
+            Ok(c) => Ok(c),
+            Err(e) => {
+                writeln!(out, "({e:#}; trial builds run as processes instead)")?;
+                Ok(BuilderChoice::Command)
+            }
+        },
+    }
+}
+
+/// `sonic-lock demo build`: the world's build of the candidate lock named by the environment.
+fn build(world_json: &Path) -> anyhow::Result<Status> {
+    let env: BuildEnv = serde_json::from_slice(
+        &std::fs::read(world_json).with_context(|| world_json.display().to_string())?,
+    )
+    .with_context(|| world_json.display().to_string())?;
+    let Some(lockfile) = std::env::var_os(ENV_LOCKFILE) else {
+        bail!("{ENV_LOCKFILE} is not set: the demo build runs as a sonic-lock builder");
+    };
+    let lock = Lock::read(Path::new(&lockfile))?;
+    let mut log = std::io::stdout();
+    let code = world_build::run(&env, &lock, &mut log);
+    Ok(match u8::try_from(code) {
+        Ok(0) => Status::Ok,
+        Ok(c) => Status::Code(c),
+        Err(_) => Status::Code(1),
+    })
+}
