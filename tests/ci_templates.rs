@@ -388,6 +388,35 @@ fn azure_pipelines_nights_lock_build_bisect_and_record() {
         Some(good.as_str()),
         "not recorded"
     );
+    // The builder cannot judge (125): no bisection, the run fails.
+    let cannot = w.builder("cannot.sh", "echo 'docker is not usable'; exit 125");
+    let (run, ws) = w.azure("night3", "2022-11-25", &cannot);
+    assert!(run.failed);
+    assert_eq!(run.step(AZ[1]), &StepRun::Skipped);
+    assert_eq!(run.step(AZ[2]), &StepRun::Skipped);
+    assert_eq!(run.step(AZ[3]), &StepRun::Exited(1));
+    assert!(
+        run.log.contains("tonight's build: skip (exit 125)"),
+        "{}",
+        run.log
+    );
+    assert!(!run.log.contains("command not found"), "{}", run.log);
+    assert!(!ws.join("bisect-report").exists());
+
+    // Tonight's build fails once, then builds: bisect exits 1 and the lock is recorded.
+    let once = w.builder(
+        "once.sh",
+        &format!(
+            "if [ ! -f {m} ]; then touch {m}; echo 'network hiccup'; exit 1; fi; echo built",
+            m = w.p("failed-once").display()
+        ),
+    );
+    let (run, _) = w.azure("night4", "2022-11-25", &once);
+    assert!(!run.failed, "{}", run.log);
+    assert_eq!(run.step(AZ[1]), &StepRun::Exited(0));
+    assert_eq!(run.step(AZ[2]), &StepRun::Exited(0), "{}", run.log);
+    assert_eq!(run.step(AZ[3]), &StepRun::Skipped);
+    assert!(w.committed_lock().unwrap().contains("version = \"2.0-1\""));
 }
 
 #[test]
