@@ -95,4 +95,46 @@ fn the_demo_world_is_bisected_by_date_with_its_own_build() {
     }
     let md = std::fs::read_to_string(d.join("report/report.md")).unwrap();
     assert!(md.contains(&format!("first bad snapshot `{bad}`")), "{md}");
+
+    // Without the submodule the tree cannot be read whole: as `lock`, bisect
+    // refuses (naming the submodule) unless told to record the gap.
+    let github_git = format!("{}/{{owner}}/{{repo}}.git", w.urls.git);
+    let repo = format!("{}/sonic-buildimage", paths::WORLD);
+    let no_submodules = |extra: &[&str]| {
+        Command::new(exe)
+            .current_dir(d)
+            .args(["--quiet", "bisect", "--platform", world::PLATFORM])
+            .args(["--platforms-dir", paths::PLATFORMS, "--sonic-repo", &repo])
+            .args(["--suite", "bullseye", "--snapshot-url", &base])
+            .args(["--pypi-url", &base, "--github-url", &w.urls.github])
+            .args(["--github-git", &github_git, "--retries", "1"])
+            .args(["--cache", paths::CACHE, "--state-dir", "state-gap"])
+            .args([
+                "--good-date",
+                "2022-11-02",
+                "--bad-date",
+                world::NIGHTLY_DATE,
+            ])
+            .args(extra)
+            .args(["--builder", "command", "--", "true"])
+            .output()
+            .unwrap()
+    };
+    let out = no_submodules(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("could not read")
+            && err.contains("--allow-incomplete")
+            && err.contains(".gitmodules"),
+        "{err}"
+    );
+    assert!(!d.join("state-gap/trials").exists(), "nothing was built");
+    // Accepted, the gap is recorded in every lock (here the bad date builds: exit 1).
+    let out = no_submodules(&["--allow-incomplete"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let lock =
+        std::fs::read_to_string(d.join("state-gap/snapshots/20230320T000000Z.lock")).unwrap();
+    assert!(lock.contains("[[gap]]"), "{lock}");
 }

@@ -56,6 +56,7 @@ pub struct PipelineLocks<'a> {
     suites: Vec<SuiteSpec>,
     domain: String,
     py_metadata: usize,
+    gaps: Vec<crate::lock::lockfile::Gap>,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -75,6 +76,7 @@ impl<'a> PipelineLocks<'a> {
         })?;
         Ok(PipelineLocks {
             platform: platform.to_string(),
+            gaps: pipeline::crawl_gaps(&crawled.manifest),
             manifest: crawled.manifest,
             crawl,
             sources,
@@ -88,6 +90,11 @@ impl<'a> PipelineLocks<'a> {
     /// The crawled manifest (its commit is the tree every timestamp is solved for).
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// What the crawl could not read; every lock records these as its gaps.
+    pub fn gaps(&self) -> &[crate::lock::lockfile::Gap] {
+        &self.gaps
     }
 }
 
@@ -121,10 +128,17 @@ impl LockAt for PipelineLocks<'_> {
             }
         };
         if let Ok(mut w) = self.warnings.lock() {
-            w.extend(out.warnings.iter().map(|m| format!("{ts}: {m}")));
+            // Crawl errors are the gaps, reported once by the caller.
+            w.extend(
+                out.warnings
+                    .iter()
+                    .filter(|m| !m.starts_with("crawl: "))
+                    .map(|m| format!("{ts}: {m}")),
+            );
         }
         let mut lock = out.candidate;
         lock.cutoff = cutoff.rfc3339();
+        lock.gaps = self.gaps.clone();
         lock.normalize();
         Ok(lock)
     }

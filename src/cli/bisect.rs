@@ -63,6 +63,10 @@ pub struct BisectArgs {
     /// Time-axis mode: clone submodules not found under --submodules into the cache.
     #[arg(long)]
     pub clone_submodules: bool,
+    /// Time-axis mode: bisect even when the crawl could not read part of the tree
+    /// (a submodule, a file); the gaps are recorded in every lock.
+    #[arg(long, visible_alias = "allow-missing-submodules")]
+    pub allow_incomplete: bool,
     /// Read platform definitions from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub platforms_dir: Option<PathBuf>,
@@ -335,7 +339,9 @@ fn pipeline_locks<'a>(
         platform: Some(p),
         all: false,
         submodules: args.submodules.clone(),
-        clone_submodules: args.clone_submodules,
+        // As `lock` does: a repository given by URL has no local submodule clones.
+        clone_submodules: args.clone_submodules
+            || (args.submodules.is_none() && repo_arg.contains("://")),
         cache_dir: cache,
     };
     let pb = super::progress(global, None, "crawling");
@@ -348,7 +354,29 @@ fn pipeline_locks<'a>(
         args.py_metadata,
     );
     pb.finish_and_clear();
-    Ok(locks?)
+    let locks = locks?;
+    // As for `lock`: a lock claims to pin every dependency of the tree.
+    let gaps = locks.gaps();
+    if !gaps.is_empty() {
+        let list: Vec<String> = gaps
+            .iter()
+            .map(|g| format!("  {}: {}", g.origin, g.message))
+            .collect();
+        if !args.allow_incomplete {
+            bail!(
+                "the crawl could not read {} part(s) of the tree, so the locks would be incomplete:\n{}\n\
+                 provide them (--submodules DIR or --clone-submodules), or pass --allow-incomplete to record the gaps in the locks",
+                gaps.len(),
+                list.join("\n")
+            );
+        }
+        eprintln!(
+            "warning: bisecting without {} unreadable part(s) of the tree (recorded as gaps in the locks):\n{}",
+            gaps.len(),
+            list.join("\n")
+        );
+    }
+    Ok(locks)
 }
 
 fn finish(
