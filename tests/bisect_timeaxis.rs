@@ -168,6 +168,30 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
     assert_eq!(j["outcome"]["status"], "bad-passes");
     assert_eq!(j["time"]["builds"], 1);
 
+    // The human summary says where the time axis ended (default grid: 6 hours).
+    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(["--quiet", "bisect", "--platform", "testbox"])
+        .args(["--platforms-dir", &p("platforms")])
+        .args(["--sonic-repo", &p("repo.git")])
+        .args(["--suite", "bullseye", "--snapshot-url", &srv.base])
+        .args(["--pypi-url", &srv.base, "--retries", "1"])
+        .args(["--cache", &p("cache")])
+        .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-25"])
+        .args(["--state-dir", &p("state")])
+        .args(["--builder", "command", "--", "sh", "-c", BUILD])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("time axis: last good 20221119T180000Z, first bad 20221120T000000Z"),
+        "{text}"
+    );
+    assert!(
+        text.contains("deb hello [build-sonic-slave-bullseye bullseye amd64] 1.0-1 -> 2.0-1"),
+        "{text}"
+    );
+
     // --sonic-repo without --platform, and dates without any lock source.
     let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
         .args(["--quiet", "bisect", "--sonic-repo", &p("repo.git")])

@@ -440,6 +440,19 @@ fn summary(r: &Report) -> String {
         engine::Status::Flaky => "flaky: a final verdict did not reproduce",
         engine::Status::Undecidable => "undecidable",
     };
+    if let Some(t) = &r.time {
+        lines.push(format!(
+            "time axis: last good {}, first bad {} ({} timestamp builds{})",
+            t.last_good,
+            t.first_bad,
+            t.builds,
+            if t.status == engine::Status::Undecidable {
+                "; skipped timestamps lie between them"
+            } else {
+                ""
+            }
+        ));
+    }
     lines.push(format!(
         "bisect: {head} ({} changes, {} builds, {} rounds)",
         r.changes.len(),
