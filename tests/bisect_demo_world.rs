@@ -43,6 +43,7 @@ fn the_demo_world_is_bisected_by_date_with_its_own_build() {
         .args(["--submodules", &format!("{}/submodules", paths::WORLD)])
         .args(["--suite", "bullseye", "--snapshot-url", &base])
         .args(["--pypi-url", &base, "--github-url", &w.urls.github])
+        .args(["--docker-registry", &base])
         .args([
             "--github-git",
             &format!("{}/{{owner}}/{{repo}}.git", w.urls.git),
@@ -107,6 +108,7 @@ fn the_demo_world_is_bisected_by_date_with_its_own_build() {
             .args(["--platforms-dir", paths::PLATFORMS, "--sonic-repo", &repo])
             .args(["--suite", "bullseye", "--snapshot-url", &base])
             .args(["--pypi-url", &base, "--github-url", &w.urls.github])
+            .args(["--docker-registry", &base])
             .args(["--github-git", &github_git, "--retries", "1"])
             .args(["--cache", paths::CACHE, "--state-dir", "state-gap"])
             .args([

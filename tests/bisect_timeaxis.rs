@@ -8,14 +8,14 @@
 mod bisect_support;
 
 use bisect_support::source_support::Server;
-use bisect_support::{archive, setup};
+use bisect_support::{archive, registry, setup};
 use std::path::Path;
 use std::process::{Command, Output};
 
 /// The builder: the build breaks with hello 2.0-1 in the slave.
 const BUILD: &str = "echo building; if grep -rqx 'hello==2.0-1' \"$SONIC_LOCK_VERSIONS_DIR\"; then echo 'foo.h: No such file' >&2; exit 1; fi; echo built";
 
-fn bisect(dir: &Path, srv: &Server, extra: &[&str]) -> Output {
+fn bisect(dir: &Path, srv: &Server, reg: &Server, extra: &[&str]) -> Output {
     let p = |rel: &str| dir.join(rel).display().to_string();
     Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
         .args(["--quiet", "--json", "bisect", "--platform", "testbox"])
@@ -25,6 +25,7 @@ fn bisect(dir: &Path, srv: &Server, extra: &[&str]) -> Output {
         .args(["--snapshot-url", &srv.base])
         .args(["--pypi-url", &srv.base])
         .args(["--github-url", &srv.base])
+        .args(["--docker-registry", &reg.base])
         .args(["--retries", "1", "--cache", &p("cache")])
         .args(["--good-date", "2022-11-01", "--bad-date", "2022-12-01"])
         .args(["--step-hours", "24"])
@@ -45,7 +46,8 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     let d = dir.path();
     setup(d);
     let srv = archive();
-    let out = bisect(d, &srv, &[]);
+    let reg = registry();
+    let out = bisect(d, &srv, &reg, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -64,6 +66,10 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     assert!(
         good.contains("version = \"2.0\""),
         "demo 2.0 at the 19th: {good}"
+    );
+    assert!(
+        good.contains("name = \"debian:bullseye\""),
+        "base image pinned: {good}"
     );
     let changes = j["changes"].as_array().unwrap();
     let ids: Vec<&str> = changes.iter().map(|c| c["id"].as_str().unwrap()).collect();
@@ -125,7 +131,7 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
 
     // The same command again: every verdict and every lock is reused, nothing is rebuilt.
     let hits_before = srv.requests().len();
-    let again = bisect(d, &srv, &[]);
+    let again = bisect(d, &srv, &reg, &[]);
     assert_eq!(again.status.code(), Some(0));
     let j2: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(j2["time"]["builds"], 0);
@@ -144,6 +150,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
     let d = dir.path();
     setup(d);
     let srv = archive();
+    let reg = registry();
     // Before the 20th everything builds.
     let p = |rel: &str| d.join(rel).display().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
@@ -152,6 +159,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
         .args(["--sonic-repo", &p("repo.git")])
         .args(["--suite", "bullseye", "--snapshot-url", &srv.base])
         .args(["--pypi-url", &srv.base, "--retries", "1"])
+        .args(["--docker-registry", &reg.base])
         .args(["--cache", &p("cache")])
         .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-18"])
         .args(["--state-dir", &p("state")])
@@ -175,6 +183,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
         .args(["--sonic-repo", &p("repo.git")])
         .args(["--suite", "bullseye", "--snapshot-url", &srv.base])
         .args(["--pypi-url", &srv.base, "--retries", "1"])
+        .args(["--docker-registry", &reg.base])
         .args(["--cache", &p("cache")])
         .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-25"])
         .args(["--state-dir", &p("state")])
@@ -223,6 +232,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
             "http://127.0.0.1:9",
         ])
         .args(["--pypi-url", "http://127.0.0.1:9", "--retries", "0"])
+        .args(["--docker-registry", "http://127.0.0.1:9"])
         .args(["--cache", &p("cache3")])
         .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-18"])
         .args(["--state-dir", &p("state3")])

@@ -17,7 +17,7 @@ mod bisect_support;
 mod ci_support;
 
 use bisect_support::source_support::Server;
-use bisect_support::{archive, setup};
+use bisect_support::{archive, registry, setup};
 use ci_support::{AzureRun, GithubRun, JobRun, StepRun, run_azure, run_github};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 struct World {
     dir: tempfile::TempDir,
     srv: Server,
+    reg: Server,
 }
 
 impl World {
@@ -58,6 +59,7 @@ impl World {
         World {
             dir,
             srv: archive(),
+            reg: registry(),
         }
     }
 
@@ -76,8 +78,9 @@ impl World {
     fn lock_args(&self) -> String {
         let b = &self.srv.base;
         format!(
-            "--platforms-dir {} --suite bullseye --snapshot-url {b} --pypi-url {b} --github-url {b} --retries 1",
-            self.p("platforms").display()
+            "--platforms-dir {} --suite bullseye --snapshot-url {b} --pypi-url {b} --github-url {b} --docker-registry {} --retries 1",
+            self.p("platforms").display(),
+            self.reg.base
         )
     }
 
