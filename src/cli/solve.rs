@@ -1,14 +1,60 @@
-//! `sonic-lock solve`, `why` and `why-not`: the search over Debian indices for
-//! a request (a package list or a manifest's apt transactions).
+//! `sonic-lock solve`, `why` and `why-not`: the search for a request (a
+//! package list), a manifest (every image: apt transactions, pip, Go), or a
+//! platform's tree crawled and indexed at the cutoff as `lock` does.
 
+use super::index::SourceArgs;
 use super::{Global, Status, print_json};
 use anyhow::{Context as _, bail};
+use sonic_lock::crawl::{self, CrawlOptions};
 use sonic_lock::manifest::{Ecosystem, Manifest};
+use sonic_lock::platform;
 use sonic_lock::solve::graph::SolutionGraph;
-use sonic_lock::solve::{Nogood, Solver, debian_base, input};
-use sonic_lock::universe::{PackageKey, Requirement, Universe, debian};
+use sonic_lock::solve::manifest::{ManifestOptions, ManifestSolve, solve_manifest};
+use sonic_lock::solve::python::PyResolver;
+use sonic_lock::solve::{Nogood, Solver, debian_base};
+use sonic_lock::source::debian::archive::SuiteSpec;
+use sonic_lock::source::index::{IndexReport, LiveMetadata, Sources};
+use sonic_lock::source::{Cutoff, build};
+use sonic_lock::trial::pipeline::{self, PipelineOptions};
+use sonic_lock::universe::{CandidateId, PackageKey, Requirement, Universe, debian};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// Crawl and index a platform's tree instead of reading a manifest and a universe.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlatformArgs {
+    /// Platform name (with --sonic-repo: the tree to crawl; else the name recorded in the candidate lock).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// sonic-buildimage repository to crawl and index at the cutoff (a path or a URL), as `lock` does.
+    #[arg(long, value_name = "PATH_OR_URL", requires = "platform", conflicts_with_all = ["manifest", "universe", "packages"])]
+    pub sonic_repo: Option<String>,
+    /// Crawl this revision instead of the platform's cutoff.
+    #[arg(long, conflicts_with = "date")]
+    pub rev: Option<String>,
+    /// Crawl the last commit of the cutoff branch at or before this date (also the index cutoff).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Directory of local submodule clones (by submodule path, name or repository name).
+    #[arg(long, value_name = "DIR")]
+    pub submodules: Option<PathBuf>,
+    /// Clone submodules not found under --submodules into the cache.
+    #[arg(long)]
+    pub clone_submodules: bool,
+    /// Read platform definitions from this directory instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub platforms_dir: Option<PathBuf>,
+    /// Debian suites as `[archive:]suite` (repeatable); default the standard four of each platform suite.
+    #[arg(long = "suite")]
+    pub suites: Vec<String>,
+    /// Read Requires-Dist up front for this many newest versions of each declared Python
+    /// package (the solve reads it for every release it picks in any case).
+    #[arg(long, default_value_t = 1)]
+    pub py_metadata: usize,
+    /// Where sources are and how to reach them (with --sonic-repo).
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
 
 /// Where the universe and the request come from (shared by solve, why, why-not).
 #[derive(Debug, Clone, clap::Args)]
@@ -40,6 +86,12 @@ pub struct Input {
     /// Base image content to require as well: none, essential, required.
     #[arg(long, default_value = "none")]
     pub base: String,
+    /// With a manifest or a platform: the image to answer `why`/`why-not` for.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Crawl and index a platform instead.
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }
 
 /// Arguments of `solve`.
@@ -53,12 +105,17 @@ pub struct SolveArgs {
     /// Write the explanation graph (DOT) here when there is no solution.
     #[arg(long)]
     pub explain_dot: Option<PathBuf>,
-    /// With --manifest: also write the solution as a candidate lock (input of `sonic-lock lock --candidate`).
-    #[arg(long, requires = "manifest")]
-    pub lock_out: Option<PathBuf>,
-    /// Platform name recorded in the candidate lock (default: the manifest's).
+    /// With a manifest or a platform: also write the solution as a candidate lock
+    /// (Debian, Python and Go pins; with a platform also git and web), the input of
+    /// `sonic-lock lock --candidate`.
     #[arg(long)]
-    pub platform: Option<String>,
+    pub lock_out: Option<PathBuf>,
+    /// With --sonic-repo: write the crawled manifest here (for `why --manifest`).
+    #[arg(long)]
+    pub manifest_out: Option<PathBuf>,
+    /// With --sonic-repo or --manifest: write the universe, with the metadata the solve read, here.
+    #[arg(long)]
+    pub universe_out: Option<PathBuf>,
 }
 
 /// Arguments of `why`.
@@ -84,30 +141,143 @@ pub struct WhyNotArgs {
 
 struct Loaded {
     u: Universe,
-    transactions: BTreeMap<String, Vec<Vec<Requirement>>>,
+    /// `--install`/`--install-file`: one transaction.
+    request: Option<Vec<Requirement>>,
+    manifest: Option<Manifest>,
+    /// With --sonic-repo: the index report (git and web pins) and the live sources.
+    indexed: Option<(IndexReport, Sources, Cutoff)>,
+    domain: String,
     base: Vec<Requirement>,
     nogoods: Vec<Nogood>,
     reference: Option<BTreeMap<PackageKey, String>>,
+    warnings: Vec<String>,
 }
 
-fn load(input: &Input) -> anyhow::Result<Loaded> {
-    let mut u = match &input.universe {
-        Some(p) => Universe::read(p)?,
-        None => Universe::new(),
+impl Loaded {
+    /// Solves the manifest: every image's apt transactions, pip and Go.
+    fn solve_manifest(&mut self) -> anyhow::Result<Option<ManifestSolve>> {
+        let Some(m) = &self.manifest else {
+            return Ok(None);
+        };
+        let live = self
+            .indexed
+            .as_ref()
+            .map(|(_, src, cutoff)| LiveMetadata::new(src, *cutoff));
+        let opts = ManifestOptions {
+            default_domain: self.domain.clone(),
+            base: self.base.clone(),
+            nogoods: &self.nogoods,
+            reference: self.reference.as_ref(),
+            source: live
+                .as_ref()
+                .map(|l| l as &dyn sonic_lock::solve::python::MetadataSource),
+        };
+        Ok(Some(solve_manifest(&mut self.u, m, &opts)?))
+    }
+}
+
+/// Crawl + index through the same library path as `lock` (`trial::pipeline::crawl_and_index`).
+fn crawl_and_index(pa: &PlatformArgs, global: &Global) -> anyhow::Result<Loaded> {
+    let (Some(name), Some(repo_arg)) = (&pa.platform, &pa.sonic_repo) else {
+        bail!("--sonic-repo needs --platform");
     };
-    for p in &input.packages {
-        let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-        debian::load_packages_auto(&mut u, &bytes, &p.display().to_string(), &input.domain)?;
-    }
-    if u.candidate_count() == 0 {
-        bail!("no candidates: give --universe or --packages");
-    }
-    let mut transactions: BTreeMap<String, Vec<Vec<Requirement>>> = BTreeMap::new();
+    let platforms = super::platforms::load(pa.platforms_dir.as_ref())?;
+    let p = platforms.find(name)?.clone();
+    let cache = super::cutoff::cache_dir(pa.source.cache.as_ref());
+    let repo = crawl::tree::open_or_clone(repo_arg, &cache)?;
+    let rev = match &pa.rev {
+        Some(r) => r.clone(),
+        None => {
+            let q = super::cutoff::query(None, pa.date.as_ref())?;
+            platform::find_cutoff(&repo, &p.cutoff, &q)?.commit
+        }
+    };
+    let cutoff = match &pa.date {
+        Some(d) => Some(Cutoff::parse(d)?),
+        None => None,
+    };
+    let suites = pa
+        .suites
+        .iter()
+        .map(|s| SuiteSpec::parse(s, &p.arch))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dist = p
+        .make
+        .get("BLDENV")
+        .or(p.suites.first())
+        .cloned()
+        .unwrap_or_else(|| "bullseye".to_string());
+    let domain = build::deb_domain(&dist, &p.arch);
+    let sources = pa.source.sources()?;
+    let opts = PipelineOptions {
+        crawl: CrawlOptions {
+            repo: repo.display().to_string(),
+            rev,
+            platform: Some(p),
+            all: false,
+            submodules: pa.submodules.clone(),
+            clone_submodules: pa.clone_submodules,
+            cache_dir: cache,
+        },
+        sources: &sources,
+        suites,
+        cutoff,
+        domain: domain.clone(),
+        py_metadata: pa.py_metadata,
+    };
+    let pb = super::progress(global, None, "crawling");
+    let indexed = pipeline::crawl_and_index(&opts, &|stage| pb.set_message(stage.to_string()));
+    pb.finish_and_clear();
+    let indexed = indexed?;
+    Ok(Loaded {
+        u: indexed.universe,
+        request: None,
+        manifest: Some(indexed.manifest),
+        indexed: Some((indexed.report, sources, indexed.cutoff)),
+        domain,
+        base: Vec::new(),
+        nogoods: Vec::new(),
+        reference: None,
+        warnings: indexed.warnings,
+    })
+}
+
+fn load(input: &Input, global: &Global) -> anyhow::Result<Loaded> {
+    let mut l = if input.platform.sonic_repo.is_some() {
+        crawl_and_index(&input.platform, global)?
+    } else {
+        let mut u = match &input.universe {
+            Some(p) => Universe::read(p)?,
+            None => Universe::new(),
+        };
+        for p in &input.packages {
+            let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+            debian::load_packages_auto(&mut u, &bytes, &p.display().to_string(), &input.domain)?;
+        }
+        if u.candidate_count() == 0 {
+            bail!("no candidates: give --universe, --packages or --platform with --sonic-repo");
+        }
+        let manifest = match &input.manifest {
+            Some(m) => Some(Manifest::read(m)?),
+            None => None,
+        };
+        Loaded {
+            u,
+            request: None,
+            manifest,
+            indexed: None,
+            domain: input.domain.clone(),
+            base: Vec::new(),
+            nogoods: Vec::new(),
+            reference: None,
+            warnings: Vec::new(),
+        }
+    };
     let mut cmdline = Vec::new();
     for (i, item) in input.install.iter().filter(|s| !s.is_empty()).enumerate() {
         cmdline.extend(debian::parse_requirements(
-            &mut u,
-            &input.domain,
+            &mut l.u,
+            &l.domain,
             &relation(item),
             &format!("command line:{}", i + 1),
         )?);
@@ -122,59 +292,48 @@ fn load(input: &Input) -> anyhow::Result<Loaded> {
             }
             let origin = format!("{}:{}", f.display(), i + 1);
             cmdline.extend(debian::parse_requirements(
-                &mut u,
-                &input.domain,
+                &mut l.u,
+                &l.domain,
                 &relation(line),
                 &origin,
             )?);
         }
     }
     if !cmdline.is_empty() {
-        transactions.insert("request".into(), vec![cmdline]);
+        l.request = Some(cmdline);
     }
-    if let Some(m) = &input.manifest {
-        let m = Manifest::read(m)?;
-        transactions.extend(input::debian_transactions(&mut u, &m, &input.domain)?);
+    if l.request.is_none() && l.manifest.is_none() {
+        bail!(
+            "nothing to solve: give --install, --install-file, --manifest or --platform with --sonic-repo"
+        );
     }
-    if transactions.is_empty() {
-        bail!("nothing to solve: give --install, --install-file or --manifest");
-    }
-    let base = match input.base.as_str() {
+    l.base = match input.base.as_str() {
         "none" => Vec::new(),
-        "essential" => debian_base(&u, &input.domain, false),
-        "required" => debian_base(&u, &input.domain, true),
+        "essential" => debian_base(&l.u, &l.domain, false),
+        "required" => debian_base(&l.u, &l.domain, true),
         other => bail!("unknown --base `{other}` (none, essential, required)"),
     };
-    let nogoods = match &input.nogoods {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a JSON list of nogoods", p.display()))?
-        }
-        None => Vec::new(),
-    };
-    let reference = match &input.reference {
-        Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            let m: BTreeMap<String, String> = serde_json::from_str(&text)
-                .with_context(|| format!("{}: expected {{\"name\": \"version\"}}", p.display()))?;
-            Some(
-                m.into_iter()
-                    .map(|(k, v)| (PackageKey::new(Ecosystem::Deb, &input.domain, &k), v))
-                    .collect(),
-            )
-        }
-        None => None,
-    };
-    Ok(Loaded {
-        u,
-        transactions,
-        base,
-        nogoods,
-        reference,
-    })
+    if let Some(p) = &input.nogoods {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        l.nogoods = serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a JSON list of nogoods", p.display()))?;
+    }
+    if let Some(p) = &input.reference {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        let m: BTreeMap<String, String> = serde_json::from_str(&text)
+            .with_context(|| format!("{}: expected {{\"name\": \"version\"}}", p.display()))?;
+        l.reference = Some(
+            m.into_iter()
+                .map(|(k, v)| (PackageKey::new(Ecosystem::Deb, &l.domain, &k), v))
+                .collect(),
+        );
+    }
+    for w in &l.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(l)
 }
 
 /// `name=version` on the command line means `name (= version)`.
@@ -185,68 +344,178 @@ fn relation(item: &str) -> String {
     }
 }
 
+fn write_dot(path: Option<&PathBuf>, dot: &str) -> anyhow::Result<()> {
+    if let Some(p) = path {
+        sonic_lock::fsio::write_atomic(p, dot.as_bytes())
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
 /// Runs `solve`.
 pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
-    let l = load(&args.input)?;
-    let mut out: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-    let mut solved: BTreeMap<String, BTreeMap<PackageKey, String>> = BTreeMap::new();
+    let mut l = load(&args.input, global)?;
+    let mut images: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut status = Status::Ok;
-    let results = sonic_lock::trial::pipeline::solve_images(
-        &l.u,
-        &l.base,
-        &l.transactions,
-        &l.nogoods,
-        l.reference.as_ref(),
-    );
-    for (image, result) in results {
-        match result {
-            Ok(states) => {
-                let last = states.last().map(|s| &s.installed);
-                let picks: BTreeMap<&str, &str> = last
-                    .map(|s| {
-                        s.picks
-                            .iter()
-                            .map(|(k, v)| (k.name.as_str(), v.as_str()))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if let Some(last) = last {
-                    solved.insert(image.clone(), last.picks.clone());
+    let say = |line: String| {
+        if !global.json {
+            println!("{line}");
+        }
+    };
+    if let Some(req) = &l.request {
+        let txs = BTreeMap::from([("request".to_string(), vec![req.clone()])]);
+        let results = sonic_lock::solve::manifest::solve_images(
+            &l.u,
+            &l.base,
+            &txs,
+            &l.nogoods,
+            l.reference.as_ref(),
+        );
+        for (image, result) in results {
+            match result {
+                Ok(states) => {
+                    let picks: BTreeMap<&str, &str> = states
+                        .last()
+                        .map(|s| {
+                            s.installed
+                                .picks
+                                .iter()
+                                .map(|(k, v)| (k.name.as_str(), v.as_str()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    say(format!("{image}: {} packages", picks.len()));
+                    images.insert(image, serde_json::json!({ "picks": picks, "removed": [] }));
                 }
-                let removed: Vec<&String> = states.iter().flat_map(|s| s.removed.iter()).collect();
-                if !global.json {
-                    println!(
+                Err((_, unsat)) => {
+                    status = Status::Found;
+                    println!("{image}: no solution:\n{}", unsat.explain());
+                    write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
+                    images.insert(image, serde_json::json!({ "unsat": unsat.explain() }));
+                }
+            }
+        }
+    }
+    let solved = l.solve_manifest()?;
+    let mut build: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    if let Some(solved) = &solved {
+        for image in solved.images() {
+            let mut entry = serde_json::Map::new();
+            match solved.deb.get(&image) {
+                Some(Ok(states)) => {
+                    let last = states.last().map(|s| &s.installed);
+                    let picks: BTreeMap<&str, &str> = last
+                        .map(|s| {
+                            s.picks
+                                .iter()
+                                .map(|(k, v)| (k.name.as_str(), v.as_str()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let removed: Vec<&String> =
+                        states.iter().flat_map(|s| s.removed.iter()).collect();
+                    say(format!(
                         "{image}: {} packages ({} transactions, {} removed on the way)",
                         picks.len(),
                         states.len(),
                         removed.len()
+                    ));
+                    entry.insert("picks".into(), serde_json::json!(picks));
+                    entry.insert("removed".into(), serde_json::json!(removed));
+                }
+                Some(Err((i, unsat))) => {
+                    status = Status::Found;
+                    println!(
+                        "{image}: transaction {} has no solution:\n{}",
+                        i + 1,
+                        unsat.explain()
                     );
+                    write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
+                    entry.insert("unsat".into(), serde_json::json!(unsat.explain()));
                 }
-                out.insert(
-                    image.clone(),
-                    serde_json::json!({ "picks": picks, "removed": removed }),
-                );
+                None => {}
             }
-            Err((i, unsat)) => {
-                status = Status::Found;
-                println!(
-                    "{image}: transaction {} has no solution:\n{}",
-                    i + 1,
-                    unsat.explain()
-                );
-                if let Some(p) = &args.explain_dot {
-                    sonic_lock::fsio::write_atomic(p, unsat.to_dot().as_bytes())
-                        .with_context(|| format!("writing {}", p.display()))?;
+            match solved.py.get(&image) {
+                Some(Ok(o)) => {
+                    let picks: BTreeMap<String, &str> = o
+                        .picks
+                        .iter()
+                        .map(|(k, v)| (format!("{} [{}]", k.name, k.domain), v.as_str()))
+                        .collect();
+                    say(format!("{image}: pip: {} distributions", picks.len()));
+                    entry.insert("py".into(), serde_json::json!(picks));
                 }
-                out.insert(
-                    image.clone(),
-                    serde_json::json!({ "unsat": unsat.explain() }),
-                );
+                Some(Err(unsat)) => {
+                    status = Status::Found;
+                    println!("{image}: pip has no solution:\n{}", unsat.explain());
+                    write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
+                    entry.insert("py_unsat".into(), serde_json::json!(unsat.explain()));
+                }
+                None => {}
+            }
+            if let Some(mods) = solved.go.get(&image) {
+                let go: BTreeMap<&str, BTreeMap<&str, &str>> = mods
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.file.as_str(),
+                            m.build_list
+                                .selected
+                                .iter()
+                                .map(|(k, v)| (k.as_str(), v.as_str()))
+                                .collect(),
+                        )
+                    })
+                    .collect();
+                say(format!(
+                    "{image}: go: {} modules from {} go.mod",
+                    go.values().map(|m| m.len()).sum::<usize>(),
+                    go.len()
+                ));
+                entry.insert("go".into(), serde_json::json!(go));
+            }
+            images.insert(image, serde_json::Value::Object(entry));
+        }
+        for (rule, r) in &solved.build {
+            let key = format!("{} {}", rule.image, rule.control);
+            match r {
+                Ok(sol) => {
+                    say(format!(
+                        "{}: build dependencies of {}: {} packages",
+                        rule.image,
+                        rule.control,
+                        sol.picks.len()
+                    ));
+                    let picks: BTreeMap<&str, &str> = sol
+                        .picks
+                        .iter()
+                        .map(|(k, v)| (k.name.as_str(), v.as_str()))
+                        .collect();
+                    build.insert(key, serde_json::json!({ "picks": picks }));
+                }
+                Err(unsat) => {
+                    status = Status::Found;
+                    println!(
+                        "{}: the build dependencies of {} have no solution:\n{}",
+                        rule.image,
+                        rule.control,
+                        unsat.explain()
+                    );
+                    write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
+                    build.insert(key, serde_json::json!({ "unsat": unsat.explain() }));
+                }
             }
         }
+        for n in &solved.notes {
+            eprintln!("note: {n}");
+        }
     }
-    let doc =
-        serde_json::json!({ "schema_version": 1, "domain": args.input.domain, "images": out });
+    let doc = serde_json::json!({
+        "schema_version": 1,
+        "domain": l.domain,
+        "images": images,
+        "build_depends": build,
+    });
     if let Some(p) = &args.out {
         let mut bytes = serde_json::to_vec_pretty(&doc)?;
         bytes.push(b'\n');
@@ -256,13 +525,30 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
     if global.json {
         print_json(&doc)?;
     }
-    if let (Some(p), Some(mpath)) = (&args.lock_out, &args.input.manifest) {
+    if let (Some(p), Some(m)) = (&args.manifest_out, &l.manifest) {
+        m.write(p)?;
+    }
+    if let Some(p) = &args.universe_out {
+        l.u.write(p)?;
+    }
+    if let Some(p) = &args.lock_out {
+        let (Some(m), Some(solved)) = (&l.manifest, &solved) else {
+            bail!("--lock-out needs --manifest or --platform with --sonic-repo");
+        };
         if status != Status::Ok {
-            bail!("not writing {}: some image has no solution", p.display());
+            eprintln!("not writing {}: some image has no solution", p.display());
+            return Ok(status);
         }
-        let m = Manifest::read(mpath)?;
-        let platform = args.platform.clone().unwrap_or_else(|| m.platform.clone());
-        let lock = sonic_lock::solve::candidate::candidate_lock(&platform, &m, &l.u, &solved);
+        let platform = args
+            .input
+            .platform
+            .platform
+            .clone()
+            .unwrap_or_else(|| m.platform.clone());
+        let (mut lock, _) = pipeline::manifest_candidate(&platform, m, &l.u, solved)?;
+        if let Some((report, _, _)) = &l.indexed {
+            pipeline::add_index_pins(&mut lock, report);
+        }
         lock.write(p)?;
         if !global.json {
             println!(
@@ -272,41 +558,153 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
             );
         }
     }
-    std::mem::forget(l);
     Ok(status)
 }
 
-fn single_request(l: &Loaded) -> anyhow::Result<&Vec<Requirement>> {
-    match l.transactions.values().next() {
-        Some(txs) if l.transactions.len() == 1 && txs.len() == 1 => Ok(&txs[0]),
-        _ => bail!("why and why-not answer for one transaction: use --install or --install-file"),
+/// What `why`/`why-not` reason about: one set of roots and its solution space.
+enum Question {
+    /// Debian: the roots (every transaction of the image, or the request).
+    Deb(Vec<Requirement>),
+    /// Python: the image's pip roots.
+    Py(Vec<Requirement>),
+}
+
+/// Finds the image and ecosystem `name` belongs to, and the roots to reason from.
+fn question(
+    l: &Loaded,
+    solved: Option<&ManifestSolve>,
+    image: Option<&str>,
+    name: &str,
+) -> anyhow::Result<(Question, Option<String>)> {
+    if let Some(req) = &l.request {
+        return Ok((Question::Deb(req.clone()), None));
     }
+    let Some(solved) = solved else {
+        bail!("nothing to answer from: give --install, --manifest or --platform");
+    };
+    let images = solved.images();
+    let image = match image {
+        Some(i) if images.contains(i) => i.to_string(),
+        Some(i) => bail!(
+            "no image `{i}` in the manifest (images: {})",
+            images.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        None if images.len() == 1 => images.iter().next().cloned().unwrap_or_default(),
+        None => bail!(
+            "the manifest has several images; choose one with --image ({})",
+            images.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let deb_roots: Vec<Requirement> = solved
+        .transactions
+        .get(&image)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .cloned()
+        .collect();
+    let deb_known = deb_roots.iter().any(|r| {
+        r.alternatives.iter().any(|a| {
+            l.u.lookup_name(Ecosystem::Deb, &l.u.key(a.package).domain, name)
+                .is_some()
+        })
+    });
+    let py_roots = solved.py_roots.get(&image).cloned().unwrap_or_default();
+    let py_name = sonic_lock::universe::python::normalize(name);
+    let py_known = py_roots.iter().any(|r| {
+        r.alternatives.iter().any(|a| {
+            l.u.lookup_name(Ecosystem::Py, &l.u.key(a.package).domain, &py_name)
+                .is_some()
+        })
+    });
+    let q = if deb_known || !py_known {
+        Question::Deb(deb_roots)
+    } else {
+        Question::Py(py_roots)
+    };
+    Ok((q, Some(image)))
+}
+
+/// The package `name` in the domains the roots use.
+fn find_package(
+    u: &Universe,
+    roots: &[Requirement],
+    eco: Ecosystem,
+    name: &str,
+) -> Option<sonic_lock::universe::PackageId> {
+    let name = match eco {
+        Ecosystem::Py => sonic_lock::universe::python::normalize(name),
+        _ => name.to_string(),
+    };
+    let mut domains: Vec<String> = roots
+        .iter()
+        .flat_map(|r| r.alternatives.iter())
+        .map(|a| u.key(a.package).domain.clone())
+        .collect();
+    domains.sort();
+    domains.dedup();
+    domains.iter().find_map(|d| u.lookup_name(eco, d, &name))
 }
 
 /// Runs `why`.
 pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
-    let l = load(&args.input)?;
-    let roots = single_request(&l)?.clone();
-    let mut s = Solver::new(&l.u, roots.clone());
-    s.set_base(l.base.clone());
-    for n in &l.nogoods {
-        s.add_nogood(n.clone());
-    }
-    let sol = match s.solve() {
-        Ok(sol) => sol,
-        Err(e) => {
-            println!("{}", e.explain());
-            return Ok(Status::Found);
+    let mut l = load(&args.input, global)?;
+    let solved = l.solve_manifest()?;
+    let (q, image) = question(
+        &l,
+        solved.as_ref(),
+        args.input.image.as_deref(),
+        &args.package,
+    )?;
+    let (roots, eco, sol) = match &q {
+        Question::Deb(roots) => {
+            let sol = match (&image, &solved) {
+                (Some(i), Some(s)) => match s.deb.get(i) {
+                    Some(Ok(states)) => states.last().map(|s| s.installed.clone()),
+                    Some(Err((_, e))) => {
+                        println!("{}", e.explain());
+                        return Ok(Status::Found);
+                    }
+                    None => None,
+                },
+                _ => {
+                    let mut s = Solver::new(&l.u, roots.clone());
+                    s.set_base(l.base.clone());
+                    for n in &l.nogoods {
+                        s.add_nogood(n.clone());
+                    }
+                    match s.solve() {
+                        Ok(sol) => Some(sol),
+                        Err(e) => {
+                            println!("{}", e.explain());
+                            return Ok(Status::Found);
+                        }
+                    }
+                }
+            };
+            (roots.clone(), Ecosystem::Deb, sol)
+        }
+        Question::Py(roots) => {
+            let sol = match (&image, &solved) {
+                (Some(i), Some(s)) => match s.py.get(i) {
+                    Some(Ok(o)) => Some(o.solution.clone()),
+                    Some(Err(e)) => {
+                        println!("{}", e.explain());
+                        return Ok(Status::Found);
+                    }
+                    None => None,
+                },
+                _ => None,
+            };
+            (roots.clone(), Ecosystem::Py, sol)
         }
     };
-    let Some(pid) =
-        l.u.lookup_name(Ecosystem::Deb, &args.input.domain, &args.package)
-    else {
-        bail!(
-            "unknown package `{}` in {}",
-            args.package,
-            args.input.domain
-        );
+    let Some(pid) = find_package(&l.u, &roots, eco, &args.package) else {
+        bail!("unknown package `{}`", args.package);
+    };
+    let Some(sol) = sol else {
+        println!("{} is not part of the solution", args.package);
+        return Ok(Status::Found);
     };
     let g = SolutionGraph::new(&l.u, &roots, &sol);
     match g.why(&l.u, pid) {
@@ -333,14 +731,20 @@ pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
 }
 
 /// Runs `why-not`.
-pub fn run_why_not(args: WhyNotArgs, _global: &Global) -> anyhow::Result<Status> {
-    let l = load(&args.input)?;
-    let roots = single_request(&l)?.clone();
+pub fn run_why_not(args: WhyNotArgs, global: &Global) -> anyhow::Result<Status> {
+    let mut l = load(&args.input, global)?;
     let Some((name, version)) = args.pick.split_once('=') else {
         bail!("expected NAME=VERSION, got `{}`", args.pick);
     };
-    let Some(pid) = l.u.lookup_name(Ecosystem::Deb, &args.input.domain, name) else {
-        bail!("unknown package `{name}` in {}", args.input.domain);
+    let version = version.trim_start_matches('=');
+    let solved = l.solve_manifest()?;
+    let (q, image) = question(&l, solved.as_ref(), args.input.image.as_deref(), name)?;
+    let (roots, eco) = match &q {
+        Question::Deb(r) => (r.clone(), Ecosystem::Deb),
+        Question::Py(r) => (r.clone(), Ecosystem::Py),
+    };
+    let Some(pid) = find_package(&l.u, &roots, eco, name) else {
+        bail!("unknown package `{name}`");
     };
     let Some(cand) = l.u.find_version(pid, version) else {
         let have: Vec<&str> =
@@ -349,30 +753,47 @@ pub fn run_why_not(args: WhyNotArgs, _global: &Global) -> anyhow::Result<Status>
                 .map(|&c| l.u.candidate(c).version.as_str())
                 .collect();
         println!(
-            "{name} has no version {version} in the index (it has: {})",
+            "{name} has no version {version} at the cutoff (it has: {})",
             have.join(", ")
         );
         return Ok(Status::Found);
     };
-    let mut s = Solver::new(&l.u, roots);
-    s.set_base(l.base.clone());
-    for n in &l.nogoods {
-        s.add_nogood(n.clone());
-    }
-    match s.solve_assuming(&[cand]) {
-        Ok(sol) => {
-            println!(
-                "{name}={version} is possible: a solution with it has {} packages",
-                sol.picks.len()
+    let result = match q {
+        Question::Deb(roots) => {
+            let mut s = Solver::new(&l.u, roots);
+            s.set_base(l.base.clone());
+            for n in &l.nogoods {
+                s.add_nogood(n.clone());
+            }
+            s.solve_assuming(&[cand]).map(|sol| sol.picks.len())
+        }
+        Question::Py(roots) => {
+            let debian = match (&image, &solved) {
+                (Some(i), Some(s)) => s.debian_dists(&l.u, i),
+                _ => Vec::new(),
+            };
+            let live = l
+                .indexed
+                .as_ref()
+                .map(|(_, src, cutoff)| LiveMetadata::new(src, *cutoff));
+            let mut r = PyResolver::new(
+                &l.u,
+                live.as_ref()
+                    .map(|x| x as &dyn sonic_lock::solve::python::MetadataSource),
             );
+            let assume: [CandidateId; 1] = [cand];
+            r.solve_image_assuming(&mut l.u, &roots, &debian, &l.nogoods, &assume)?
+                .map(|o| o.picks.len())
+        }
+    };
+    match result {
+        Ok(n) => {
+            println!("{name}={version} is possible: a solution with it has {n} packages");
             Ok(Status::Ok)
         }
         Err(e) => {
             println!("{}", e.explain());
-            if let Some(p) = &args.explain_dot {
-                sonic_lock::fsio::write_atomic(p, e.to_dot().as_bytes())
-                    .with_context(|| format!("writing {}", p.display()))?;
-            }
+            write_dot(args.explain_dot.as_ref(), &e.to_dot())?;
             Ok(Status::Found)
         }
     }

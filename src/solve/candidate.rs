@@ -104,6 +104,81 @@ pub fn candidate_lock(
     lock
 }
 
+/// Pins for one image's chosen Python distributions: flavour from the domain,
+/// PyPI URL and hash, the image's declarations as `why`, the distributions
+/// that required each as `dependents`.
+pub fn py_pins(u: &Universe, image: &str, o: &super::python::PyOutcome) -> Vec<Pin> {
+    let mut pins = Vec::new();
+    for (key, version) in &o.picks {
+        let mut pin = Pin::new(Ecosystem::Py, &key.name, version);
+        pin.image = Some(lock_image(image));
+        pin.python = Some(super::python::flavour(&key.domain).to_string());
+        if let Some(c) = u.lookup(key).and_then(|p| u.find_version(p, version)) {
+            let meta = &u.candidate(c).meta;
+            pin.url = meta.url.clone();
+            pin.sha256 = meta.sha256.clone();
+            pin.first_seen = meta.first_seen.clone();
+        }
+        if let Some(w) = o.why.get(key) {
+            pin.why = w.iter().cloned().collect();
+        }
+        if let Some(d) = o.dependents.get(key) {
+            pin.dependents = d.iter().cloned().collect();
+        }
+        pins.push(pin);
+    }
+    pins
+}
+
+/// Pins for the Go modules built in one image. A module two main modules
+/// select at different versions gets the higher one (the lock holds one pin
+/// per image; each go.sum still enforces its own) and a note.
+pub fn go_pins(image: &str, mods: &[super::manifest::GoModule]) -> (Vec<Pin>, Vec<String>) {
+    #[derive(Default)]
+    struct Acc<'a> {
+        version: &'a str,
+        why: BTreeSet<String>,
+        dependents: BTreeSet<String>,
+    }
+    let mut best: BTreeMap<&str, Acc<'_>> = BTreeMap::new();
+    let mut notes = Vec::new();
+    for gm in mods {
+        for (module, version) in &gm.build_list.selected {
+            let e = best.entry(module).or_insert_with(|| Acc {
+                version,
+                ..Acc::default()
+            });
+            if e.version != version {
+                notes.push(format!(
+                    "go {module} [{image}]: main modules select {} and {version}; pinned to the higher",
+                    e.version
+                ));
+                if super::mvs::go_compare(version, e.version).is_gt() {
+                    e.version = version;
+                }
+            }
+            if let Some(o) = gm.origins.get(module) {
+                e.why.extend(o.iter().cloned());
+            }
+            if let Some(r) = gm.build_list.required_by.get(module) {
+                e.dependents
+                    .extend(r.iter().filter(|m| *m != "main").cloned());
+            }
+        }
+    }
+    let pins = best
+        .into_iter()
+        .map(|(module, acc)| {
+            let mut pin = Pin::new(Ecosystem::Go, module, acc.version);
+            pin.image = Some(lock_image(image));
+            pin.why = acc.why.into_iter().collect();
+            pin.dependents = acc.dependents.into_iter().collect();
+            pin
+        })
+        .collect();
+    (pins, notes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

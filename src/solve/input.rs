@@ -23,8 +23,12 @@ pub fn debian_transactions(
 ) -> Result<BTreeMap<String, Transactions>, UniverseError> {
     let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<Requirement>>> = BTreeMap::new();
     for d in &m.dependencies {
-        // The crawler marks `apt-get remove/purge` lines with `action=remove`.
-        if d.ecosystem != Ecosystem::Deb || d.attrs.get("action").is_some_and(|a| a == "remove") {
+        // The crawler marks `apt-get remove/purge` lines with `action=remove`;
+        // Build-Depends are rules of their own ([`build_rules`]), not installs.
+        if d.ecosystem != Ecosystem::Deb
+            || d.attrs.get("action").is_some_and(|a| a == "remove")
+            || is_build_dep(d)
+        {
             continue;
         }
         let image = d.context.image.clone().unwrap_or_else(|| "default".into());
@@ -59,6 +63,163 @@ pub fn debian_transactions(
         .into_iter()
         .map(|(img, txs)| (img, txs.into_values().collect()))
         .collect())
+}
+
+/// Whether a manifest entry is a `Build-Depends*` relation of a `debian/control`.
+pub fn is_build_dep(d: &crate::manifest::Dependency) -> bool {
+    d.ecosystem == Ecosystem::Deb
+        && d.attrs
+            .get("field")
+            .is_some_and(|f| f.starts_with("build-depends"))
+}
+
+/// Whether a relation's `<profile ...>` restriction formula (as the crawler
+/// records it: alternatives of conjunctions of `Enabled("p")`/`Disabled("p")`)
+/// holds with the `active` build profiles.
+pub fn profiles_hold(formula: &str, active: &[&str]) -> bool {
+    let mut groups = Vec::new();
+    for group in formula.split("], [") {
+        let mut terms = Vec::new();
+        let mut rest = group;
+        while let Some(i) = rest.find("abled(\"") {
+            let enabled = rest[..i].ends_with("En");
+            let after = &rest[i + 7..];
+            let end = after.find('"').unwrap_or(after.len());
+            terms.push((enabled, after[..end].to_string()));
+            rest = &after[end..];
+        }
+        if !terms.is_empty() {
+            groups.push(terms);
+        }
+    }
+    groups.is_empty()
+        || groups.iter().any(|g| {
+            g.iter()
+                .all(|(enabled, p)| active.contains(&p.as_str()) == *enabled)
+        })
+}
+
+/// Whether a relation's `[arch ...]` restriction (space-separated, `!` negates) includes `arch`.
+pub fn arch_holds(restriction: &str, arch: &str) -> bool {
+    let matches = |a: &str| {
+        a == arch
+            || a == "any"
+            || a == "linux-any"
+            || a == format!("any-{arch}")
+            || a == format!("linux-{arch}")
+    };
+    let list: Vec<&str> = restriction.split_whitespace().collect();
+    if list.is_empty() {
+        return true;
+    }
+    let (neg, pos): (Vec<&str>, Vec<&str>) = list.iter().partition(|a| a.starts_with('!'));
+    if !pos.is_empty() {
+        pos.iter().any(|a| matches(a))
+    } else {
+        !neg.iter().any(|a| matches(a.trim_start_matches('!')))
+    }
+}
+
+/// The build dependencies of one source package built in an image.
+#[derive(Debug, Clone)]
+pub struct BuildRule {
+    /// The image it is built in (a slave).
+    pub image: String,
+    /// Its `debian/control`.
+    pub control: String,
+    /// The apt view of the image's suite.
+    pub domain: String,
+    /// `build-essential` (implied) and every Build-Depends, -Arch and -Indep
+    /// relation that applies to `arch` and the active profiles, alternatives kept together.
+    pub requirements: Vec<Requirement>,
+}
+
+/// Every source package's Build-Depends as a rule of its own, resolved in
+/// `domain_of(suite)` for the image that builds it. `profiles` are the active
+/// build profiles (none by default: `<!nocheck>` relations then apply).
+pub fn build_rules(
+    u: &mut Universe,
+    m: &Manifest,
+    domain_of: &dyn Fn(Option<&str>) -> String,
+    profiles: &[&str],
+) -> Result<Vec<BuildRule>, UniverseError> {
+    // (image, control file) -> (line, alternatives text) -> alternatives
+    type Rel = (u32, String);
+    let mut rules: BTreeMap<(String, String), (String, BTreeMap<Rel, Requirement>)> =
+        BTreeMap::new();
+    for d in m.dependencies.iter().filter(|d| is_build_dep(d)) {
+        let domain = domain_of(d.context.suite.as_deref());
+        let arch = domain.split('/').nth(1).unwrap_or("amd64").to_string();
+        if let Some(a) = d.attrs.get("architectures")
+            && !arch_holds(a, &arch)
+        {
+            continue;
+        }
+        if let Some(f) = d.attrs.get("profiles")
+            && !profiles_hold(f, profiles)
+        {
+            continue;
+        }
+        let name = d.name.split(':').next().unwrap_or(&d.name);
+        debian::check_name(name).map_err(|message| UniverseError::Parse {
+            file: d.origin.file.clone(),
+            line: d.origin.line as usize,
+            message,
+        })?;
+        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        let pid = u.intern(crate::universe::PackageKey::new(
+            Ecosystem::Deb,
+            &domain,
+            name,
+        ));
+        let constraint = match &d.constraint {
+            Constraint::Exact(v) => VersionConstraint::Cmp(CmpOp::Eq, v.clone()),
+            Constraint::Range(r) => parse_range(r),
+            Constraint::None | Constraint::Ref(_) => VersionConstraint::Any,
+        };
+        let alt = crate::universe::Alternative {
+            package: pid,
+            constraint,
+            arch: crate::universe::ArchQualifier::None,
+        };
+        let key = (
+            d.origin.line,
+            d.attrs
+                .get("alternatives")
+                .cloned()
+                .unwrap_or_else(|| d.name.clone()),
+        );
+        let entry = rules
+            .entry((image, d.origin.file.clone()))
+            .or_insert_with(|| (domain.clone(), BTreeMap::new()));
+        let req = entry.1.entry(key).or_insert_with(|| Requirement {
+            alternatives: Vec::new(),
+            kind: RelationKind::Root,
+            origin: Some(d.origin.to_string()),
+        });
+        req.alternatives.push(alt);
+    }
+    let mut out = Vec::new();
+    for ((image, control), (domain, reqs)) in rules {
+        let be = u.intern(crate::universe::PackageKey::new(
+            Ecosystem::Deb,
+            &domain,
+            "build-essential",
+        ));
+        let mut requirements = vec![
+            Requirement::single(be, VersionConstraint::Any)
+                .with_kind(RelationKind::Root)
+                .with_origin(format!("{control} (implied)")),
+        ];
+        requirements.extend(reqs.into_values());
+        out.push(BuildRule {
+            image,
+            control,
+            domain,
+            requirements,
+        });
+    }
+    Ok(out)
 }
 
 /// A Debian range such as `>= 1.2` or `(<< 3)`; several separated by commas are all required.
@@ -135,6 +296,94 @@ mod tests {
         assert_eq!(
             reqs[0].origin.as_deref(),
             Some("sonic-slave-bullseye/Dockerfile.j2:3")
+        );
+    }
+
+    fn control_dep(name: &str, line: u32, attrs: &[(&str, &str)]) -> Dependency {
+        let mut d = dep(name, line, false);
+        d.origin.file = "src/libfoo/debian/control".into();
+        d.context.transaction = None;
+        d.context.suite = Some("bullseye".into());
+        d.attrs.insert("field".into(), "build-depends".into());
+        for (k, v) in attrs {
+            d.attrs.insert(k.to_string(), v.to_string());
+        }
+        d
+    }
+
+    #[test]
+    fn profiles_and_architectures() {
+        let nocheck = r#"[[Disabled("nocheck")]]"#;
+        assert!(profiles_hold(nocheck, &[]));
+        assert!(!profiles_hold(nocheck, &["nocheck"]));
+        let stage = r#"[[Enabled("stage1"), Disabled("cross")], [Enabled("pkg.x")]]"#;
+        assert!(!profiles_hold(stage, &[]));
+        assert!(profiles_hold(stage, &["stage1"]));
+        assert!(!profiles_hold(stage, &["stage1", "cross"]));
+        assert!(profiles_hold(stage, &["pkg.x"]));
+        assert!(arch_holds("amd64 arm64", "amd64"));
+        assert!(!arch_holds("!amd64", "amd64"));
+        assert!(arch_holds("!armhf", "amd64"));
+        assert!(arch_holds("linux-any", "amd64"));
+        assert!(!arch_holds("armhf", "amd64"));
+    }
+
+    #[test]
+    fn build_depends_are_rules_of_their_own_with_alternatives_together() {
+        let alts = [("alternatives", "libfoo-dev | libbar-dev")];
+        let m = Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            platform: "p".into(),
+            commit: "c".into(),
+            commit_date: "2022-12-06T08:47:31Z".into(),
+            dependencies: vec![
+                dep("make", 3, false),
+                control_dep("debhelper", 5, &[]),
+                control_dep("libfoo-dev", 6, &alts),
+                control_dep("libbar-dev", 6, &alts),
+                control_dep(
+                    "python3-pytest",
+                    7,
+                    &[("profiles", r#"[[Enabled("check")]]"#)],
+                ),
+                control_dep("libarm-dev", 8, &[("architectures", "armhf")]),
+            ],
+            diagnostics: vec![],
+        };
+        let mut u = Universe::new();
+        let txs = debian_transactions(&mut u, &m, "bullseye/amd64").unwrap();
+        // Only the Dockerfile's install is a transaction of the image.
+        assert_eq!(txs["sonic-slave-bullseye"].iter().flatten().count(), 1);
+        let rules = build_rules(&mut u, &m, &|_| "bullseye/amd64".to_string(), &[]).unwrap();
+        assert_eq!(rules.len(), 1);
+        let r = &rules[0];
+        assert_eq!(r.control, "src/libfoo/debian/control");
+        let texts: Vec<(String, Option<String>)> = r
+            .requirements
+            .iter()
+            .map(|q| {
+                (
+                    crate::solve::explain::requirement_text(&u, q),
+                    q.origin.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                (
+                    "build-essential".to_string(),
+                    Some("src/libfoo/debian/control (implied)".to_string())
+                ),
+                (
+                    "debhelper".to_string(),
+                    Some("src/libfoo/debian/control:5".to_string())
+                ),
+                (
+                    "libfoo-dev | libbar-dev".to_string(),
+                    Some("src/libfoo/debian/control:6".to_string())
+                ),
+            ]
         );
     }
 }

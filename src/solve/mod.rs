@@ -14,8 +14,10 @@ pub mod engine;
 pub mod explain;
 pub mod graph;
 pub mod input;
+pub mod manifest;
 pub mod mvs;
 pub mod problem;
+pub mod python;
 
 use crate::universe::{CandidateId, PackageId, PackageKey, Requirement, Universe};
 use problem::{Problem, RootSet, pos};
@@ -180,7 +182,16 @@ impl<'u> Solver<'u> {
             .collect();
         let u = self.u;
         match &self.preference {
-            Preference::Newest => Problem::compile_reachable(u, sets, nogoods, None, &extra_all),
+            Preference::Newest => {
+                // pip takes a pre-release only when no final release will do.
+                let order = |pid: PackageId, cands: &mut Vec<CandidateId>| {
+                    if u.key(pid).ecosystem != crate::manifest::Ecosystem::Py {
+                        return;
+                    }
+                    cands.sort_by_key(|&c| is_prerelease(&u.candidate(c).version));
+                };
+                Problem::compile_reachable(u, sets, nogoods, Some(&order), &extra_all)
+            }
             Preference::Closest(reference) => {
                 let refs: std::collections::HashMap<PackageId, &str> = reference
                     .iter()
@@ -298,6 +309,12 @@ impl<'u> Solver<'u> {
             stats,
         })
     }
+}
+
+/// A PEP 440 pre-release (or development release); unparsable versions are not.
+fn is_prerelease(v: &str) -> bool {
+    v.parse::<pep440_rs::Version>()
+        .is_ok_and(|v| v.any_prerelease())
 }
 
 /// Result of a sequence of apt transactions (one per `RUN apt-get install`).

@@ -110,6 +110,8 @@ pub fn add_report(
                             sha256: v.sha256.clone(),
                             first_seen: v.published.clone(),
                             provenance: Some(provenance),
+                            // The solve reads it when it picks this release.
+                            requires_unknown: v.requires.is_none(),
                             ..Default::default()
                         };
                         if let Err(e) = add_distribution(

@@ -97,6 +97,37 @@ impl GoProxy {
             .ok_or_else(|| SourceError::parse(&url, format!("bad Time `{}`", i.time)))?;
         Ok((i.version, rfc3339(&t)))
     }
+
+    /// The `require` lines of the module's go.mod at `version` (`@v/<v>.mod`),
+    /// for minimal version selection over the module graph.
+    pub fn requires(
+        &self,
+        module: &str,
+        version: &str,
+    ) -> Result<Vec<(String, String)>, SourceError> {
+        let url = join_url(
+            &self.base,
+            &format!("{}/@v/{}.mod", escape_path(module)?, escape_path(version)?),
+        );
+        let what = format!("go.mod of {module} {version}");
+        let f = self.http.get(&Request::new(&url, &what))?;
+        let text = std::str::from_utf8(&f.bytes)
+            .map_err(|e| SourceError::parse(&url, format!("not UTF-8: {e}")))?;
+        let ctx = crate::manifest::Context::default();
+        let mut sink = crate::crawl::text::Sink::new(&url);
+        crate::crawl::gomod::parse(text, None, &ctx, &mut sink);
+        Ok(sink
+            .deps
+            .into_iter()
+            // Only the main module's replace directives apply; the parser has
+            // rewritten replaced lines, so they are left out here.
+            .filter(|d| !d.attrs.contains_key("replaced-by"))
+            .filter_map(|d| match d.constraint {
+                crate::manifest::Constraint::Exact(v) => Some((d.name, v)),
+                _ => None,
+            })
+            .collect())
+    }
 }
 
 impl VersionSource for GoProxy {

@@ -664,3 +664,80 @@ fn git_pin(src: &Sources, d: &Dependency, cutoff: &Cutoff) -> Result<GitPin, Sou
         }
     }
 }
+
+/// The sources at one cutoff as the solve's metadata reader: PyPI histories
+/// and core metadata of exactly the releases the search picks, and go.mod
+/// files from the Go proxy. Everything goes through the cached HTTP layer, so
+/// a second solve reads nothing twice.
+pub struct LiveMetadata<'a> {
+    sources: &'a Sources,
+    cutoff: Cutoff,
+    versions: std::sync::Mutex<HashMap<String, Arc<Vec<crate::source::pypi::PyVersion>>>>,
+}
+
+impl<'a> LiveMetadata<'a> {
+    /// A reader over `sources` as of `cutoff`.
+    pub fn new(sources: &'a Sources, cutoff: Cutoff) -> LiveMetadata<'a> {
+        LiveMetadata {
+            sources,
+            cutoff,
+            versions: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn py_versions(
+        &self,
+        name: &str,
+    ) -> Result<Arc<Vec<crate::source::pypi::PyVersion>>, SourceError> {
+        if let Ok(m) = self.versions.lock()
+            && let Some(v) = m.get(name)
+        {
+            return Ok(v.clone());
+        }
+        let (vs, _, _) = self.sources.pypi.versions_at(name, &self.cutoff)?;
+        let vs = Arc::new(vs);
+        if let Ok(mut m) = self.versions.lock() {
+            m.insert(name.to_string(), vs.clone());
+        }
+        Ok(vs)
+    }
+}
+
+impl crate::solve::python::MetadataSource for LiveMetadata<'_> {
+    fn py_history(&self, name: &str) -> Result<History, String> {
+        self.sources
+            .pypi
+            .history(name, &self.cutoff)
+            .map_err(|e| e.to_string())
+    }
+
+    fn py_metadata(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<crate::solve::python::ReleaseMetadata, String> {
+        let vs = self.py_versions(name).map_err(|e| e.to_string())?;
+        let want = pep440_rs::Version::from_str(version).map_err(|e| e.to_string())?;
+        let pv = vs
+            .iter()
+            .find(|v| pep440_rs::Version::from_str(&v.version).ok().as_ref() == Some(&want))
+            .ok_or_else(|| format!("{name} {version} did not exist at the cutoff"))?;
+        let m = self
+            .sources
+            .pypi
+            .metadata(name, pv)
+            .map_err(|e| e.to_string())?;
+        Ok(crate::solve::python::ReleaseMetadata {
+            requires_dist: m.requires_dist,
+            requires_python: m.requires_python,
+            from: m.from,
+        })
+    }
+
+    fn go_requires(&self, module: &str, version: &str) -> Result<Vec<(String, String)>, String> {
+        self.sources
+            .go
+            .requires(module, version)
+            .map_err(|e| e.to_string())
+    }
+}

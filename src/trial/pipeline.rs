@@ -5,17 +5,15 @@
 
 use crate::crawl::{self, CrawlError, CrawlOptions};
 use crate::lock::{Gap, Lock, Pin};
-use crate::manifest::{Constraint, Ecosystem, Manifest, ManifestError, Severity};
-use crate::solve::{
-    Nogood, Preference, Solver, TransactionState, Unsat, candidate, input, solve_transactions,
-};
+use crate::manifest::{Ecosystem, Manifest, ManifestError, Severity};
+use crate::solve::Nogood;
+use crate::solve::candidate;
+use crate::solve::manifest::{ManifestOptions, ManifestSolve, solve_manifest};
 use crate::source::debian::archive::SuiteSpec;
 use crate::source::index::{self, IndexReport, Sources};
 use crate::source::{Cutoff, SourceError, build};
-use crate::universe::{PackageKey, Requirement, Universe, UniverseError};
-use pep440_rs::{Version, VersionSpecifiers};
-use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
+use crate::universe::{PackageKey, Universe, UniverseError};
+use std::collections::BTreeMap;
 
 /// Why the pipeline stopped before producing a candidate.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +38,24 @@ pub enum PipelineError {
     /// The manifest could not be written.
     #[error("manifest: {0}")]
     Manifest(#[from] ManifestError),
+    /// A source package's Build-Depends cannot be installed in its image.
+    #[error("{image}: the build dependencies of {control} have no solution:\n{explanation}")]
+    BuildDepsUnsat {
+        /// The image (slave) building it.
+        image: String,
+        /// Its `debian/control`.
+        control: String,
+        /// The solver's explanation.
+        explanation: String,
+    },
+    /// Some image's pip declarations have no solution.
+    #[error("{image}: pip has no solution:\n{explanation}")]
+    PyUnsat {
+        /// The image.
+        image: String,
+        /// The solver's explanation.
+        explanation: String,
+    },
     /// Some image's apt transactions have no solution.
     #[error("{image}: transaction {} has no solution:\n{explanation}", transaction + 1)]
     Unsat {
@@ -88,44 +104,7 @@ pub struct PipelineOutput {
     pub warnings: Vec<String>,
 }
 
-/// Per image, the state after each apt transaction or the failing transaction and why.
-pub type ImageResults = BTreeMap<String, Result<Vec<TransactionState>, (usize, Unsat)>>;
-
-/// Solves every image's apt transactions independently (an image starts from its
-/// base), staying closest to `reference` for single-transaction images when given.
-pub fn solve_images(
-    u: &Universe,
-    base: &[Requirement],
-    transactions: &BTreeMap<String, Vec<Vec<Requirement>>>,
-    nogoods: &[Nogood],
-    reference: Option<&BTreeMap<PackageKey, String>>,
-) -> ImageResults {
-    let mut out = BTreeMap::new();
-    for (image, txs) in transactions {
-        let result = match reference {
-            // Closeness is defined against one solution, so it applies to one transaction.
-            Some(r) if txs.len() == 1 => {
-                let mut s = Solver::new(u, txs[0].clone());
-                s.set_base(base.to_vec());
-                for n in nogoods {
-                    s.add_nogood(n.clone());
-                }
-                s.set_preference(Preference::Closest(r.clone()));
-                s.solve()
-                    .map(|sol| {
-                        vec![TransactionState {
-                            installed: sol,
-                            removed: vec![],
-                        }]
-                    })
-                    .map_err(|e| (0, e))
-            }
-            _ => solve_transactions(u, base.to_vec(), txs.clone(), nogoods),
-        };
-        out.insert(image.clone(), result);
-    }
-    out
-}
+pub use crate::solve::manifest::{ImageResults, per_suite_transactions, solve_images};
 
 /// The final installed picks of every image, or the first image with no solution.
 pub fn final_picks(
@@ -202,119 +181,6 @@ pub fn add_index_pins(lock: &mut Lock, report: &IndexReport) {
     lock.normalize();
 }
 
-/// Adds a `py` pin for every Python name the manifest installs: the newest
-/// release at the cutoff that satisfies every declaration of it in that image
-/// and interpreter (pre-releases only when nothing else fits, as pip does).
-/// Returns a note for each name no version satisfies.
-pub fn add_py_pins(lock: &mut Lock, manifest: &Manifest, report: &IndexReport) -> Vec<String> {
-    let histories: BTreeMap<&str, &crate::source::History> = report
-        .histories
-        .iter()
-        .filter(|h| h.ecosystem == Ecosystem::Py)
-        .map(|h| (h.name.as_str(), h))
-        .collect();
-    // (image, python, name) -> (constraints, origins)
-    type Wanted = BTreeMap<(String, String, String), (Vec<Constraint>, BTreeSet<String>)>;
-    let mut wanted: Wanted = BTreeMap::new();
-    for d in manifest
-        .dependencies
-        .iter()
-        .filter(|d| d.ecosystem == Ecosystem::Py)
-    {
-        let Ok(name) = crate::source::pypi::normalize_name(&d.name) else {
-            continue;
-        };
-        let (python, _) =
-            build::python_env_for(d.context.suite.as_deref(), d.context.python.as_deref());
-        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
-        let e = wanted.entry((image, python, name)).or_default();
-        e.0.push(d.constraint.clone());
-        e.1.insert(d.origin.to_string());
-    }
-    let mut notes = Vec::new();
-    for ((image, python, name), (constraints, origins)) in wanted {
-        let Some(h) = histories.get(name.as_str()) else {
-            continue;
-        };
-        let mut specs = Vec::new();
-        let mut bad = None;
-        for c in &constraints {
-            let text = match c {
-                Constraint::Exact(v) => format!("=={}", v.trim_start_matches("==")),
-                Constraint::Range(r) => r.clone(),
-                Constraint::None | Constraint::Ref(_) => continue,
-            };
-            match VersionSpecifiers::from_str(&text) {
-                Ok(s) => specs.push(s),
-                Err(e) => bad = Some(format!("{name}: bad version constraint `{text}`: {e}")),
-            }
-        }
-        if let Some(b) = bad {
-            notes.push(b);
-            continue;
-        }
-        let fits: Vec<(Version, &crate::source::VersionAt)> = h
-            .versions
-            .iter()
-            .filter_map(|v| Version::from_str(&v.version).ok().map(|p| (p, v)))
-            .filter(|(p, _)| specs.iter().all(|s| s.contains(p)))
-            .collect();
-        let best = fits
-            .iter()
-            .filter(|(p, _)| !p.any_prerelease())
-            .max_by(|a, b| a.0.cmp(&b.0))
-            .or_else(|| fits.iter().max_by(|a, b| a.0.cmp(&b.0)));
-        let Some((_, v)) = best else {
-            notes.push(format!(
-                "py {name} [{image} {python}]: no version at the cutoff satisfies every declaration"
-            ));
-            continue;
-        };
-        let mut pin = Pin::new(Ecosystem::Py, &name, &v.version);
-        pin.image = Some(candidate::lock_image(&image));
-        pin.python = Some(python);
-        pin.url = v.url.clone();
-        pin.sha256 = v.sha256.clone();
-        pin.first_seen = v.published.clone();
-        pin.why = origins.into_iter().collect();
-        lock.upsert(pin);
-    }
-    lock.normalize();
-    notes
-}
-
-/// Each image's apt transactions, resolved in the domain of the suite the image
-/// is built on (`context.suite`; `default_domain` when the crawl did not say),
-/// so a buster slave's packages come from buster even on a bullseye platform.
-pub fn per_suite_transactions(
-    u: &mut Universe,
-    manifest: &Manifest,
-    default_domain: &str,
-) -> Result<BTreeMap<String, Vec<Vec<Requirement>>>, UniverseError> {
-    let arch = default_domain.split('/').nth(1).unwrap_or("amd64");
-    let mut by_domain: BTreeMap<String, Vec<crate::manifest::Dependency>> = BTreeMap::new();
-    for d in &manifest.dependencies {
-        let domain = match d.context.suite.as_deref() {
-            // The platform's architecture: only its indices are loaded.
-            Some(suite) => build::deb_domain(suite, arch),
-            None => default_domain.to_string(),
-        };
-        by_domain.entry(domain).or_default().push(d.clone());
-    }
-    let mut out: BTreeMap<String, Vec<Vec<Requirement>>> = BTreeMap::new();
-    for (domain, deps) in by_domain {
-        let part = Manifest {
-            dependencies: deps,
-            diagnostics: Vec::new(),
-            ..manifest.clone()
-        };
-        for (image, txs) in input::debian_transactions(u, &part, &domain)? {
-            out.entry(image).or_default().extend(txs);
-        }
-    }
-    Ok(out)
-}
-
 /// What the crawl could not read (its error diagnostics: unreadable submodules,
 /// files that failed to parse), as lock gaps, sorted. A lock that claims to pin
 /// every dependency of the tree must have none.
@@ -340,26 +206,38 @@ pub fn crawl_gaps(manifest: &Manifest) -> Vec<Gap> {
     gaps
 }
 
-/// Runs crawl, index and solve, and returns the candidate lock for `platform`.
-pub fn candidate_for(
-    platform: &str,
-    opts: &PipelineOptions<'_>,
-    on_stage: &dyn Fn(&str),
-) -> Result<PipelineOutput, PipelineError> {
-    on_stage("crawling");
-    let crawled = crawl::crawl(&opts.crawl, &|_, _| {})?;
-    candidate_from_manifest(platform, crawled.manifest, opts, on_stage)
+/// What crawl and index produced: the inputs of a solve.
+pub struct Indexed {
+    /// The crawl manifest.
+    pub manifest: Manifest,
+    /// What the index found.
+    pub report: IndexReport,
+    /// Every candidate at the cutoff.
+    pub universe: Universe,
+    /// The cutoff used.
+    pub cutoff: Cutoff,
+    /// Things the caller should show (crawl errors, universe notes, missing dependencies).
+    pub warnings: Vec<String>,
 }
 
-/// Index and solve an already crawled `manifest` as of `opts.cutoff` (the
-/// manifest's commit date when `None`): the candidate lock the tree would have
-/// resolved to at that time. Crawl once, call this per date (time-axis bisection).
-pub fn candidate_from_manifest(
-    platform: &str,
+/// Crawls the tree and indexes every source as of the cutoff (shared by
+/// `sonic-lock lock` and `sonic-lock solve --platform`).
+pub fn crawl_and_index(
+    opts: &PipelineOptions<'_>,
+    on_stage: &dyn Fn(&str),
+) -> Result<Indexed, PipelineError> {
+    on_stage("crawling");
+    let crawled = crawl::crawl(&opts.crawl, &|_, _| {})?;
+    index_manifest(crawled.manifest, opts, on_stage)
+}
+
+/// Indexes every source of an already crawled `manifest` as of `opts.cutoff`
+/// (the manifest's commit date when `None`).
+pub fn index_manifest(
     manifest: Manifest,
     opts: &PipelineOptions<'_>,
     on_stage: &dyn Fn(&str),
-) -> Result<PipelineOutput, PipelineError> {
+) -> Result<Indexed, PipelineError> {
     let mut warnings = Vec::new();
     for d in manifest
         .diagnostics
@@ -409,17 +287,128 @@ pub fn candidate_from_manifest(
             m.ecosystem, m.name, m.origin, m.reason
         ));
     }
-    on_stage("solving");
-    let transactions = per_suite_transactions(&mut universe, &manifest, &opts.domain)?;
-    let results = solve_images(&universe, &[], &transactions, &[], None);
-    let picks = final_picks(&results)?;
-    let mut lock = candidate::candidate_lock(platform, &manifest, &universe, &picks);
-    add_index_pins(&mut lock, &report);
-    warnings.extend(add_py_pins(&mut lock, &manifest, &report));
-    Ok(PipelineOutput {
+    Ok(Indexed {
         manifest,
         report,
         universe,
+        cutoff,
+        warnings,
+    })
+}
+
+/// The candidate lock of a solved manifest: Debian, Python and Go pins of
+/// every image, or the first image with no solution and why.
+pub fn manifest_candidate(
+    platform: &str,
+    manifest: &Manifest,
+    u: &Universe,
+    solved: &ManifestSolve,
+) -> Result<(Lock, Vec<String>), PipelineError> {
+    let picks = final_picks(&solved.deb)?;
+    let mut lock = candidate::candidate_lock(platform, manifest, u, &picks);
+    let mut notes = solved.notes.clone();
+    let origins = candidate::deb_origins(manifest);
+    for (rule, r) in &solved.build {
+        match r {
+            Ok(sol) => {
+                for pin in candidate::deb_pins(u, &rule.image, &sol.picks, &origins) {
+                    match lock.pins.iter().find(|p| p.key() == pin.key()) {
+                        Some(have) if have.version != pin.version => notes.push(format!(
+                            "{}: {} needs {}={} but the image has {}; the image's pin is kept",
+                            rule.image, rule.control, pin.name, pin.version, have.version
+                        )),
+                        Some(_) => {}
+                        None => lock.upsert(pin),
+                    }
+                }
+            }
+            Err(unsat) => {
+                return Err(PipelineError::BuildDepsUnsat {
+                    image: rule.image.clone(),
+                    control: rule.control.clone(),
+                    explanation: unsat.explain(),
+                });
+            }
+        }
+    }
+    for (image, r) in &solved.py {
+        match r {
+            Ok(o) => {
+                for pin in candidate::py_pins(u, image, o) {
+                    lock.upsert(pin);
+                }
+            }
+            Err(unsat) => {
+                return Err(PipelineError::PyUnsat {
+                    image: image.clone(),
+                    explanation: unsat.explain(),
+                });
+            }
+        }
+    }
+    for (image, mods) in &solved.go {
+        let (pins, n) = candidate::go_pins(image, mods);
+        notes.extend(n);
+        for pin in pins {
+            lock.upsert(pin);
+        }
+    }
+    lock.normalize();
+    Ok((lock, notes))
+}
+
+/// Solves an indexed manifest (Debian, Python through Requires-Dist read as
+/// needed from `opts.sources`, Go by minimal version selection) into a candidate lock.
+pub fn solve_indexed(
+    platform: &str,
+    opts: &PipelineOptions<'_>,
+    indexed: &mut Indexed,
+    nogoods: &[Nogood],
+) -> Result<(ManifestSolve, Lock, Vec<String>), PipelineError> {
+    let live = index::LiveMetadata::new(opts.sources, indexed.cutoff);
+    let mopts = ManifestOptions {
+        default_domain: opts.domain.clone(),
+        base: Vec::new(),
+        nogoods,
+        reference: None,
+        source: Some(&live),
+    };
+    let solved = solve_manifest(&mut indexed.universe, &indexed.manifest, &mopts)?;
+    let (mut lock, notes) =
+        manifest_candidate(platform, &indexed.manifest, &indexed.universe, &solved)?;
+    add_index_pins(&mut lock, &indexed.report);
+    Ok((solved, lock, notes))
+}
+
+/// Runs crawl, index and solve, and returns the candidate lock for `platform`.
+pub fn candidate_for(
+    platform: &str,
+    opts: &PipelineOptions<'_>,
+    on_stage: &dyn Fn(&str),
+) -> Result<PipelineOutput, PipelineError> {
+    on_stage("crawling");
+    let crawled = crawl::crawl(&opts.crawl, &|_, _| {})?;
+    candidate_from_manifest(platform, crawled.manifest, opts, on_stage)
+}
+
+/// Index and solve an already crawled `manifest` as of `opts.cutoff` (the
+/// manifest's commit date when `None`): the candidate lock the tree would have
+/// resolved to at that time. Crawl once, call this per date (time-axis bisection).
+pub fn candidate_from_manifest(
+    platform: &str,
+    manifest: Manifest,
+    opts: &PipelineOptions<'_>,
+    on_stage: &dyn Fn(&str),
+) -> Result<PipelineOutput, PipelineError> {
+    let mut indexed = index_manifest(manifest, opts, on_stage)?;
+    on_stage("solving");
+    let (_, lock, notes) = solve_indexed(platform, opts, &mut indexed, &[])?;
+    let mut warnings = indexed.warnings;
+    warnings.extend(notes);
+    Ok(PipelineOutput {
+        manifest: indexed.manifest,
+        report: indexed.report,
+        universe: indexed.universe,
         candidate: lock,
         warnings,
     })
@@ -428,9 +417,8 @@ pub fn candidate_from_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Context, Dependency, MANIFEST_SCHEMA_VERSION, Origin};
-    use crate::source::{History, VersionAt};
-    use crate::universe::debian;
+    use crate::manifest::{Constraint, Context, Dependency, MANIFEST_SCHEMA_VERSION, Origin};
+    use crate::universe::{Requirement, debian};
 
     fn universe() -> Universe {
         let mut u = Universe::new();
@@ -568,75 +556,106 @@ mod tests {
         }
     }
 
-    fn history(name: &str, versions: &[&str]) -> History {
-        History {
-            ecosystem: Ecosystem::Py,
-            name: name.into(),
-            versions: versions
-                .iter()
-                .map(|v| VersionAt {
-                    version: v.to_string(),
-                    published: Some("2021-01-01T00:00:00Z".into()),
-                    url: None,
-                    sha256: None,
-                    requires: None,
-                    requires_python: None,
-                })
-                .collect(),
-            later: 0,
-            notes: vec![],
+    fn py_world() -> Universe {
+        let mut u = Universe::new();
+        let env = crate::universe::python::PythonEnv::linux_cpython("py3", "3.9.2").unwrap();
+        for (name, v, reqs) in [
+            ("click", "6.7", vec![]),
+            ("click", "7.0", vec![]),
+            ("click", "7.1.2", vec!["colorama<1"]),
+            ("click", "7.2rc1", vec![]),
+            ("click", "8.0.0", vec![]),
+            ("colorama", "0.4.6", vec![]),
+            ("colorama", "1.0", vec![]),
+            ("pre", "1.0", vec![]),
+            ("pre", "2.0b1", vec![]),
+        ] {
+            crate::universe::python::add_distribution(
+                &mut u,
+                &env,
+                name,
+                v,
+                &reqs,
+                None,
+                &[],
+                crate::universe::CandidateMeta::default(),
+            )
+            .unwrap();
         }
+        u
     }
 
-    #[test]
-    fn py_pins_take_the_newest_release_within_every_declaration() {
-        let manifest = Manifest {
+    fn manifest(deps: Vec<Dependency>) -> Manifest {
+        Manifest {
             schema_version: MANIFEST_SCHEMA_VERSION,
             platform: "p".into(),
             commit: "a".repeat(40),
             commit_date: "2022-12-01T00:00:00Z".into(),
-            dependencies: vec![
-                py_dep("Click", Constraint::Range(">=6".into()), 1),
-                py_dep("click", Constraint::Range("<8".into()), 2),
-                py_dep("pre", Constraint::Range(">=1.5".into()), 3),
-                py_dep("broken", Constraint::Range(">=>1".into()), 4),
-                py_dep("none", Constraint::Range(">=9".into()), 5),
-            ],
+            dependencies: deps,
             diagnostics: vec![],
+        }
+    }
+
+    fn solve(u: &mut Universe, m: &Manifest) -> Result<(Lock, Vec<String>), PipelineError> {
+        let opts = ManifestOptions {
+            default_domain: "bullseye/amd64".into(),
+            base: vec![],
+            nogoods: &[],
+            reference: None,
+            source: None,
         };
-        let report = IndexReport {
-            schema_version: 1,
-            platform: "p".into(),
-            cutoff: "2022-12-01T00:00:00Z".into(),
-            suites: vec![],
-            counts: BTreeMap::new(),
-            missing: vec![],
-            histories: vec![
-                history("click", &["6.7", "7.0", "7.1.2", "8.0.0", "7.2rc1"]),
-                history("pre", &["1.0", "2.0b1"]),
-                history("broken", &["1.0"]),
-                history("none", &["1.0"]),
-            ],
-            git: vec![],
-            web: vec![],
-            docker: vec![],
-            not_indexed: vec![],
-        };
-        let mut lock = Lock::new("p", &"a".repeat(40), "2022-12-01T00:00:00Z");
-        let notes = add_py_pins(&mut lock, &manifest, &report);
+        let solved = solve_manifest(u, m, &opts).unwrap();
+        manifest_candidate("p", m, u, &solved)
+    }
+
+    #[test]
+    fn py_pins_are_a_solution_of_every_declaration_and_requirement() {
+        let m = manifest(vec![
+            py_dep("Click", Constraint::Range(">=6".into()), 1),
+            py_dep("click", Constraint::Range("<8".into()), 2),
+            py_dep("pre", Constraint::Range(">=1.5".into()), 3),
+            py_dep("broken", Constraint::Range(">=>1".into()), 4),
+        ]);
+        let mut u = py_world();
+        let (lock, notes) = solve(&mut u, &m).unwrap();
         let got: Vec<(&str, &str)> = lock
             .pins
             .iter()
             .map(|p| (p.name.as_str(), p.version.as_str()))
             .collect();
-        assert_eq!(got, vec![("click", "7.1.2"), ("pre", "2.0b1")]);
+        // 7.2rc1 is newer but a pre-release; colorama comes through Requires-Dist.
+        assert_eq!(
+            got,
+            vec![("click", "7.1.2"), ("colorama", "0.4.6"), ("pre", "2.0b1")]
+        );
         let click = &lock.pins[0];
         assert_eq!(click.why.len(), 2);
         assert_eq!(click.python.as_deref(), Some("py3"));
         assert_eq!(click.image.as_deref(), Some("docker-x"));
-        assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(
-            notes.iter().any(|n| n.contains("broken")) && notes.iter().any(|n| n.contains("none"))
-        );
+        assert_eq!(lock.pins[1].dependents, vec!["click".to_string()]);
+        assert!(notes.iter().any(|n| n.contains("broken")), "{notes:?}");
+    }
+
+    #[test]
+    fn an_unsatisfiable_pip_names_the_image_and_the_declarations() {
+        let m = manifest(vec![
+            py_dep("click", Constraint::Exact("7.1.2".into()), 1),
+            py_dep("colorama", Constraint::Range(">=1".into()), 2),
+        ]);
+        let mut u = py_world();
+        match solve(&mut u, &m) {
+            Err(PipelineError::PyUnsat { image, explanation }) => {
+                assert_eq!(image, "docker-x");
+                assert!(
+                    explanation.contains("Dockerfile.j2:1")
+                        && explanation.contains("Dockerfile.j2:2"),
+                    "{explanation}"
+                );
+            }
+            other => panic!(
+                "expected a pip conflict, got {:?}",
+                other.map(|l| l.0.pins.len())
+            ),
+        }
     }
 }

@@ -421,6 +421,7 @@ impl<'u, 'd> Loader<'u, 'd> {
             source: get(F_SOURCE).map(|(_, s)| s.to_string()),
             replaces,
             recommends,
+            ..CandidateMeta::default()
         };
         let pid = self.u.intern_in(self.scope, self.domain, name);
         let before = self.u.candidate_count();

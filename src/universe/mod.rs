@@ -297,6 +297,15 @@ pub struct CandidateMeta {
     /// Debian `Recommends` (off by default, like `--no-install-recommends`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recommends: Vec<Requirement>,
+    /// The candidate's own requirements were not read (Python `Requires-Dist`):
+    /// its `depends` is empty for want of knowledge, so a solution may take it
+    /// only after its metadata has been read (see `solve::python`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_unknown: bool,
+    /// Python `Requires-Dist` lines as published, kept so that requirements of
+    /// extras (`name[extra]`) can be derived later for any interpreter.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires_dist: Vec<String>,
 }
 
 fn is_default_ma(m: &MultiArch) -> bool {
@@ -659,6 +668,35 @@ impl Universe {
             provides,
         });
         Ok(id)
+    }
+
+    /// Replaces the requirements of a candidate once they are known (metadata read
+    /// after the candidate was added); clears `requires_unknown`.
+    pub fn set_depends(
+        &mut self,
+        c: CandidateId,
+        depends: Vec<Requirement>,
+    ) -> Result<(), UniverseError> {
+        let n = self.packages.len() as u32;
+        if c.0 as usize >= self.candidates.len() {
+            return Err(UniverseError::UnknownPackage(c.0));
+        }
+        if let Some(bad) = depends
+            .iter()
+            .flat_map(|r| r.alternatives.iter())
+            .find(|a| a.package.0 >= n)
+        {
+            return Err(UniverseError::UnknownPackage(bad.package.0));
+        }
+        let cand = &mut self.candidates[c.0 as usize];
+        cand.depends = depends;
+        cand.meta.requires_unknown = false;
+        Ok(())
+    }
+
+    /// Mutable metadata of a candidate (provenance notes added after the fact).
+    pub fn meta_mut(&mut self, c: CandidateId) -> &mut CandidateMeta {
+        &mut self.candidates[c.0 as usize].meta
     }
 
     /// Candidates that satisfy one alternative: versions of the named package

@@ -157,21 +157,10 @@ pub fn add_distribution(
         .provenance
         .clone()
         .unwrap_or_else(|| format!("{name}=={version} metadata"));
-    let mut depends = Vec::new();
-    if let Some(rp) = requires_python.filter(|s| !s.trim().is_empty()) {
-        rp.parse::<pep440_rs::VersionSpecifiers>()
-            .map_err(|e| parse_err(&origin, format!("bad Requires-Python `{rp}`: {e}")))?;
-        add_interpreter(u, env)?;
-        let py = u.intern(key(env, "python"));
-        depends.push(
-            Requirement::single(py, VersionConstraint::Specifiers(rp.to_string()))
-                .with_origin(origin.clone()),
-        );
-    }
-    for line in requires_dist {
-        if let Some(r) = requirement(u, env, line, &[], &origin)? {
-            depends.push(r);
-        }
+    let depends = base_requirements(u, env, requires_dist, requires_python, &origin)?;
+    let mut meta = meta;
+    if !meta.requires_unknown {
+        meta.requires_dist = requires_dist.iter().map(|s| s.to_string()).collect();
     }
     let pid = u.intern(key(env, &name));
     let base = u.add_candidate(pid, version, meta.clone(), depends, vec![], vec![])?;
@@ -193,6 +182,87 @@ pub fn add_distribution(
         u.add_candidate(xid, version, meta.clone(), deps, vec![], vec![])?;
     }
     Ok(base)
+}
+
+/// The requirements of a distribution itself (no extras) for `env`:
+/// `Requires-Python` as a requirement on the interpreter, then every
+/// `Requires-Dist` line whose markers hold.
+pub fn base_requirements(
+    u: &mut Universe,
+    env: &PythonEnv,
+    requires_dist: &[&str],
+    requires_python: Option<&str>,
+    origin: &str,
+) -> Result<Vec<Requirement>, UniverseError> {
+    let mut depends = Vec::new();
+    if let Some(rp) = requires_python.filter(|s| !s.trim().is_empty()) {
+        rp.parse::<pep440_rs::VersionSpecifiers>()
+            .map_err(|e| parse_err(origin, format!("bad Requires-Python `{rp}`: {e}")))?;
+        add_interpreter(u, env)?;
+        let py = u.intern(key(env, "python"));
+        depends.push(
+            Requirement::single(py, VersionConstraint::Specifiers(rp.to_string()))
+                .with_origin(origin.to_string()),
+        );
+    }
+    for line in requires_dist {
+        if let Some(r) = requirement(u, env, line, &[], origin)? {
+            depends.push(r);
+        }
+    }
+    Ok(depends)
+}
+
+/// Splits `name[a,b]` into the distribution and its extras (sorted); plain names have none.
+pub fn split_extras(target: &str) -> (&str, Vec<&str>) {
+    match target.split_once('[') {
+        Some((n, rest)) => {
+            let mut ex: Vec<&str> = rest
+                .trim_end_matches(']')
+                .split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .collect();
+            ex.sort_unstable();
+            ex.dedup();
+            (n, ex)
+        }
+        None => (target, Vec::new()),
+    }
+}
+
+/// The requirements of candidate `version` of `name[extras]`: the distribution
+/// itself at that exact version, plus every `Requires-Dist` line that the
+/// extras switch on (its marker holds with them and not without).
+pub fn extra_requirements(
+    u: &mut Universe,
+    env: &PythonEnv,
+    name: &str,
+    version: &str,
+    extras: &[&str],
+    requires_dist: &[&str],
+    origin: &str,
+) -> Result<Vec<Requirement>, UniverseError> {
+    let base = u.intern(key(env, name));
+    let mut deps = vec![
+        Requirement::single(base, VersionConstraint::Specifiers(format!("=={version}")))
+            .with_origin(origin.to_string()),
+    ];
+    let names: Vec<ExtraName> = extras
+        .iter()
+        .map(|e| {
+            ExtraName::from_str(e)
+                .map_err(|err| parse_err(origin, format!("bad extra `{e}`: {err}")))
+        })
+        .collect::<Result<_, _>>()?;
+    for line in requires_dist {
+        let with = requirement(u, env, line, &names, origin)?;
+        let without = requirement(u, env, line, &[], origin)?;
+        if let (Some(r), None) = (with, without) {
+            deps.push(r);
+        }
+    }
+    Ok(deps)
 }
 
 /// The PEP 440 version pip sees for a Debian package version: no epoch, no

@@ -1,0 +1,513 @@
+//! A whole manifest solved image by image: each image's apt transactions in
+//! the domain of its suite, then its pip declarations (every interpreter of
+//! the image in one problem, through `Requires-Dist`, with the image's Debian
+//! `python3-<name>` packages as installed stand-ins), then Go's minimal
+//! version selection per go.mod. `sonic-lock solve` and the `lock` pipeline
+//! both call [`solve_manifest`].
+
+use super::python::{DebianDist, MetadataSource, PyOutcome, PyResolver, debian_dists};
+use super::{Nogood, Preference, Solver, TransactionState, Unsat, input, solve_transactions};
+use crate::manifest::{Constraint, Ecosystem, Manifest};
+use crate::source::build::{deb_domain, python_env_for};
+use crate::universe::{PackageKey, Requirement, Universe, UniverseError, VersionConstraint};
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+/// Per image, the state after each apt transaction or the failing transaction and why.
+pub type ImageResults = BTreeMap<String, Result<Vec<TransactionState>, (usize, Unsat)>>;
+
+/// Solves every image's apt transactions independently (an image starts from its
+/// base), staying closest to `reference` for single-transaction images when given.
+pub fn solve_images(
+    u: &Universe,
+    base: &[Requirement],
+    transactions: &BTreeMap<String, Vec<Vec<Requirement>>>,
+    nogoods: &[Nogood],
+    reference: Option<&BTreeMap<PackageKey, String>>,
+) -> ImageResults {
+    let mut out = BTreeMap::new();
+    for (image, txs) in transactions {
+        let result = match reference {
+            // Closeness is defined against one solution, so it applies to one transaction.
+            Some(r) if txs.len() == 1 => {
+                let mut s = Solver::new(u, txs[0].clone());
+                s.set_base(base.to_vec());
+                for n in nogoods {
+                    s.add_nogood(n.clone());
+                }
+                s.set_preference(Preference::Closest(r.clone()));
+                s.solve()
+                    .map(|sol| {
+                        vec![TransactionState {
+                            installed: sol,
+                            removed: vec![],
+                        }]
+                    })
+                    .map_err(|e| (0, e))
+            }
+            _ => solve_transactions(u, base.to_vec(), txs.clone(), nogoods),
+        };
+        out.insert(image.clone(), result);
+    }
+    out
+}
+
+/// Each image's apt transactions, resolved in the domain of the suite the image
+/// is built on (`context.suite`; `default_domain` when the crawl did not say),
+/// so a buster slave's packages come from buster even on a bullseye platform.
+pub fn per_suite_transactions(
+    u: &mut Universe,
+    manifest: &Manifest,
+    default_domain: &str,
+) -> Result<BTreeMap<String, Vec<Vec<Requirement>>>, UniverseError> {
+    let arch = default_domain.split('/').nth(1).unwrap_or("amd64");
+    let mut by_domain: BTreeMap<String, Vec<crate::manifest::Dependency>> = BTreeMap::new();
+    for d in &manifest.dependencies {
+        let domain = match d.context.suite.as_deref() {
+            // The platform's architecture: only its indices are loaded.
+            Some(suite) => deb_domain(suite, arch),
+            None => default_domain.to_string(),
+        };
+        by_domain.entry(domain).or_default().push(d.clone());
+    }
+    let mut out: BTreeMap<String, Vec<Vec<Requirement>>> = BTreeMap::new();
+    for (domain, deps) in by_domain {
+        let part = Manifest {
+            dependencies: deps,
+            diagnostics: Vec::new(),
+            ..manifest.clone()
+        };
+        for (image, txs) in input::debian_transactions(u, &part, &domain)? {
+            out.entry(image).or_default().extend(txs);
+        }
+    }
+    Ok(out)
+}
+
+/// Root requirements per image.
+pub type RootsByImage = BTreeMap<String, Vec<Requirement>>;
+
+/// Each image's pip declarations as root requirements in the Python domain of
+/// its suite and interpreter (`py3`, `py2`, `buster-py3`, `buster-py2`), with
+/// notes on declarations that are not PyPI requirements (VCS URLs, test-only,
+/// unexpanded names, markers that exclude the interpreter).
+pub fn python_roots(
+    u: &mut Universe,
+    manifest: &Manifest,
+) -> Result<(RootsByImage, Vec<String>), UniverseError> {
+    let mut out: BTreeMap<String, Vec<Requirement>> = BTreeMap::new();
+    let mut notes = Vec::new();
+    let mut envs: BTreeMap<String, crate::universe::python::PythonEnv> = BTreeMap::new();
+    for d in manifest
+        .dependencies
+        .iter()
+        .filter(|d| d.ecosystem == Ecosystem::Py)
+    {
+        let attr = |k: &str| d.attrs.get(k).map(String::as_str);
+        if attr("action") == Some("remove") || attr("scope") == Some("test") {
+            continue;
+        }
+        if attr("url").is_some() {
+            notes.push(format!(
+                "{}: py {} comes from a URL, not PyPI; not solved",
+                d.origin, d.name
+            ));
+            continue;
+        }
+        let Ok(name) = crate::source::pypi::normalize_name(&d.name) else {
+            notes.push(format!(
+                "{}: py `{}` is not a distribution name; not solved",
+                d.origin, d.name
+            ));
+            continue;
+        };
+        let (domain, _) = python_env_for(d.context.suite.as_deref(), d.context.python.as_deref());
+        if !envs.contains_key(&domain) {
+            envs.insert(domain.clone(), super::python::env_for_domain(&domain)?);
+        }
+        let env = &envs[&domain];
+        if let Some(m) = attr("markers") {
+            match pep508_rs::MarkerTree::from_str(m) {
+                Ok(tree) if !tree.evaluate(&env.markers, &[]) => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    notes.push(format!(
+                        "{}: py {name}: bad marker `{m}`: {e}; not solved",
+                        d.origin
+                    ));
+                    continue;
+                }
+            }
+        }
+        let constraint = match &d.constraint {
+            Constraint::Exact(v) => {
+                VersionConstraint::Specifiers(format!("=={}", v.trim_start_matches("==")))
+            }
+            Constraint::Range(r) => VersionConstraint::Specifiers(r.clone()),
+            Constraint::None | Constraint::Ref(_) => VersionConstraint::Any,
+        };
+        if let VersionConstraint::Specifiers(s) = &constraint
+            && !super::python::valid_specifiers(s)
+        {
+            notes.push(format!(
+                "{}: py {name}: bad version constraint `{s}`; not solved",
+                d.origin
+            ));
+            continue;
+        }
+        let extras: Vec<String> = attr("extras")
+            .map(|e| {
+                e.split(',')
+                    .map(|x| crate::universe::python::normalize(x.trim()))
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        let r = super::python::root(
+            u,
+            &domain,
+            &name,
+            &extras,
+            constraint,
+            &d.origin.to_string(),
+        );
+        out.entry(image).or_default().push(r);
+    }
+    Ok((out, notes))
+}
+
+/// One main module's Go build list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoModule {
+    /// The go.mod file (manifest origin file).
+    pub file: String,
+    /// The selected versions and who required them.
+    pub build_list: super::mvs::BuildList,
+    /// Module -> the go.mod lines (`file:line`) that require it directly.
+    pub origins: BTreeMap<String, BTreeSet<String>>,
+    /// Module -> the `h1:` hash go.sum records for the selected version, when it does.
+    pub sums: BTreeMap<String, String>,
+}
+
+/// Everything one manifest solve decided.
+#[derive(Debug)]
+pub struct ManifestSolve {
+    /// Per image, the apt transactions' states (or the failing one).
+    pub deb: ImageResults,
+    /// Per image with pip declarations, the Python outcome or why there is none.
+    pub py: BTreeMap<String, Result<PyOutcome, Unsat>>,
+    /// Per image, the Go main modules built in it.
+    pub go: BTreeMap<String, Vec<GoModule>>,
+    /// Notes for the reader (declarations not solved, metadata not read, ...).
+    pub notes: Vec<String>,
+    /// Python metadata files read during the solve.
+    pub py_metadata_reads: usize,
+    /// Per image, the apt transactions solved (root requirements with origins).
+    pub transactions: BTreeMap<String, Vec<Vec<Requirement>>>,
+    /// Per image, the pip declarations solved.
+    pub py_roots: RootsByImage,
+    /// Each source package's Build-Depends, solved on top of its image's final
+    /// apt state (which it keeps unless a relation forces a change).
+    pub build: Vec<(input::BuildRule, Result<super::Solution, Unsat>)>,
+}
+
+impl ManifestSolve {
+    /// The image's Debian packages standing in for Python distributions.
+    pub fn debian_dists(&self, u: &Universe, image: &str) -> Vec<DebianDist> {
+        let deb_picks = match self.deb.get(image) {
+            Some(Ok(states)) => states
+                .last()
+                .map(|s| s.installed.picks.clone())
+                .unwrap_or_default(),
+            _ => BTreeMap::new(),
+        };
+        let domains: BTreeSet<String> = self
+            .py_roots
+            .get(image)
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r.alternatives.iter())
+            .map(|a| u.key(a.package).domain.clone())
+            .collect();
+        debian_dists(&deb_picks, &domains)
+    }
+
+    /// Every image the solve covered, sorted.
+    pub fn images(&self) -> BTreeSet<String> {
+        self.transactions
+            .keys()
+            .chain(self.py_roots.keys())
+            .chain(self.go.keys())
+            .cloned()
+            .collect()
+    }
+}
+
+/// What [`solve_manifest`] needs beyond the universe and manifest.
+pub struct ManifestOptions<'a> {
+    /// The apt view for dependencies whose suite the crawl did not record.
+    pub default_domain: String,
+    /// Base image requirements every apt transaction includes.
+    pub base: Vec<Requirement>,
+    /// Learned nogoods.
+    pub nogoods: &'a [Nogood],
+    /// A reference assignment to stay closest to (single-transaction images).
+    pub reference: Option<&'a BTreeMap<PackageKey, String>>,
+    /// Where to read Python metadata and go.mod files not in the universe (none: the universe is all).
+    pub source: Option<&'a dyn MetadataSource>,
+}
+
+/// Solves every image of `m`: Debian, then Python with the image's Debian
+/// stand-ins, then Go. The universe grows with the Python metadata read.
+pub fn solve_manifest(
+    u: &mut Universe,
+    m: &Manifest,
+    opts: &ManifestOptions<'_>,
+) -> Result<ManifestSolve, UniverseError> {
+    let transactions = per_suite_transactions(u, m, &opts.default_domain)?;
+    let arch = opts
+        .default_domain
+        .split('/')
+        .nth(1)
+        .unwrap_or("amd64")
+        .to_string();
+    let domain_of = |suite: Option<&str>| match suite {
+        Some(s) => deb_domain(s, &arch),
+        None => opts.default_domain.clone(),
+    };
+    let rules = input::build_rules(u, m, &domain_of, &[])?;
+    let (py_roots, mut notes) = python_roots(u, m)?;
+    let deb = solve_images(u, &opts.base, &transactions, opts.nogoods, opts.reference);
+    let mut build = Vec::new();
+    for rule in rules {
+        let installed = match deb.get(&rule.image) {
+            Some(Ok(states)) => states
+                .last()
+                .map(|s| s.installed.candidates.clone())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let mut s = Solver::new(u, rule.requirements.clone());
+        s.set_base(opts.base.clone());
+        for n in opts.nogoods {
+            s.add_nogood(n.clone());
+        }
+        s.set_keep(installed);
+        let r = s.solve();
+        build.push((rule, r));
+    }
+    let go = solve_go(m, opts.source);
+    for mods in go.values() {
+        for gm in mods {
+            notes.extend(
+                gm.build_list
+                    .notes
+                    .iter()
+                    .map(|n| format!("{}: {n}", gm.file)),
+            );
+        }
+    }
+    let mut out = ManifestSolve {
+        deb,
+        py: BTreeMap::new(),
+        go,
+        notes,
+        py_metadata_reads: 0,
+        transactions,
+        py_roots,
+        build,
+    };
+    let mut resolver = PyResolver::new(u, opts.source);
+    let images: Vec<String> = out.py_roots.keys().cloned().collect();
+    for image in images {
+        let debian: Vec<DebianDist> = out.debian_dists(u, &image);
+        let roots = out.py_roots.get(&image).cloned().unwrap_or_default();
+        let outcome = resolver.solve_image(u, &roots, &debian, opts.nogoods)?;
+        if let Ok(o) = &outcome {
+            out.notes
+                .extend(o.notes.iter().map(|n| format!("{image}: {n}")));
+        }
+        out.py.insert(image, outcome);
+    }
+    out.py_metadata_reads = resolver.reads;
+    Ok(out)
+}
+
+/// Minimal version selection for every go.mod of the manifest (one main module per file).
+pub fn solve_go(
+    m: &Manifest,
+    source: Option<&dyn MetadataSource>,
+) -> BTreeMap<String, Vec<GoModule>> {
+    // (image, go.mod file) -> requirements.
+    type Mains = BTreeMap<(String, String), Vec<(String, String, String, Option<String>)>>;
+    let mut mains: Mains = BTreeMap::new();
+    for d in m
+        .dependencies
+        .iter()
+        .filter(|d| d.ecosystem == Ecosystem::Go)
+    {
+        // A local replacement builds from the tree itself: nothing to select.
+        let Constraint::Exact(v) = &d.constraint else {
+            continue;
+        };
+        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        let name = d
+            .attrs
+            .get("replaced-by")
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or(&d.name)
+            .to_string();
+        mains
+            .entry((image, d.origin.file.clone()))
+            .or_default()
+            .push((
+                name,
+                v.clone(),
+                d.origin.to_string(),
+                d.attrs.get("go-sum").cloned(),
+            ));
+    }
+    let reader = source.map(|s| move |m: &str, v: &str| s.go_requires(m, v));
+    let mut out: BTreeMap<String, Vec<GoModule>> = BTreeMap::new();
+    for ((image, file), reqs) in mains {
+        let roots: Vec<(String, String)> = reqs
+            .iter()
+            .map(|(n, v, _, _)| (n.clone(), v.clone()))
+            .collect();
+        let build_list = match &reader {
+            Some(r) => super::mvs::select(&roots, Some(r)),
+            None => super::mvs::select(&roots, None),
+        };
+        let mut origins: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut sums = BTreeMap::new();
+        for (n, v, o, sum) in reqs {
+            origins.entry(n.clone()).or_default().insert(o);
+            if let Some(s) = sum
+                && build_list.selected.get(&n) == Some(&v)
+            {
+                sums.insert(n, s);
+            }
+        }
+        out.entry(image).or_default().push(GoModule {
+            file,
+            build_list,
+            origins,
+            sums,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Context, Dependency, MANIFEST_SCHEMA_VERSION, Origin};
+
+    fn dep(eco: Ecosystem, name: &str, c: Constraint, file: &str, line: u32) -> Dependency {
+        Dependency {
+            ecosystem: eco,
+            name: name.into(),
+            pinned: c.is_pinned(),
+            constraint: c,
+            origin: Origin {
+                file: file.into(),
+                line,
+            },
+            context: Context {
+                image: Some("docker-x".into()),
+                suite: Some("bullseye".into()),
+                python: Some("py3".into()),
+                ..Default::default()
+            },
+            attrs: BTreeMap::new(),
+        }
+    }
+
+    fn manifest(deps: Vec<Dependency>) -> Manifest {
+        Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            platform: "p".into(),
+            commit: "a".repeat(40),
+            commit_date: "2022-12-01T00:00:00Z".into(),
+            dependencies: deps,
+            diagnostics: vec![],
+        }
+    }
+
+    #[test]
+    fn python_roots_follow_markers_extras_and_skip_urls() {
+        let mut py2 = dep(Ecosystem::Py, "Enum34", Constraint::None, "d/Dockerfile", 2);
+        py2.attrs
+            .insert("markers".into(), "python_version < '3'".into());
+        let mut ex = dep(
+            Ecosystem::Py,
+            "requests",
+            Constraint::Range(">=2".into()),
+            "d/Dockerfile",
+            3,
+        );
+        ex.attrs.insert("extras".into(), "socks,Security".into());
+        let mut url = dep(Ecosystem::Py, "tool", Constraint::None, "d/Dockerfile", 4);
+        url.attrs.insert("url".into(), "git+https://x/tool".into());
+        let mut buster = dep(Ecosystem::Py, "six", Constraint::None, "d/Dockerfile", 5);
+        buster.context.suite = Some("buster".into());
+        buster.context.python = Some("py2".into());
+        let m = manifest(vec![py2, ex, url, buster]);
+        let mut u = Universe::new();
+        let (roots, notes) = python_roots(&mut u, &m).unwrap();
+        let keys: Vec<String> = roots["docker-x"]
+            .iter()
+            .map(|r| u.key(r.alternatives[0].package).to_string())
+            .collect();
+        assert_eq!(
+            keys,
+            vec!["py:py3/requests[security,socks]", "py:buster-py2/six"]
+        );
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let bad = manifest(vec![dep(
+            Ecosystem::Py,
+            "x",
+            Constraint::Range(">=>1".into()),
+            "d/Dockerfile",
+            9,
+        )]);
+        let (roots, notes) = python_roots(&mut u, &bad).unwrap();
+        assert!(roots.is_empty());
+        assert!(notes[0].starts_with("d/Dockerfile:9:"), "{notes:?}");
+    }
+
+    #[test]
+    fn go_modules_are_selected_per_go_mod_with_sums() {
+        let mut a = dep(
+            Ecosystem::Go,
+            "github.com/a/b",
+            Constraint::Exact("v1.2.0".into()),
+            "src/x/go.mod",
+            5,
+        );
+        a.attrs.insert("go-sum".into(), "h1:abc=".into());
+        let local = dep(
+            Ecosystem::Go,
+            "github.com/c/d",
+            Constraint::None,
+            "src/x/go.mod",
+            6,
+        );
+        let other = dep(
+            Ecosystem::Go,
+            "github.com/a/b",
+            Constraint::Exact("v1.3.0".into()),
+            "src/y/go.mod",
+            4,
+        );
+        let go = solve_go(&manifest(vec![a, local, other]), None);
+        let mods = &go["docker-x"];
+        assert_eq!(mods.len(), 2);
+        assert_eq!(mods[0].file, "src/x/go.mod");
+        assert_eq!(mods[0].build_list.selected["github.com/a/b"], "v1.2.0");
+        assert_eq!(mods[0].sums["github.com/a/b"], "h1:abc=");
+        assert!(!mods[0].build_list.selected.contains_key("github.com/c/d"));
+        assert_eq!(mods[1].build_list.selected["github.com/a/b"], "v1.3.0");
+    }
+}
