@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 /// The builder: the build breaks with hello 2.0-1 in the slave.
 const BUILD: &str = "echo building; if grep -rqx 'hello==2.0-1' \"$SONIC_LOCK_VERSIONS_DIR\"; then echo 'foo.h: No such file' >&2; exit 1; fi; echo built";
 
-fn bisect(dir: &Path, srv: &Server, reg: &Server, extra: &[&str]) -> Output {
+fn bisect(dir: &Path, srv: &Server, reg: &Server, state: &str, extra: &[&str]) -> Output {
     let p = |rel: &str| dir.join(rel).display().to_string();
     Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
         .args(["--quiet", "--json", "bisect", "--platform", "testbox"])
@@ -29,7 +29,12 @@ fn bisect(dir: &Path, srv: &Server, reg: &Server, extra: &[&str]) -> Output {
         .args(["--retries", "1", "--cache", &p("cache")])
         .args(["--good-date", "2022-11-01", "--bad-date", "2022-12-01"])
         .args(["--step-hours", "24"])
-        .args(["--state-dir", &p("state"), "--report", &p("report")])
+        .args([
+            "--state-dir",
+            &p(state),
+            "--report",
+            &p(&format!("{state}-report")),
+        ])
         .args(extra)
         .args(["--builder", "command", "--", "sh", "-c", BUILD])
         .output()
@@ -47,7 +52,7 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     setup(d);
     let srv = archive();
     let reg = registry();
-    let out = bisect(d, &srv, &reg, &[]);
+    let out = bisect(d, &srv, &reg, "state", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -119,19 +124,19 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
         "{notes}"
     );
     // The report shows both searches.
-    let md = std::fs::read_to_string(d.join("report/report.md")).unwrap();
+    let md = std::fs::read_to_string(d.join("state-report/report.md")).unwrap();
     assert!(md.contains("first bad snapshot `20221120T000000Z`"), "{md}");
     assert!(
         md.contains("- good: `lock as of 20221119T000000Z (the last good timestamp after --good-date 20221101T000000Z)`"),
         "{md}"
     );
     assert!(md.contains(old) && md.contains(new), "{md}");
-    let svg = std::fs::read_to_string(d.join("report/timeline.svg")).unwrap();
+    let svg = std::fs::read_to_string(d.join("state-report/timeline.svg")).unwrap();
     assert!(svg.contains("20221120"), "time trials are drawn");
 
     // The same command again: every verdict and every lock is reused, nothing is rebuilt.
     let hits_before = srv.requests().len();
-    let again = bisect(d, &srv, &reg, &[]);
+    let again = bisect(d, &srv, &reg, "state", &[]);
     assert_eq!(again.status.code(), Some(0));
     let j2: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(j2["time"]["builds"], 0);
@@ -141,6 +146,29 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
         srv.requests().len(),
         hits_before,
         "locks came from the state dir"
+    );
+
+    // Four builders: k-ary splits, fewer rounds, the same answer (locks are
+    // produced one at a time while the round's builds run in parallel).
+    let par = bisect(d, &srv, &reg, "state-p4", &["--jobs", "4"]);
+    assert_eq!(
+        par.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&par.stderr)
+    );
+    let j4: serde_json::Value = serde_json::from_slice(&par.stdout).unwrap();
+    assert_eq!(j4["time"]["last_good"], j["time"]["last_good"]);
+    assert_eq!(j4["time"]["first_bad"], j["time"]["first_bad"]);
+    assert!(
+        j4["time"]["rounds"].as_u64().unwrap() < j["time"]["rounds"].as_u64().unwrap(),
+        "{} vs {}",
+        j4["time"]["rounds"],
+        j["time"]["rounds"]
+    );
+    assert_eq!(
+        j4["outcome"]["culprit_sets"][0]["changes"],
+        j["outcome"]["culprit_sets"][0]["changes"]
     );
 }
 
