@@ -148,6 +148,22 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
         "locks came from the state dir"
     );
 
+    // Other options for the locks (here: more Python metadata): the stored locks
+    // are not reused but made again; the verdicts of identical candidates are.
+    let other = bisect(d, &srv, &reg, "state", &["--py-metadata", "2"]);
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("note: removed") && err.contains("other sources"),
+        "{err}"
+    );
+    let key = std::fs::read_to_string(d.join("state/snapshots/fingerprint")).unwrap();
+    assert!(key.contains("py-metadata 2"), "{key}");
+    assert!(
+        d.join("state/snapshots/20221119T000000Z.lock").is_file(),
+        "made again"
+    );
+
     // Four builders: k-ary splits, fewer rounds, the same answer (locks are
     // produced one at a time while the round's builds run in parallel).
     let par = bisect(d, &srv, &reg, "state-p4", &["--jobs", "4"]);

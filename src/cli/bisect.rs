@@ -158,21 +158,24 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
             let platform = args.platform.clone().unwrap_or_default();
             let sources;
             let locks_dir = args.state_dir.join("snapshots");
-            let stored: StoredLocks<Box<dyn LockAt + '_>> = match (&args.lock_at, &args.sonic_repo)
-            {
-                (Some(template), _) => StoredLocks::new(
-                    Box::new(CommandLocks::new(template, &platform, &locks_dir)),
-                    &locks_dir,
-                ),
+            let producer: Box<dyn LockAt + '_> = match (&args.lock_at, &args.sonic_repo) {
+                (Some(template), _) => Box::new(CommandLocks::new(template, &platform, &locks_dir)),
                 (None, Some(_)) => {
                     sources = args.source.sources()?;
                     let p = pipeline_locks(&args, &platform, &sources, global)?;
-                    StoredLocks::new(Box::new(p), &locks_dir)
+                    Box::new(p.with_source_key(&source_key(&args.source)))
                 }
                 (None, None) => bail!(
                     "time-axis mode needs --sonic-repo (lock with the built-in pipeline) or --lock-at CMD"
                 ),
             };
+            let (stored, removed) = StoredLocks::open(producer, &locks_dir)?;
+            if removed > 0 {
+                eprintln!(
+                    "note: removed {removed} lock(s) from {} made with other sources or another tree",
+                    locks_dir.display()
+                );
+            }
             let axis = LockAxis {
                 locks: &stored,
                 builder: builder.as_ref(),
@@ -298,6 +301,21 @@ fn print_warnings<L: LockAt>(stored: &StoredLocks<L>) {
     for w in stored.inner().take_warnings() {
         eprintln!("warning: {w}");
     }
+}
+
+/// Where the sources are, as far as it changes what a lock says (not how it is fetched).
+fn source_key(s: &SourceArgs) -> String {
+    format!(
+        "snapshot={} mirror={:?} pypi={} goproxy={} github={} github-git={} docker={} keyring={:?}",
+        s.snapshot_url,
+        s.mirror,
+        s.pypi_url,
+        s.goproxy,
+        s.github_url,
+        s.github_git,
+        s.docker_registry,
+        s.keyring
+    )
 }
 
 /// Crawls the tree once for the in-process lock pipeline (same options as `lock`).
