@@ -302,3 +302,65 @@ fn solve_platform_explains_a_pin_that_contradicts_a_requirement() {
     assert!(stdout.contains("lib"), "{stdout}");
     assert!(!std::path::Path::new(&s.p("candidate.lock")).exists());
 }
+
+#[test]
+fn go_minimal_version_selection_reads_go_mod_files_from_the_proxy() {
+    use sonic_lock::source::cache::Cache;
+    use sonic_lock::source::go::GoProxy;
+    use sonic_lock::source::http::{Http, HttpConfig};
+    let mut site: HashMap<String, Vec<u8>> = HashMap::new();
+    // Upper-case letters are escaped as `!x` in proxy paths.
+    site.insert(
+        "/github.com/!acme/a/@v/v1.0.0.mod".into(),
+        b"module github.com/Acme/a\n\ngo 1.16\n\nrequire (\n\tgolang.org/x/net v0.2.0\n\tgithub.com/c/d v1.1.0 // indirect\n)\nreplace github.com/c/d => ../d\n".to_vec(),
+    );
+    site.insert(
+        "/golang.org/x/net/@v/v0.2.0.mod".into(),
+        b"module golang.org/x/net\n\nrequire golang.org/x/text v0.3.7\n".to_vec(),
+    );
+    site.insert(
+        "/golang.org/x/text/@v/v0.3.7.mod".into(),
+        b"module golang.org/x/text\n".to_vec(),
+    );
+    site.insert(
+        "/golang.org/x/text/@v/v0.3.3.mod".into(),
+        b"module golang.org/x/text\n".to_vec(),
+    );
+    let srv = source_support::site(site);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = HttpConfig {
+        retries: 1,
+        ..HttpConfig::default()
+    };
+    let http =
+        std::sync::Arc::new(Http::new(cfg, Cache::open(&dir.path().join("c")).unwrap()).unwrap());
+    let proxy = GoProxy::new(http, &srv.base);
+    // A dependency's replace directive does not apply: c/d is left out.
+    assert_eq!(
+        proxy.requires("github.com/Acme/a", "v1.0.0").unwrap(),
+        vec![("golang.org/x/net".to_string(), "v0.2.0".to_string())]
+    );
+    let read = |m: &str, v: &str| proxy.requires(m, v).map_err(|e| e.to_string());
+    let roots = vec![
+        ("github.com/Acme/a".to_string(), "v1.0.0".to_string()),
+        ("golang.org/x/text".to_string(), "v0.3.3".to_string()),
+        ("example.com/gone".to_string(), "v1.0.0".to_string()),
+    ];
+    let bl = sonic_lock::solve::mvs::select(&roots, Some(&read));
+    // x/text: the main module asks for v0.3.3, x/net's go.mod for v0.3.7; MVS takes the higher.
+    assert_eq!(bl.selected["golang.org/x/text"], "v0.3.7");
+    assert_eq!(bl.selected["golang.org/x/net"], "v0.2.0");
+    assert_eq!(
+        bl.required_by["golang.org/x/text"]
+            .iter()
+            .collect::<Vec<_>>(),
+        vec!["golang.org/x/net"]
+    );
+    // A go.mod the proxy does not have is reported, not guessed.
+    assert_eq!(bl.notes.len(), 1, "{:?}", bl.notes);
+    assert!(
+        bl.notes[0].contains("example.com/gone@v1.0.0"),
+        "{:?}",
+        bl.notes
+    );
+}

@@ -539,3 +539,61 @@ pub fn explain_dot(u: &Universe, p: &Problem, e: &Engine) -> String {
     out.push_str("}\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::solve::Solver;
+    use crate::universe::{Universe, debian};
+
+    const PACKAGES: &str = "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b (>= 2)\n\n\
+        Package: b\nVersion: 1\nArchitecture: amd64\n\n\
+        Package: b\nVersion: 2\nArchitecture: amd64\nConflicts: c\n\n\
+        Package: b\nVersion: 3\nArchitecture: amd64\nDepends: d\n\n\
+        Package: c\nVersion: 1\nArchitecture: amd64\n\n\
+        Package: d\nVersion: 1\nArchitecture: amd64\nDepends: e (>= 5)\n\n\
+        Package: e\nVersion: 4\nArchitecture: amd64\n";
+
+    #[test]
+    fn the_derivation_is_a_chain_naming_every_origin() {
+        let mut u = Universe::new();
+        debian::load_packages(&mut u, PACKAGES.as_bytes(), "Packages", "bullseye/amd64").unwrap();
+        let mut roots =
+            debian::parse_requirements(&mut u, "bullseye/amd64", "a", "Dockerfile:12").unwrap();
+        roots.extend(
+            debian::parse_requirements(&mut u, "bullseye/amd64", "c", "Dockerfile:14").unwrap(),
+        );
+        let text = Solver::new(&u, roots).solve().unwrap_err().explain();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0], "the request cannot be satisfied because:",
+            "{text}"
+        );
+        assert!(lines[1].trim_start().starts_with("Because "), "{text}");
+        assert!(
+            lines[2..]
+                .iter()
+                .all(|l| l.trim_start().starts_with("And because ")),
+            "{text}"
+        );
+        assert!(
+            lines
+                .last()
+                .unwrap()
+                .ends_with("the request cannot be satisfied."),
+            "{text}"
+        );
+        for fact in [
+            "a=1 depends on b (>= 2) (Packages:4)",
+            "b=2 conflicts with c (Packages:13)",
+            "b=3 depends on d (Packages:18)",
+            "d=1 depends on e (>= 5) (Packages:27), which no available package satisfies",
+            "the request requires a (Dockerfile:12)",
+            "the request requires c (Dockerfile:14)",
+        ] {
+            assert!(text.contains(fact), "missing `{fact}` in\n{text}");
+        }
+        // Uniqueness of versions goes without saying.
+        assert!(!text.contains("two versions"), "{text}");
+        assert!(lines.len() <= 7, "{text}");
+    }
+}
