@@ -16,10 +16,11 @@ fn write_locks(dir: &Path, n: usize) -> (std::path::PathBuf, std::path::PathBuf)
         let name = format!("pkg{i:02}");
         let mut g = Pin::new(Ecosystem::Py, &name, "1.0");
         g.why = vec![format!("src/sonic-config-engine/setup.py:{}", 20 + i)];
+        g.url = Some(format!("https://files.example.org/{name}-1.0.tar.gz"));
         good.upsert(g);
         let mut b = Pin::new(Ecosystem::Py, &name, "1.1");
         b.why = vec![format!("src/sonic-config-engine/setup.py:{}", 20 + i)];
-        b.url = Some(format!("https://pypi.org/simple/{name}/"));
+        b.url = Some(format!("https://files.example.org/{name}-1.1.tar.gz"));
         bad.upsert(b);
     }
     good.normalize();
@@ -73,7 +74,7 @@ fn culprit_found_exit_0_with_markdown_html_svg_and_json_report() {
         "{stdout}"
     );
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
-    assert!(md.contains("| py pkg11 1.0 -> 1.1 | upgraded | src/sonic-config-engine/setup.py:31 | https://pypi.org/simple/pkg11/ |"), "{md}");
+    assert!(md.contains("| py pkg11 1.0 -> 1.1 | upgraded | src/sonic-config-engine/setup.py:31 | https://files.example.org/pkg11-1.0.tar.gz | https://files.example.org/pkg11-1.1.tar.gz |"), "{md}");
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("py pkg11 1.0 -&gt; 1.1"));
     let svg = std::fs::read_to_string(report.join("timeline.svg")).unwrap();
@@ -86,6 +87,15 @@ fn culprit_found_exit_0_with_markdown_html_svg_and_json_report() {
         .as_u64()
         .unwrap() as usize;
     assert_eq!(json["changes"][culprit]["id"], "py pkg11");
+    assert_eq!(
+        json["changes"][culprit]["old_source"],
+        "https://files.example.org/pkg11-1.0.tar.gz"
+    );
+    assert_eq!(
+        json["changes"][culprit]["origin"],
+        "src/sonic-config-engine/setup.py:31"
+    );
+    assert!(html.contains("<a href=\"https://files.example.org/pkg11-1.0.tar.gz\">"));
     // Each trial's log link points at the build log, which holds the build's output.
     let failing = json["outcome"]["trials"]
         .as_array()
@@ -233,6 +243,7 @@ fn time_axis_bisects_snapshots_then_the_changes_between_them() {
         format!(
             "#!/bin/sh\n# $1 = snapshot timestamp, $2 = where to write the lock\n\
              echo \"$1\" >> {log}\n\
+             echo \"locking as of $1\"\n\
              if [ \"$1\" \\< 20221203T000000Z ]; then cp {a} \"$2\";\n\
              elif [ \"$1\" \\< 20221205T120000Z ]; then cp {b} \"$2\";\n\
              else cp {c} \"$2\"; fi\n",

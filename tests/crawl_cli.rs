@@ -1,13 +1,10 @@
 //! The `platforms`, `cutoff` and `crawl` subcommands: output, `--json` and exit codes.
 
+mod common;
 mod crawl_support;
 
+use common::{run_cmd, sonic_lock as bin};
 use crawl_support::*;
-use std::process::Command;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -29,16 +26,11 @@ impl Setup {
         self.dir.path().join(rel).display().to_string()
     }
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let o = bin()
-            .args(args)
-            .args(["--platforms-dir", &self.p("platforms"), "--quiet"])
-            .env("SONIC_LOCK_CACHE", self.p("cache"))
-            .output()
-            .unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
+        run_cmd(
+            bin()
+                .args(args)
+                .args(["--platforms-dir", &self.p("platforms"), "--quiet"])
+                .env("SONIC_LOCK_CACHE", self.p("cache")),
         )
     }
 }

@@ -163,9 +163,14 @@ fn check_demo(builder: &str) {
         .filter(|t| t["result"].as_str() == Some("fail"))
         .filter_map(|t| t["detail"].as_str())
         .collect();
+    let mut learned = learned;
+    learned.sort();
     assert_eq!(
         learned,
-        vec!["deb libfoo-dev [build-sonic-slave-bullseye bullseye amd64] = 2.0-1"]
+        vec![
+            "deb libfoo-dev [build-sonic-slave-bullseye bullseye amd64] = 2.0-1",
+            "py pyfoo [build-sonic-slave-bullseye py3] = 1.2",
+        ]
     );
     // The failed build's log says why, in the words of a real build.
     let logs: String = walk(&dir.join("trials"))
@@ -175,6 +180,11 @@ fn check_demo(builder: &str) {
         .collect();
     assert!(
         logs.contains("fatal error: foo/foo.h: No such file or directory"),
+        "{logs}"
+    );
+    // pyfoo 1.2 is an sdist whose Python requirement only its build reveals.
+    assert!(
+        logs.contains("ERROR: Package 'pyfoo' requires a different Python: 3.9.2 not in '>=3.10'"),
         "{logs}"
     );
 

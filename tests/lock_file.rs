@@ -532,3 +532,35 @@ proptest::proptest! {
         proptest::prop_assert_eq!(back, l);
     }
 }
+
+#[test]
+fn gaps_round_trip_and_malformed_gaps_name_the_line() {
+    let mut l = sample();
+    l.gaps.push(sonic_lock::lock::Gap {
+        origin: ".gitmodules:12".into(),
+        message: "submodule src/sonic-frr/frr at 5555 could not be read (no clone); its files were not crawled [https://github.com/sonic-net/sonic-frr.git]".into(),
+    });
+    let text = l.to_toml_string();
+    assert!(
+        text.contains("\n[[gap]]\norigin = \".gitmodules:12\"\n"),
+        "{text}"
+    );
+    let back = Lock::from_toml_str(&text, "x.lock").unwrap();
+    assert_eq!(back, {
+        let mut n = l.clone();
+        n.normalize();
+        n
+    });
+    assert_eq!(back.candidate_hash(), sample().candidate_hash());
+
+    let bad = text.replace("origin = \".gitmodules:12\"", "origin = \".gitmodules\"");
+    // The error names the `[[gap]]` line.
+    let line = bad.lines().position(|x| x == "[[gap]]").unwrap() + 1;
+    let (msg, _) = err(&bad);
+    assert!(
+        msg.contains(&format!("t.lock:{line}: gap field `origin`")),
+        "{msg}"
+    );
+    let bad = text.replace("\n[[gap]]\n", "\n[[gap]]\nwhat = \"x\"\n");
+    assert!(err(&bad).0.contains("unknown field"), "{}", err(&bad).0);
+}

@@ -2,12 +2,13 @@
 //! servers: snapshot.debian.org layout, PyPI Simple JSON and a Go proxy;
 //! then offline from the cache, and from a cache moved as one file.
 
+mod common;
 mod source_support;
 
+use common::run;
 use source_support::*;
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 fn manifest(dir: &Path, git_url: &str) -> std::path::PathBuf {
     let dep = |eco: &str,
@@ -168,22 +169,17 @@ fn git_repo(dir: &Path) -> String {
     dir.display().to_string()
 }
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn index_reports_counts_snapshot_and_missing_then_works_offline_and_from_an_export() {
     let d = tempfile::tempdir().unwrap();
     let srv = services();
+    let mut r = source_support::registry::Registry::default();
+    let (_, debian) = r.multi(
+        "library/debian",
+        "bullseye",
+        &[("amd64", None, "2022-11-01T00:00:00Z")],
+    );
+    let reg = r.serve(true);
     let git_url = git_repo(&d.path().join("repo"));
     let m = manifest(d.path(), &git_url);
     let cache = d.path().join("cache");
@@ -203,6 +199,8 @@ fn index_reports_counts_snapshot_and_missing_then_works_offline_and_from_an_expo
             &srv.base,
             "--goproxy",
             &srv.base,
+            "--docker-registry",
+            &reg.base,
             "--retries",
             "1",
             "--cache",
@@ -291,7 +289,10 @@ fn index_reports_counts_snapshot_and_missing_then_works_offline_and_from_an_expo
     );
     assert!(stdout.contains("go example.com/pseudo (rules/x.mk:12): version v0.0.0-20230301100000-abcdefabcdef is dated 2023-03-01T10:00:00Z, after the cutoff"), "{stdout}");
     assert_eq!(report["git"][0]["reference"], "master");
-    assert_eq!(report["not_indexed"][0], "debian:bullseye");
+    assert_eq!(report["not_indexed"].as_array().unwrap().len(), 0);
+    assert_eq!(report["docker"][0]["image"], "debian:bullseye");
+    assert_eq!(report["docker"][0]["digest"], debian[0].as_str());
+    assert_eq!(report["docker"][0]["origins"][0], "rules/x.mk:10");
     assert_eq!(report["suites"][0]["snapshot"], "20221201T000000Z");
 
     // Offline: same answer from the cache alone.

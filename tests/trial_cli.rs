@@ -1,11 +1,14 @@
 //! `sonic-lock trial` with the command builder: verdicts, triage lines, JSON,
 //! timeouts and argument errors.
 
+mod common;
+
+use common::sonic_lock;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn trial(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+    sonic_lock()
         .current_dir(dir)
         .arg("--quiet")
         .arg("trial")
@@ -49,7 +52,7 @@ fn verdicts_triage_and_json() {
         "{out}"
     );
     assert!(out.contains("pip-user-requested (line 1)"), "{out}");
-    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+    let o = sonic_lock()
         .current_dir(d.path())
         .args([
             "--json",

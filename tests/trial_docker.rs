@@ -2,81 +2,27 @@
 //! limits, CA bundle, timeout, missing image, Ctrl-C cleanup, and a killed
 //! run that resumes from the journal.
 
-mod trial_support;
+mod common;
 
-use sonic_lock::trial::builder::{Builder, TrialError, TrialInput, Verdict};
+use common::containers::{
+    containers_of, ctrl_c_removes_the_container, docker_usable, image,
+    missing_image_is_a_start_error, pass_fail_skip, timeout_removes_the_container, wait_for,
+};
+use common::{sh, sonic_lock, unique};
+use sonic_lock::trial::builder::{Builder, TrialInput, Verdict};
 use sonic_lock::trial::docker::{DockerBuilder, DockerConfig, Mount};
 use sonic_lock::trial::journal::Journal;
-use sonic_lock::trial::pool::Workspace;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-use trial_support::{containers_of, docker_usable, image, wait_for};
-
-fn sh(script: &str) -> Vec<String> {
-    vec!["/bin/sh".into(), "-c".into(), script.into()]
-}
+use std::process::Stdio;
 
 fn input(root: &Path, candidate: &str) -> TrialInput {
-    let i = Workspace::new(root)
-        .input(candidate, "docker test")
-        .unwrap();
-    std::fs::create_dir_all(i.versions_dir.join("default")).unwrap();
-    std::fs::write(
-        i.versions_dir.join("default/versions-deb"),
-        "libfoo==1.0-1\n",
-    )
-    .unwrap();
-    std::fs::write(&i.lockfile, "lock v1\n").unwrap();
-    i
-}
-
-fn unique(tag: &str) -> String {
-    format!("{tag}{}x{}", std::process::id(), rand_suffix())
-}
-
-fn rand_suffix() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0)
+    common::trial_input(root, candidate, "docker test")
 }
 
 #[test]
 fn pass_fail_skip_and_mounts() {
-    if !docker_usable() {
-        return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let cand = unique("pfs");
-    let i = input(d.path(), &cand);
-    let script = "set -e; grep -q '^libfoo==1.0-1$' \"$SONIC_LOCK_VERSIONS_DIR/default/versions-deb\"; \
-                  test \"$(cat \"$SONIC_LOCK_LOCKFILE\")\" = 'lock v1'; \
-                  echo built > \"$SONIC_LOCK_WORK_DIR/artifact\"; \
-                  if touch \"$SONIC_LOCK_VERSIONS_DIR/x\" 2>/dev/null; then exit 9; fi; \
-                  echo all good";
-    let b = DockerBuilder::new(DockerConfig::new(&image(), sh(script)));
-    let r = b.run(&i).unwrap();
-    let log = std::fs::read_to_string(&r.log).unwrap();
-    assert_eq!(r.verdict, Verdict::Pass, "{log}");
-    assert!(log.contains("all good"));
-    assert_eq!(
-        std::fs::read_to_string(i.work_dir.join("artifact")).unwrap(),
-        "built\n"
-    );
-    assert!(!i.versions_dir.join("x").exists());
-    assert!(containers_of(&cand).is_empty());
-
-    for (code, verdict) in [
-        (3, Verdict::Fail),
-        (125, Verdict::Skip),
-        (126, Verdict::Fail),
-    ] {
-        let b = DockerBuilder::new(DockerConfig::new(&image(), sh(&format!("exit {code}"))));
-        let r = b.run(&i).unwrap();
-        assert_eq!((r.verdict, r.exit_code), (verdict, Some(code)));
-        assert!(containers_of(&cand).is_empty());
+    if docker_usable() {
+        pass_fail_skip("docker");
     }
 }
 
@@ -185,112 +131,23 @@ fn extra_mounts_and_env() {
 
 #[test]
 fn timeout_kills_and_removes_the_container() {
-    if !docker_usable() {
-        return;
+    if docker_usable() {
+        timeout_removes_the_container("docker");
     }
-    let d = tempfile::tempdir().unwrap();
-    let cand = unique("tmo");
-    let i = input(d.path(), &cand);
-    let mut c = DockerConfig::new(&image(), sh("echo sleeping; sleep 120"));
-    c.timeout = Some(Duration::from_secs(2));
-    let r = DockerBuilder::new(c).run(&i).unwrap();
-    assert!(r.timed_out);
-    assert_eq!(r.verdict, Verdict::Fail);
-    assert!(
-        std::fs::read_to_string(&r.log)
-            .unwrap()
-            .contains("timed out")
-    );
-    assert!(containers_of(&cand).is_empty());
 }
 
 #[test]
 fn missing_image_is_a_start_error_without_leftovers() {
-    if !docker_usable() {
-        return;
+    if docker_usable() {
+        missing_image_is_a_start_error("docker");
     }
-    let d = tempfile::tempdir().unwrap();
-    let cand = unique("img");
-    let i = input(d.path(), &cand);
-    let b = DockerBuilder::new(DockerConfig::new(
-        "sonic-lock-test/does-not-exist:never",
-        sh("true"),
-    ));
-    let e = b.run(&i).unwrap_err();
-    assert!(matches!(e, TrialError::Start { .. }), "{e}");
-    assert!(containers_of(&cand).is_empty());
-}
-
-fn sonic_lock() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
 }
 
 #[test]
 fn ctrl_c_removes_the_container_and_records_nothing() {
-    if !docker_usable() {
-        return;
+    if docker_usable() {
+        ctrl_c_removes_the_container("docker");
     }
-    let d = tempfile::tempdir().unwrap();
-    let versions = d.path().join("v");
-    std::fs::create_dir_all(versions.join("default")).unwrap();
-    std::fs::write(
-        versions.join("default/versions-py3"),
-        format!("x=={}\n", unique("c")),
-    )
-    .unwrap();
-    let shared = d.path().join("shared");
-    std::fs::create_dir_all(&shared).unwrap();
-    let ws = d.path().join("ws");
-    let child = sonic_lock()
-        .arg("--quiet")
-        .arg("trial")
-        .arg("--versions")
-        .arg(&versions)
-        .arg("--workspace")
-        .arg(&ws)
-        .args(["--builder", "docker", "--image", &image(), "--mount"])
-        .arg(format!("{}:/shared", shared.display()))
-        .args([
-            "--",
-            "/bin/sh",
-            "-c",
-            "echo $SONIC_LOCK_CANDIDATE > /shared/started; sleep 120",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(wait_for(&shared.join("started")), "the trial never started");
-    let cand = std::fs::read_to_string(shared.join("started"))
-        .unwrap()
-        .trim()
-        .to_string();
-    assert_eq!(
-        containers_of(&cand).len(),
-        1,
-        "the trial container should be running"
-    );
-    // SAFETY: signalling the child we spawned.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        containers_of(&cand).is_empty(),
-        "container left after Ctrl-C"
-    );
-    let j = Journal::open(&ws.join("journal")).unwrap();
-    assert!(j.entries().is_empty(), "an interrupted trial was recorded");
-    assert!(
-        !ws.join(&cand).join("work").exists(),
-        "work dir left behind"
-    );
 }
 
 #[test]

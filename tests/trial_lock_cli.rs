@@ -2,10 +2,13 @@
 //! unproven one without a builder, a refuted candidate blamed by triage, and
 //! one isolated by delta debugging against a reference versions tree.
 
+mod common;
+
+use common::{sonic_lock, text};
 use sonic_lock::lock::{Lock, Pin};
 use sonic_lock::manifest::Ecosystem;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn candidate(dir: &Path, libfoo_version: &str) -> std::path::PathBuf {
     let mut l = Lock::new("wedge100bf-32x", &"a".repeat(40), "2022-12-06");
@@ -26,21 +29,12 @@ fn candidate(dir: &Path, libfoo_version: &str) -> std::path::PathBuf {
 }
 
 fn lock_cmd(dir: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+    sonic_lock()
         .current_dir(dir)
         .args(["--quiet", "lock", "--platform", "test-platform"])
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]
@@ -191,7 +185,7 @@ fn bad_arguments_are_usage_errors() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--image"));
-    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+    let o = sonic_lock()
         .current_dir(d.path())
         .args([
             "lock",

@@ -1,6 +1,7 @@
 //! `sonic-lock lock` without `--candidate`: crawl, index, solve and lock in one
 //! run, against a tree built in code and a loopback snapshot archive.
 
+mod common;
 #[path = "crawl_support/mod.rs"]
 mod crawl_support;
 #[path = "source_support/mod.rs"]
@@ -10,14 +11,15 @@ use crawl_support::{FUNCTIONS, Files, PLATFORM_TOML, SLAVE_MK, commit, init_bare
 use source_support::{Server, file, redirect, serve, status, suite_files};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 /// 2022-12-01T12:00:00Z: after the only snapshot, which the archive redirects to.
 const COMMIT_TIME: i64 = 1_669_896_000;
 const SNAPSHOT: &str = "20221201T000000Z";
 
-/// A sonic-buildimage-shaped tree whose bullseye slave apt-installs two packages.
-fn tree(git_dep: &str) -> Files {
+/// A sonic-buildimage-shaped tree whose bullseye slave apt-installs two packages;
+/// with `sub`, the image also installs a package built from the submodule
+/// `src/sub` recorded at that commit.
+fn tree_with(git_dep: &str, sub: Option<git2::Oid>) -> Files {
     let mut f = Files::default();
     f.add("slave.mk", SLAVE_MK)
         .add("rules/config", "DEFAULT_CONTAINER_REGISTRY ?=\n")
@@ -32,6 +34,21 @@ fn tree(git_dep: &str) -> Files {
             ),
         )
         .add("build_debian.sh", "#!/bin/bash\n");
+    if let Some(sub) = sub {
+        f.add(
+            "rules/sub.mk",
+            "SUBPKG = python3-sub_1.0_all.deb\n$(SUBPKG)_SRC_PATH = $(SRC_PATH)/sub\nSONIC_PYTHON_STDEB_DEBS += $(SUBPKG)\n",
+        )
+        .add(
+            "platform/testp/one-image.mk",
+            "SONIC_ONE_IMAGE = sonic-testp.bin\n$(SONIC_ONE_IMAGE)_INSTALLS += $(SUBPKG)\nSONIC_INSTALLERS += $(SONIC_ONE_IMAGE)\nSONIC_ALL += $(SONIC_ONE_IMAGE)\n",
+        )
+        .add(
+            ".gitmodules",
+            "[submodule \"src/sub\"]\n\tpath = src/sub\n\turl = https://github.com/acme/sub.git\n",
+        )
+        .link("src/sub", sub);
+    }
     f
 }
 
@@ -103,10 +120,44 @@ struct Setup {
     dir: tempfile::TempDir,
     tool_at_cutoff: String,
     srv: Server,
+    reg: Server,
+    /// amd64 digest of `debian:bullseye-20221130`, what `debian:bullseye` named at the cutoff.
+    debian_at_cutoff: String,
+}
+
+/// Docker Hub with a `debian:bullseye` that moved after the cutoff, and its dated tags.
+fn registry() -> (Server, String) {
+    let mut r = source_support::registry::Registry::default();
+    let (_, dated) = r.multi(
+        "library/debian",
+        "bullseye-20221130",
+        &[
+            ("amd64", None, "2022-11-30T00:00:00Z"),
+            ("arm64", Some("v8"), "2022-11-30T00:00:00Z"),
+        ],
+    );
+    r.multi(
+        "library/debian",
+        "bullseye",
+        &[
+            ("amd64", None, "2023-01-09T00:00:00Z"),
+            ("arm64", Some("v8"), "2023-01-09T00:00:00Z"),
+        ],
+    );
+    (r.serve(true), dated[0].clone())
 }
 
 impl Setup {
     fn new(pkgs: &'static [(&'static str, &'static str)]) -> Setup {
+        Setup::build(pkgs, false)
+    }
+
+    /// A tree with a submodule whose clone is nowhere to be found.
+    fn with_unreadable_submodule(pkgs: &'static [(&'static str, &'static str)]) -> Setup {
+        Setup::build(pkgs, true)
+    }
+
+    fn build(pkgs: &'static [(&'static str, &'static str)], with_sub: bool) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         // A git dependency on a branch: one commit before the cutoff, one after.
         let tool = init_bare(&dir.path().join("tool.git"));
@@ -120,13 +171,17 @@ impl Setup {
         let srv = archive(pkgs, &before.to_string());
         let r = init_bare(&dir.path().join("repo.git"));
         let tool_path = dir.path().join("tool.git").display().to_string();
-        commit(&r, &tree(&tool_path), "first", COMMIT_TIME);
+        let sub = with_sub.then(|| git2::Oid::from_str(&"5".repeat(40)).unwrap());
+        commit(&r, &tree_with(&tool_path, sub), "first", COMMIT_TIME);
         std::fs::create_dir_all(dir.path().join("platforms")).unwrap();
         std::fs::write(dir.path().join("platforms/testbox.toml"), PLATFORM_TOML).unwrap();
+        let (reg, debian_at_cutoff) = registry();
         Setup {
             tool_at_cutoff: before.to_string(),
             dir,
             srv,
+            reg,
+            debian_at_cutoff,
         }
     }
 
@@ -135,42 +190,39 @@ impl Setup {
     }
 
     fn lock(&self, extra: &[&str]) -> (i32, String, String) {
-        let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
-            .args([
-                "lock",
-                "--platform",
-                "testbox",
-                "--platforms-dir",
-                &self.p("platforms"),
-                "--sonic-repo",
-                &self.p("repo.git"),
-                "--suite",
-                "bullseye",
-                "--snapshot-url",
-                &self.srv.base,
-                "--pypi-url",
-                &self.srv.base,
-                "--github-url",
-                &self.srv.base,
-                "--github-git",
-                &self.p("{repo}.git"),
-                "--retries",
-                "1",
-                "--cache",
-                &self.p("cache"),
-                "--lockfiles",
-                &self.p("lockfiles"),
-                "--workspace",
-                &self.p("trials"),
-                "--quiet",
-            ])
-            .args(extra)
-            .output()
-            .unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
+        common::run_cmd(
+            common::sonic_lock()
+                .args([
+                    "lock",
+                    "--platform",
+                    "testbox",
+                    "--platforms-dir",
+                    &self.p("platforms"),
+                    "--sonic-repo",
+                    &self.p("repo.git"),
+                    "--suite",
+                    "bullseye",
+                    "--snapshot-url",
+                    &self.srv.base,
+                    "--pypi-url",
+                    &self.srv.base,
+                    "--github-url",
+                    &self.srv.base,
+                    "--docker-registry",
+                    &self.reg.base,
+                    "--github-git",
+                    &self.p("{repo}.git"),
+                    "--retries",
+                    "1",
+                    "--cache",
+                    &self.p("cache"),
+                    "--lockfiles",
+                    &self.p("lockfiles"),
+                    "--workspace",
+                    &self.p("trials"),
+                    "--quiet",
+                ])
+                .args(extra),
         )
     }
 
@@ -305,6 +357,28 @@ fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
             ("plain".into(), "1.0".into())
         ]
     );
+    // docker: the slave's base image at the platform's arch, as it was at the cutoff.
+    let docker: Vec<&toml::Value> = lock["pin"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["ecosystem"].as_str() == Some("docker"))
+        .collect();
+    assert_eq!(docker.len(), 1, "{docker:?}");
+    assert_eq!(docker[0]["name"].as_str(), Some("debian:bullseye"));
+    assert_eq!(docker[0]["arch"].as_str(), Some("amd64"));
+    assert_eq!(
+        docker[0]["version"].as_str(),
+        Some(s.debian_at_cutoff.as_str())
+    );
+    assert_eq!(
+        docker[0]["first_seen"].as_str(),
+        Some("2022-11-30T00:00:00Z")
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.p("versions/default/versions-docker")).unwrap(),
+        format!("amd64:debian:bullseye=={}", s.debian_at_cutoff)
+    );
 }
 
 #[test]
@@ -326,6 +400,16 @@ fn lock_without_candidate_learns_from_a_failing_build_and_avoids_the_version() {
     let hello = pins.iter().find(|p| p.0 == "hello").unwrap();
     assert_eq!(hello.1, "2.10-1", "{pins:?}");
     assert!(pins.iter().any(|p| p.0 == "libmnl0" && p.1 == "1.0.4-3"));
+    // Pins the search does not choose among (the base image) survive the learn loop.
+    assert!(
+        lock["pin"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["ecosystem"].as_str() == Some("docker")
+                && p["version"].as_str() == Some(s.debian_at_cutoff.as_str())),
+        "{lock:?}"
+    );
     let trials = lock["trial"].as_array().unwrap();
     assert_eq!(trials.len(), 2, "{trials:?}");
     assert!(
@@ -354,22 +438,51 @@ fn lock_without_candidate_explains_an_unsolvable_image_and_writes_nothing() {
 fn lock_defaults_to_the_public_tree_and_checks_the_platform_first() {
     // Without --candidate or --sonic-repo, lock crawls sonic-buildimage on GitHub;
     // an unknown platform is refused before anything is fetched.
-    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
-        .args(["lock", "--platform", "testbox"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let (code, _, err) = common::run(&["lock", "--platform", "testbox"]);
+    assert_eq!(code, 2);
     assert!(
         err.contains("unknown platform `testbox`") && err.contains("wedge100bf-32x"),
         "{err}"
     );
-    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
-        .args(["lock", "--help"])
-        .output()
-        .unwrap();
+    let (_, help, _) = common::run(&["lock", "--help"]);
+    assert!(help.contains("https://github.com/sonic-net/sonic-buildimage"));
+}
+
+#[test]
+fn lock_refuses_an_incomplete_crawl_unless_told_and_then_records_the_gap() {
+    let s = Setup::with_unreadable_submodule(&[
+        ("hello", "2.10-2"),
+        ("libmnl0", "1.0.4-3"),
+        ("libc6", "2.31-13"),
+    ]);
+    let (code, stdout, stderr) = s.lock(&[]);
+    assert_eq!(code, 2, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(
-        String::from_utf8_lossy(&o.stdout)
-            .contains("https://github.com/sonic-net/sonic-buildimage")
+        stderr.contains(".gitmodules:1: submodule src/sub at 5555555555555555555555555555555555555555 could not be read"),
+        "{stderr}"
     );
+    assert!(stderr.contains("--allow-incomplete"), "{stderr}");
+    assert!(!Path::new(&s.p("lockfiles/testbox.lock")).exists());
+    // Nothing was indexed: the refusal comes before any network work.
+    assert!(s.srv.requests().is_empty() && s.reg.requests().is_empty());
+
+    let (code, stdout, stderr) = s.lock(&["--allow-missing-submodules"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("recorded as gaps"), "{stderr}");
+    let lock = s.written();
+    let gaps = lock["gap"].as_array().unwrap();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["origin"].as_str(), Some(".gitmodules:1"));
+    let msg = gaps[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("src/sub") && msg.contains("https://github.com/acme/sub.git"),
+        "{msg}"
+    );
+    // The gap survives a read and a re-write, and does not change the candidate hash.
+    let read = sonic_lock::lock::Lock::read(Path::new(&s.p("lockfiles/testbox.lock"))).unwrap();
+    assert_eq!(read.gaps.len(), 1);
+    let mut without = read.clone();
+    without.gaps.clear();
+    assert_eq!(without.candidate_hash(), read.candidate_hash());
+    assert!(!deb_pins(&lock).is_empty());
 }

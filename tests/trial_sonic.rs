@@ -22,6 +22,7 @@ all:
 	@echo "libfoo==$${USED}" > target/versions/build/build-sonic-slave-bullseye/versions-deb-bullseye
 	@if [ -n "$${GITFAIL}" ]; then echo "fatal: Could not parse object 'c7237377a5c4c7aad8bb1ebf2bea0de0d45c7e54'." > target/versions/build/log-1/versions-git.log; fi
 	@if [ -n "$${WARN}" ]; then echo "Warning: the version of the package libbar is not specified."; fi
+	@if [ -n "$${NODIGEST}" ]; then mkdir -p target/versions/default && echo "debian:bullseye sha256 value is unknown" >> target/versions/default/versions-docker.log; fi
 	@exit $${EXIT:-0}
 "#;
 
@@ -120,6 +121,18 @@ fn version_warnings_and_failed_git_resets_fail_the_trial() {
     assert!(
         log.contains("git reset to pin failed: c7237377a5c4c7aad8bb1ebf2bea0de0d45c7e54"),
         "{log}"
+    );
+    // The base image built from its moving tag because no digest was pinned.
+    let r = builder(&co, &[("USED", "1.2-3"), ("NODIGEST", "1")])
+        .run(&i)
+        .unwrap();
+    assert_eq!(r.verdict, Verdict::Fail);
+    let rep = Triage::builtin().unwrap().scan_file(&r.log).unwrap();
+    let imp = rep.implicated();
+    assert_eq!(
+        (imp[0].ecosystem.as_str(), imp[0].name.as_deref()),
+        ("docker", Some("debian:bullseye")),
+        "{rep:?}"
     );
     let r = builder(&co, &[("USED", "1.2-3"), ("EXIT", "2")])
         .run(&i)

@@ -57,15 +57,38 @@ fn bare_name(s: &str) -> &str {
     &s[..end]
 }
 
+/// Same version and the same content hash (sha256, else md5) on both sides.
+fn same_file(old: Option<&Pin>, new: Option<&Pin>) -> bool {
+    let (Some(a), Some(b)) = (old, new) else {
+        return false;
+    };
+    let hash = |p: &Pin| p.sha256.clone().or_else(|| p.md5.clone());
+    a.version == b.version && hash(a).is_some() && hash(a) == hash(b)
+}
+
+/// Where a pin's file comes from: its URL, else the URL the scripts declare,
+/// else when it was first seen.
+fn pin_source(p: &Pin) -> Option<String> {
+    p.url
+        .clone()
+        .or_else(|| p.declared_url.clone())
+        .or_else(|| p.first_seen.as_ref().map(|d| format!("first seen {d}")))
+}
+
 fn same_scope(a: &PinKey, b: &PinKey) -> bool {
     // A pin in `default` (no image) is visible in every image.
     a.ecosystem == b.ecosystem && (a.image == b.image || a.image.is_none() || b.image.is_none())
 }
 
 impl LockChanges {
-    /// The changes from `good` to `bad`.
+    /// The changes from `good` to `bad`. A pin whose version and file hash are
+    /// the same on both sides and only the URL moved (every Debian pin of two
+    /// snapshots does: the URL names the snapshot) is the same file, builds the
+    /// same candidate, and is not a change to bisect.
     pub fn new(good: Lock, bad: &Lock) -> LockChanges {
-        let diff = crate::lock::diff(&good, bad);
+        let mut diff = crate::lock::diff(&good, bad);
+        diff.changes
+            .retain(|c| !same_file(c.old.as_ref(), c.new.as_ref()));
         LockChanges { good, diff }
     }
 
@@ -85,24 +108,22 @@ impl LockChanges {
             .changes
             .iter()
             .map(|c| {
-                let pin: Option<&Pin> = c.new.as_ref().or(c.old.as_ref());
-                let origin = pin.filter(|p| !p.why.is_empty()).map(|p| p.why.join(", "));
-                let source = c
-                    .new
-                    .as_ref()
-                    .and_then(|p| p.url.clone().or_else(|| p.declared_url.clone()))
-                    .or_else(|| {
-                        c.new
-                            .as_ref()
-                            .and_then(|p| p.first_seen.as_ref())
-                            .map(|d| format!("first seen {d}"))
-                    });
+                // Origins of both sides: a change can move where a pin is declared.
+                let origins: std::collections::BTreeSet<&str> = c
+                    .old
+                    .iter()
+                    .chain(c.new.iter())
+                    .flat_map(|p| p.why.iter().map(String::as_str))
+                    .collect();
+                let origin = (!origins.is_empty())
+                    .then(|| origins.into_iter().collect::<Vec<_>>().join(", "));
                 ChangeInfo {
                     id: c.key.to_string(),
                     summary: format!("{} {}", c.key, c.versions()),
                     kind: c.kind.as_str().to_string(),
                     origin,
-                    source,
+                    source: c.new.as_ref().and_then(pin_source),
+                    old_source: c.old.as_ref().and_then(pin_source),
                 }
             })
             .chain(self.diff.archives.iter().map(|a| {
@@ -118,6 +139,7 @@ impl LockChanges {
                     kind: kind.to_string(),
                     origin: None,
                     source: a.new.as_ref().and_then(|n| n.url.clone()),
+                    old_source: a.old.as_ref().and_then(|o| o.url.clone()),
                 }
             }))
             .collect()

@@ -12,10 +12,13 @@
 //!   requirement relation, and "G + subset" written as lockfile + versions tree.
 //! - [`runner`]: the oracle that materialises a subset on disk and runs a
 //!   [`crate::trial::builder::Builder`], replaying earlier verdicts from a journal.
+//! - [`asof`]: the lock as of a timestamp (the lock pipeline in-process, or a
+//!   command), stored per timestamp, and the time axis judged by a builder.
 //! - [`timeaxis`]: bisecting snapshot timestamps first, then the changes between
 //!   the two nearest snapshots.
 //! - [`report`]: Markdown, self-contained HTML with an SVG timeline, and JSON.
 
+pub mod asof;
 pub mod engine;
 pub mod locks;
 pub mod report;
@@ -40,6 +43,9 @@ pub struct ChangeInfo {
     /// Where the new version comes from (URL, snapshot, index), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Where the old version came from, when known (absent for an added pin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_source: Option<String>,
 }
 
 /// Errors of the bisection itself (a failed build is a verdict, not an error).
@@ -80,6 +86,14 @@ pub enum BisectError {
     /// The time axis could not be bisected.
     #[error("time axis: {0}")]
     TimeAxis(String),
+    /// The sources had no consistent candidate as of a timestamp (it is skipped).
+    #[error("no candidate as of {timestamp}: {message}")]
+    NoCandidate {
+        /// The snapshot timestamp.
+        timestamp: String,
+        /// Why (the solver's explanation).
+        message: String,
+    },
 }
 
 /// The static "change i must be applied with change j" relation, with closures and an order.

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// Changes listed one by one in Markdown and HTML; the rest are counted (all are in JSON).
+const MAX_LISTED: usize = 500;
+
 /// Schema version of `report.json`.
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
@@ -69,6 +72,16 @@ fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
+fn verdict_colour(v: Verdict) -> plotters::style::RGBColor {
+    use plotters::style::RGBColor;
+    match v {
+        Verdict::Pass => RGBColor(46, 160, 67),
+        Verdict::Fail => RGBColor(207, 34, 46),
+        Verdict::Skip => RGBColor(150, 150, 150),
+        Verdict::Abort => RGBColor(0, 0, 0),
+    }
+}
+
 fn phase_word(p: Phase) -> &'static str {
     match p {
         Phase::Baseline => "baseline",
@@ -82,6 +95,26 @@ fn md_escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('|', "\\|")
         .replace('\n', " ")
+}
+
+fn md_log(log: Option<&str>) -> String {
+    log.map(|l| format!("[log]({})", l.replace(' ', "%20")))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn html_link(s: Option<&str>) -> String {
+    match s {
+        Some(s) if s.starts_with("http://") || s.starts_with("https://") => {
+            format!("<a href=\"{0}\">{0}</a>", html_escape(s))
+        }
+        Some(s) => html_escape(s),
+        None => "-".into(),
+    }
+}
+
+fn html_log(log: Option<&str>) -> String {
+    log.map(|l| format!("<a href=\"{}\">log</a>", html_escape(l)))
+        .unwrap_or_else(|| "-".into())
 }
 
 fn html_escape(s: &str) -> String {
@@ -149,17 +182,18 @@ impl Report {
                 "Time axis: last good snapshot `{}`, first bad snapshot `{}` ({} builds).\n",
                 t.last_good, t.first_bad, t.builds
             );
-            let _ = writeln!(m, "| snapshot | round | verdict | duration |");
-            let _ = writeln!(m, "|---|---|---|---|");
+            let _ = writeln!(m, "| snapshot | round | verdict | duration | log |");
+            let _ = writeln!(m, "|---|---|---|---|---|");
             for tt in &t.trials {
                 let _ = writeln!(
                     m,
-                    "| `{}` | {} | {}{} | {:.1} s |",
+                    "| `{}` | {} | {}{} | {:.1} s | {} |",
                     tt.timestamp,
                     tt.round,
                     verdict_word(tt.verdict),
                     if tt.replayed { " (journal)" } else { "" },
-                    tt.duration_ms as f64 / 1000.0
+                    tt.duration_ms as f64 / 1000.0,
+                    md_log(tt.log.as_deref())
                 );
             }
             m.push('\n');
@@ -169,16 +203,17 @@ impl Report {
             if set.changes.len() > 1 {
                 let _ = writeln!(m, "These changes fail only together:\n");
             }
-            let _ = writeln!(m, "| change | kind | origin | source |");
-            let _ = writeln!(m, "|---|---|---|---|");
+            let _ = writeln!(m, "| change | kind | origin | old source | new source |");
+            let _ = writeln!(m, "|---|---|---|---|---|");
             for &i in &set.changes {
                 if let Some(c) = self.change(i) {
                     let _ = writeln!(
                         m,
-                        "| {} | {} | {} | {} |",
+                        "| {} | {} | {} | {} | {} |",
                         md_escape(&c.summary),
                         c.kind,
                         md_escape(c.origin.as_deref().unwrap_or("-")),
+                        md_escape(c.old_source.as_deref().unwrap_or("-")),
                         md_escape(c.source.as_deref().unwrap_or("-"))
                     );
                 }
@@ -213,6 +248,33 @@ impl Report {
             }
             m.push('\n');
         }
+        if !self.changes.is_empty() {
+            let _ = writeln!(m, "## All changes ({})\n", self.changes.len());
+            let _ = writeln!(
+                m,
+                "| # | change | kind | origin | old source | new source |"
+            );
+            let _ = writeln!(m, "|---|---|---|---|---|---|");
+            for (i, c) in self.changes.iter().enumerate().take(MAX_LISTED) {
+                let _ = writeln!(
+                    m,
+                    "| {i} | {} | {} | {} | {} | {} |",
+                    md_escape(&c.summary),
+                    c.kind,
+                    md_escape(c.origin.as_deref().unwrap_or("-")),
+                    md_escape(c.old_source.as_deref().unwrap_or("-")),
+                    md_escape(c.source.as_deref().unwrap_or("-"))
+                );
+            }
+            if self.changes.len() > MAX_LISTED {
+                let _ = writeln!(
+                    m,
+                    "\n{} more in report.json.",
+                    self.changes.len() - MAX_LISTED
+                );
+            }
+            m.push('\n');
+        }
         let _ = writeln!(m, "## Trials\n");
         let _ = writeln!(
             m,
@@ -220,11 +282,7 @@ impl Report {
         );
         let _ = writeln!(m, "|---|---|---|---|---|---|---|");
         for t in &o.trials {
-            let log = t
-                .log
-                .as_deref()
-                .map(|l| format!("[log]({})", l.replace(' ', "%20")))
-                .unwrap_or_else(|| "-".into());
+            let log = md_log(t.log.as_deref());
             let _ = writeln!(
                 m,
                 "| {} | {} | {} | {} | {}{} | {:.1} s | {} |",
@@ -241,99 +299,194 @@ impl Report {
         m
     }
 
-    /// The timeline as SVG: one row per trial, a bar over each change it applied
-    /// (in search order), coloured by verdict; culprits marked by vertical lines.
+    /// The timeline as SVG. With a time axis, the upper panel has one row per
+    /// timestamp trial, a mark at the snapshot it built (green pass, red fail, grey
+    /// skip) and the last good / first bad window shaded; the lower panel has one row
+    /// per change-set trial, a bar over each change it applied (in search order),
+    /// coloured by verdict, with the culprits marked by vertical lines.
     pub fn timeline_svg(&self) -> Result<String, ReportError> {
         use plotters::prelude::*;
         let o = &self.outcome;
+        let rows = o.trials.len().max(1);
+        let change_h = (90 + 16 * rows).min(4000) as u32;
+        let time_h = match &self.time {
+            Some(t) if !t.trials.is_empty() => (100 + 16 * t.trials.len()).min(2000) as u32,
+            _ => 0,
+        };
+        let mut svg = String::new();
+        {
+            let root =
+                SVGBackend::with_string(&mut svg, (900, time_h + change_h)).into_drawing_area();
+            let err = |e: &dyn std::fmt::Display| ReportError::Draw(e.to_string());
+            root.fill(&WHITE).map_err(|e| err(&e))?;
+            let (upper, lower) = root.split_vertically(time_h);
+            if let Some(t) = self.time.as_ref().filter(|_| time_h > 0) {
+                self.draw_time_panel(&upper, t)?;
+            }
+            self.draw_change_panel(&lower)?;
+            root.present().map_err(|e| err(&e))?;
+        }
+        Ok(svg)
+    }
+
+    fn draw_time_panel<DB: plotters::prelude::DrawingBackend>(
+        &self,
+        area: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+        t: &TimeOutcome,
+    ) -> Result<(), ReportError> {
+        use super::timeaxis::{from_epoch, to_epoch};
+        use plotters::prelude::*;
+        let err = |e: &dyn std::fmt::Display| ReportError::Draw(e.to_string());
+        let epoch = |ts: &str| to_epoch(ts).map(|v| v as f64).ok();
+        let points: Vec<(f64, &super::timeaxis::TimeTrial)> = t
+            .trials
+            .iter()
+            .filter_map(|tt| epoch(&tt.timestamp).map(|x| (x, tt)))
+            .collect();
+        let (good, bad) = (epoch(&t.last_good), epoch(&t.first_bad));
+        let xs = points.iter().map(|p| p.0).chain(good).chain(bad);
+        let lo = xs.clone().fold(f64::INFINITY, f64::min);
+        let hi = xs.fold(f64::NEG_INFINITY, f64::max);
+        if !lo.is_finite() || !hi.is_finite() {
+            return Ok(());
+        }
+        let pad = ((hi - lo) * 0.03).max(3600.0);
+        let rows = points.len().max(1);
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                format!(
+                    "time axis: one row per snapshot trial (green pass, red fail, grey skip); shaded: last good {} .. first bad {}",
+                    t.last_good, t.first_bad
+                ),
+                ("sans-serif", 13),
+            )
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(40)
+            .build_cartesian_2d((lo - pad)..(hi + pad), (rows as f64)..0f64)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("snapshot timestamp")
+            .y_desc("trial")
+            .x_labels(6)
+            .y_labels(rows.min(20))
+            .x_label_formatter(&|v| from_epoch(*v as i64)[..8].to_string())
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()
+            .map_err(|e| err(&e))?;
+        if let (Some(g), Some(b)) = (good, bad) {
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(g, 0.0), (b, rows as f64)],
+                    RGBColor(9, 105, 218).mix(0.15).filled(),
+                )))
+                .map_err(|e| err(&e))?;
+        }
+        let mut marks = Vec::new();
+        let mut labels = Vec::new();
+        for (row, (x, tt)) in points.iter().enumerate() {
+            let y = row as f64 + 0.5;
+            marks.push(Circle::new((*x, y), 5, verdict_colour(tt.verdict).filled()));
+            labels.push(Text::new(
+                format!(
+                    "{} {}{}",
+                    tt.timestamp,
+                    verdict_word(tt.verdict),
+                    if tt.replayed { " (journal)" } else { "" }
+                ),
+                (*x, y),
+                ("sans-serif", 11),
+            ));
+        }
+        chart.draw_series(marks).map_err(|e| err(&e))?;
+        chart.draw_series(labels).map_err(|e| err(&e))?;
+        Ok(())
+    }
+
+    fn draw_change_panel<DB: plotters::prelude::DrawingBackend>(
+        &self,
+        area: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), ReportError> {
+        use plotters::prelude::*;
+        let err = |e: &dyn std::fmt::Display| ReportError::Draw(e.to_string());
+        let o = &self.outcome;
         let n = o.order.len().max(1);
         let rows = o.trials.len().max(1);
-        let height = (90 + 16 * rows).min(4000) as u32;
         let mut pos = vec![0usize; self.changes.len().max(n)];
         for (p, &i) in o.order.iter().enumerate() {
             if i < pos.len() {
                 pos[i] = p;
             }
         }
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (900, height)).into_drawing_area();
-            let err = |e: &dyn std::fmt::Display| ReportError::Draw(e.to_string());
-            root.fill(&WHITE).map_err(|e| err(&e))?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(
-                    "search timeline: one row per trial, bars over the changes applied (green pass, red fail, grey skip); blue: culprits",
-                    ("sans-serif", 14),
-                )
-                .margin(10)
-                .x_label_area_size(30)
-                .y_label_area_size(40)
-                .build_cartesian_2d(0f64..n as f64, (rows as f64)..0f64)
-                .map_err(|e| err(&e))?;
-            chart
-                .configure_mesh()
-                .disable_mesh()
-                .x_desc("change position in search order")
-                .y_desc("trial")
-                .y_labels(rows.min(20))
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| format!("{v:.0}"))
-                .draw()
-                .map_err(|e| err(&e))?;
-            let mut bars = Vec::new();
-            for (row, t) in o.trials.iter().enumerate() {
-                let colour = match t.verdict {
-                    Verdict::Pass => RGBColor(46, 160, 67),
-                    Verdict::Fail => RGBColor(207, 34, 46),
-                    Verdict::Skip => RGBColor(150, 150, 150),
-                    Verdict::Abort => RGBColor(0, 0, 0),
-                };
-                let mut ps: Vec<usize> = t
-                    .subset
-                    .iter()
-                    .filter_map(|&i| pos.get(i).copied())
-                    .collect();
-                ps.sort_unstable();
-                let (y0, y1) = (row as f64 + 0.15, row as f64 + 0.85);
-                if ps.is_empty() {
-                    // G itself: an outline at the left edge.
+        let mut chart = ChartBuilder::on(area)
+            .caption(
+                "change search: one row per trial, bars over the changes applied (green pass, red fail, grey skip); blue: culprits",
+                ("sans-serif", 13),
+            )
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(40)
+            .build_cartesian_2d(0f64..n as f64, (rows as f64)..0f64)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("change position in search order")
+            .y_desc("trial")
+            .y_labels(rows.min(20))
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()
+            .map_err(|e| err(&e))?;
+        let mut bars = Vec::new();
+        for (row, t) in o.trials.iter().enumerate() {
+            let colour = verdict_colour(t.verdict);
+            let mut ps: Vec<usize> = t
+                .subset
+                .iter()
+                .filter_map(|&i| pos.get(i).copied())
+                .collect();
+            ps.sort_unstable();
+            let (y0, y1) = (row as f64 + 0.15, row as f64 + 0.85);
+            if ps.is_empty() {
+                // G itself: an outline at the left edge.
+                bars.push(Rectangle::new(
+                    [(0.0, y0), (n as f64 / 200.0 + 0.05, y1)],
+                    colour.stroke_width(1),
+                ));
+                continue;
+            }
+            let mut start = ps[0];
+            for w in 0..ps.len() {
+                let end_run = w + 1 == ps.len() || ps[w + 1] != ps[w] + 1;
+                if end_run {
                     bars.push(Rectangle::new(
-                        [(0.0, y0), (n as f64 / 200.0 + 0.05, y1)],
-                        colour.stroke_width(1),
+                        [(start as f64, y0), (ps[w] as f64 + 1.0, y1)],
+                        colour.filled(),
                     ));
-                    continue;
-                }
-                let mut start = ps[0];
-                for w in 0..ps.len() {
-                    let end_run = w + 1 == ps.len() || ps[w + 1] != ps[w] + 1;
-                    if end_run {
-                        bars.push(Rectangle::new(
-                            [(start as f64, y0), (ps[w] as f64 + 1.0, y1)],
-                            colour.filled(),
-                        ));
-                        if w + 1 < ps.len() {
-                            start = ps[w + 1];
-                        }
+                    if w + 1 < ps.len() {
+                        start = ps[w + 1];
                     }
                 }
             }
-            chart.draw_series(bars).map_err(|e| err(&e))?;
-            let mut marks = Vec::new();
-            for set in &o.culprit_sets {
-                for &c in &set.changes {
-                    if let Some(&p) = pos.get(c) {
-                        let x = p as f64 + 0.5;
-                        marks.push(PathElement::new(
-                            vec![(x, 0.0), (x, rows as f64)],
-                            BLUE.stroke_width(2),
-                        ));
-                    }
-                }
-            }
-            chart.draw_series(marks).map_err(|e| err(&e))?;
-            root.present().map_err(|e| err(&e))?;
         }
-        Ok(svg)
+        chart.draw_series(bars).map_err(|e| err(&e))?;
+        let mut marks = Vec::new();
+        for set in &o.culprit_sets {
+            for &c in &set.changes {
+                if let Some(&p) = pos.get(c) {
+                    let x = p as f64 + 0.5;
+                    marks.push(PathElement::new(
+                        vec![(x, 0.0), (x, rows as f64)],
+                        BLUE.stroke_width(2),
+                    ));
+                }
+            }
+        }
+        chart.draw_series(marks).map_err(|e| err(&e))?;
+        Ok(())
     }
 
     /// The report as one self-contained HTML page (styles and SVG inline).
@@ -375,15 +528,16 @@ code{background:#f6f8fa;padding:1px 3px}</style></head><body>\n");
                 html_escape(&t.first_bad),
                 t.builds
             );
-            h.push_str("<table><tr><th>snapshot</th><th>round</th><th>verdict</th><th>duration</th></tr>\n");
+            h.push_str("<table><tr><th>snapshot</th><th>round</th><th>verdict</th><th>duration</th><th>log</th></tr>\n");
             for tt in &t.trials {
                 let _ = writeln!(
                     h,
-                    "<tr><td><code>{}</code></td><td>{}</td><td class=\"{v}\">{v}{}</td><td>{:.1} s</td></tr>",
+                    "<tr><td><code>{}</code></td><td>{}</td><td class=\"{v}\">{v}{}</td><td>{:.1} s</td><td>{}</td></tr>",
                     html_escape(&tt.timestamp),
                     tt.round,
                     if tt.replayed { " (journal)" } else { "" },
                     tt.duration_ms as f64 / 1000.0,
+                    html_log(tt.log.as_deref()),
                     v = verdict_word(tt.verdict),
                 );
             }
@@ -395,24 +549,18 @@ code{background:#f6f8fa;padding:1px 3px}</style></head><body>\n");
                 h.push_str("<p>These changes fail only together.</p>\n");
             }
             h.push_str(
-                "<table><tr><th>change</th><th>kind</th><th>origin</th><th>source</th></tr>\n",
+                "<table><tr><th>change</th><th>kind</th><th>origin</th><th>old source</th><th>new source</th></tr>\n",
             );
             for &i in &set.changes {
                 if let Some(c) = self.change(i) {
-                    let src = match c.source.as_deref() {
-                        Some(s) if s.starts_with("http://") || s.starts_with("https://") => {
-                            format!("<a href=\"{0}\">{0}</a>", html_escape(s))
-                        }
-                        Some(s) => html_escape(s),
-                        None => "-".into(),
-                    };
                     let _ = writeln!(
                         h,
-                        "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+                        "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
                         html_escape(&c.summary),
                         html_escape(&c.kind),
                         html_escape(c.origin.as_deref().unwrap_or("-")),
-                        src
+                        html_link(c.old_source.as_deref()),
+                        html_link(c.source.as_deref())
                     );
                 }
             }
@@ -446,15 +594,38 @@ code{background:#f6f8fa;padding:1px 3px}</style></head><body>\n");
             }
             h.push_str("</ul>\n");
         }
+        if !self.changes.is_empty() {
+            let _ = writeln!(
+                h,
+                "<details><summary>All changes ({})</summary>\n<table><tr><th>#</th><th>change</th><th>kind</th><th>origin</th><th>old source</th><th>new source</th></tr>",
+                self.changes.len()
+            );
+            for (i, c) in self.changes.iter().enumerate().take(MAX_LISTED) {
+                let _ = writeln!(
+                    h,
+                    "<tr><td>{i}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    html_escape(&c.summary),
+                    html_escape(&c.kind),
+                    html_escape(c.origin.as_deref().unwrap_or("-")),
+                    html_link(c.old_source.as_deref()),
+                    html_link(c.source.as_deref())
+                );
+            }
+            h.push_str("</table>\n");
+            if self.changes.len() > MAX_LISTED {
+                let _ = writeln!(
+                    h,
+                    "<p>{} more in report.json.</p>",
+                    self.changes.len() - MAX_LISTED
+                );
+            }
+            h.push_str("</details>\n");
+        }
         h.push_str("<h2>Timeline</h2>\n");
         h.push_str(svg.trim_start_matches(|c| c != '<'));
         h.push_str("\n<h2>Trials</h2>\n<table><tr><th>#</th><th>round</th><th>phase</th><th>changes applied</th><th>verdict</th><th>duration</th><th>log</th></tr>\n");
         for t in &o.trials {
-            let log = t
-                .log
-                .as_deref()
-                .map(|l| format!("<a href=\"{}\">log</a>", html_escape(l)))
-                .unwrap_or_else(|| "-".into());
+            let log = html_log(t.log.as_deref());
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{v}\">{v}{}</td><td>{:.1} s</td><td>{}</td></tr>",
@@ -478,20 +649,12 @@ code{background:#f6f8fa;padding:1px 3px}</style></head><body>\n");
     pub fn write(&self, dir: &Path) -> Result<(), ReportError> {
         let mut copy = self.clone();
         for t in copy.outcome.trials.iter_mut() {
-            let Some(src) = t.log.as_deref().map(Path::new).filter(|p| p.is_file()) else {
-                continue;
-            };
-            let rel = format!("logs/trial-{:04}.log", t.seq);
-            let dst = dir.join(&rel);
-            let bytes = std::fs::read(src).map_err(|source| ReportError::Io {
-                path: src.display().to_string(),
-                source,
-            })?;
-            crate::fsio::write_atomic(&dst, &bytes).map_err(|source| ReportError::Io {
-                path: dst.display().to_string(),
-                source,
-            })?;
-            t.log = Some(rel);
+            copy_log(&mut t.log, dir, &format!("logs/trial-{:04}.log", t.seq))?;
+        }
+        if let Some(time) = copy.time.as_mut() {
+            for (n, t) in time.trials.iter_mut().enumerate() {
+                copy_log(&mut t.log, dir, &format!("logs/time-{n:04}.log"))?;
+            }
         }
         copy.write_documents(dir)
     }
@@ -516,6 +679,24 @@ code{background:#f6f8fa;padding:1px 3px}</style></head><body>\n");
         }
         Ok(())
     }
+}
+
+/// Copies the log at `log` (when it is a file) to `dir/rel` and points `log` there.
+fn copy_log(log: &mut Option<String>, dir: &Path, rel: &str) -> Result<(), ReportError> {
+    let Some(src) = log.as_deref().map(Path::new).filter(|p| p.is_file()) else {
+        return Ok(());
+    };
+    let dst = dir.join(rel);
+    let bytes = std::fs::read(src).map_err(|source| ReportError::Io {
+        path: src.display().to_string(),
+        source,
+    })?;
+    crate::fsio::write_atomic(&dst, &bytes).map_err(|source| ReportError::Io {
+        path: dst.display().to_string(),
+        source,
+    })?;
+    *log = Some(rel.to_string());
+    Ok(())
 }
 
 #[cfg(test)]
@@ -551,6 +732,7 @@ mod tests {
                 kind: "upgraded".into(),
                 origin: Some(format!("dockers/docker-{i}/Dockerfile.j2:{}", i + 3)),
                 source: Some(format!("https://pypi.org/project/pkg{i}/")),
+                old_source: (i != 5).then(|| format!("https://pypi.org/project/pkg{i}/1.0/")),
             })
             .collect();
         let req = Requirements::new(12, &[(5, 1)]).unwrap();
@@ -580,7 +762,7 @@ mod tests {
         let r = sample();
         let md = r.to_markdown();
         assert!(md.contains("# Bisection: culprit found"));
-        assert!(md.contains("pkg5 1.0 -> 1.5 <b>\\|x | upgraded | dockers/docker-5/Dockerfile.j2:8 | https://pypi.org/project/pkg5/ |"));
+        assert!(md.contains("pkg5 1.0 -> 1.5 <b>\\|x | upgraded | dockers/docker-5/Dockerfile.j2:8 | - | https://pypi.org/project/pkg5/ |"));
         assert!(md.contains("Applied with (required by the culprits, not blamed): py:pkg1"));
         assert!(md.contains("[log](trials/x/build.log)"));
         let html = r.to_html().unwrap();
@@ -597,5 +779,82 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
                 .unwrap();
         assert_eq!(back, r);
+    }
+
+    #[test]
+    fn markdown_html_and_json_carry_the_same_culprit_facts() {
+        let r = sample();
+        let md = r.to_markdown();
+        let html = r.to_html().unwrap();
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(md.contains("## All changes (12)") && html.contains("All changes (12)"));
+        for set in &r.outcome.culprit_sets {
+            for &i in &set.changes {
+                let c = &r.changes[i];
+                for fact in [Some(&c.origin), Some(&c.source), Some(&c.old_source)]
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    assert!(md.contains(fact.as_str()), "md lacks {fact}");
+                    assert!(html.contains(&html_escape(fact)), "html lacks {fact}");
+                    assert!(json.contains(fact.as_str()), "json lacks {fact}");
+                }
+            }
+        }
+        for c in &r.changes {
+            if let Some(o) = &c.old_source {
+                assert!(md.contains(o.as_str()) && html.contains(o.as_str()));
+            }
+        }
+    }
+
+    #[test]
+    fn timeline_draws_time_trials_above_change_trials_and_logs_are_copied() {
+        use crate::bisect::timeaxis::TimeTrial;
+        let mut r = sample();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("t.log");
+        std::fs::write(&log, "snapshot build\n").unwrap();
+        let tt = |ts: &str, verdict| TimeTrial {
+            timestamp: ts.into(),
+            round: 0,
+            verdict,
+            duration_ms: 1000,
+            replayed: false,
+            log: Some(log.display().to_string()),
+        };
+        r.time = Some(TimeOutcome {
+            status: Status::Culprit,
+            last_good: "20221119T000000Z".into(),
+            first_bad: "20221120T000000Z".into(),
+            trials: vec![
+                tt("20221201T000000Z", Verdict::Fail),
+                tt("20221116T000000Z", Verdict::Pass),
+                tt("20221120T000000Z", Verdict::Fail),
+                tt("20221119T000000Z", Verdict::Pass),
+            ],
+            builds: 4,
+            rounds: 4,
+        });
+        let svg = r.timeline_svg().unwrap();
+        assert!(svg.contains("time axis: one row per snapshot trial"));
+        assert!(
+            svg.contains("20221116T000000Z pass"),
+            "each time trial is labelled"
+        );
+        assert!(svg.contains("change search: one row per trial"));
+        assert!(svg.contains("<circle"));
+        let out = dir.path().join("report");
+        r.write(&out).unwrap();
+        let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert!(
+            md.contains("| `20221116T000000Z` | 0 | pass | 1.0 s | [log](logs/time-0001.log) |"),
+            "{md}"
+        );
+        assert!(out.join("logs/time-0003.log").is_file());
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.contains("<a href=\"logs/time-0000.log\">log</a>"));
+        assert!(html.contains("<a href=\"https://pypi.org/project/pkg5/\">"));
     }
 }

@@ -30,6 +30,9 @@ pub struct TimeTrial {
     pub duration_ms: u64,
     /// True when replayed from the journal.
     pub replayed: bool,
+    /// Build log, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }
 
 /// Result of the timestamp bisection.
@@ -121,7 +124,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn to_epoch(ts: &str) -> Result<i64, BisectError> {
+pub(crate) fn to_epoch(ts: &str) -> Result<i64, BisectError> {
     let (y, mo, d, h, mi, s) = parse_timestamp(ts)?;
     Ok(days_from_civil(y as i64, mo as i64, d as i64) * 86400
         + h as i64 * 3600
@@ -129,7 +132,7 @@ fn to_epoch(ts: &str) -> Result<i64, BisectError> {
         + s as i64)
 }
 
-fn from_epoch(t: i64) -> String {
+pub(crate) fn from_epoch(t: i64) -> String {
     let (y, m, d) = civil_from_days(t.div_euclid(86400));
     let r = t.rem_euclid(86400);
     format!(
@@ -238,6 +241,7 @@ pub fn bisect_time<T: TimeAxis>(
                         verdict: obs.verdict,
                         duration_ms: u64::try_from(obs.duration.as_millis()).unwrap_or(u64::MAX),
                         replayed: obs.replayed,
+                        log: obs.log.as_ref().map(|l| l.display().to_string()),
                     });
                     out.push(obs.verdict);
                 }

@@ -5,14 +5,21 @@
 //! input error, 3 flaky or undecidable, 130 interrupted (run again to continue).
 
 use super::builder_args::BuilderArgs;
+use super::index::SourceArgs;
 use super::{Global, Status};
 use anyhow::{Context, bail};
+use sonic_lock::bisect::asof::{CommandLocks, LockAt, LockAxis, PipelineLocks, StoredLocks};
 use sonic_lock::bisect::engine::{self, Config, Strategy};
 use sonic_lock::bisect::locks::{LockChanges, read_candidate};
 use sonic_lock::bisect::report::{REPORT_SCHEMA_VERSION, Report};
 use sonic_lock::bisect::runner::BuildOracle;
 use sonic_lock::bisect::timeaxis::{self, TimeOutcome};
 use sonic_lock::bisect::{BisectError, ChangeInfo};
+use sonic_lock::crawl::{self, CrawlOptions};
+use sonic_lock::platform::{self, CutoffQuery};
+use sonic_lock::source::build;
+use sonic_lock::source::debian::archive::SuiteSpec;
+use sonic_lock::source::index::Sources;
 use sonic_lock::trial::journal::Journal;
 use std::path::PathBuf;
 
@@ -34,18 +41,44 @@ pub struct BisectArgs {
     )]
     pub bad: Option<PathBuf>,
     /// Time-axis mode: a date the build passed (YYYY-MM-DD or YYYYMMDDTHHMMSSZ).
-    #[arg(long, requires_all = ["bad_date", "lock_at"])]
+    #[arg(long, requires = "bad_date")]
     pub good_date: Option<String>,
     /// Time-axis mode: a later date the build fails.
     #[arg(long, requires = "good_date")]
     pub bad_date: Option<String>,
-    /// Platform definition to lock in time-axis mode (substituted for `{platform}` in --lock-at).
+    /// Time-axis mode: the platform definition to lock as of each timestamp
+    /// (required with --sonic-repo; substituted for `{platform}` in --lock-at).
     #[arg(long)]
     pub platform: Option<String>,
-    /// Time-axis mode: the command (split on spaces, no shell) that writes the lock as of
-    /// `{timestamp}` to `{out}`, e.g. "./lock-as-of.sh {platform} {timestamp} {out}".
+    /// Time-axis mode: the sonic-buildimage repository (path or URL), crawled once at the
+    /// platform's cutoff (or --rev) and then indexed and solved as of each timestamp.
+    #[arg(long, value_name = "PATH_OR_URL", conflicts_with = "lock_at")]
+    pub sonic_repo: Option<String>,
+    /// Time-axis mode: crawl this revision instead of the platform's cutoff commit.
+    #[arg(long, requires = "sonic_repo")]
+    pub rev: Option<String>,
+    /// Time-axis mode: directory of local submodule clones (by submodule path, name or repository name).
+    #[arg(long, value_name = "DIR")]
+    pub submodules: Option<PathBuf>,
+    /// Time-axis mode: clone submodules not found under --submodules into the cache.
+    #[arg(long)]
+    pub clone_submodules: bool,
+    /// Read platform definitions from this directory instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub platforms_dir: Option<PathBuf>,
+    /// Time-axis mode: Debian suites as `[archive:]suite` (repeatable); default the standard four of each platform suite.
+    #[arg(long = "suite")]
+    pub suites: Vec<String>,
+    /// Time-axis mode: read Requires-Dist for this many newest versions of each Python package.
+    #[arg(long, default_value_t = 1)]
+    pub py_metadata: usize,
+    /// Time-axis mode, instead of --sonic-repo: a command (split on spaces, no shell) that
+    /// writes the lock as of `{timestamp}` to `{out}`, e.g. "./lock-as-of.sh {platform} {timestamp} {out}".
     #[arg(long)]
     pub lock_at: Option<String>,
+    /// Time-axis mode with --sonic-repo: where sources are and how to reach them (as for `lock`).
+    #[command(flatten)]
+    pub source: Box<SourceArgs>,
     /// Time-axis mode: hours between snapshot timestamps tried (snapshots resolve to the nearest earlier one).
     #[arg(long, default_value_t = 6)]
     pub step_hours: u32,
@@ -70,7 +103,7 @@ pub struct BisectArgs {
     pub state_dir: PathBuf,
     /// The builder that judges candidates (`--jobs P` builds run in parallel: k-ary search).
     #[command(flatten)]
-    pub builder: BuilderArgs,
+    pub builder: Box<BuilderArgs>,
 }
 
 fn interrupted() -> bool {
@@ -101,7 +134,7 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
         ..Config::default()
     };
 
-    let (good_label, bad_label, changes, time) = match (&args.good, &args.bad) {
+    let (good_label, bad_label, changes, time, locks_note) = match (&args.good, &args.bad) {
         (Some(g), Some(b)) => {
             let good = read_candidate(g)?;
             let bad = read_candidate(b)?;
@@ -110,6 +143,7 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
                 b.display().to_string(),
                 LockChanges::new(good, &bad),
                 None,
+                None,
             )
         }
         _ => {
@@ -117,16 +151,30 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
                 (Some(g), Some(b)) => (timeaxis::normalize_date(g)?, timeaxis::normalize_date(b)?),
                 _ => bail!("give --good and --bad, or --good-date and --bad-date"),
             };
-            let Some(template) = &args.lock_at else {
-                bail!("time-axis mode needs --lock-at");
+            let platform = args.platform.clone().unwrap_or_default();
+            let sources;
+            let locks_dir = args.state_dir.join("snapshots");
+            let stored: StoredLocks<Box<dyn LockAt + '_>> = match (&args.lock_at, &args.sonic_repo)
+            {
+                (Some(template), _) => StoredLocks::new(
+                    Box::new(CommandLocks::new(template, &platform, &locks_dir)),
+                    &locks_dir,
+                ),
+                (None, Some(_)) => {
+                    sources = args.source.sources()?;
+                    let p = pipeline_locks(&args, &platform, &sources, global)?;
+                    StoredLocks::new(Box::new(p), &locks_dir)
+                }
+                (None, None) => bail!(
+                    "time-axis mode needs --sonic-repo (lock with the built-in pipeline) or --lock-at CMD"
+                ),
             };
             let axis = LockAxis {
-                template: template.split_whitespace().map(str::to_string).collect(),
-                platform: args.platform.clone().unwrap_or_default(),
-                dir: args.state_dir.join("snapshots"),
+                locks: &stored,
                 builder: builder.as_ref(),
-                journal: &journal,
-                trials: args.state_dir.join("trials"),
+                memo: Some(&journal),
+                trials_dir: args.state_dir.join("trials"),
+                interrupted: &interrupted,
             };
             let stamps = match &args.timestamps {
                 None => timeaxis::grid(&good_date, &bad_date, args.step_hours)?,
@@ -146,7 +194,27 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
                     timeaxis::between(&good_date, &bad_date, &listed)?
                 }
             };
-            let t = timeaxis::bisect_time(&axis, &stamps, cfg.jobs).map_err(interrupt_aware)?;
+            // The good end is trusted, not built, but its lock is needed at the end:
+            // produce it first, so unreachable sources or a date before the archive
+            // fail now and not after hours of builds.
+            if let Some(first) = stamps.first() {
+                stored
+                    .lock(first)
+                    .with_context(|| format!("the lock as of the good date ({first})"))?;
+            }
+            let pb = super::progress(
+                global,
+                None,
+                &format!("bisecting {} timestamps", stamps.len()),
+            );
+            let t = timeaxis::bisect_time(&axis, &stamps, cfg.jobs);
+            pb.finish_and_clear();
+            print_warnings(&stored);
+            let t = match t {
+                Ok(t) => t,
+                Err(BisectError::Interrupted) => return Ok(interrupted_status(&journal_path)),
+                Err(e) => return Err(e.into()),
+            };
             if t.status == engine::Status::BadPasses {
                 return finish(
                     &args,
@@ -158,13 +226,19 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
                     Some(t),
                 );
             }
-            let good = axis.lock(&t.last_good)?;
-            let bad = axis.lock(&t.first_bad)?;
+            let good = stored.lock(&t.last_good)?;
+            let bad = stored.lock(&t.first_bad)?;
+            print_warnings(&stored);
             (
                 format!("{} (snapshot {})", good_date, t.last_good),
                 format!("{} (snapshot {})", bad_date, t.first_bad),
                 LockChanges::new(good, &bad),
                 Some(t),
+                Some(format!(
+                    "locks as of each timestamp: {} (kept in {})",
+                    stored.inner().describe(),
+                    locks_dir.display()
+                )),
             )
         }
     };
@@ -183,17 +257,12 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
     );
     let result = engine::bisect(&oracle, &req, &cfg);
     pb.finish_and_clear();
-    let outcome = match result {
+    let mut outcome = match result {
         Ok(o) => o,
-        Err(BisectError::Interrupted) => {
-            eprintln!(
-                "interrupted: finished trials are in {}; run the same command again to continue",
-                journal_path.display()
-            );
-            return Ok(Status::Code(130));
-        }
+        Err(BisectError::Interrupted) => return Ok(interrupted_status(&journal_path)),
         Err(e) => return Err(e.into()),
     };
+    outcome.notes.extend(locks_note);
     let report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
         good: good_label,
@@ -207,14 +276,73 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
     emit(&args, global, &report)
 }
 
-fn interrupt_aware(e: BisectError) -> anyhow::Error {
-    if matches!(e, BisectError::Interrupted) {
-        anyhow::anyhow!(
-            "interrupted: finished trials are kept; run the same command again to continue"
-        )
-    } else {
-        e.into()
+fn interrupted_status(journal: &std::path::Path) -> Status {
+    eprintln!(
+        "interrupted: finished trials are in {}; run the same command again to continue",
+        journal.display()
+    );
+    Status::Code(130)
+}
+
+fn print_warnings<L: LockAt>(stored: &StoredLocks<L>) {
+    for w in stored.inner().take_warnings() {
+        eprintln!("warning: {w}");
     }
+}
+
+/// Crawls the tree once for the in-process lock pipeline (same options as `lock`).
+fn pipeline_locks<'a>(
+    args: &BisectArgs,
+    platform: &str,
+    sources: &'a Sources,
+    global: &Global,
+) -> anyhow::Result<PipelineLocks<'a>> {
+    let Some(repo_arg) = &args.sonic_repo else {
+        bail!("--sonic-repo is required");
+    };
+    if platform.is_empty() {
+        bail!("time-axis mode with --sonic-repo needs --platform");
+    }
+    let platforms = super::platforms::load(args.platforms_dir.as_ref())?;
+    let p = platforms.find(platform)?.clone();
+    let cache = super::cutoff::cache_dir(args.source.cache.as_ref());
+    let repo = crawl::tree::open_or_clone(repo_arg, &cache)?;
+    let rev = match &args.rev {
+        Some(r) => r.clone(),
+        None => platform::find_cutoff(&repo, &p.cutoff, &CutoffQuery::Rule)?.commit,
+    };
+    let suites = args
+        .suites
+        .iter()
+        .map(|s| SuiteSpec::parse(s, &p.arch))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dist = p
+        .make
+        .get("BLDENV")
+        .or(p.suites.first())
+        .cloned()
+        .unwrap_or_else(|| "bullseye".to_string());
+    let domain = build::deb_domain(&dist, &p.arch);
+    let crawl_opts = CrawlOptions {
+        repo: repo.display().to_string(),
+        rev,
+        platform: Some(p),
+        all: false,
+        submodules: args.submodules.clone(),
+        clone_submodules: args.clone_submodules,
+        cache_dir: cache,
+    };
+    let pb = super::progress(global, None, "crawling");
+    let locks = PipelineLocks::crawl(
+        platform,
+        crawl_opts,
+        sources,
+        suites,
+        &domain,
+        args.py_metadata,
+    );
+    pb.finish_and_clear();
+    Ok(locks?)
 }
 
 fn finish(
@@ -309,68 +437,4 @@ fn summary(r: &Report) -> String {
         lines.push(format!("note: {n}"));
     }
     lines.join("\n")
-}
-
-/// The time axis over locks produced by an external command per timestamp.
-struct LockAxis<'a> {
-    template: Vec<String>,
-    platform: String,
-    dir: PathBuf,
-    builder: &'a dyn sonic_lock::trial::builder::Builder,
-    journal: &'a Journal,
-    trials: PathBuf,
-}
-
-impl LockAxis<'_> {
-    /// The lock as of `ts`, produced once and kept in the state directory.
-    fn lock(&self, ts: &str) -> Result<sonic_lock::lock::Lock, BisectError> {
-        let out = self.dir.join(format!("{ts}.lock"));
-        if !out.exists() {
-            std::fs::create_dir_all(&self.dir).map_err(|e| BisectError::Prepare {
-                path: self.dir.display().to_string(),
-                message: e.to_string(),
-            })?;
-            let tmp = self.dir.join(format!("{ts}.lock.partial"));
-            let subst = |a: &String| {
-                a.replace("{timestamp}", ts)
-                    .replace("{platform}", &self.platform)
-                    .replace("{out}", &tmp.display().to_string())
-            };
-            let argv: Vec<String> = self.template.iter().map(subst).collect();
-            let Some((prog, rest)) = argv.split_first() else {
-                return Err(BisectError::TimeAxis("--lock-at is empty".into()));
-            };
-            let status = std::process::Command::new(prog)
-                .args(rest)
-                .status()
-                .map_err(|e| BisectError::TimeAxis(format!("cannot run `{prog}`: {e}")))?;
-            if !status.success() {
-                return Err(BisectError::TimeAxis(format!(
-                    "`{}` failed ({status}) for {ts}",
-                    argv.join(" ")
-                )));
-            }
-            std::fs::rename(&tmp, &out).map_err(|e| BisectError::Prepare {
-                path: out.display().to_string(),
-                message: e.to_string(),
-            })?;
-        }
-        read_candidate(&out)
-    }
-}
-
-impl timeaxis::TimeAxis for LockAxis<'_> {
-    fn judge_at(&self, ts: &str) -> Result<engine::Observation, BisectError> {
-        let lock = self.lock(ts)?;
-        // The whole lock as of `ts` is "G with every change applied" against itself.
-        let changes = LockChanges::new(lock.clone(), &lock);
-        let oracle = BuildOracle::new(
-            self.builder,
-            &changes,
-            &self.trials,
-            Some(self.journal),
-            &interrupted,
-        );
-        engine::Oracle::judge(&oracle, &[], 0)
-    }
 }

@@ -54,6 +54,11 @@ pub struct BuilderArgs {
     /// Extra bind mount HOST:CONTAINER[:ro|:rw] (docker builder; repeatable).
     #[arg(long = "mount")]
     pub mounts: Vec<Mount>,
+    /// Resource limit NAME=SOFT:HARD for the container, e.g. nofile=1024:1024
+    /// (docker builder; repeatable). Without it podman gets the host's open-file
+    /// and process limits, which a root podman without CAP_SYS_RESOURCE needs.
+    #[arg(long = "ulimit")]
+    pub ulimits: Vec<String>,
     /// Extra environment variable KEY=VALUE for the build (repeatable).
     #[arg(long = "env", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
@@ -128,6 +133,7 @@ impl BuilderArgs {
             ("--cpus", self.cpus.is_some()),
             ("--memory", self.memory.is_some()),
             ("--mount", !self.mounts.is_empty()),
+            ("--ulimit", !self.ulimits.is_empty()),
         ];
         let sonic_only = [
             ("--sonic-checkout", self.sonic_checkout.is_some()),
@@ -173,6 +179,18 @@ impl BuilderArgs {
                 c.timeout = self.timeout;
                 c.mounts = self.mounts.clone();
                 c.env = self.env.clone();
+                for u in &self.ulimits {
+                    let ok = u.split_once('=').is_some_and(|(name, v)| {
+                        !name.is_empty()
+                            && name.bytes().all(|b| b.is_ascii_lowercase())
+                            && !v.is_empty()
+                            && v.split(':').all(|n| n == "-1" || n.parse::<u64>().is_ok())
+                    });
+                    if !ok {
+                        bail!("--ulimit `{u}`: expected NAME=SOFT[:HARD], e.g. nofile=1024:1024");
+                    }
+                }
+                c.ulimits = self.ulimits.clone();
                 Box::new(DockerBuilder::new(c))
             }
             BuilderKind::Sonic => {

@@ -108,7 +108,16 @@ pub fn run(args: DemoArgs, global: &Global) -> anyhow::Result<Status> {
         }
     )?;
     for step in script::steps(&dir, &w, &exe, &choice) {
-        script::run_step(&exe, &dir, &step, &mut out)?;
+        if let Err(e) = script::run_step(&exe, &dir, &step, &mut out) {
+            // Keep what the failing step left behind: its logs are the point now.
+            if let Some(t) = tmp {
+                let _ = t.keep();
+            }
+            return Err(anyhow::Error::new(e).context(format!(
+                "the demo stopped; everything it wrote is kept in {}",
+                dir.display()
+            )));
+        }
     }
     summary(&dir, global, &mut out)?;
     match tmp {
@@ -168,6 +177,26 @@ fn summary(dir: &Path, global: &Global, out: &mut dyn Write) -> anyhow::Result<(
         "bisect report: {} (report.md, report.html, report.json)",
         dir.join(paths::REPORT).display()
     )?;
+    let changes = report["changes"].as_array().cloned().unwrap_or_default();
+    let sets = report["outcome"]["culprit_sets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for set in sets {
+        let named: Vec<String> = set["changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.as_u64())
+            .filter_map(|i| changes.get(usize::try_from(i).ok()?))
+            .filter_map(|c| c["summary"].as_str().map(str::to_string))
+            .collect();
+        writeln!(
+            out,
+            "  tonight's build broke on: {}",
+            named.join(" together with ")
+        )?;
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use sonic_lock::source::build;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::debian::archive::{Location, SNAPSHOT_URL, SuiteSpec};
 use sonic_lock::source::debian::release::Keyring;
+use sonic_lock::source::docker::{DOCKER_HUB_REGISTRY, DockerRegistry};
 use sonic_lock::source::git::GitSource;
 use sonic_lock::source::go::{GOPROXY_URL, GoProxy};
 use sonic_lock::source::http::{Http, HttpConfig};
@@ -50,6 +51,9 @@ pub struct SourceArgs {
     /// Clone URL template for GitHub repositories (`{owner}`, `{repo}`).
     #[arg(long, default_value = "https://github.com/{owner}/{repo}.git")]
     pub github_git: String,
+    /// Registry serving `docker.io` base images (Docker Hub, or a pull-through mirror).
+    #[arg(long, default_value = DOCKER_HUB_REGISTRY)]
+    pub docker_registry: String,
     /// Requests in flight per host.
     #[arg(long, default_value_t = 4)]
     pub jobs_per_host: usize,
@@ -101,6 +105,7 @@ impl SourceArgs {
                 github_git: self.github_git.clone(),
                 snapshot: self.snapshot_url.clone(),
             },
+            docker: DockerRegistry::new(http.clone(), &self.docker_registry)?,
             http,
         })
     }
@@ -253,6 +258,12 @@ fn print_summary(r: &IndexReport, src: &Sources) {
             c.names,
             c.versions,
             c.missing
+        );
+    }
+    for p in &r.docker {
+        println!(
+            "  docker {} [{}] -> {} ({})",
+            p.image, p.arch, p.digest, p.note
         );
     }
     if !r.not_indexed.is_empty() {

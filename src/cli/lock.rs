@@ -58,6 +58,10 @@ pub struct LockArgs {
     /// when the repository is a URL and no --submodules is given).
     #[arg(long)]
     pub clone_submodules: bool,
+    /// Lock even when the crawl could not read part of the tree (a submodule,
+    /// a file): the gaps are recorded in the lock instead of stopping it.
+    #[arg(long, visible_alias = "allow-missing-submodules")]
+    pub allow_incomplete: bool,
     /// Read platform definitions from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub platforms_dir: Option<PathBuf>,
@@ -180,12 +184,41 @@ fn static_candidate(args: &LockArgs, global: &Global) -> anyhow::Result<(Lock, U
         py_metadata: args.py_metadata,
     };
     let pb = super::progress(global, None, "crawling");
-    let out = pipeline::candidate_for(&args.platform, &opts, &|stage| {
-        pb.set_message(stage.to_string())
-    });
+    let crawled = crawl::crawl(&opts.crawl, &|_, _| {});
     pb.finish_and_clear();
-    let out = out?;
-    for w in &out.warnings {
+    let crawled = crawled?;
+    // A lock claims to pin every dependency of the tree: what the crawl could
+    // not read stops it, unless the user accepts the gap (then the lock says so).
+    let gaps = pipeline::crawl_gaps(&crawled.manifest);
+    if !gaps.is_empty() {
+        let list: Vec<String> = gaps
+            .iter()
+            .map(|g| format!("  {}: {}", g.origin, g.message))
+            .collect();
+        if !args.allow_incomplete {
+            bail!(
+                "the crawl could not read {} part(s) of the tree, so a lock would be incomplete:\n{}\n\
+                 provide them (--submodules DIR or --clone-submodules), or pass --allow-incomplete to record the gaps in the lock",
+                gaps.len(),
+                list.join("\n")
+            );
+        }
+        eprintln!(
+            "warning: locking without {} unreadable part(s) of the tree (recorded as gaps in the lock):\n{}",
+            gaps.len(),
+            list.join("\n")
+        );
+    }
+    let pb = super::progress(global, None, "indexing");
+    let out =
+        pipeline::candidate_from_manifest(&args.platform, crawled.manifest, &opts, &|stage| {
+            pb.set_message(stage.to_string())
+        });
+    pb.finish_and_clear();
+    let mut out = out?;
+    out.candidate.gaps = gaps;
+    // Crawl errors were reported above, as gaps.
+    for w in out.warnings.iter().filter(|w| !w.starts_with("crawl: ")) {
         eprintln!("warning: {w}");
     }
     if let Some(path) = &args.candidate_out {

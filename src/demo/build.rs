@@ -263,6 +263,8 @@ fn pip(ctx: &mut Ctx) -> Step<()> {
         for f in page["files"].as_array().into_iter().flatten() {
             let fname = f["filename"].as_str().unwrap_or_default();
             let Some(v) = fname
+                .strip_suffix(".tar.gz")
+                .unwrap_or(fname)
                 .split('-')
                 .nth(1)
                 .and_then(|v| v.parse::<pep440_rs::Version>().ok())
@@ -285,12 +287,27 @@ fn pip(ctx: &mut Ctx) -> Step<()> {
                 "ERROR: Could not find a version that satisfies the requirement {name}{specs}\nERROR: No matching distribution found for {name}"
             )));
         };
-        let meta = ctx.fetch(&format!("{file_url}.metadata")).map_err(|s| {
-            Failure(format!(
-                "ERROR: HTTP error {s} while getting {file_url}.metadata"
-            ))
-        })?;
-        let meta = String::from_utf8_lossy(&meta).to_string();
+        let file_name = file_url.rsplit('/').next().unwrap_or_default().to_string();
+        ctx.say(&format!("Collecting {name}"));
+        ctx.say(&format!("  Downloading {file_name}"));
+        let meta = if file_url.ends_with(".tar.gz") {
+            // An sdist: its metadata exists only once pip has built it.
+            let sdist = ctx
+                .fetch(&file_url)
+                .map_err(|s| Failure(format!("ERROR: HTTP error {s} while getting {file_url}")))?;
+            ctx.say("  Preparing metadata (setup.py) ... done");
+            let text = String::from_utf8_lossy(&sdist).to_string();
+            text.split_once("PKG-INFO:\n")
+                .map(|(_, m)| m.to_string())
+                .unwrap_or_default()
+        } else {
+            let meta = ctx.fetch(&format!("{file_url}.metadata")).map_err(|s| {
+                Failure(format!(
+                    "ERROR: HTTP error {s} while getting {file_url}.metadata"
+                ))
+            })?;
+            String::from_utf8_lossy(&meta).to_string()
+        };
         if let Some(rp) = meta
             .lines()
             .find_map(|l| l.strip_prefix("Requires-Python: "))

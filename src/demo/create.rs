@@ -82,6 +82,7 @@ impl World {
 
         let mut routes: Routes = world::archive().routes();
         routes.extend(super::pypi::routes(server.base(), &world::pypi()));
+        routes.extend(super::registry::routes());
         routes.extend(raw_routes(
             "barefootnetworks/sonic-release-pkgs",
             "dev",

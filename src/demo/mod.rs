@@ -6,6 +6,7 @@ pub mod archive;
 pub mod build;
 pub mod create;
 pub mod pypi;
+pub mod registry;
 pub mod repo;
 pub mod script;
 pub mod server;

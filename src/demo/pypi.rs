@@ -17,15 +17,39 @@ pub struct PyRelease {
     pub requires_python: &'static str,
     /// `Requires-Dist` lines.
     pub requires_dist: &'static [&'static str],
+    /// For an sdist-only release: the `python_requires` its `setup.py` declares, which
+    /// neither the index nor the JSON API carries (an old upload): pip learns it only
+    /// when it builds the sdist. Empty for a wheel with declared metadata.
+    pub sdist_requires_python: &'static str,
 }
 
 impl PyRelease {
+    /// Whether the release is an sdist whose metadata only a build reveals.
+    pub fn is_sdist(&self) -> bool {
+        !self.sdist_requires_python.is_empty()
+    }
+
     fn filename(&self) -> String {
+        if self.is_sdist() {
+            return format!("{}-{}.tar.gz", self.name.replace('-', "_"), self.version);
+        }
         format!(
             "{}-{}-py3-none-any.whl",
             self.name.replace('-', "_"),
             self.version
         )
+    }
+
+    /// The `PKG-INFO` a build of the sdist produces.
+    pub fn built_metadata(&self) -> String {
+        let mut m = format!(
+            "Metadata-Version: 1.2\nName: {}\nVersion: {}\nRequires-Python: {}\n",
+            self.name, self.version, self.sdist_requires_python
+        );
+        for r in self.requires_dist {
+            m.push_str(&format!("Requires-Dist: {r}\n"));
+        }
+        m
     }
 
     /// The core metadata (`METADATA`) of the release.
@@ -70,6 +94,59 @@ pub fn routes(base: &str, releases: &[PyRelease]) -> Routes {
         let mut files = Vec::new();
         let mut versions = Vec::new();
         for r in releases.iter().filter(|r| r.name == *name) {
+            if r.is_sdist() {
+                let fname = r.filename();
+                let body = format!(
+                    "demo sdist {} {}\nPKG-INFO:\n{}",
+                    r.name,
+                    r.version,
+                    r.built_metadata()
+                )
+                .into_bytes();
+                let url = format!("{base}/files/{fname}");
+                files.push(serde_json::json!({
+                    "filename": fname,
+                    "url": url,
+                    "hashes": { "sha256": sha256_hex(&body) },
+                    "upload-time": r.uploaded,
+                    "yanked": false,
+                    "size": body.len(),
+                }));
+                let legacy_file = serde_json::json!({
+                    "filename": fname,
+                    "url": url,
+                    "digests": { "sha256": sha256_hex(&body) },
+                    "upload_time_iso_8601": r.uploaded,
+                    "requires_python": null,
+                    "yanked": false,
+                });
+                routes.insert(
+                    format!("/pypi/{}/{}/json", normalize(name), r.version),
+                    Resource {
+                        content_type: "application/json".into(),
+                        body: serde_json::json!({
+                            "info": {
+                                "name": r.name,
+                                "version": r.version,
+                                "requires_dist": r.requires_dist,
+                                "requires_python": null,
+                            },
+                            "urls": [legacy_file],
+                        })
+                        .to_string()
+                        .into_bytes(),
+                    },
+                );
+                versions.push(r.version);
+                routes.insert(
+                    format!("/files/{fname}"),
+                    Resource {
+                        content_type: "application/octet-stream".into(),
+                        body,
+                    },
+                );
+                continue;
+            }
             let wheel = format!("demo wheel {} {}\n", r.name, r.version).into_bytes();
             let metadata = r.metadata().into_bytes();
             let fname = r.filename();
@@ -129,6 +206,7 @@ mod tests {
             uploaded: "2023-02-01T00:00:00Z",
             requires_python: ">=3.10",
             requires_dist: &["pybar>=1"],
+            sdist_requires_python: "",
         }];
         let routes = routes("http://h", &rel);
         let page: serde_json::Value =

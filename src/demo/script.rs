@@ -281,6 +281,8 @@ pub fn steps(dir: &Path, w: &World, exe: &Path, choice: &BuilderChoice) -> Vec<S
         base.clone(),
         s("--pypi-url"),
         base.clone(),
+        s("--docker-registry"),
+        base.clone(),
         s("--github-url"),
         w.urls.github.clone(),
         s("--github-git"),

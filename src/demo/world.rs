@@ -197,10 +197,17 @@ pub fn pypi() -> Vec<PyRelease> {
         uploaded,
         requires_python,
         requires_dist,
+        sdist_requires_python: "",
     };
     vec![
         r("pyfoo", "1.0", "2022-09-01T10:00:00Z", ">=3.7", &[]),
         r("pyfoo", "1.1", "2022-11-20T10:00:00Z", ">=3.7", &[]),
+        // Before the cutoff, an sdist whose setup.py already wants Python 3.10; the
+        // index does not say so, only pip's build does.
+        PyRelease {
+            sdist_requires_python: ">=3.10",
+            ..r("pyfoo", "1.2", "2022-12-01T10:00:00Z", "", &[])
+        },
         // Released after the cutoff, and no longer installable on bullseye's Python 3.9.
         r("pyfoo", "2.0", "2023-02-01T10:00:00Z", ">=3.10", &[]),
         r(

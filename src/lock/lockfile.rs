@@ -243,6 +243,17 @@ pub struct TrialRecord {
     pub detail: Option<String>,
 }
 
+/// Something the crawl could not read (an unreadable submodule, a file that failed
+/// to parse): the lock does not cover the dependencies declared there.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gap {
+    /// Where it is declared (`.gitmodules:12`).
+    pub origin: String,
+    /// What was not read and why, in the crawler's words.
+    pub message: String,
+}
+
 /// A lockfile: the pins of one platform at one sonic-buildimage commit and cutoff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,6 +277,9 @@ pub struct Lock {
     /// Trial builds that judged candidates of this lock.
     #[serde(default, rename = "trial")]
     pub trials: Vec<TrialRecord>,
+    /// Parts of the tree the crawl could not read, accepted with `--allow-incomplete`.
+    #[serde(default, rename = "gap")]
+    pub gaps: Vec<Gap>,
 }
 
 /// Errors reading, validating or writing a lockfile.
@@ -322,7 +336,7 @@ pub enum LockError {
         path: String,
         /// 1-based line (0 for an in-memory lock).
         line: usize,
-        /// `pin`, `archive`, `trial` or `lock`.
+        /// `pin`, `archive`, `trial`, `gap` or `lock`.
         what: &'static str,
         /// The field.
         field: &'static str,
@@ -350,6 +364,8 @@ struct SpannedLock {
     pins: Vec<toml::Spanned<Pin>>,
     #[serde(default, rename = "trial")]
     trials: Vec<toml::Spanned<TrialRecord>>,
+    #[serde(default, rename = "gap")]
+    gaps: Vec<toml::Spanned<Gap>>,
 }
 
 /// 1-based line of byte offset `pos` in `text`.
@@ -394,6 +410,7 @@ impl Lock {
             archives: Vec::new(),
             pins: Vec::new(),
             trials: Vec::new(),
+            gaps: Vec::new(),
         }
     }
 
@@ -419,6 +436,8 @@ impl Lock {
             ))
         });
         self.trials.dedup();
+        self.gaps.sort_by(|a, b| gap_order(a).cmp(&gap_order(b)));
+        self.gaps.dedup();
     }
 
     /// Checks the whole lock: field syntax, no duplicate pins or archives.
@@ -467,6 +486,9 @@ impl Lock {
         }
         for t in &self.trials {
             check_trial(t).map_err(|(f, m)| invalid("trial", f, m))?;
+        }
+        for g in &self.gaps {
+            check_gap(g).map_err(|(f, m)| invalid("gap", f, m))?;
         }
         Ok(())
     }
@@ -525,6 +547,7 @@ impl Lock {
             archives: raw.archives.iter().map(|s| s.get_ref().clone()).collect(),
             pins: raw.pins.iter().map(|s| s.get_ref().clone()).collect(),
             trials: raw.trials.iter().map(|s| s.get_ref().clone()).collect(),
+            gaps: raw.gaps.iter().map(|s| s.get_ref().clone()).collect(),
         };
         if let Err((field, message)) = check_header(&lock) {
             let span = match field {
@@ -568,6 +591,10 @@ impl Lock {
         for sp in &raw.trials {
             let line = line_of(text, sp.span().start);
             check_trial(sp.get_ref()).map_err(|(f, m)| invalid(line, "trial", f, m))?;
+        }
+        for sp in &raw.gaps {
+            let line = line_of(text, sp.span().start);
+            check_gap(sp.get_ref()).map_err(|(f, m)| invalid(line, "gap", f, m))?;
         }
         Ok(lock)
     }
@@ -631,6 +658,11 @@ impl Lock {
             kv(&mut out, "builder", &t.builder);
             kv(&mut out, "result", verdict_str(t.result));
             opt(&mut out, "detail", &t.detail);
+        }
+        for g in &lock.gaps {
+            out.push_str("\n[[gap]]\n");
+            kv(&mut out, "origin", &g.origin);
+            kv(&mut out, "message", &g.message);
         }
         out
     }
@@ -788,6 +820,28 @@ fn check_trial(t: &TrialRecord) -> Result<(), (&'static str, String)> {
     check_hex(&t.candidate, 64).map_err(|m| ("candidate", m))?;
     if t.builder.trim().is_empty() {
         return Err(("builder", "must not be empty".into()));
+    }
+    Ok(())
+}
+
+/// Gaps sort by file, then line as a number (`.gitmodules:4` before `.gitmodules:10`).
+fn gap_order(g: &Gap) -> (&str, u64, &str, &str) {
+    match g.origin.rsplit_once(':') {
+        Some((file, line)) => (file, line.parse().unwrap_or(u64::MAX), line, &g.message),
+        None => (g.origin.as_str(), u64::MAX, "", &g.message),
+    }
+}
+
+fn check_gap(g: &Gap) -> Result<(), (&'static str, String)> {
+    check_origin(&g.origin).map_err(|m| ("origin", m))?;
+    if g.message.trim().is_empty() {
+        return Err(("message", "must not be empty".into()));
+    }
+    if let Some(c) = g.message.chars().find(|c| c.is_control()) {
+        return Err((
+            "message",
+            format!("`{}` contains {:?}", g.message.escape_debug(), c),
+        ));
     }
     Ok(())
 }

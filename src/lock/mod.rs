@@ -10,4 +10,4 @@ pub mod rewrite;
 pub mod sonic_versions;
 
 pub use diff::{Change, ChangeKind, LockDiff, diff};
-pub use lockfile::{Archive, LOCK_VERSION, Lock, LockError, Pin, PinKey, TrialRecord};
+pub use lockfile::{Archive, Gap, LOCK_VERSION, Lock, LockError, Pin, PinKey, TrialRecord};

@@ -69,6 +69,8 @@ pub struct Request<'a> {
     pub accept: Option<&'a str>,
     /// The expected hash; a mismatch is an error and nothing is cached.
     pub expect: Option<Expected>,
+    /// `Authorization` header (a registry's bearer token); not part of the cache key.
+    pub auth: Option<&'a str>,
 }
 
 impl<'a> Request<'a> {
@@ -79,7 +81,14 @@ impl<'a> Request<'a> {
             what,
             accept: None,
             expect: None,
+            auth: None,
         }
+    }
+
+    /// Sets the `Authorization` header (sent on network requests only; cached answers need none).
+    pub fn auth(mut self, value: &'a str) -> Self {
+        self.auth = Some(value);
+        self
     }
 
     /// Sets the `Accept` header.
@@ -378,6 +387,9 @@ impl Http {
         let mut rb = self.client.get(req.url);
         if let Some(a) = req.accept {
             rb = rb.header(reqwest::header::ACCEPT, a);
+        }
+        if let Some(a) = req.auth {
+            rb = rb.header(reqwest::header::AUTHORIZATION, a);
         }
         if have > 0 {
             rb = rb.header(reqwest::header::RANGE, format!("bytes={have}-"));

@@ -7,6 +7,7 @@ use crate::source::debian::archive::{
     IndexKind, Location, SuiteIndex, SuiteReport, SuiteSpec, fetch_suite,
 };
 use crate::source::debian::release::Keyring;
+use crate::source::docker::{DockerPin, DockerRegistry, declared_reference};
 use crate::source::git::GitSource;
 use crate::source::go::GoProxy;
 use crate::source::http::Http;
@@ -40,6 +41,8 @@ pub struct Sources {
     pub git: GitSource,
     /// Web pinning configuration.
     pub web: WebConfig,
+    /// Container registries (base images).
+    pub docker: DockerRegistry,
 }
 
 /// Per-ecosystem counts.
@@ -106,7 +109,9 @@ pub struct IndexReport {
     pub git: Vec<GitPin>,
     /// web pins.
     pub web: Vec<WebPin>,
-    /// Dependencies of ecosystems this stage does not index (docker), by name.
+    /// Base images resolved to per-architecture digests as of the cutoff.
+    pub docker: Vec<DockerPin>,
+    /// Docker references that could not be asked for (not expanded by the crawler), by name.
     pub not_indexed: Vec<String>,
 }
 
@@ -441,14 +446,54 @@ pub fn run(
     let web: Vec<WebPin> = pins.into_values().filter_map(Result::ok).collect();
     counts.entry(Ecosystem::Web).or_default().versions = web.len();
 
-    let not_indexed: Vec<String> = manifest
+    // docker: each declared base image, for the platform's architecture.
+    let docker_deps: Vec<&Dependency> = manifest
         .dependencies
         .iter()
         .filter(|d| d.ecosystem == Ecosystem::Docker)
-        .map(|d| d.name.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect();
+    let mut refs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut not_indexed = BTreeSet::new();
+    for d in &docker_deps {
+        let r = declared_reference(&d.name, &d.constraint);
+        if unexpanded(&r) {
+            missing.push(miss(
+                d,
+                "image reference not expanded by the crawler".into(),
+            ));
+            not_indexed.insert(r);
+            continue;
+        }
+        refs.entry(r).or_default().insert(d.origin.to_string());
+    }
+    counts.entry(Ecosystem::Docker).or_default().names = refs.len();
+    let resolved: BTreeMap<&String, Result<DockerPin, String>> = refs
+        .par_iter()
+        .map(|(r, _)| {
+            (
+                r,
+                src.docker.pin(r, arch, cutoff).map_err(|e| e.to_string()),
+            )
+        })
+        .collect();
+    let mut docker = Vec::new();
+    for d in &docker_deps {
+        let r = declared_reference(&d.name, &d.constraint);
+        if let Some(Err(e)) = resolved.get(&r) {
+            missing.push(miss(d, e.clone()));
+        }
+    }
+    for (r, res) in resolved {
+        if let Ok(mut p) = res {
+            p.origins = refs
+                .get(r)
+                .map(|o| o.iter().cloned().collect())
+                .unwrap_or_default();
+            docker.push(p);
+        }
+    }
+    counts.entry(Ecosystem::Docker).or_default().versions = docker.len();
+    let not_indexed: Vec<String> = not_indexed.into_iter().collect();
 
     for m in &missing {
         counts.entry(m.ecosystem).or_default().missing += 1;
@@ -469,6 +514,7 @@ pub fn run(
         histories,
         git,
         web,
+        docker,
         not_indexed,
     })
 }

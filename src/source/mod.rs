@@ -9,6 +9,7 @@ pub mod build;
 pub mod cache;
 pub mod date;
 pub mod debian;
+pub mod docker;
 pub mod error;
 pub mod git;
 pub mod go;

@@ -98,6 +98,9 @@ pub struct DockerConfig {
     pub mounts: Vec<Mount>,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// Resource limits `NAME=SOFT:HARD` (`--ulimit`); others are the runtime's
+    /// defaults, except for podman, which gets the host's (see [`host_ulimits`]).
+    pub ulimits: Vec<String>,
 }
 
 impl DockerConfig {
@@ -115,8 +118,56 @@ impl DockerConfig {
             timeout: None,
             mounts: Vec::new(),
             env: Vec::new(),
+            ulimits: Vec::new(),
         }
     }
+}
+
+/// True when `runtime` (a name or a path) is podman.
+pub fn is_podman(runtime: &str) -> bool {
+    Path::new(runtime)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("podman"))
+}
+
+/// `(soft, hard)` of the limit named `label` in `/proc/self/limits` text; `None` for unlimited.
+fn limit_of(limits: &str, label: &str) -> Option<(u64, u64)> {
+    let line = limits.lines().find(|l| l.starts_with(label))?;
+    let mut f = line[label.len()..].split_whitespace();
+    let soft = f.next()?.parse().ok()?;
+    let hard = f.next()?.parse().ok()?;
+    Some((soft, hard))
+}
+
+/// Limits for podman containers that the host can grant: open files up to this
+/// process's hard limit, processes up to the lower of its hard limit and
+/// `kernel.pid_max`.
+///
+/// Podman (4.x, as root) asks the runtime for `nofile=1048576` and, once any
+/// `--ulimit` is given, `nproc=1048576`; where the caller lacks
+/// `CAP_SYS_RESOURCE` (root inside a container, some CI sandboxes) runc cannot
+/// raise a limit above its own and every container fails with `error setting
+/// rlimit type 7: operation not permitted`. Podman itself lowers its process
+/// limit to `pid_max`, so that is the most it can pass on.
+pub fn host_ulimits() -> Vec<String> {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let pid_max: Option<u64> = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let mut out = Vec::new();
+    if let Some((_, hard)) = limit_of(&limits, "Max open files") {
+        out.push(format!("nofile={hard}:{hard}"));
+    }
+    let nproc = match (limit_of(&limits, "Max processes"), pid_max) {
+        (Some((_, h)), Some(p)) => Some(h.min(p)),
+        (Some((_, h)), None) => Some(h),
+        (None, p) => p,
+    };
+    if let Some(n) = nproc {
+        out.push(format!("nproc={n}:{n}"));
+    }
+    out
 }
 
 /// Runs each trial in a fresh container.
@@ -226,6 +277,20 @@ pub fn reap_orphans(runtime: &str) -> usize {
     removed
 }
 
+/// Reads `{{.State.StartedAt}} {{.State.ExitCode}} {{.State.OOMKilled}}`:
+/// `(exit code, OOM-killed)`, or `None` when the container never started. Docker
+/// prints the time as one RFC 3339 word, podman as several
+/// (`2026-11-26 11:20:00.1 +0000 UTC`); a never-started container has year 1 in both.
+fn parse_state(s: &str) -> Option<(i32, bool)> {
+    let f: Vec<&str> = s.split_whitespace().collect();
+    match f.as_slice() {
+        [at, .., code, oom] if !at.starts_with("0001-") => {
+            Some((code.parse::<i32>().ok()?, *oom == "true"))
+        }
+        _ => None,
+    }
+}
+
 fn last_lines(log: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -277,6 +342,20 @@ impl DockerBuilder {
         }
         if let Some(mem) = &c.memory {
             a.extend(["--memory".into(), mem.clone()]);
+        }
+        let mut ulimits = c.ulimits.clone();
+        if is_podman(&c.runtime) {
+            // Naming one limit makes podman ask for the maximum of the others: fill them in.
+            let named = |u: &str| u.split('=').next().unwrap_or("").to_string();
+            let given: Vec<String> = ulimits.iter().map(|u| named(u)).collect();
+            ulimits.extend(
+                host_ulimits()
+                    .into_iter()
+                    .filter(|u| !given.contains(&named(u))),
+            );
+        }
+        for u in ulimits {
+            a.extend(["--ulimit".into(), u]);
         }
         let mut mount = |host: &Path, container: &str, ro: bool| -> Result<(), TrialError> {
             let host = abs(host)?;
@@ -369,6 +448,9 @@ impl Builder for DockerBuilder {
         for (k, v) in &c.env {
             opts.push(format!("env {k}={v}"));
         }
+        for u in &c.ulimits {
+            opts.push(format!("ulimit {u}"));
+        }
         if !opts.is_empty() {
             s.push_str(&format!(" ({})", opts.join(", ")));
         }
@@ -416,15 +498,7 @@ impl Builder for DockerBuilder {
             ],
         );
         drop(guard);
-        let started = state.as_ref().ok().and_then(|s| {
-            let f: Vec<&str> = s.split_whitespace().collect();
-            match f.as_slice() {
-                [at, code, oom] if !at.starts_with("0001-") => {
-                    Some((code.parse::<i32>().ok()?, *oom == "true"))
-                }
-                _ => None,
-            }
-        });
+        let started = state.as_ref().ok().and_then(|s| parse_state(s));
         let Some((code, oom)) = started else {
             return Err(TrialError::Start {
                 builder: self.describe(),
@@ -449,5 +523,35 @@ impl Builder for DockerBuilder {
             result.verdict = Verdict::Fail;
         }
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_read_from_proc_self_limits_text() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max processes             96365                96365                processes \n\
+                    Max open files            1024                 20000                files     \n\
+                    Max locked memory         unlimited            unlimited            bytes     \n";
+        assert_eq!(limit_of(text, "Max open files"), Some((1024, 20000)));
+        assert_eq!(limit_of(text, "Max processes"), Some((96365, 96365)));
+        assert_eq!(limit_of(text, "Max locked memory"), None);
+        assert!(is_podman("/usr/bin/podman") && is_podman("podman") && !is_podman("docker"));
+        assert_eq!(
+            parse_state("2026-11-26T11:20:00.1Z 3 false\n"),
+            Some((3, false))
+        );
+        assert_eq!(
+            parse_state("2026-11-26 11:20:00.1 +0000 UTC 137 true\n"),
+            Some((137, true))
+        );
+        assert_eq!(parse_state("0001-01-01 00:00:00 +0000 UTC 0 false"), None);
+        assert_eq!(parse_state("0001-01-01T00:00:00Z 0 false"), None);
+        // This process's own limits give both entries on Linux.
+        let own = host_ulimits();
+        assert!(own.iter().any(|u| u.starts_with("nofile=")), "{own:?}");
     }
 }

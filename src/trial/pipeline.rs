@@ -4,7 +4,7 @@
 //! candidate lock that the learn loop can then prove.
 
 use crate::crawl::{self, CrawlError, CrawlOptions};
-use crate::lock::{Lock, Pin};
+use crate::lock::{Gap, Lock, Pin};
 use crate::manifest::{Ecosystem, Manifest, ManifestError, Severity};
 use crate::solve::Nogood;
 use crate::solve::candidate;
@@ -131,7 +131,8 @@ pub fn final_picks(
 }
 
 /// Adds the pins the index resolved outside Debian: git repositories at the
-/// cutoff commit and web files at their immutable URL with hashes.
+/// cutoff commit, web files at their immutable URL with hashes, and base
+/// images at their per-architecture digest.
 pub fn add_index_pins(lock: &mut Lock, report: &IndexReport) {
     // The snapshot each archive was read at: SONiC's versions-mirror, so apt fetches
     // the pinned versions from where they existed rather than from today's mirror.
@@ -167,7 +168,42 @@ pub fn add_index_pins(lock: &mut Lock, report: &IndexReport) {
         pin.sha256 = Some(w.sha256.clone()).filter(|s| !s.is_empty());
         lock.upsert(pin);
     }
+    for d in &report.docker {
+        // SONiC's versions-docker keys a base image by `<arch>:<reference as written in FROM>`.
+        let mut pin = Pin::new(Ecosystem::Docker, &d.image, &d.digest);
+        pin.arch = Some(d.arch.clone());
+        pin.url = Some(format!("{}@{}", d.repository, d.digest));
+        pin.sha256 = d.digest.strip_prefix("sha256:").map(str::to_string);
+        pin.first_seen = d.created.clone();
+        pin.why = d.origins.clone();
+        lock.upsert(pin);
+    }
     lock.normalize();
+}
+
+/// What the crawl could not read (its error diagnostics: unreadable submodules,
+/// files that failed to parse), as lock gaps, sorted. A lock that claims to pin
+/// every dependency of the tree must have none.
+pub fn crawl_gaps(manifest: &Manifest) -> Vec<Gap> {
+    let mut errors: Vec<&crate::manifest::Diagnostic> = manifest
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    errors.sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
+    let mut gaps: Vec<Gap> = errors
+        .into_iter()
+        .map(|d| Gap {
+            origin: d.origin.to_string(),
+            message: match &d.text {
+                Some(t) => format!("{} [{t}]", d.message),
+                None => d.message.clone(),
+            }
+            .replace(|c: char| c.is_control(), " "),
+        })
+        .collect();
+    gaps.dedup();
+    gaps
 }
 
 /// What crawl and index produced: the inputs of a solve.
@@ -190,10 +226,19 @@ pub fn crawl_and_index(
     opts: &PipelineOptions<'_>,
     on_stage: &dyn Fn(&str),
 ) -> Result<Indexed, PipelineError> {
-    let mut warnings = Vec::new();
     on_stage("crawling");
     let crawled = crawl::crawl(&opts.crawl, &|_, _| {})?;
-    let manifest = crawled.manifest;
+    index_manifest(crawled.manifest, opts, on_stage)
+}
+
+/// Indexes every source of an already crawled `manifest` as of `opts.cutoff`
+/// (the manifest's commit date when `None`).
+pub fn index_manifest(
+    manifest: Manifest,
+    opts: &PipelineOptions<'_>,
+    on_stage: &dyn Fn(&str),
+) -> Result<Indexed, PipelineError> {
+    let mut warnings = Vec::new();
     for d in manifest
         .diagnostics
         .iter()
@@ -341,7 +386,21 @@ pub fn candidate_for(
     opts: &PipelineOptions<'_>,
     on_stage: &dyn Fn(&str),
 ) -> Result<PipelineOutput, PipelineError> {
-    let mut indexed = crawl_and_index(opts, on_stage)?;
+    on_stage("crawling");
+    let crawled = crawl::crawl(&opts.crawl, &|_, _| {})?;
+    candidate_from_manifest(platform, crawled.manifest, opts, on_stage)
+}
+
+/// Index and solve an already crawled `manifest` as of `opts.cutoff` (the
+/// manifest's commit date when `None`): the candidate lock the tree would have
+/// resolved to at that time. Crawl once, call this per date (time-axis bisection).
+pub fn candidate_from_manifest(
+    platform: &str,
+    manifest: Manifest,
+    opts: &PipelineOptions<'_>,
+    on_stage: &dyn Fn(&str),
+) -> Result<PipelineOutput, PipelineError> {
+    let mut indexed = index_manifest(manifest, opts, on_stage)?;
     on_stage("solving");
     let (_, lock, notes) = solve_indexed(platform, opts, &mut indexed, &[])?;
     let mut warnings = indexed.warnings;

@@ -332,6 +332,19 @@ impl SonicBuilder {
             }
         }
         for rel in walk(&recorded_root) {
+            // docker_version_control.sh builds FROM the moving tag, and only says so here.
+            if rel.file_name().and_then(|n| n.to_str()) == Some("versions-docker.log") {
+                let text = std::fs::read_to_string(recorded_root.join(&rel)).unwrap_or_default();
+                for line in text.lines() {
+                    if let Some(image) = line.trim().strip_suffix(" sha256 value is unknown") {
+                        notes.push(format!(
+                            "docker base image not pinned: {image} (versions-docker.log: {})",
+                            line.trim()
+                        ));
+                    }
+                }
+                continue;
+            }
             if rel.file_name().and_then(|n| n.to_str()) != Some("versions-git.log") {
                 continue;
             }

@@ -123,9 +123,11 @@ impl Stage<PinKey> for LockStage {
             }
             let hit = match (&imp.name, &imp.version, &imp.file) {
                 (Some(n), _, _) => name_matches(k.ecosystem, &k.name, n),
-                // A git revision without its repository: the pin at that revision.
+                // A git revision without its repository, or an image digest without
+                // the tag it was pinned for: the pin at that revision or digest.
                 (None, Some(rev), _) => {
-                    k.ecosystem == Ecosystem::Git && v.starts_with(rev.as_str())
+                    (k.ecosystem == Ecosystem::Git && v.starts_with(rev.as_str()))
+                        || (k.ecosystem == Ecosystem::Docker && v == rev)
                 }
                 (None, None, Some(f)) => {
                     let base = f.rsplit('/').next().unwrap_or(f);
@@ -184,6 +186,13 @@ mod tests {
             "https://github.com/jpirko/libteam.git",
             "c7237377a5c4c7aad8bb1ebf2bea0de0d45c7e54",
         ));
+        let mut p = Pin::new(
+            Ecosystem::Docker,
+            "debian:bullseye",
+            &format!("sha256:{}", "d".repeat(64)),
+        );
+        p.arch = Some("amd64".into());
+        l.upsert(p);
         l.normalize();
         l
     }
@@ -254,5 +263,11 @@ mod tests {
         );
         assert_eq!(names(imp("deb", None, None, Some("foo/foo.h"))), ["libfoo"]);
         assert_eq!(names(imp("any", Some("libfoo"), None, None)), ["libfoo"]);
+        let digest = format!("sha256:{}", "d".repeat(64));
+        assert_eq!(
+            names(imp("docker", None, Some(&digest), None)),
+            ["debian:bullseye"]
+        );
+        assert!(names(imp("docker", None, Some("sha256:00"), None)).is_empty());
     }
 }

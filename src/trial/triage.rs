@@ -487,6 +487,20 @@ mod tests {
     }
 
     #[test]
+    fn a_release_for_another_python_names_the_downloaded_version() {
+        let log = "Collecting pyfoo\n  Downloading pyfoo-1.2.tar.gz (10 kB)\n  Preparing metadata (setup.py) ... done\n\
+                   ERROR: Package 'pyfoo' requires a different Python: 3.9.2 not in '>=3.10'";
+        let r = t().scan(log);
+        assert_eq!(r.implicated(), vec![p("py", "pyfoo", Some("1.2"))]);
+        let wheel = "  Using cached lxml-5.0.0-cp310-cp310-manylinux_2_28_x86_64.whl\n\
+                     ERROR: Package 'lxml' requires a different Python: 3.9.2 not in '>=3.10'";
+        assert_eq!(
+            t().scan(wheel).implicated(),
+            vec![p("py", "lxml", Some("5.0.0"))]
+        );
+    }
+
+    #[test]
     fn held_broken_alone_is_unattributed() {
         let r = t().scan("E: Unable to correct problems, you have held broken packages.");
         assert_eq!(r.matches.len(), 1);

@@ -2,6 +2,8 @@
 //! mirror, PyPI's Simple JSON API and a Go proxy, plus fault injection.
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -13,6 +15,7 @@ pub struct Req {
     pub path: String,
     pub range: Option<u64>,
     pub accept: Option<String>,
+    pub authorization: Option<String>,
 }
 
 /// What the server does.
@@ -125,6 +128,7 @@ pub fn serve(handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> 
                     path: rq.url().to_string(),
                     range,
                     accept: hdr("Accept"),
+                    authorization: hdr("Authorization"),
                 };
                 log.lock().unwrap().push(req.clone());
                 let n = {

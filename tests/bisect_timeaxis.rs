@@ -1,0 +1,210 @@
+//! `sonic-lock bisect --good-date D1 --bad-date D2 --platform P --sonic-repo R`:
+//! the lock pipeline runs in-process for each probed timestamp (one crawl, then
+//! index + solve as of the timestamp, through one cache) against a loopback
+//! snapshot archive with four snapshots and a PyPI; the timestamps are bisected
+//! first, then the package changes between the two nearest snapshots.
+
+#[path = "bisect_support/mod.rs"]
+mod bisect_support;
+
+use bisect_support::source_support::Server;
+use bisect_support::{archive, setup};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The builder: the build breaks with hello 2.0-1 in the slave.
+const BUILD: &str = "echo building; if grep -rqx 'hello==2.0-1' \"$SONIC_LOCK_VERSIONS_DIR\"; then echo 'foo.h: No such file' >&2; exit 1; fi; echo built";
+
+fn bisect(dir: &Path, srv: &Server, extra: &[&str]) -> Output {
+    let p = |rel: &str| dir.join(rel).display().to_string();
+    Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(["--quiet", "--json", "bisect", "--platform", "testbox"])
+        .args(["--platforms-dir", &p("platforms")])
+        .args(["--sonic-repo", &p("repo.git")])
+        .args(["--suite", "bullseye"])
+        .args(["--snapshot-url", &srv.base])
+        .args(["--pypi-url", &srv.base])
+        .args(["--github-url", &srv.base])
+        .args(["--retries", "1", "--cache", &p("cache")])
+        .args(["--good-date", "2022-11-01", "--bad-date", "2022-12-01"])
+        .args(["--step-hours", "24"])
+        .args(["--state-dir", &p("state"), "--report", &p("report")])
+        .args(extra)
+        .args(["--builder", "command", "--", "sh", "-c", BUILD])
+        .output()
+        .unwrap()
+}
+
+fn ceil_log2(n: usize) -> usize {
+    (usize::BITS - (n - 1).leading_zeros()) as usize
+}
+
+#[test]
+fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let srv = archive();
+    let out = bisect(d, &srv, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Timestamps: 31 days, one grid point per day; the archive changed on the 20th.
+    let t = &j["time"];
+    assert_eq!(t["status"], "culprit");
+    assert_eq!(t["last_good"], "20221119T000000Z");
+    assert_eq!(t["first_bad"], "20221120T000000Z");
+    let time_builds = t["builds"].as_u64().unwrap() as usize;
+    assert!(time_builds <= 1 + ceil_log2(30), "{time_builds}");
+    // The locks as of each probed timestamp are kept; the nearest two differ in
+    // exactly the two Debian packages of the 20th and the snapshot they come from
+    // (demo 2.0 came on the 15th).
+    let good = std::fs::read_to_string(d.join("state/snapshots/20221119T000000Z.lock")).unwrap();
+    assert!(good.contains("cutoff = \"2022-11-19T00:00:00Z\""), "{good}");
+    assert!(
+        good.contains("version = \"2.0\""),
+        "demo 2.0 at the 19th: {good}"
+    );
+    let changes = j["changes"].as_array().unwrap();
+    let ids: Vec<&str> = changes.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(changes.len(), 3, "{ids:?}");
+    let archive = ids.iter().position(|i| *i == "archive debian").unwrap();
+    assert_eq!(
+        changes[archive]["summary"],
+        "archive debian 20221110T000000Z -> 20221120T000000Z"
+    );
+    let set = &j["outcome"]["culprit_sets"][0]["changes"];
+    assert_eq!(set.as_array().unwrap().len(), 1);
+    // The new hello needs the new snapshot: applied with it, not blamed for it.
+    assert_eq!(
+        j["outcome"]["culprit_sets"][0]["applied_with"],
+        serde_json::json!([archive])
+    );
+    let culprit = &changes[set[0].as_u64().unwrap() as usize];
+    assert!(
+        culprit["summary"].as_str().unwrap().contains("hello")
+            && culprit["summary"]
+                .as_str()
+                .unwrap()
+                .contains("1.0-1 -> 2.0-1"),
+        "{culprit}"
+    );
+    // Origin: the Dockerfile line; sources: the old and the new file, each in its snapshot.
+    assert!(
+        culprit["origin"]
+            .as_str()
+            .unwrap()
+            .starts_with("sonic-slave-bullseye/Dockerfile.j2:"),
+        "{culprit}"
+    );
+    let new = culprit["source"].as_str().unwrap();
+    let old = culprit["old_source"].as_str().unwrap();
+    assert!(
+        new.contains("/20221120T000000Z/") && new.ends_with("hello_2.0-1_amd64.deb"),
+        "{new}"
+    );
+    assert!(
+        old.contains("/20221110T000000Z/") && old.ends_with("hello_1.0-1_amd64.deb"),
+        "{old}"
+    );
+    let notes = j["outcome"]["notes"].to_string();
+    assert!(
+        notes.contains("lock pipeline") && notes.contains("snapshots"),
+        "{notes}"
+    );
+    // The report shows both searches.
+    let md = std::fs::read_to_string(d.join("report/report.md")).unwrap();
+    assert!(md.contains("first bad snapshot `20221120T000000Z`"), "{md}");
+    assert!(md.contains(old) && md.contains(new), "{md}");
+    let svg = std::fs::read_to_string(d.join("report/timeline.svg")).unwrap();
+    assert!(svg.contains("20221120"), "time trials are drawn");
+
+    // The same command again: every verdict and every lock is reused, nothing is rebuilt.
+    let hits_before = srv.requests().len();
+    let again = bisect(d, &srv, &[]);
+    assert_eq!(again.status.code(), Some(0));
+    let j2: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(j2["time"]["builds"], 0);
+    assert_eq!(j2["outcome"]["builds"], 0);
+    assert_eq!(j2["outcome"]["culprit_sets"], j["outcome"]["culprit_sets"]);
+    assert_eq!(
+        srv.requests().len(),
+        hits_before,
+        "locks came from the state dir"
+    );
+}
+
+#[test]
+fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let srv = archive();
+    // Before the 20th everything builds.
+    let p = |rel: &str| d.join(rel).display().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(["--quiet", "--json", "bisect", "--platform", "testbox"])
+        .args(["--platforms-dir", &p("platforms")])
+        .args(["--sonic-repo", &p("repo.git")])
+        .args(["--suite", "bullseye", "--snapshot-url", &srv.base])
+        .args(["--pypi-url", &srv.base, "--retries", "1"])
+        .args(["--cache", &p("cache")])
+        .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-18"])
+        .args(["--state-dir", &p("state")])
+        .args(["--builder", "command", "--", "sh", "-c", BUILD])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["outcome"]["status"], "bad-passes");
+    assert_eq!(j["time"]["builds"], 1);
+
+    // --sonic-repo without --platform, and dates without any lock source.
+    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(["--quiet", "bisect", "--sonic-repo", &p("repo.git")])
+        .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-18"])
+        .args(["--state-dir", &p("state2")])
+        .args(["--builder", "command", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--platform"));
+    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(["--quiet", "bisect", "--platform", "testbox"])
+        .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-18"])
+        .args(["--state-dir", &p("state2")])
+        .args(["--builder", "command", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sonic-repo"));
+    // A dead snapshot server is an error naming the URL, not a verdict.
+    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(["--quiet", "bisect", "--platform", "testbox"])
+        .args(["--platforms-dir", &p("platforms")])
+        .args(["--sonic-repo", &p("repo.git")])
+        .args([
+            "--suite",
+            "bullseye",
+            "--snapshot-url",
+            "http://127.0.0.1:9",
+        ])
+        .args(["--pypi-url", "http://127.0.0.1:9", "--retries", "0"])
+        .args(["--cache", &p("cache3")])
+        .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-18"])
+        .args(["--state-dir", &p("state3")])
+        .args(["--builder", "command", "--", "true"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("127.0.0.1:9"), "{err}");
+    // It fails before any build: the good end's lock is produced first.
+    assert!(err.contains("the lock as of the good date"), "{err}");
+    assert!(!d.join("state3/trials").exists());
+}
