@@ -364,3 +364,77 @@ fn go_minimal_version_selection_reads_go_mod_files_from_the_proxy() {
         bl.notes
     );
 }
+
+#[test]
+fn solve_manifest_fetches_python_metadata_on_request() {
+    let srv = world();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |rel: &str| dir.path().join(rel).display().to_string();
+    std::fs::write(
+        p("Packages"),
+        "Package: hello\nVersion: 2.10-2\nArchitecture: amd64\n",
+    )
+    .unwrap();
+    let m = serde_json::json!({
+        "schema_version": 1, "platform": "testbox", "commit": "a".repeat(40),
+        "commit_date": "2022-12-01T12:00:00Z",
+        "dependencies": [{
+            "ecosystem": "py", "name": "App", "constraint": { "kind": "none" }, "pinned": false,
+            "origin": { "file": "dockers/docker-x/Dockerfile.j2", "line": 4 },
+            "context": { "image": "docker-x", "suite": "bullseye", "python": "py3" }, "attrs": {}
+        }],
+        "diagnostics": []
+    });
+    std::fs::write(p("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    let base = [
+        "solve",
+        "--packages",
+        &p("Packages"),
+        "--manifest",
+        &p("manifest.json"),
+        "--lock-out",
+        &p("c.lock"),
+    ];
+    // Without --fetch-metadata the universe is all there is: app is unknown there.
+    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(base)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(base)
+        .args([
+            "--fetch-metadata",
+            "--pypi-url",
+            &srv.base,
+            "--cache",
+            &p("cache"),
+            "--retries",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lock = sonic_lock::lock::Lock::read(std::path::Path::new(&p("c.lock"))).unwrap();
+    // No python3-yaml in this image: PyYAML comes from PyPI, the newest at the cutoff.
+    assert_eq!(
+        py_pins(&lock),
+        vec![
+            ("app".into(), "2.0".into()),
+            ("helper".into(), "1.0".into()),
+            ("lib".into(), "1.2".into()),
+            ("pyyaml".into(), "5.4.1".into()),
+        ]
+    );
+}
