@@ -8,7 +8,6 @@ use sonic_lock::manifest::Ecosystem;
 use sonic_lock::solve::python::{MetadataSource, PyResolver, ReleaseMetadata, root};
 use sonic_lock::source::{History, VersionAt};
 use sonic_lock::universe::{Universe, VersionConstraint};
-use std::collections::BTreeMap;
 
 const NAMES: usize = 4;
 const VERSIONS: u8 = 3;
