@@ -24,6 +24,7 @@ fn bisect(dir: &Path, srv: &Server, extra: &[&str]) -> Output {
         .args(["--suite", "bullseye"])
         .args(["--snapshot-url", &srv.base])
         .args(["--pypi-url", &srv.base])
+        .args(["--docker-registry", &srv.base])
         .args(["--github-url", &srv.base])
         .args(["--retries", "1", "--cache", &p("cache")])
         .args(["--good-date", "2022-11-01", "--bad-date", "2022-12-01"])
@@ -148,6 +149,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
         .args(["--sonic-repo", &p("repo.git")])
         .args(["--suite", "bullseye", "--snapshot-url", &srv.base])
         .args(["--pypi-url", &srv.base, "--retries", "1"])
+        .args(["--docker-registry", &srv.base])
         .args(["--cache", &p("cache")])
         .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-18"])
         .args(["--state-dir", &p("state")])
@@ -195,6 +197,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
             "http://127.0.0.1:9",
         ])
         .args(["--pypi-url", "http://127.0.0.1:9", "--retries", "0"])
+        .args(["--docker-registry", "http://127.0.0.1:9"])
         .args(["--cache", &p("cache3")])
         .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-18"])
         .args(["--state-dir", &p("state3")])

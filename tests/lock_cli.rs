@@ -168,7 +168,7 @@ fn other_export_formats() {
     assert_eq!(v["pin"][1]["name"], "isc-dhcp");
     // Without --rewrite-urls the needed rewrite is announced, not silently dropped.
     assert!(
-        text(&o).contains("1 URLs must be rewritten"),
+        text(&o).contains("2 URL rewrites are needed"),
         "{}",
         text(&o)
     );

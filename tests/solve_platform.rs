@@ -177,6 +177,8 @@ impl Setup {
             self.srv.base.clone(),
             "--pypi-url".into(),
             self.srv.base.clone(),
+            "--docker-registry".into(),
+            self.srv.base.clone(),
             "--retries".into(),
             "1".into(),
             "--cache".into(),

@@ -466,9 +466,12 @@ fn lock_refuses_an_incomplete_crawl_unless_told_and_then_records_the_gap() {
     // Nothing was indexed: the refusal comes before any network work.
     assert!(s.srv.requests().is_empty() && s.reg.requests().is_empty());
 
-    let (code, stdout, stderr) = s.lock(&["--allow-missing-submodules"]);
+    let (code, stdout, stderr) = s.lock(&["--allow-missing-submodules", "--json"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stderr.contains("recorded as gaps"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["proven"], false);
+    assert_eq!(report["gaps"][0]["origin"], ".gitmodules:1");
     let lock = s.written();
     let gaps = lock["gap"].as_array().unwrap();
     assert_eq!(gaps.len(), 1, "{gaps:?}");

@@ -82,7 +82,7 @@ pub fn run(args: ExportArgs, global: &Global) -> anyhow::Result<Status> {
             .with_context(|| format!("writing {}", sed.display()))?;
     } else if !rewrites.is_empty() {
         eprintln!(
-            "warning: {} URLs must be rewritten for the build to fetch the pinned files; pass --rewrite-urls FILE",
+            "warning: {} URL rewrites are needed for the build to fetch the pinned files; pass --rewrite-urls FILE",
             rewrites.len()
         );
     }

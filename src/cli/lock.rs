@@ -9,7 +9,7 @@ use super::{Global, Status};
 use anyhow::{Context, bail};
 use serde::Serialize;
 use sonic_lock::crawl::{self, CrawlOptions};
-use sonic_lock::lock::{Lock, PinKey, TrialRecord};
+use sonic_lock::lock::{Gap, Lock, PinKey, TrialRecord};
 use sonic_lock::platform;
 use sonic_lock::source::Cutoff;
 use sonic_lock::source::build;
@@ -127,6 +127,8 @@ struct Report {
     from_journal: usize,
     learned: Vec<LearnedOut>,
     error: Option<String>,
+    /// What the crawl could not read (with `--allow-incomplete`).
+    gaps: Vec<Gap>,
 }
 
 fn pick_text(k: &PinKey, v: &str) -> String {
@@ -299,6 +301,7 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
                 from_journal: 0,
                 learned: Vec::new(),
                 error: None,
+                gaps: lock.gaps.clone(),
             })?;
         }
         return Ok(Status::Ok);
@@ -424,6 +427,7 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
                     })
                     .collect(),
                 error: None,
+                gaps: lock.gaps.clone(),
             };
             if global.json {
                 super::print_json(&report)?;
@@ -453,6 +457,7 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
                     from_journal: 0,
                     learned: Vec::new(),
                     error: Some(e.to_string()),
+                    gaps: candidate.gaps.clone(),
                 })?;
             } else {
                 println!("no lock written: {e}");

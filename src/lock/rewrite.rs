@@ -68,7 +68,7 @@ pub fn rewrites(lock: &Lock) -> Result<Vec<Rewrite>, RewriteError> {
         entry.pins.push(key);
         entry.origins.extend(pin.why.iter().cloned());
     }
-    Ok(by_from
+    let exact: Vec<Rewrite> = by_from
         .into_values()
         .map(|mut r| {
             r.pins.sort();
@@ -77,7 +77,60 @@ pub fn rewrites(lock: &Lock) -> Result<Vec<Rewrite>, RewriteError> {
             r.origins.dedup();
             r
         })
-        .collect())
+        .collect();
+    let mut all = exact.clone();
+    all.extend(directory_rewrites(&exact));
+    Ok(all)
+}
+
+/// Directory rewrites implied by the exact ones: build scripts spell URLs with make
+/// variables (`.../raw/dev/$(BFN_SAI)`), so the whole URL never appears literally,
+/// but its directory does. A directory is rewritten when every pinned file in it
+/// keeps its name and moves to the same new directory; otherwise only the exact
+/// rewrites apply.
+fn directory_rewrites(exact: &[Rewrite]) -> Vec<Rewrite> {
+    fn split(url: &str) -> Option<(&str, &str)> {
+        let i = url.rfind('/')?;
+        Some((&url[..=i], &url[i + 1..]))
+    }
+    let mut dirs: BTreeMap<&str, Option<Rewrite>> = BTreeMap::new();
+    for r in exact {
+        let (Some((from_dir, from_file)), Some((to_dir, to_file))) = (split(&r.from), split(&r.to))
+        else {
+            continue;
+        };
+        // Only `scheme://host/...` directories: a bare host would rewrite too much.
+        let deep = from_dir.matches('/').count() > 3;
+        if from_file != to_file || from_file.is_empty() || from_dir == to_dir || !deep {
+            continue;
+        }
+        let slot = dirs.entry(from_dir).or_insert_with(|| {
+            Some(Rewrite {
+                from: from_dir.to_string(),
+                to: to_dir.to_string(),
+                pins: Vec::new(),
+                origins: Vec::new(),
+            })
+        });
+        match slot {
+            Some(d) if d.to == to_dir => {
+                d.pins.extend(r.pins.iter().cloned());
+                d.origins.extend(r.origins.iter().cloned());
+            }
+            // Two files of one directory go to different places: no directory rule.
+            _ => *slot = None,
+        }
+    }
+    dirs.into_values()
+        .flatten()
+        .map(|mut d| {
+            d.pins.sort();
+            d.pins.dedup();
+            d.origins.sort();
+            d.origins.dedup();
+            d
+        })
+        .collect()
 }
 
 /// The `--rewrite-urls` list: one `<declared-url> <replacement-url>` per line
@@ -209,4 +262,58 @@ pub fn github_release_at_tag(url: &str, tag: &str) -> Option<String> {
     Some(format!(
         "https://github.com/{repo}/releases/download/{tag}/{file}"
     ))
+}
+
+#[cfg(test)]
+mod directory_tests {
+    use super::*;
+    use crate::lock::Pin;
+    use crate::manifest::Ecosystem;
+
+    fn moved(from: &str, to: &str) -> Pin {
+        let mut p = Pin::new(Ecosystem::Web, to, "md5");
+        p.url = Some(to.into());
+        p.declared_url = Some(from.into());
+        p
+    }
+
+    #[test]
+    fn a_directory_moves_only_when_all_its_pinned_files_agree() {
+        let mut l = Lock::new("p", &"a".repeat(40), "2022-12-06");
+        let gh = "https://github.com/o/r/raw";
+        l.upsert(moved(
+            &format!("{gh}/dev/a.deb"),
+            &format!("{gh}/1111/a.deb"),
+        ));
+        l.upsert(moved(
+            &format!("{gh}/dev/b.deb"),
+            &format!("{gh}/1111/b.deb"),
+        ));
+        let pool = "http://deb.debian.org/debian/pool/main/x/x";
+        let snap = "https://snapshot.debian.org/archive/debian";
+        l.upsert(moved(
+            &format!("{pool}/x_1.dsc"),
+            &format!("{snap}/2022/pool/main/x/x/x_1.dsc"),
+        ));
+        l.upsert(moved(
+            &format!("{pool}/x_2.dsc"),
+            &format!("{snap}/2023/pool/main/x/x/x_2.dsc"),
+        ));
+        // A renamed file says nothing about its directory.
+        l.upsert(moved(
+            "https://e.org/d/e/latest.tgz",
+            "https://e.org/d/e/v1.tgz",
+        ));
+        let dirs: Vec<(String, String)> = rewrites(&l)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.from.ends_with('/'))
+            .map(|r| (r.from, r.to))
+            .collect();
+        assert_eq!(
+            dirs,
+            vec![(format!("{gh}/dev/"), format!("{gh}/1111/"))],
+            "the pool directory's files went to two snapshots"
+        );
+    }
 }

@@ -719,6 +719,27 @@ mod tests {
         assert!(parse_challenge("Bearer service=x").is_none());
     }
 
+    proptest::proptest! {
+        // Both parse network or tree input: any string gives an answer, never a panic.
+        #[test]
+        fn parsers_never_panic(s in "\\PC{0,80}") {
+            let _ = ImageRef::parse(&s);
+            let _ = parse_challenge(&s);
+            let _ = parse_challenge(&format!("Bearer {s}"));
+        }
+
+        #[test]
+        fn valid_references_keep_their_parts(
+            name in "[a-z0-9]{1,8}(/[a-z0-9]{1,8}){0,2}",
+            tag in "[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}",
+        ) {
+            let r = ImageRef::parse(&format!("{name}:{tag}")).unwrap();
+            proptest::prop_assert_eq!(r.tag.as_deref(), Some(tag.as_str()));
+            proptest::prop_assert!(r.repository.ends_with(&name));
+            proptest::prop_assert_eq!(r.registry.as_str(), "docker.io");
+        }
+    }
+
     #[test]
     fn debian_arches_map_to_oci_platforms() {
         assert_eq!(oci_platform("armhf"), ("arm", Some("v7")));

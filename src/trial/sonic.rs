@@ -130,19 +130,27 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// URL rewrites a candidate lockfile asks for: every pin fetched from `url` instead of its `declared_url`.
+/// URL rewrites a candidate lockfile asks for: every pin fetched from `url` instead
+/// of its `declared_url`, then the directories those moves imply (URLs that build
+/// scripts spell with make variables), as `sonic-lock export --rewrite-urls` lists them.
 pub fn lock_rewrites(lockfile: &Path) -> Vec<(String, String)> {
     let Ok(lock) = crate::lock::Lock::read(lockfile) else {
         return Vec::new();
     };
-    let mut out: Vec<(String, String)> = lock
-        .pins
-        .iter()
-        .filter_map(|p| Some((p.declared_url.clone()?, p.url.clone()?)))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+    match crate::lock::rewrite::rewrites(&lock) {
+        Ok(rw) => rw.into_iter().map(|r| (r.from, r.to)).collect(),
+        // Conflicting moves of one URL: only the pins' own URLs, each exactly.
+        Err(_) => {
+            let mut out: Vec<(String, String)> = lock
+                .pins
+                .iter()
+                .filter_map(|p| Some((p.declared_url.clone()?, p.url.clone()?)))
+                .collect();
+            out.sort();
+            out.dedup();
+            out
+        }
+    }
 }
 
 fn rewrite(text: &str, rewrites: &[(String, String)]) -> String {
