@@ -128,6 +128,22 @@ fn build_depends_are_solved_on_top_of_the_slave_and_pinned_in_it() {
     assert_eq!(picks["libbar-dev"], "2.0", "{doc}");
     assert!(picks.get("libfoo-dev").is_none(), "{doc}");
     assert!(picks.get("python3-pytest").is_none(), "{doc}");
+    // `why` finds a build dependency through the control file that asks for it.
+    let (code, stdout, stderr) = run(&[
+        "why",
+        "make",
+        "--packages",
+        packages.to_str().unwrap(),
+        "--manifest",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("to build src/libfoo/debian/control")
+            && stdout.contains("build-essential=12.9 needs make")
+            && stdout.contains("(src/libfoo/debian/control (implied))"),
+        "{stdout}"
+    );
     let lock = sonic_lock::lock::Lock::read(&lock).unwrap();
     let dh = lock.pins.iter().find(|p| p.name == "debhelper").unwrap();
     assert_eq!(dh.image.as_deref(), Some("build-sonic-slave-bullseye"));

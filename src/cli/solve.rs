@@ -729,8 +729,25 @@ pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
         println!("{} is not part of the solution", args.package);
         return Ok(Status::Found);
     };
-    let g = SolutionGraph::new(&l.u, &roots, &sol);
-    match g.why(&l.u, pid) {
+    let mut chain = SolutionGraph::new(&l.u, &roots, &sol).why(&l.u, pid);
+    // Not installed by the image itself: maybe by building one of its source packages.
+    if chain.is_none()
+        && eco == Ecosystem::Deb
+        && let (Some(image), Some(solved)) = (&image, &solved)
+    {
+        for (rule, r) in solved.build.iter().filter(|(r, _)| &r.image == image) {
+            if let Ok(bsol) = r
+                && let Some(c) = SolutionGraph::new(&l.u, &rule.requirements, bsol).why(&l.u, pid)
+            {
+                if !global.json {
+                    println!("to build {}:", rule.control);
+                }
+                chain = Some(c);
+                break;
+            }
+        }
+    }
+    match chain {
         Some(chain) => {
             if global.json {
                 print_json(&chain)?;
