@@ -82,6 +82,8 @@ fn manifest(dir: &Path, debhelper: &str) -> PathBuf {
             bd("debhelper", serde_json::json!({ "kind": "range", "value": debhelper }), 5, serde_json::json!({})),
             bd("libfoo-dev", serde_json::json!({ "kind": "none" }), 6, alts.clone()),
             bd("libbar-dev", serde_json::json!({ "kind": "none" }), 6, alts),
+            // A package the tree builds itself: no index has it.
+            bd("libswsscommon-dev", serde_json::json!({ "kind": "none" }), 8, serde_json::json!({})),
             // A test dependency that only the `check` profile enables: left out.
             bd("python3-pytest", serde_json::json!({ "kind": "none" }), 7,
                serde_json::json!({ "profiles": "[[Enabled(\"check\")]]" })),
@@ -116,6 +118,12 @@ fn build_depends_are_solved_on_top_of_the_slave_and_pinned_in_it() {
     assert!(
         stdout.contains("build dependencies of src/libfoo/debian/control"),
         "{stdout}"
+    );
+    assert!(
+        stderr.contains(
+            "src/libfoo/debian/control:8: libswsscommon-dev is in no index at the cutoff: taken as built by the tree"
+        ),
+        "{stderr}"
     );
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();

@@ -297,7 +297,30 @@ pub fn solve_manifest(
         Some(s) => deb_domain(s, &arch),
         None => opts.default_domain.clone(),
     };
-    let rules = input::build_rules(u, m, &domain_of, &[])?;
+    let mut rules = input::build_rules(u, m, &domain_of, &[])?;
+    let mut tree_built = Vec::new();
+    for rule in &mut rules {
+        // A build dependency the archive never had is one the tree builds itself
+        // (libswsscommon-dev for sonic-eventd): SONiC builds it first, so it is
+        // not the archive's to provide. Each is reported.
+        let known = |a: &crate::universe::Alternative| {
+            !u.candidates_of(a.package).is_empty() || !u.package(a.package).providers.is_empty()
+        };
+        let mut kept = Vec::new();
+        for mut r in std::mem::take(&mut rule.requirements) {
+            if !r.alternatives.is_empty() && !r.alternatives.iter().any(known) {
+                tree_built.push(format!(
+                    "{}: {} is in no index at the cutoff: taken as built by the tree",
+                    r.origin.as_deref().unwrap_or(&rule.control),
+                    super::explain::requirement_text(u, &r)
+                ));
+                continue;
+            }
+            r.alternatives.retain(known);
+            kept.push(r);
+        }
+        rule.requirements = kept;
+    }
     let (py_roots, mut notes) = python_roots(u, m)?;
     let deb = solve_images(u, &opts.base, &transactions, opts.nogoods, opts.reference);
     let mut build = Vec::new();
@@ -318,6 +341,7 @@ pub fn solve_manifest(
         let r = s.solve();
         build.push((rule, r));
     }
+    notes.extend(tree_built);
     let go = solve_go(m, opts.source);
     for mods in go.values() {
         for gm in mods {
