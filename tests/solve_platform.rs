@@ -281,7 +281,11 @@ fn solve_platform_pins_python_through_requires_dist_and_answers_why() {
     why_not.extend(common);
     let (code, out, err) = s.run(&why_not);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(out.contains(">=3.10"), "{out}");
+    assert!(
+        out.contains("lib=1.5 depends on python (>=3.10)")
+            && out.contains("which the image's Python 3.9.2 does not satisfy"),
+        "{out}"
+    );
     let mut why_deb = vec!["why", "hello"];
     why_deb.extend(common);
     let (code, out, err) = s.run(&why_deb);

@@ -41,6 +41,23 @@ pub fn requirement_text(u: &Universe, r: &Requirement) -> String {
     s
 }
 
+/// Why nothing satisfies `r`: no package at all, or (for `Requires-Python`) the image's interpreter.
+fn unsatisfied(u: &Universe, r: &Requirement) -> String {
+    let python = r.alternatives.iter().find_map(|a| {
+        let k = u.key(a.package);
+        (k.ecosystem == crate::manifest::Ecosystem::Py && k.name == "python")
+            .then(|| u.candidates_of(a.package).first().copied())
+            .flatten()
+    });
+    match python {
+        Some(c) => format!(
+            "the image's Python {} does not satisfy",
+            u.candidate(c).version
+        ),
+        None => "no available package satisfies".to_string(),
+    }
+}
+
 fn origin_suffix(r: &Requirement) -> String {
     match &r.origin {
         Some(o) => format!(" ({o})"),
@@ -63,10 +80,11 @@ pub fn premise_text(u: &Universe, p: &Problem, e: &Engine, a: Ante) -> Option<St
                     };
                     if lits.len() == 1 {
                         format!(
-                            "{} {verb} {}{}, which no available package satisfies",
+                            "{} {verb} {}{}, which {}",
                             u.display_candidate(*cand),
                             requirement_text(u, r),
-                            origin_suffix(r)
+                            origin_suffix(r),
+                            unsatisfied(u, r)
                         )
                     } else {
                         format!(
