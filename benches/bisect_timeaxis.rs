@@ -33,6 +33,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn run(
     dir: &Path,
     base: &str,
+    reg: &str,
     state: &str,
     lock_at: Option<&Path>,
 ) -> (Duration, serde_json::Value) {
@@ -51,6 +52,7 @@ fn run(
                     "--github-url",
                     base,
                 ])
+                .args(["--docker-registry", reg])
                 .args(["--retries", "1", "--cache", &p("cache")]);
         }
         Some(script) => {
@@ -81,6 +83,7 @@ fn main() {
     bisect_support::setup(d);
     let srv = bisect_support::archive();
     let base = srv.base.clone();
+    let reg = bisect_support::registry();
     let script = d.join("lock-at.sh");
     std::fs::write(
         &script,
@@ -89,26 +92,27 @@ fn main() {
              date=$(echo \"$1\" | sed 's/^\\(....\\)\\(..\\)\\(..\\)T\\(..\\)\\(..\\)\\(..\\)Z$/\\1-\\2-\\3T\\4:\\5:\\6Z/')\n\
              out=$(mktemp -d)\n\
              {bin} --quiet lock --platform testbox --platforms-dir {d}/platforms --sonic-repo {d}/repo.git \
-             --suite bullseye --snapshot-url {base} --pypi-url {base} --github-url {base} --retries 1 \
+             --suite bullseye --snapshot-url {base} --pypi-url {base} --github-url {base} --docker-registry {reg} --retries 1 \
              --cache {d}/cache --date \"$date\" --lockfiles \"$out\" 2>/dev/null\n\
              cp \"$out/testbox.lock\" \"$2\"\nrm -rf \"$out\"\n",
             bin = env!("CARGO_BIN_EXE_sonic-lock"),
-            d = d.display()
+            d = d.display(),
+            reg = reg.base
         ),
     )
     .expect("write script");
     // Warm the source cache, and check both variants agree.
-    let (_, a) = run(d, &base, "state-a", None);
+    let (_, a) = run(d, &base, &reg.base, "state-a", None);
     let locks = std::fs::read_dir(d.join("state-a/snapshots"))
         .map(|r| r.count())
         .unwrap_or(0);
-    let (_, b) = run(d, &base, "state-b", Some(&script));
+    let (_, b) = run(d, &base, &reg.base, "state-b", Some(&script));
     assert_eq!(a["time"]["first_bad"], b["time"]["first_bad"]);
     assert_eq!(a["outcome"]["culprit_sets"], b["outcome"]["culprit_sets"]);
     let (mut inproc, mut baseline) = (Vec::new(), Vec::new());
     for _ in 0..RUNS {
-        inproc.push(run(d, &base, "state-a", None).0);
-        baseline.push(run(d, &base, "state-b", Some(&script)).0);
+        inproc.push(run(d, &base, &reg.base, "state-a", None).0);
+        baseline.push(run(d, &base, &reg.base, "state-b", Some(&script)).0);
     }
     let (mi, mb) = (median(inproc), median(baseline));
     println!(

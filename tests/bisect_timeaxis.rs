@@ -8,14 +8,14 @@
 mod bisect_support;
 
 use bisect_support::source_support::Server;
-use bisect_support::{archive, setup};
+use bisect_support::{archive, registry, setup};
 use std::path::Path;
 use std::process::{Command, Output};
 
 /// The builder: the build breaks with hello 2.0-1 in the slave.
 const BUILD: &str = "echo building; if grep -rqx 'hello==2.0-1' \"$SONIC_LOCK_VERSIONS_DIR\"; then echo 'foo.h: No such file' >&2; exit 1; fi; echo built";
 
-fn bisect(dir: &Path, srv: &Server, extra: &[&str]) -> Output {
+fn bisect(dir: &Path, srv: &Server, reg: &Server, state: &str, extra: &[&str]) -> Output {
     let p = |rel: &str| dir.join(rel).display().to_string();
     Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
         .args(["--quiet", "--json", "bisect", "--platform", "testbox"])
@@ -24,12 +24,17 @@ fn bisect(dir: &Path, srv: &Server, extra: &[&str]) -> Output {
         .args(["--suite", "bullseye"])
         .args(["--snapshot-url", &srv.base])
         .args(["--pypi-url", &srv.base])
-        .args(["--docker-registry", &srv.base])
         .args(["--github-url", &srv.base])
+        .args(["--docker-registry", &reg.base])
         .args(["--retries", "1", "--cache", &p("cache")])
         .args(["--good-date", "2022-11-01", "--bad-date", "2022-12-01"])
         .args(["--step-hours", "24"])
-        .args(["--state-dir", &p("state"), "--report", &p("report")])
+        .args([
+            "--state-dir",
+            &p(state),
+            "--report",
+            &p(&format!("{state}-report")),
+        ])
         .args(extra)
         .args(["--builder", "command", "--", "sh", "-c", BUILD])
         .output()
@@ -46,7 +51,8 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     let d = dir.path();
     setup(d);
     let srv = archive();
-    let out = bisect(d, &srv, &[]);
+    let reg = registry();
+    let out = bisect(d, &srv, &reg, "state", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -65,6 +71,10 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     assert!(
         good.contains("version = \"2.0\""),
         "demo 2.0 at the 19th: {good}"
+    );
+    assert!(
+        good.contains("name = \"debian:bullseye\""),
+        "base image pinned: {good}"
     );
     let changes = j["changes"].as_array().unwrap();
     let ids: Vec<&str> = changes.iter().map(|c| c["id"].as_str().unwrap()).collect();
@@ -114,15 +124,19 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
         "{notes}"
     );
     // The report shows both searches.
-    let md = std::fs::read_to_string(d.join("report/report.md")).unwrap();
+    let md = std::fs::read_to_string(d.join("state-report/report.md")).unwrap();
     assert!(md.contains("first bad snapshot `20221120T000000Z`"), "{md}");
+    assert!(
+        md.contains("- good: `lock as of 20221119T000000Z (the last good timestamp after --good-date 20221101T000000Z)`"),
+        "{md}"
+    );
     assert!(md.contains(old) && md.contains(new), "{md}");
-    let svg = std::fs::read_to_string(d.join("report/timeline.svg")).unwrap();
+    let svg = std::fs::read_to_string(d.join("state-report/timeline.svg")).unwrap();
     assert!(svg.contains("20221120"), "time trials are drawn");
 
     // The same command again: every verdict and every lock is reused, nothing is rebuilt.
     let hits_before = srv.requests().len();
-    let again = bisect(d, &srv, &[]);
+    let again = bisect(d, &srv, &reg, "state", &[]);
     assert_eq!(again.status.code(), Some(0));
     let j2: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(j2["time"]["builds"], 0);
@@ -133,6 +147,45 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
         hits_before,
         "locks came from the state dir"
     );
+
+    // Other options for the locks (here: more Python metadata): the stored locks
+    // are not reused but made again; the verdicts of identical candidates are.
+    let other = bisect(d, &srv, &reg, "state", &["--py-metadata", "2"]);
+    let err = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("note: removed") && err.contains("other sources"),
+        "{err}"
+    );
+    let key = std::fs::read_to_string(d.join("state/snapshots/fingerprint")).unwrap();
+    assert!(key.contains("py-metadata 2"), "{key}");
+    assert!(
+        d.join("state/snapshots/20221119T000000Z.lock").is_file(),
+        "made again"
+    );
+
+    // Four builders: k-ary splits, fewer rounds, the same answer (locks are
+    // produced one at a time while the round's builds run in parallel).
+    let par = bisect(d, &srv, &reg, "state-p4", &["--jobs", "4"]);
+    assert_eq!(
+        par.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&par.stderr)
+    );
+    let j4: serde_json::Value = serde_json::from_slice(&par.stdout).unwrap();
+    assert_eq!(j4["time"]["last_good"], j["time"]["last_good"]);
+    assert_eq!(j4["time"]["first_bad"], j["time"]["first_bad"]);
+    assert!(
+        j4["time"]["rounds"].as_u64().unwrap() < j["time"]["rounds"].as_u64().unwrap(),
+        "{} vs {}",
+        j4["time"]["rounds"],
+        j["time"]["rounds"]
+    );
+    assert_eq!(
+        j4["outcome"]["culprit_sets"][0]["changes"],
+        j["outcome"]["culprit_sets"][0]["changes"]
+    );
 }
 
 #[test]
@@ -141,6 +194,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
     let d = dir.path();
     setup(d);
     let srv = archive();
+    let reg = registry();
     // Before the 20th everything builds.
     let p = |rel: &str| d.join(rel).display().to_string();
     let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
@@ -149,7 +203,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
         .args(["--sonic-repo", &p("repo.git")])
         .args(["--suite", "bullseye", "--snapshot-url", &srv.base])
         .args(["--pypi-url", &srv.base, "--retries", "1"])
-        .args(["--docker-registry", &srv.base])
+        .args(["--docker-registry", &reg.base])
         .args(["--cache", &p("cache")])
         .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-18"])
         .args(["--state-dir", &p("state")])
@@ -165,6 +219,31 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["outcome"]["status"], "bad-passes");
     assert_eq!(j["time"]["builds"], 1);
+
+    // The human summary says where the time axis ended (default grid: 6 hours).
+    let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(["--quiet", "bisect", "--platform", "testbox"])
+        .args(["--platforms-dir", &p("platforms")])
+        .args(["--sonic-repo", &p("repo.git")])
+        .args(["--suite", "bullseye", "--snapshot-url", &srv.base])
+        .args(["--pypi-url", &srv.base, "--retries", "1"])
+        .args(["--docker-registry", &reg.base])
+        .args(["--cache", &p("cache")])
+        .args(["--good-date", "2022-11-01", "--bad-date", "2022-11-25"])
+        .args(["--state-dir", &p("state")])
+        .args(["--builder", "command", "--", "sh", "-c", BUILD])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("time axis: last good 20221119T180000Z, first bad 20221120T000000Z"),
+        "{text}"
+    );
+    assert!(
+        text.contains("deb hello [build-sonic-slave-bullseye bullseye amd64] 1.0-1 -> 2.0-1"),
+        "{text}"
+    );
 
     // --sonic-repo without --platform, and dates without any lock source.
     let out = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))

@@ -17,7 +17,7 @@ mod bisect_support;
 mod ci_support;
 
 use bisect_support::source_support::Server;
-use bisect_support::{archive, setup};
+use bisect_support::{archive, registry, setup};
 use ci_support::{AzureRun, GithubRun, JobRun, StepRun, run_azure, run_github};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 struct World {
     dir: tempfile::TempDir,
     srv: Server,
+    reg: Server,
 }
 
 impl World {
@@ -58,6 +59,7 @@ impl World {
         World {
             dir,
             srv: archive(),
+            reg: registry(),
         }
     }
 
@@ -76,8 +78,9 @@ impl World {
     fn lock_args(&self) -> String {
         let b = &self.srv.base;
         format!(
-            "--platforms-dir {} --suite bullseye --snapshot-url {b} --pypi-url {b} --github-url {b} --retries 1",
-            self.p("platforms").display()
+            "--platforms-dir {} --suite bullseye --snapshot-url {b} --pypi-url {b} --github-url {b} --docker-registry {} --retries 1",
+            self.p("platforms").display(),
+            self.reg.base
         )
     }
 
@@ -286,7 +289,39 @@ fn github_actions_nights_lock_build_bisect_and_record() {
         "not recorded"
     );
 
-    // Night 3: tonight's build fails once, then builds: bisect exits 1, the lock is recorded.
+    // Night 3: hello 2.0-1 fails only twice, then builds: the final verdicts do
+    // not reproduce, bisect exits 3 and the job fails without blaming anything.
+    let flaky = w.builder(
+        "flaky.sh",
+        &format!(
+            "if grep -rqx 'hello==2.0-1' \"$SONIC_LOCK_VERSIONS_DIR\"; then n=$(cat {c} 2>/dev/null || echo 0); echo $((n+1)) > {c}; if [ $n -lt 2 ]; then echo 'fatal error'; exit 1; fi; fi; echo built",
+            c = w.p("flaky-count").display()
+        ),
+    );
+    let (run, ws) = w.github("night3", "2022-11-25", &flaky);
+    assert!(run.failed, "{}", run.log);
+    assert_eq!(run.step(GH[1]), &StepRun::Exited(0), "{}", run.log);
+    assert_eq!(run.step(GH[2]), &StepRun::Skipped);
+    assert_eq!(run.step(GH[3]), &StepRun::Exited(1));
+    assert!(run.log.contains("flaky or undecidable"), "{}", run.log);
+    let j: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.join("bisect-report/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        j["outcome"]["status"] == "flaky" || j["outcome"]["status"] == "undecidable",
+        "{}",
+        j["outcome"]
+    );
+    assert_eq!(
+        j["changes"].as_array().unwrap().len(),
+        4,
+        "{}",
+        j["changes"]
+    );
+    assert!(j["outcome"]["culprit_sets"].as_array().unwrap().is_empty());
+
+    // Night 4: tonight's build fails once, then builds: bisect exits 1, the lock is recorded.
     let once = w.builder(
         "once.sh",
         &format!(
@@ -294,16 +329,16 @@ fn github_actions_nights_lock_build_bisect_and_record() {
             m = w.p("failed-once").display()
         ),
     );
-    let (run, _) = w.github("night3", "2022-11-25", &once);
+    let (run, _) = w.github("night4", "2022-11-25", &once);
     assert!(!run.failed, "{}", run.log);
     assert_eq!(run.step(GH[1]), &StepRun::Exited(0));
     assert_eq!(run.step(GH[2]), &StepRun::Exited(0), "{}", run.log);
     assert_eq!(run.step(GH[3]), &StepRun::Skipped);
     assert!(w.committed_lock().unwrap().contains("version = \"2.0-1\""));
 
-    // Night 4: the builder cannot judge (125): no bisection, the job fails.
+    // Night 5: the builder cannot judge (125): no bisection, the job fails.
     let cannot = w.builder("cannot.sh", "echo 'docker is not usable'; exit 125");
-    let (run, ws) = w.github("night4", "2022-11-25", &cannot);
+    let (run, ws) = w.github("night5", "2022-11-25", &cannot);
     assert!(run.failed);
     assert_eq!(run.step(GH[1]), &StepRun::Skipped);
     assert_eq!(run.step(GH[3]), &StepRun::Exited(1));
@@ -313,6 +348,28 @@ fn github_actions_nights_lock_build_bisect_and_record() {
         run.log
     );
     assert!(!ws.join("bisect-report").exists());
+
+    // Night 6: a corrupt last good lock is an input error (bisect exit 2): the
+    // bisect step itself fails the job, and nothing is recorded.
+    let seed = w.p("seed");
+    git(&seed, &["pull", "-q"]);
+    std::fs::write(
+        seed.join("lockfiles/testbox.lock"),
+        "version = 1\n[[pin]]\n",
+    )
+    .unwrap();
+    git(&seed, &["commit", "-qam", "break the lock"]);
+    git(&seed, &["push", "-q", "origin", "master"]);
+    let (run, _) = w.github("night6", "2022-11-25", &builder);
+    assert!(run.failed);
+    assert_eq!(run.step(GH[1]), &StepRun::Exited(2), "{}", run.log);
+    assert_eq!(run.step(GH[2]), &StepRun::Skipped);
+    assert_eq!(run.step(GH[3]), &StepRun::Skipped);
+    assert!(
+        run.log.contains("last-good.lock"),
+        "the error names the file: {}",
+        run.log
+    );
 }
 
 #[test]
@@ -334,6 +391,35 @@ fn azure_pipelines_nights_lock_build_bisect_and_record() {
         Some(good.as_str()),
         "not recorded"
     );
+    // The builder cannot judge (125): no bisection, the run fails.
+    let cannot = w.builder("cannot.sh", "echo 'docker is not usable'; exit 125");
+    let (run, ws) = w.azure("night3", "2022-11-25", &cannot);
+    assert!(run.failed);
+    assert_eq!(run.step(AZ[1]), &StepRun::Skipped);
+    assert_eq!(run.step(AZ[2]), &StepRun::Skipped);
+    assert_eq!(run.step(AZ[3]), &StepRun::Exited(1));
+    assert!(
+        run.log.contains("tonight's build: skip (exit 125)"),
+        "{}",
+        run.log
+    );
+    assert!(!run.log.contains("command not found"), "{}", run.log);
+    assert!(!ws.join("bisect-report").exists());
+
+    // Tonight's build fails once, then builds: bisect exits 1 and the lock is recorded.
+    let once = w.builder(
+        "once.sh",
+        &format!(
+            "if [ ! -f {m} ]; then touch {m}; echo 'network hiccup'; exit 1; fi; echo built",
+            m = w.p("failed-once").display()
+        ),
+    );
+    let (run, _) = w.azure("night4", "2022-11-25", &once);
+    assert!(!run.failed, "{}", run.log);
+    assert_eq!(run.step(AZ[1]), &StepRun::Exited(0));
+    assert_eq!(run.step(AZ[2]), &StepRun::Exited(0), "{}", run.log);
+    assert_eq!(run.step(AZ[3]), &StepRun::Skipped);
+    assert!(w.committed_lock().unwrap().contains("version = \"2.0-1\""));
 }
 
 #[test]

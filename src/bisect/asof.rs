@@ -33,6 +33,11 @@ pub trait LockAt: Sync {
     fn take_warnings(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Everything the locks depend on besides the timestamp (tree, commit, sources):
+    /// stored locks made with another fingerprint are not reused.
+    fn fingerprint(&self) -> String {
+        self.describe()
+    }
 }
 
 impl<L: LockAt + ?Sized> LockAt for Box<L> {
@@ -45,6 +50,9 @@ impl<L: LockAt + ?Sized> LockAt for Box<L> {
     fn take_warnings(&self) -> Vec<String> {
         (**self).take_warnings()
     }
+    fn fingerprint(&self) -> String {
+        (**self).fingerprint()
+    }
 }
 
 /// The lock pipeline in-process: one crawl, then index + solve per timestamp.
@@ -56,6 +64,8 @@ pub struct PipelineLocks<'a> {
     suites: Vec<SuiteSpec>,
     domain: String,
     py_metadata: usize,
+    gaps: Vec<crate::lock::lockfile::Gap>,
+    source_key: String,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -75,6 +85,8 @@ impl<'a> PipelineLocks<'a> {
         })?;
         Ok(PipelineLocks {
             platform: platform.to_string(),
+            gaps: pipeline::crawl_gaps(&crawled.manifest),
+            source_key: String::new(),
             manifest: crawled.manifest,
             crawl,
             sources,
@@ -88,6 +100,18 @@ impl<'a> PipelineLocks<'a> {
     /// The crawled manifest (its commit is the tree every timestamp is solved for).
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// Names where the sources are (URLs, mirrors) for [`LockAt::fingerprint`]:
+    /// locks stored for other sources are then not reused.
+    pub fn with_source_key(mut self, key: &str) -> Self {
+        self.source_key = key.to_string();
+        self
+    }
+
+    /// What the crawl could not read; every lock records these as its gaps.
+    pub fn gaps(&self) -> &[crate::lock::lockfile::Gap] {
+        &self.gaps
     }
 }
 
@@ -121,10 +145,17 @@ impl LockAt for PipelineLocks<'_> {
             }
         };
         if let Ok(mut w) = self.warnings.lock() {
-            w.extend(out.warnings.iter().map(|m| format!("{ts}: {m}")));
+            // Crawl errors are the gaps, reported once by the caller.
+            w.extend(
+                out.warnings
+                    .iter()
+                    .filter(|m| !m.starts_with("crawl: "))
+                    .map(|m| format!("{ts}: {m}")),
+            );
         }
         let mut lock = out.candidate;
         lock.cutoff = cutoff.rfc3339();
+        lock.gaps = self.gaps.clone();
         lock.normalize();
         Ok(lock)
     }
@@ -140,6 +171,19 @@ impl LockAt for PipelineLocks<'_> {
         format!(
             "lock pipeline: {} at {} indexed as of each timestamp",
             self.crawl.repo, self.manifest.commit
+        )
+    }
+
+    fn fingerprint(&self) -> String {
+        format!(
+            "{}\nplatform {}\nsuites {:?}\ndomain {}\npy-metadata {}\nsources {}\ngaps {}",
+            self.describe(),
+            self.platform,
+            self.suites,
+            self.domain,
+            self.py_metadata,
+            self.source_key,
+            self.gaps.len()
         )
     }
 }
@@ -218,13 +262,41 @@ pub struct StoredLocks<L: LockAt> {
 }
 
 impl<L: LockAt> StoredLocks<L> {
-    /// Keeps the locks of `inner` under `dir`.
-    pub fn new(inner: L, dir: &Path) -> StoredLocks<L> {
-        StoredLocks {
-            inner,
-            dir: dir.to_path_buf(),
-            busy: Mutex::new(()),
+    /// Keeps the locks of `inner` under `dir`. Locks left there by a producer with
+    /// another fingerprint (other tree, commit or sources: `dir/fingerprint`) are
+    /// removed, so a state directory reused with other options never answers with
+    /// stale locks; returns how many were removed.
+    pub fn open(inner: L, dir: &Path) -> Result<(StoredLocks<L>, usize), BisectError> {
+        let key = inner.fingerprint();
+        let key_file = dir.join("fingerprint");
+        std::fs::create_dir_all(dir).map_err(|e| prepare_err(dir, e))?;
+        let mut removed = 0;
+        let old = std::fs::read(&key_file).ok();
+        if old.as_deref() != Some(key.as_bytes()) {
+            let entries = std::fs::read_dir(dir).map_err(|e| prepare_err(dir, e))?;
+            for entry in entries {
+                let path = entry.map_err(|e| prepare_err(dir, e))?.path();
+                let stored_lock = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(".lock"))
+                    .is_some_and(|ts| super::timeaxis::parse_timestamp(ts).is_ok());
+                if stored_lock {
+                    std::fs::remove_file(&path).map_err(|e| prepare_err(&path, e))?;
+                    removed += 1;
+                }
+            }
+            crate::fsio::write_atomic(&key_file, key.as_bytes())
+                .map_err(|e| prepare_err(&key_file, e))?;
         }
+        Ok((
+            StoredLocks {
+                inner,
+                dir: dir.to_path_buf(),
+                busy: Mutex::new(()),
+            },
+            removed,
+        ))
     }
 
     /// The producer.
@@ -328,7 +400,9 @@ mod tests {
     #[test]
     fn locks_are_produced_once_and_unsolvable_timestamps_are_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        let stored = StoredLocks::new(Fake(AtomicUsize::new(0)), &dir.path().join("snapshots"));
+        let (stored, removed) =
+            StoredLocks::open(Fake(AtomicUsize::new(0)), &dir.path().join("snapshots")).unwrap();
+        assert_eq!(removed, 0);
         let a = stored.lock("20221105T000000Z").unwrap();
         let b = stored.lock("20221105T000000Z").unwrap();
         assert_eq!(a.candidate_hash(), b.candidate_hash());
@@ -338,6 +412,26 @@ mod tests {
             "second read from disk"
         );
         assert!(stored.path("20221105T000000Z").is_file());
+        // Reopened by the same producer: kept; by another: removed.
+        let (stored, removed) =
+            StoredLocks::open(Fake(AtomicUsize::new(0)), &dir.path().join("snapshots")).unwrap();
+        assert_eq!(removed, 0);
+        assert!(stored.path("20221105T000000Z").is_file());
+        struct Other;
+        impl LockAt for Other {
+            fn lock_at(&self, ts: &str) -> Result<Lock, BisectError> {
+                Err(BisectError::TimeAxis(ts.into()))
+            }
+            fn describe(&self) -> String {
+                "other sources".into()
+            }
+        }
+        let (_, removed) = StoredLocks::open(Other, &dir.path().join("snapshots")).unwrap();
+        assert_eq!(removed, 1);
+        assert!(!dir.path().join("snapshots/20221105T000000Z.lock").exists());
+        let (stored, _) =
+            StoredLocks::open(Fake(AtomicUsize::new(0)), &dir.path().join("snapshots")).unwrap();
+        stored.lock("20221105T000000Z").unwrap();
         assert!(matches!(
             stored.lock("not-a-timestamp"),
             Err(BisectError::TimeAxis(_))

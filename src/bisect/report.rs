@@ -336,6 +336,7 @@ impl Report {
     ) -> Result<(), ReportError> {
         use super::timeaxis::{from_epoch, to_epoch};
         use plotters::prelude::*;
+        use plotters::style::text_anchor::{HPos, VPos};
         let err = |e: &dyn std::fmt::Display| ReportError::Draw(e.to_string());
         let epoch = |ts: &str| to_epoch(ts).map(|v| v as f64).ok();
         let points: Vec<(f64, &super::timeaxis::TimeTrial)> = t
@@ -386,19 +387,26 @@ impl Report {
         }
         let mut marks = Vec::new();
         let mut labels = Vec::new();
+        let middle = (lo + hi) / 2.0;
         for (row, (x, tt)) in points.iter().enumerate() {
             let y = row as f64 + 0.5;
             marks.push(Circle::new((*x, y), 5, verdict_colour(tt.verdict).filled()));
-            labels.push(Text::new(
-                format!(
-                    "{} {}{}",
-                    tt.timestamp,
-                    verdict_word(tt.verdict),
-                    if tt.replayed { " (journal)" } else { "" }
-                ),
-                (*x, y),
-                ("sans-serif", 11),
-            ));
+            // Labels point inwards, so none runs off the picture.
+            let words = format!(
+                "{} {}{}",
+                tt.timestamp,
+                verdict_word(tt.verdict),
+                if tt.replayed { " (journal)" } else { "" }
+            );
+            let nudge = (hi - lo + 2.0 * pad) * 0.012;
+            let (h, lx) = if *x > middle {
+                (HPos::Right, x - nudge)
+            } else {
+                (HPos::Left, x + nudge)
+            };
+            let style = TextStyle::from(("sans-serif", 11).into_font())
+                .pos(plotters::style::text_anchor::Pos::new(h, VPos::Center));
+            labels.push(Text::new(words, (lx, y), style));
         }
         chart.draw_series(marks).map_err(|e| err(&e))?;
         chart.draw_series(labels).map_err(|e| err(&e))?;
@@ -434,6 +442,7 @@ impl Report {
             .configure_mesh()
             .disable_mesh()
             .x_desc("change position in search order")
+            .x_labels((n + 1).min(12))
             .y_desc("trial")
             .y_labels(rows.min(20))
             .x_label_formatter(&|v| format!("{v:.0}"))

@@ -63,6 +63,10 @@ pub struct BisectArgs {
     /// Time-axis mode: clone submodules not found under --submodules into the cache.
     #[arg(long)]
     pub clone_submodules: bool,
+    /// Time-axis mode: bisect even when the crawl could not read part of the tree
+    /// (a submodule, a file); the gaps are recorded in every lock.
+    #[arg(long, visible_alias = "allow-missing-submodules")]
+    pub allow_incomplete: bool,
     /// Read platform definitions from this directory instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub platforms_dir: Option<PathBuf>,
@@ -154,21 +158,24 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
             let platform = args.platform.clone().unwrap_or_default();
             let sources;
             let locks_dir = args.state_dir.join("snapshots");
-            let stored: StoredLocks<Box<dyn LockAt + '_>> = match (&args.lock_at, &args.sonic_repo)
-            {
-                (Some(template), _) => StoredLocks::new(
-                    Box::new(CommandLocks::new(template, &platform, &locks_dir)),
-                    &locks_dir,
-                ),
+            let producer: Box<dyn LockAt + '_> = match (&args.lock_at, &args.sonic_repo) {
+                (Some(template), _) => Box::new(CommandLocks::new(template, &platform, &locks_dir)),
                 (None, Some(_)) => {
                     sources = args.source.sources()?;
                     let p = pipeline_locks(&args, &platform, &sources, global)?;
-                    StoredLocks::new(Box::new(p), &locks_dir)
+                    Box::new(p.with_source_key(&source_key(&args.source)))
                 }
                 (None, None) => bail!(
                     "time-axis mode needs --sonic-repo (lock with the built-in pipeline) or --lock-at CMD"
                 ),
             };
+            let (stored, removed) = StoredLocks::open(producer, &locks_dir)?;
+            if removed > 0 {
+                eprintln!(
+                    "note: removed {removed} lock(s) from {} made with other sources or another tree",
+                    locks_dir.display()
+                );
+            }
             let axis = LockAxis {
                 locks: &stored,
                 builder: builder.as_ref(),
@@ -230,8 +237,14 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
             let bad = stored.lock(&t.first_bad)?;
             print_warnings(&stored);
             (
-                format!("{} (snapshot {})", good_date, t.last_good),
-                format!("{} (snapshot {})", bad_date, t.first_bad),
+                format!(
+                    "lock as of {} (the last good timestamp after --good-date {})",
+                    t.last_good, good_date
+                ),
+                format!(
+                    "lock as of {} (the first bad timestamp up to --bad-date {})",
+                    t.first_bad, bad_date
+                ),
                 LockChanges::new(good, &bad),
                 Some(t),
                 Some(format!(
@@ -290,6 +303,21 @@ fn print_warnings<L: LockAt>(stored: &StoredLocks<L>) {
     }
 }
 
+/// Where the sources are, as far as it changes what a lock says (not how it is fetched).
+fn source_key(s: &SourceArgs) -> String {
+    format!(
+        "snapshot={} mirror={:?} pypi={} goproxy={} github={} github-git={} docker={} keyring={:?}",
+        s.snapshot_url,
+        s.mirror,
+        s.pypi_url,
+        s.goproxy,
+        s.github_url,
+        s.github_git,
+        s.docker_registry,
+        s.keyring
+    )
+}
+
 /// Crawls the tree once for the in-process lock pipeline (same options as `lock`).
 fn pipeline_locks<'a>(
     args: &BisectArgs,
@@ -329,7 +357,9 @@ fn pipeline_locks<'a>(
         platform: Some(p),
         all: false,
         submodules: args.submodules.clone(),
-        clone_submodules: args.clone_submodules,
+        // As `lock` does: a repository given by URL has no local submodule clones.
+        clone_submodules: args.clone_submodules
+            || (args.submodules.is_none() && repo_arg.contains("://")),
         cache_dir: cache,
     };
     let pb = super::progress(global, None, "crawling");
@@ -342,7 +372,29 @@ fn pipeline_locks<'a>(
         args.py_metadata,
     );
     pb.finish_and_clear();
-    Ok(locks?)
+    let locks = locks?;
+    // As for `lock`: a lock claims to pin every dependency of the tree.
+    let gaps = locks.gaps();
+    if !gaps.is_empty() {
+        let list: Vec<String> = gaps
+            .iter()
+            .map(|g| format!("  {}: {}", g.origin, g.message))
+            .collect();
+        if !args.allow_incomplete {
+            bail!(
+                "the crawl could not read {} part(s) of the tree, so the locks would be incomplete:\n{}\n\
+                 provide them (--submodules DIR or --clone-submodules), or pass --allow-incomplete to record the gaps in the locks",
+                gaps.len(),
+                list.join("\n")
+            );
+        }
+        eprintln!(
+            "warning: bisecting without {} unreadable part(s) of the tree (recorded as gaps in the locks):\n{}",
+            gaps.len(),
+            list.join("\n")
+        );
+    }
+    Ok(locks)
 }
 
 fn finish(
@@ -406,6 +458,19 @@ fn summary(r: &Report) -> String {
         engine::Status::Flaky => "flaky: a final verdict did not reproduce",
         engine::Status::Undecidable => "undecidable",
     };
+    if let Some(t) = &r.time {
+        lines.push(format!(
+            "time axis: last good {}, first bad {} ({} timestamp builds{})",
+            t.last_good,
+            t.first_bad,
+            t.builds,
+            if t.status == engine::Status::Undecidable {
+                "; skipped timestamps lie between them"
+            } else {
+                ""
+            }
+        ));
+    }
     lines.push(format!(
         "bisect: {head} ({} changes, {} builds, {} rounds)",
         r.changes.len(),

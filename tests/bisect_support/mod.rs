@@ -141,3 +141,16 @@ pub fn setup(dir: &Path) {
     std::fs::create_dir_all(dir.join("platforms")).unwrap();
     std::fs::write(dir.join("platforms/testbox.toml"), PLATFORM_TOML).unwrap();
 }
+
+/// Docker Hub for the slave's `FROM debian:bullseye`: one amd64 image, built
+/// before every snapshot, so the base image is the same at every timestamp.
+pub fn registry() -> Server {
+    let mut r = source_support::registry::Registry::default();
+    r.single(
+        "library/debian",
+        "bullseye",
+        "amd64",
+        "2022-10-01T00:00:00Z",
+    );
+    r.serve(true)
+}
