@@ -82,6 +82,8 @@ fn manifest(dir: &Path, debhelper: &str) -> PathBuf {
             bd("debhelper", serde_json::json!({ "kind": "range", "value": debhelper }), 5, serde_json::json!({})),
             bd("libfoo-dev", serde_json::json!({ "kind": "none" }), 6, alts.clone()),
             bd("libbar-dev", serde_json::json!({ "kind": "none" }), 6, alts),
+            // A package the tree builds itself: no index has it.
+            bd("libswsscommon-dev", serde_json::json!({ "kind": "none" }), 8, serde_json::json!({})),
             // A test dependency that only the `check` profile enables: left out.
             bd("python3-pytest", serde_json::json!({ "kind": "none" }), 7,
                serde_json::json!({ "profiles": "[[Enabled(\"check\")]]" })),
@@ -117,6 +119,12 @@ fn build_depends_are_solved_on_top_of_the_slave_and_pinned_in_it() {
         stdout.contains("build dependencies of src/libfoo/debian/control"),
         "{stdout}"
     );
+    assert!(
+        stderr.contains(
+            "src/libfoo/debian/control:8: libswsscommon-dev is in no index at the cutoff: taken as built by the tree"
+        ),
+        "{stderr}"
+    );
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let picks = &doc["build_depends"]["sonic-slave-bullseye src/libfoo/debian/control"]["picks"];
@@ -128,6 +136,22 @@ fn build_depends_are_solved_on_top_of_the_slave_and_pinned_in_it() {
     assert_eq!(picks["libbar-dev"], "2.0", "{doc}");
     assert!(picks.get("libfoo-dev").is_none(), "{doc}");
     assert!(picks.get("python3-pytest").is_none(), "{doc}");
+    // `why` finds a build dependency through the control file that asks for it.
+    let (code, stdout, stderr) = run(&[
+        "why",
+        "make",
+        "--packages",
+        packages.to_str().unwrap(),
+        "--manifest",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("to build src/libfoo/debian/control")
+            && stdout.contains("build-essential=12.9 needs make")
+            && stdout.contains("(src/libfoo/debian/control (implied))"),
+        "{stdout}"
+    );
     let lock = sonic_lock::lock::Lock::read(&lock).unwrap();
     let dh = lock.pins.iter().find(|p| p.name == "debhelper").unwrap();
     assert_eq!(dh.image.as_deref(), Some("build-sonic-slave-bullseye"));

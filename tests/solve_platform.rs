@@ -281,7 +281,11 @@ fn solve_platform_pins_python_through_requires_dist_and_answers_why() {
     why_not.extend(common);
     let (code, out, err) = s.run(&why_not);
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(out.contains(">=3.10"), "{out}");
+    assert!(
+        out.contains("lib=1.5 depends on python (>=3.10)")
+            && out.contains("which the image's Python 3.9.2 does not satisfy"),
+        "{out}"
+    );
     let mut why_deb = vec!["why", "hello"];
     why_deb.extend(common);
     let (code, out, err) = s.run(&why_deb);
@@ -303,4 +307,140 @@ fn solve_platform_explains_a_pin_that_contradicts_a_requirement() {
     );
     assert!(stdout.contains("lib"), "{stdout}");
     assert!(!std::path::Path::new(&s.p("candidate.lock")).exists());
+}
+
+#[test]
+fn go_minimal_version_selection_reads_go_mod_files_from_the_proxy() {
+    use sonic_lock::source::cache::Cache;
+    use sonic_lock::source::go::GoProxy;
+    use sonic_lock::source::http::{Http, HttpConfig};
+    let mut site: HashMap<String, Vec<u8>> = HashMap::new();
+    // Upper-case letters are escaped as `!x` in proxy paths.
+    site.insert(
+        "/github.com/!acme/a/@v/v1.0.0.mod".into(),
+        b"module github.com/Acme/a\n\ngo 1.16\n\nrequire (\n\tgolang.org/x/net v0.2.0\n\tgithub.com/c/d v1.1.0 // indirect\n)\nreplace github.com/c/d => ../d\n".to_vec(),
+    );
+    site.insert(
+        "/golang.org/x/net/@v/v0.2.0.mod".into(),
+        b"module golang.org/x/net\n\nrequire golang.org/x/text v0.3.7\n".to_vec(),
+    );
+    site.insert(
+        "/golang.org/x/text/@v/v0.3.7.mod".into(),
+        b"module golang.org/x/text\n".to_vec(),
+    );
+    site.insert(
+        "/golang.org/x/text/@v/v0.3.3.mod".into(),
+        b"module golang.org/x/text\n".to_vec(),
+    );
+    let srv = source_support::site(site);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = HttpConfig {
+        retries: 1,
+        ..HttpConfig::default()
+    };
+    let http =
+        std::sync::Arc::new(Http::new(cfg, Cache::open(&dir.path().join("c")).unwrap()).unwrap());
+    let proxy = GoProxy::new(http, &srv.base);
+    // A dependency's replace directive does not apply: c/d is left out.
+    assert_eq!(
+        proxy.requires("github.com/Acme/a", "v1.0.0").unwrap(),
+        vec![("golang.org/x/net".to_string(), "v0.2.0".to_string())]
+    );
+    let read = |m: &str, v: &str| proxy.requires(m, v).map_err(|e| e.to_string());
+    let roots = vec![
+        ("github.com/Acme/a".to_string(), "v1.0.0".to_string()),
+        ("golang.org/x/text".to_string(), "v0.3.3".to_string()),
+        ("example.com/gone".to_string(), "v1.0.0".to_string()),
+    ];
+    let bl = sonic_lock::solve::mvs::select(&roots, Some(&read));
+    // x/text: the main module asks for v0.3.3, x/net's go.mod for v0.3.7; MVS takes the higher.
+    assert_eq!(bl.selected["golang.org/x/text"], "v0.3.7");
+    assert_eq!(bl.selected["golang.org/x/net"], "v0.2.0");
+    assert_eq!(
+        bl.required_by["golang.org/x/text"]
+            .iter()
+            .collect::<Vec<_>>(),
+        vec!["golang.org/x/net"]
+    );
+    // A go.mod the proxy does not have is reported, not guessed.
+    assert_eq!(bl.notes.len(), 1, "{:?}", bl.notes);
+    assert!(
+        bl.notes[0].contains("example.com/gone@v1.0.0"),
+        "{:?}",
+        bl.notes
+    );
+}
+
+#[test]
+fn solve_manifest_fetches_python_metadata_on_request() {
+    let srv = world();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |rel: &str| dir.path().join(rel).display().to_string();
+    std::fs::write(
+        p("Packages"),
+        "Package: hello\nVersion: 2.10-2\nArchitecture: amd64\n",
+    )
+    .unwrap();
+    let m = serde_json::json!({
+        "schema_version": 1, "platform": "testbox", "commit": "a".repeat(40),
+        "commit_date": "2022-12-01T12:00:00Z",
+        "dependencies": [{
+            "ecosystem": "py", "name": "App", "constraint": { "kind": "none" }, "pinned": false,
+            "origin": { "file": "dockers/docker-x/Dockerfile.j2", "line": 4 },
+            "context": { "image": "docker-x", "suite": "bullseye", "python": "py3" }, "attrs": {}
+        }],
+        "diagnostics": []
+    });
+    std::fs::write(p("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    let base = [
+        "solve",
+        "--packages",
+        &p("Packages"),
+        "--manifest",
+        &p("manifest.json"),
+        "--lock-out",
+        &p("c.lock"),
+    ];
+    // Without --fetch-metadata the universe is all there is: app is unknown there.
+    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(base)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_sonic-lock"))
+        .args(base)
+        .args([
+            "--fetch-metadata",
+            "--pypi-url",
+            &srv.base,
+            "--cache",
+            &p("cache"),
+            "--retries",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let lock = sonic_lock::lock::Lock::read(std::path::Path::new(&p("c.lock"))).unwrap();
+    // No python3-yaml in this image: PyYAML comes from PyPI, the newest at the cutoff.
+    assert_eq!(
+        py_pins(&lock),
+        vec![
+            ("app".into(), "2.0".into()),
+            ("helper".into(), "1.0".into()),
+            ("lib".into(), "1.2".into()),
+            ("pyyaml".into(), "5.4.1".into()),
+        ]
+    );
 }

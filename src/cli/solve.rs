@@ -86,6 +86,11 @@ pub struct Input {
     /// Base image content to require as well: none, essential, required.
     #[arg(long, default_value = "none")]
     pub base: String,
+    /// With --manifest: read Python metadata and go.mod files the universe lacks from
+    /// the sources (--pypi-url, --goproxy, --cache ...) as of the manifest's commit date
+    /// (or --date); without it the universe is all there is and unread picks are reported.
+    #[arg(long)]
+    pub fetch_metadata: bool,
     /// With a manifest or a platform: the image to answer `why`/`why-not` for.
     #[arg(long)]
     pub image: Option<String>,
@@ -145,7 +150,9 @@ struct Loaded {
     request: Option<Vec<Requirement>>,
     manifest: Option<Manifest>,
     /// With --sonic-repo: the index report (git and web pins) and the live sources.
-    indexed: Option<(IndexReport, Sources, Cutoff)>,
+    report: Option<IndexReport>,
+    /// The sources to read Python metadata and go.mod files from, at the cutoff.
+    live: Option<(Sources, Cutoff)>,
     domain: String,
     base: Vec<Requirement>,
     nogoods: Vec<Nogood>,
@@ -160,9 +167,9 @@ impl Loaded {
             return Ok(None);
         };
         let live = self
-            .indexed
+            .live
             .as_ref()
-            .map(|(_, src, cutoff)| LiveMetadata::new(src, *cutoff));
+            .map(|(src, cutoff)| LiveMetadata::new(src, *cutoff));
         let opts = ManifestOptions {
             default_domain: self.domain.clone(),
             base: self.base.clone(),
@@ -233,7 +240,8 @@ fn crawl_and_index(pa: &PlatformArgs, global: &Global) -> anyhow::Result<Loaded>
         u: indexed.universe,
         request: None,
         manifest: Some(indexed.manifest),
-        indexed: Some((indexed.report, sources, indexed.cutoff)),
+        report: Some(indexed.report),
+        live: Some((sources, indexed.cutoff)),
         domain,
         base: Vec::new(),
         nogoods: Vec::new(),
@@ -261,11 +269,24 @@ fn load(input: &Input, global: &Global) -> anyhow::Result<Loaded> {
             Some(m) => Some(Manifest::read(m)?),
             None => None,
         };
+        let live = match (&manifest, input.fetch_metadata) {
+            (Some(m), true) => {
+                let cutoff = match &input.platform.date {
+                    Some(d) => Cutoff::parse(d)?,
+                    None => Cutoff::parse(&m.commit_date)
+                        .with_context(|| format!("manifest commit date `{}`", m.commit_date))?,
+                };
+                Some((input.platform.source.sources()?, cutoff))
+            }
+            (None, true) => bail!("--fetch-metadata needs --manifest"),
+            _ => None,
+        };
         Loaded {
             u,
             request: None,
             manifest,
-            indexed: None,
+            report: None,
+            live,
             domain: input.domain.clone(),
             base: Vec::new(),
             nogoods: Vec::new(),
@@ -546,7 +567,7 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
             .clone()
             .unwrap_or_else(|| m.platform.clone());
         let (mut lock, _) = pipeline::manifest_candidate(&platform, m, &l.u, solved)?;
-        if let Some((report, _, _)) = &l.indexed {
+        if let Some(report) = &l.report {
             pipeline::add_index_pins(&mut lock, report);
         }
         lock.write(p)?;
@@ -558,6 +579,8 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
             );
         }
     }
+    // Freeing a big universe piece by piece takes longer than the solve; the process ends here.
+    std::mem::forget(l);
     Ok(status)
 }
 
@@ -706,8 +729,25 @@ pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
         println!("{} is not part of the solution", args.package);
         return Ok(Status::Found);
     };
-    let g = SolutionGraph::new(&l.u, &roots, &sol);
-    match g.why(&l.u, pid) {
+    let mut chain = SolutionGraph::new(&l.u, &roots, &sol).why(&l.u, pid);
+    // Not installed by the image itself: maybe by building one of its source packages.
+    if chain.is_none()
+        && eco == Ecosystem::Deb
+        && let (Some(image), Some(solved)) = (&image, &solved)
+    {
+        for (rule, r) in solved.build.iter().filter(|(r, _)| &r.image == image) {
+            if let Ok(bsol) = r
+                && let Some(c) = SolutionGraph::new(&l.u, &rule.requirements, bsol).why(&l.u, pid)
+            {
+                if !global.json {
+                    println!("to build {}:", rule.control);
+                }
+                chain = Some(c);
+                break;
+            }
+        }
+    }
+    match chain {
         Some(chain) => {
             if global.json {
                 print_json(&chain)?;
@@ -773,9 +813,9 @@ pub fn run_why_not(args: WhyNotArgs, global: &Global) -> anyhow::Result<Status> 
                 _ => Vec::new(),
             };
             let live = l
-                .indexed
+                .live
                 .as_ref()
-                .map(|(_, src, cutoff)| LiveMetadata::new(src, *cutoff));
+                .map(|(src, cutoff)| LiveMetadata::new(src, *cutoff));
             let mut r = PyResolver::new(
                 &l.u,
                 live.as_ref()

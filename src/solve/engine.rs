@@ -502,6 +502,37 @@ impl<'p> Engine<'p> {
         out.into_iter().collect()
     }
 
+    /// The assignment trail (literals in the order they were set), for explanations.
+    pub fn trail(&self) -> &[Lit] {
+        &self.trail
+    }
+
+    /// Why variable `v` has its value: the clause or exclusion that implied it
+    /// (`None` for decisions, assumptions and unassigned variables).
+    pub fn reason_of(&self, v: u32) -> Option<Ante> {
+        if self.val[v as usize] == 0 {
+            return None;
+        }
+        self.reason_ante(v)
+    }
+
+    /// The value of a literal: 1 true, -1 false, 0 unassigned.
+    pub fn lit_value(&self, l: Lit) -> i8 {
+        self.lit_val(l)
+    }
+
+    /// The premises that started the last failure (the conflict, or the reason an assumption is false).
+    pub fn final_premises(&self) -> Vec<Ante> {
+        self.final_conflict.clone().unwrap_or_default()
+    }
+
+    /// The literals of a premise (a clause or an exclusion).
+    pub fn ante_lits(&self, a: Ante) -> Vec<Lit> {
+        let mut b = Vec::new();
+        self.clause_of(a, &mut b);
+        b
+    }
+
     /// The premises of a learned clause (empty without proof tracking or for problem clauses).
     pub fn learned_premises(&self, ci: u32) -> &[Ante] {
         let np = self.p.clauses.len() as u32;

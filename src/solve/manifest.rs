@@ -98,6 +98,20 @@ pub fn python_roots(
     let mut out: BTreeMap<String, Vec<Requirement>> = BTreeMap::new();
     let mut notes = Vec::new();
     let mut envs: BTreeMap<String, crate::universe::python::PythonEnv> = BTreeMap::new();
+    // The tree's own Python packages (a directory with a setup.py whose
+    // requirements the crawl read) are built from the tree, not taken from PyPI.
+    let local: BTreeMap<String, String> = manifest
+        .dependencies
+        .iter()
+        .filter(|d| d.ecosystem == Ecosystem::Py && d.origin.file.ends_with("setup.py"))
+        .filter_map(|d| {
+            let dir = d.origin.file.rsplit('/').nth(1)?;
+            Some((
+                crate::universe::python::normalize(dir),
+                d.origin.file.clone(),
+            ))
+        })
+        .collect();
     for d in manifest
         .dependencies
         .iter()
@@ -121,6 +135,13 @@ pub fn python_roots(
             ));
             continue;
         };
+        if let Some(setup) = local.get(&name) {
+            notes.push(format!(
+                "{}: py {name} is built from the tree ({setup}); not taken from PyPI",
+                d.origin
+            ));
+            continue;
+        }
         let (domain, _) = python_env_for(d.context.suite.as_deref(), d.context.python.as_deref());
         if !envs.contains_key(&domain) {
             envs.insert(domain.clone(), super::python::env_for_domain(&domain)?);
@@ -276,7 +297,30 @@ pub fn solve_manifest(
         Some(s) => deb_domain(s, &arch),
         None => opts.default_domain.clone(),
     };
-    let rules = input::build_rules(u, m, &domain_of, &[])?;
+    let mut rules = input::build_rules(u, m, &domain_of, &[])?;
+    let mut tree_built = Vec::new();
+    for rule in &mut rules {
+        // A build dependency the archive never had is one the tree builds itself
+        // (libswsscommon-dev for sonic-eventd): SONiC builds it first, so it is
+        // not the archive's to provide. Each is reported.
+        let known = |a: &crate::universe::Alternative| {
+            !u.candidates_of(a.package).is_empty() || !u.package(a.package).providers.is_empty()
+        };
+        let mut kept = Vec::new();
+        for mut r in std::mem::take(&mut rule.requirements) {
+            if !r.alternatives.is_empty() && !r.alternatives.iter().any(known) {
+                tree_built.push(format!(
+                    "{}: {} is in no index at the cutoff: taken as built by the tree",
+                    r.origin.as_deref().unwrap_or(&rule.control),
+                    super::explain::requirement_text(u, &r)
+                ));
+                continue;
+            }
+            r.alternatives.retain(known);
+            kept.push(r);
+        }
+        rule.requirements = kept;
+    }
     let (py_roots, mut notes) = python_roots(u, m)?;
     let deb = solve_images(u, &opts.base, &transactions, opts.nogoods, opts.reference);
     let mut build = Vec::new();
@@ -297,6 +341,7 @@ pub fn solve_manifest(
         let r = s.solve();
         build.push((rule, r));
     }
+    notes.extend(tree_built);
     let go = solve_go(m, opts.source);
     for mods in go.values() {
         for gm in mods {
@@ -450,10 +495,24 @@ mod tests {
         ex.attrs.insert("extras".into(), "socks,Security".into());
         let mut url = dep(Ecosystem::Py, "tool", Constraint::None, "d/Dockerfile", 4);
         url.attrs.insert("url".into(), "git+https://x/tool".into());
+        let own = dep(
+            Ecosystem::Py,
+            "click",
+            Constraint::None,
+            "src/sonic-utilities/setup.py",
+            7,
+        );
+        let uses_own = dep(
+            Ecosystem::Py,
+            "sonic_utilities",
+            Constraint::None,
+            "d/Dockerfile",
+            8,
+        );
         let mut buster = dep(Ecosystem::Py, "six", Constraint::None, "d/Dockerfile", 5);
         buster.context.suite = Some("buster".into());
         buster.context.python = Some("py2".into());
-        let m = manifest(vec![py2, ex, url, buster]);
+        let m = manifest(vec![py2, ex, url, buster, own, uses_own]);
         let mut u = Universe::new();
         let (roots, notes) = python_roots(&mut u, &m).unwrap();
         let keys: Vec<String> = roots["docker-x"]
@@ -462,9 +521,15 @@ mod tests {
             .collect();
         assert_eq!(
             keys,
-            vec!["py:py3/requests[security,socks]", "py:buster-py2/six"]
+            vec![
+                "py:py3/requests[security,socks]",
+                "py:buster-py2/six",
+                "py:py3/click"
+            ]
         );
-        assert_eq!(notes.len(), 1, "{notes:?}");
+        // The URL install, and the tree's own sonic-utilities.
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[1].contains("built from the tree"), "{notes:?}");
         let bad = manifest(vec![dep(
             Ecosystem::Py,
             "x",

@@ -148,6 +148,9 @@ pub struct PyResolver<'s> {
     /// Debian stand-ins added so far: candidate -> (package, version), when not also a PyPI release.
     debian_only: BTreeMap<CandidateId, (String, String)>,
     debian_seen: BTreeSet<DebianDist>,
+    /// Python packages by distribution name (extras included), for packages below `indexed_upto`.
+    by_base: std::collections::HashMap<String, Vec<PackageId>>,
+    indexed_upto: usize,
     /// Metadata rounds run so far (for reports and tests).
     pub rounds: usize,
     /// Metadata files read so far.
@@ -172,6 +175,8 @@ impl<'s> PyResolver<'s> {
             unreadable: BTreeMap::new(),
             debian_only: BTreeMap::new(),
             debian_seen: BTreeSet::new(),
+            by_base: Default::default(),
+            indexed_upto: 0,
             rounds: 0,
             reads: 0,
         }
@@ -265,8 +270,35 @@ impl<'s> PyResolver<'s> {
         Ok(())
     }
 
-    /// Loads every name reachable from `roots` through requirements already read.
+    /// Loads every name reachable from `roots` through requirements already read;
+    /// the histories of each wave of new names are fetched in parallel.
     fn expand(&mut self, u: &mut Universe, roots: &[Requirement]) -> Result<(), UniverseError> {
+        loop {
+            let missing = self.expand_once(u, roots)?;
+            let Some(src) = self.source else {
+                return Ok(());
+            };
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let fetched: Vec<(String, Option<History>)> = missing
+                .into_par_iter()
+                .map(|n| {
+                    let h = src.py_history(&n).ok();
+                    (n, h)
+                })
+                .collect();
+            self.histories.extend(fetched);
+        }
+    }
+
+    /// One pass of [`PyResolver::expand`]: loads what needs no fetch, returns the names whose history is missing.
+    fn expand_once(
+        &mut self,
+        u: &mut Universe,
+        roots: &[Requirement],
+    ) -> Result<BTreeSet<String>, UniverseError> {
+        let mut missing = BTreeSet::new();
         let mut stack: Vec<PackageId> = roots
             .iter()
             .flat_map(|r| r.alternatives.iter().map(|a| a.package))
@@ -282,6 +314,13 @@ impl<'s> PyResolver<'s> {
             }
             let (base, extras) = split_extras(&key.name);
             let base = base.to_string();
+            if self.source.is_some()
+                && !self.histories.contains_key(&base)
+                && !self.loaded.contains(&(key.domain.clone(), base.clone()))
+            {
+                missing.insert(base);
+                continue;
+            }
             self.load(u, &key.domain, &base)?;
             if !extras.is_empty() {
                 let extras: Vec<String> = extras.iter().map(|s| s.to_string()).collect();
@@ -297,7 +336,7 @@ impl<'s> PyResolver<'s> {
                 }
             }
         }
-        Ok(())
+        Ok(missing)
     }
 
     /// Reads the metadata of the unread picks; returns how many were read.
@@ -369,13 +408,17 @@ impl<'s> PyResolver<'s> {
     ) -> Result<(), UniverseError> {
         let lines: Vec<&str> = m.requires_dist.iter().map(String::as_str).collect();
         let origin = m.from.clone();
-        let pids: Vec<PackageId> = u
-            .package_ids()
-            .filter(|&p| {
-                let k = u.key(p);
-                k.ecosystem == Ecosystem::Py && split_extras(&k.name).0 == name
-            })
-            .collect();
+        for p in (self.indexed_upto..u.package_count()).map(|i| PackageId(i as u32)) {
+            let k = u.key(p);
+            if k.ecosystem == Ecosystem::Py {
+                self.by_base
+                    .entry(split_extras(&k.name).0.to_string())
+                    .or_default()
+                    .push(p);
+            }
+        }
+        self.indexed_upto = u.package_count();
+        let pids: Vec<PackageId> = self.by_base.get(name).cloned().unwrap_or_default();
         for pid in pids {
             let Some(c) = u.find_version(pid, version) else {
                 continue;
