@@ -123,6 +123,11 @@ pub struct Solver<'u> {
 }
 
 impl<'u> Solver<'u> {
+    /// The universe this solver chooses from.
+    pub fn universe(&self) -> &'u Universe {
+        self.u
+    }
+
     /// A solver for `roots` (each carries its origin `file:line` for explanations).
     pub fn new(u: &'u Universe, roots: Vec<Requirement>) -> Solver<'u> {
         Solver {

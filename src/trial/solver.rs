@@ -19,8 +19,8 @@ pub fn pin_key(k: &PackageKey) -> PinKey {
             suite = parts.next().filter(|s| !s.is_empty()).map(String::from);
             arch = parts.next().filter(|s| !s.is_empty()).map(String::from);
         }
-        Ecosystem::Py if k.domain == "py2" || k.domain == "py3" => {
-            python = Some(k.domain.clone());
+        Ecosystem::Py => {
+            python = Some(crate::solve::python::flavour(&k.domain).to_string());
         }
         _ => {}
     }
@@ -49,6 +49,30 @@ pub fn package_key(k: &PinKey) -> PackageKey {
     PackageKey::new(k.ecosystem, &domain, &k.name)
 }
 
+/// The universe package of a lock pin: Python pins are looked up in the domain of
+/// their image's interpreter (a buster image's `py3` is `buster-py3`), then in any
+/// domain of the same flavour that has the name; others as [`package_key`] says.
+pub fn resolve_key(u: &Universe, k: &PinKey) -> PackageKey {
+    if k.ecosystem == Ecosystem::Py {
+        let flavour = k.python.as_deref().unwrap_or("py3");
+        let suite = k.image.as_deref().and_then(|i| {
+            ["buster", "bullseye", "bookworm"]
+                .into_iter()
+                .find(|d| i.ends_with(&format!("-{d}")) || i.contains(&format!("-{d}-")))
+        });
+        let first = crate::source::build::python_env_for(suite, Some(flavour)).0;
+        let others = ["py3", "buster-py3", "py2", "buster-py2"];
+        for domain in std::iter::once(first.as_str()).chain(others) {
+            if crate::solve::python::flavour(domain) == flavour
+                && u.lookup_name(Ecosystem::Py, domain, &k.name).is_some()
+            {
+                return PackageKey::new(Ecosystem::Py, domain, &k.name);
+            }
+        }
+    }
+    package_key(k)
+}
+
 /// A [`Search`] over lock pin keys backed by the solver; pins of the candidate
 /// that the universe does not know are kept as they are in every proposal.
 pub struct SolverSearch<'u> {
@@ -57,12 +81,15 @@ pub struct SolverSearch<'u> {
     /// The images each universe package is pinned in by the candidate: the solver
     /// knows packages, the lock knows in which image they are installed.
     images: BTreeMap<PackageKey, Vec<Option<String>>>,
+    /// The universe each proposal and nogood is read in.
+    universe: &'u Universe,
 }
 
 impl<'u> SolverSearch<'u> {
     /// A search wrapping `solver` as is (roots and preference already set).
     pub fn new(solver: Solver<'u>) -> SolverSearch<'u> {
         SolverSearch {
+            universe: solver.universe(),
             solver,
             fixed: BTreeMap::new(),
             images: BTreeMap::new(),
@@ -77,7 +104,7 @@ impl<'u> SolverSearch<'u> {
         let mut fixed = BTreeMap::new();
         let mut images: BTreeMap<PackageKey, Vec<Option<String>>> = BTreeMap::new();
         for p in &candidate.pins {
-            let pk = package_key(&p.key());
+            let pk = resolve_key(u, &p.key());
             let slot = images.entry(pk.clone()).or_default();
             if !slot.contains(&p.image) {
                 slot.push(p.image.clone());
@@ -107,6 +134,7 @@ impl<'u> SolverSearch<'u> {
             solver,
             fixed,
             images,
+            universe: u,
         }
     }
 
@@ -164,7 +192,7 @@ impl Search for SolverSearch<'_> {
             .collect();
         let picks: Vec<(PackageKey, String)> = known
             .into_iter()
-            .map(|(k, v)| (package_key(&k), v))
+            .map(|(k, v)| (resolve_key(self.universe, &k), v))
             .collect();
         self.solver.add_nogood(Nogood::new(picks, reason));
     }
@@ -203,6 +231,36 @@ mod tests {
                 .as_deref(),
             Some("buster")
         );
+    }
+
+    #[test]
+    fn python_pins_resolve_in_their_images_interpreter() {
+        let mut u = Universe::new();
+        for (domain, name) in [
+            ("py3", "lxml"),
+            ("buster-py3", "lxml"),
+            ("buster-py3", "old"),
+        ] {
+            let id = u.intern(PackageKey::new(Ecosystem::Py, domain, name));
+            u.add_candidate(id, "1.0", CandidateMeta::default(), vec![], vec![], vec![])
+                .unwrap();
+        }
+        let key = |image: &str, name: &str| PinKey {
+            ecosystem: Ecosystem::Py,
+            image: Some(image.into()),
+            suite: None,
+            arch: None,
+            python: Some("py3".into()),
+            name: name.into(),
+        };
+        let domain = |image: &str, name: &str| resolve_key(&u, &key(image, name)).domain;
+        assert_eq!(domain("build-sonic-slave-buster", "lxml"), "buster-py3");
+        assert_eq!(domain("build-sonic-slave-bullseye", "lxml"), "py3");
+        assert_eq!(domain("docker-sonic-mgmt-framework", "lxml"), "py3");
+        // Only buster's interpreter has it: found there whatever the image is called.
+        assert_eq!(domain("docker-sonic-mgmt-framework", "old"), "buster-py3");
+        let back = pin_key(&PackageKey::new(Ecosystem::Py, "buster-py3", "lxml"));
+        assert_eq!(back.python.as_deref(), Some("py3"));
     }
 
     #[test]
