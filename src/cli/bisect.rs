@@ -15,10 +15,6 @@ use sonic_lock::bisect::report::{REPORT_SCHEMA_VERSION, Report};
 use sonic_lock::bisect::runner::BuildOracle;
 use sonic_lock::bisect::timeaxis::{self, TimeOutcome};
 use sonic_lock::bisect::{BisectError, ChangeInfo};
-use sonic_lock::crawl::{self, CrawlOptions};
-use sonic_lock::platform::{self, CutoffQuery};
-use sonic_lock::source::build;
-use sonic_lock::source::debian::archive::SuiteSpec;
 use sonic_lock::source::index::Sources;
 use sonic_lock::trial::journal::Journal;
 use std::path::PathBuf;
@@ -331,37 +327,18 @@ fn pipeline_locks<'a>(
     if platform.is_empty() {
         bail!("time-axis mode with --sonic-repo needs --platform");
     }
-    let platforms = super::platforms::load(args.platforms_dir.as_ref())?;
-    let p = platforms.find(platform)?.clone();
-    let cache = super::cutoff::cache_dir(args.source.cache.as_ref());
-    let repo = crawl::tree::open_or_clone(repo_arg, &cache)?;
-    let rev = match &args.rev {
-        Some(r) => r.clone(),
-        None => platform::find_cutoff(&repo, &p.cutoff, &CutoffQuery::Rule)?.commit,
-    };
-    let suites = args
-        .suites
-        .iter()
-        .map(|s| SuiteSpec::parse(s, &p.arch))
-        .collect::<Result<Vec<_>, _>>()?;
-    let dist = p
-        .make
-        .get("BLDENV")
-        .or(p.suites.first())
-        .cloned()
-        .unwrap_or_else(|| "bullseye".to_string());
-    let domain = build::deb_domain(&dist, &p.arch);
-    let crawl_opts = CrawlOptions {
-        repo: repo.display().to_string(),
-        rev,
-        platform: Some(p),
-        all: false,
-        submodules: args.submodules.clone(),
-        // As `lock` does: a repository given by URL has no local submodule clones.
-        clone_submodules: args.clone_submodules
-            || (args.submodules.is_none() && repo_arg.contains("://")),
-        cache_dir: cache,
-    };
+    let tree = super::tree::resolve(&super::tree::TreeRequest {
+        platform,
+        platforms_dir: args.platforms_dir.as_ref(),
+        repo: repo_arg,
+        rev: args.rev.as_ref(),
+        date: None,
+        suites: &args.suites,
+        submodules: args.submodules.as_ref(),
+        clone_submodules: args.clone_submodules,
+        cache: args.source.cache.as_ref(),
+    })?;
+    let (crawl_opts, suites, domain) = (tree.crawl, tree.suites, tree.domain);
     let pb = super::progress(global, None, "crawling");
     let locks = PipelineLocks::crawl(
         platform,
@@ -373,27 +350,7 @@ fn pipeline_locks<'a>(
     );
     pb.finish_and_clear();
     let locks = locks?;
-    // As for `lock`: a lock claims to pin every dependency of the tree.
-    let gaps = locks.gaps();
-    if !gaps.is_empty() {
-        let list: Vec<String> = gaps
-            .iter()
-            .map(|g| format!("  {}: {}", g.origin, g.message))
-            .collect();
-        if !args.allow_incomplete {
-            bail!(
-                "the crawl could not read {} part(s) of the tree, so the locks would be incomplete:\n{}\n\
-                 provide them (--submodules DIR or --clone-submodules), or pass --allow-incomplete to record the gaps in the locks",
-                gaps.len(),
-                list.join("\n")
-            );
-        }
-        eprintln!(
-            "warning: bisecting without {} unreadable part(s) of the tree (recorded as gaps in the locks):\n{}",
-            gaps.len(),
-            list.join("\n")
-        );
-    }
+    super::tree::check_gaps(locks.gaps(), args.allow_incomplete, "the locks")?;
     Ok(locks)
 }
 

@@ -8,12 +8,8 @@ use super::index::SourceArgs;
 use super::{Global, Status};
 use anyhow::{Context, bail};
 use serde::Serialize;
-use sonic_lock::crawl::{self, CrawlOptions};
+use sonic_lock::crawl;
 use sonic_lock::lock::{Gap, Lock, PinKey, TrialRecord};
-use sonic_lock::platform;
-use sonic_lock::source::Cutoff;
-use sonic_lock::source::build;
-use sonic_lock::source::debian::archive::SuiteSpec;
 use sonic_lock::source::debian::archive::decompress;
 use sonic_lock::source::http::Request;
 use sonic_lock::trial::builder::Verdict;
@@ -140,49 +136,24 @@ fn static_candidate(args: &LockArgs, global: &Global) -> anyhow::Result<(Lock, U
     let Some(repo_arg) = &args.sonic_repo else {
         bail!("give --candidate FILE or --sonic-repo PATH_OR_URL");
     };
-    let platforms = super::platforms::load(args.platforms_dir.as_ref())?;
-    let p = platforms.find(&args.platform)?.clone();
-    let cache = super::cutoff::cache_dir(args.source.cache.as_ref());
-    let repo = crawl::tree::open_or_clone(repo_arg, &cache)?;
-    let rev = match &args.rev {
-        Some(r) => r.clone(),
-        None => {
-            let q = super::cutoff::query(None, args.date.as_ref())?;
-            platform::find_cutoff(&repo, &p.cutoff, &q)?.commit
-        }
-    };
-    let cutoff = match &args.date {
-        Some(d) => Some(Cutoff::parse(d)?),
-        None => None,
-    };
-    let suites = args
-        .suites
-        .iter()
-        .map(|s| SuiteSpec::parse(s, &p.arch))
-        .collect::<Result<Vec<_>, _>>()?;
-    let dist = p
-        .make
-        .get("BLDENV")
-        .or(p.suites.first())
-        .cloned()
-        .unwrap_or_else(|| "bullseye".to_string());
-    let domain = build::deb_domain(&dist, &p.arch);
+    let tree = super::tree::resolve(&super::tree::TreeRequest {
+        platform: &args.platform,
+        platforms_dir: args.platforms_dir.as_ref(),
+        repo: repo_arg,
+        rev: args.rev.as_ref(),
+        date: args.date.as_ref(),
+        suites: &args.suites,
+        submodules: args.submodules.as_ref(),
+        clone_submodules: args.clone_submodules,
+        cache: args.source.cache.as_ref(),
+    })?;
     let sources = args.source.sources()?;
     let opts = PipelineOptions {
-        crawl: CrawlOptions {
-            repo: repo.display().to_string(),
-            rev,
-            platform: Some(p),
-            all: false,
-            submodules: args.submodules.clone(),
-            clone_submodules: args.clone_submodules
-                || (args.submodules.is_none() && repo_arg.contains("://")),
-            cache_dir: cache,
-        },
+        crawl: tree.crawl,
         sources: &sources,
-        suites,
-        cutoff,
-        domain,
+        suites: tree.suites,
+        cutoff: tree.cutoff,
+        domain: tree.domain,
         py_metadata: args.py_metadata,
     };
     let pb = super::progress(global, None, "crawling");
@@ -192,25 +163,7 @@ fn static_candidate(args: &LockArgs, global: &Global) -> anyhow::Result<(Lock, U
     // A lock claims to pin every dependency of the tree: what the crawl could
     // not read stops it, unless the user accepts the gap (then the lock says so).
     let gaps = pipeline::crawl_gaps(&crawled.manifest);
-    if !gaps.is_empty() {
-        let list: Vec<String> = gaps
-            .iter()
-            .map(|g| format!("  {}: {}", g.origin, g.message))
-            .collect();
-        if !args.allow_incomplete {
-            bail!(
-                "the crawl could not read {} part(s) of the tree, so a lock would be incomplete:\n{}\n\
-                 provide them (--submodules DIR or --clone-submodules), or pass --allow-incomplete to record the gaps in the lock",
-                gaps.len(),
-                list.join("\n")
-            );
-        }
-        eprintln!(
-            "warning: locking without {} unreadable part(s) of the tree (recorded as gaps in the lock):\n{}",
-            gaps.len(),
-            list.join("\n")
-        );
-    }
+    super::tree::check_gaps(&gaps, args.allow_incomplete, "the lock")?;
     let pb = super::progress(global, None, "indexing");
     let out =
         pipeline::candidate_from_manifest(&args.platform, crawled.manifest, &opts, &|stage| {

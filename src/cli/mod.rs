@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 pub mod builder_args;
 pub mod lock;
+pub mod tree;
 pub mod trial;
 
 /// Options every subcommand understands.

@@ -5,16 +5,13 @@
 use super::index::SourceArgs;
 use super::{Global, Status, print_json};
 use anyhow::{Context as _, bail};
-use sonic_lock::crawl::{self, CrawlOptions};
 use sonic_lock::manifest::{Ecosystem, Manifest};
-use sonic_lock::platform;
 use sonic_lock::solve::graph::SolutionGraph;
 use sonic_lock::solve::manifest::{ManifestOptions, ManifestSolve, solve_manifest};
 use sonic_lock::solve::python::PyResolver;
 use sonic_lock::solve::{Nogood, Solver, debian_base};
-use sonic_lock::source::debian::archive::SuiteSpec;
+use sonic_lock::source::Cutoff;
 use sonic_lock::source::index::{IndexReport, LiveMetadata, Sources};
-use sonic_lock::source::{Cutoff, build};
 use sonic_lock::trial::pipeline::{self, PipelineOptions};
 use sonic_lock::universe::{CandidateId, PackageKey, Requirement, Universe, debian};
 use std::collections::BTreeMap;
@@ -188,47 +185,24 @@ fn crawl_and_index(pa: &PlatformArgs, global: &Global) -> anyhow::Result<Loaded>
     let (Some(name), Some(repo_arg)) = (&pa.platform, &pa.sonic_repo) else {
         bail!("--sonic-repo needs --platform");
     };
-    let platforms = super::platforms::load(pa.platforms_dir.as_ref())?;
-    let p = platforms.find(name)?.clone();
-    let cache = super::cutoff::cache_dir(pa.source.cache.as_ref());
-    let repo = crawl::tree::open_or_clone(repo_arg, &cache)?;
-    let rev = match &pa.rev {
-        Some(r) => r.clone(),
-        None => {
-            let q = super::cutoff::query(None, pa.date.as_ref())?;
-            platform::find_cutoff(&repo, &p.cutoff, &q)?.commit
-        }
-    };
-    let cutoff = match &pa.date {
-        Some(d) => Some(Cutoff::parse(d)?),
-        None => None,
-    };
-    let suites = pa
-        .suites
-        .iter()
-        .map(|s| SuiteSpec::parse(s, &p.arch))
-        .collect::<Result<Vec<_>, _>>()?;
-    let dist = p
-        .make
-        .get("BLDENV")
-        .or(p.suites.first())
-        .cloned()
-        .unwrap_or_else(|| "bullseye".to_string());
-    let domain = build::deb_domain(&dist, &p.arch);
+    let tree = super::tree::resolve(&super::tree::TreeRequest {
+        platform: name,
+        platforms_dir: pa.platforms_dir.as_ref(),
+        repo: repo_arg,
+        rev: pa.rev.as_ref(),
+        date: pa.date.as_ref(),
+        suites: &pa.suites,
+        submodules: pa.submodules.as_ref(),
+        clone_submodules: pa.clone_submodules,
+        cache: pa.source.cache.as_ref(),
+    })?;
+    let domain = tree.domain.clone();
     let sources = pa.source.sources()?;
     let opts = PipelineOptions {
-        crawl: CrawlOptions {
-            repo: repo.display().to_string(),
-            rev,
-            platform: Some(p),
-            all: false,
-            submodules: pa.submodules.clone(),
-            clone_submodules: pa.clone_submodules,
-            cache_dir: cache,
-        },
+        crawl: tree.crawl,
         sources: &sources,
-        suites,
-        cutoff,
+        suites: tree.suites,
+        cutoff: tree.cutoff,
         domain: domain.clone(),
         py_metadata: pa.py_metadata,
     };
