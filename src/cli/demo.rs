@@ -28,7 +28,7 @@ pub struct DemoArgs {
     /// instead of a temporary directory that is removed at the end.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
-    /// Builder of the trial builds: docker when a container runtime works, else command.
+    /// Builder of the trial builds: a container (docker, else podman) when one works, else processes.
     #[arg(long, value_enum, default_value_t = DemoBuilder::Auto)]
     pub builder: DemoBuilder,
 }
@@ -36,11 +36,11 @@ pub struct DemoArgs {
 /// Which builder the demo's trial builds use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DemoBuilder {
-    /// Docker when it works here, the command builder otherwise.
+    /// A container when docker or podman works here, the command builder otherwise.
     Auto,
     /// The command builder.
     Command,
-    /// The docker builder (fails when Docker does not work).
+    /// The docker builder with docker, else podman (fails when neither works).
     Docker,
 }
 
@@ -202,13 +202,21 @@ fn summary(dir: &Path, global: &Global, out: &mut dyn Write) -> anyhow::Result<(
 
 /// The demo's builder: docker when asked or when it works here, else the command builder.
 fn choose_builder(kind: DemoBuilder, out: &mut dyn Write) -> anyhow::Result<BuilderChoice> {
-    const RUNTIME: &str = "docker";
+    // The docker CLI first, then podman (the docker builder drives both).
     let docker = || -> anyhow::Result<BuilderChoice> {
-        probe(RUNTIME).map_err(|e| anyhow::anyhow!("{RUNTIME} is not usable here: {e}"))?;
-        Ok(BuilderChoice::Docker {
-            image: script::ensure_image(RUNTIME)?,
-            runtime: RUNTIME.to_string(),
-        })
+        let mut why = Vec::new();
+        for runtime in ["docker", "podman"] {
+            match probe(runtime) {
+                Ok(()) => {
+                    return Ok(BuilderChoice::Docker {
+                        image: script::ensure_image(runtime)?,
+                        runtime: runtime.to_string(),
+                    });
+                }
+                Err(e) => why.push(format!("{runtime}: {e}")),
+            }
+        }
+        bail!("no container runtime is usable here ({})", why.join("; "))
     };
     match kind {
         DemoBuilder::Command => Ok(BuilderChoice::Command),
