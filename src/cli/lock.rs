@@ -12,17 +12,17 @@ use sonic_lock::crawl;
 use sonic_lock::lock::{Gap, Lock, PinKey, TrialRecord};
 use sonic_lock::source::debian::archive::decompress;
 use sonic_lock::source::http::Request;
+use sonic_lock::source::index::Sources;
 use sonic_lock::trial::builder::Verdict;
 use sonic_lock::trial::journal::Journal;
 use sonic_lock::trial::learn::{
     Attribution, Event, LearnConfig, LearnError, Learner, SingleCandidate,
 };
-use sonic_lock::trial::pipeline::{self, PipelineOptions};
+use sonic_lock::trial::pipeline::{self, Indexed, PipelineOptions};
 use sonic_lock::trial::pool::Workspace;
-use sonic_lock::trial::solver::SolverSearch;
+use sonic_lock::trial::solver::{ManifestSearch, SolverSearch};
 use sonic_lock::trial::stage::{LockStage, parse_contents};
 use sonic_lock::trial::triage::Triage;
-use sonic_lock::universe::Universe;
 use std::path::PathBuf;
 
 /// Where sonic-buildimage lives when no --sonic-repo is given.
@@ -132,7 +132,11 @@ fn pick_text(k: &PinKey, v: &str) -> String {
 }
 
 /// Crawl, index and solve: the candidate lock and the universe it was solved in.
-fn static_candidate(args: &LockArgs, global: &Global) -> anyhow::Result<(Lock, Universe)> {
+fn static_candidate<'s>(
+    args: &LockArgs,
+    global: &Global,
+    sources: &'s Sources,
+) -> anyhow::Result<(Lock, PipelineOptions<'s>, Indexed)> {
     let Some(repo_arg) = &args.sonic_repo else {
         bail!("give --candidate FILE or --sonic-repo PATH_OR_URL");
     };
@@ -147,10 +151,9 @@ fn static_candidate(args: &LockArgs, global: &Global) -> anyhow::Result<(Lock, U
         clone_submodules: args.clone_submodules,
         cache: args.source.cache.as_ref(),
     })?;
-    let sources = args.source.sources()?;
     let opts = PipelineOptions {
         crawl: tree.crawl,
-        sources: &sources,
+        sources,
         suites: tree.suites,
         cutoff: tree.cutoff,
         domain: tree.domain,
@@ -165,31 +168,41 @@ fn static_candidate(args: &LockArgs, global: &Global) -> anyhow::Result<(Lock, U
     let gaps = pipeline::crawl_gaps(&crawled.manifest);
     super::tree::check_gaps(&gaps, args.allow_incomplete, "the lock")?;
     let pb = super::progress(global, None, "indexing");
-    let out =
-        pipeline::candidate_from_manifest(&args.platform, crawled.manifest, &opts, &|stage| {
-            pb.set_message(stage.to_string())
-        });
+    let solved = pipeline::index_manifest(crawled.manifest, &opts, &|stage| {
+        pb.set_message(stage.to_string())
+    })
+    .and_then(|mut indexed| {
+        pb.set_message("solving");
+        let (_, candidate, notes) =
+            pipeline::solve_indexed(&args.platform, &opts, &mut indexed, &[])?;
+        Ok((indexed, candidate, notes))
+    });
     pb.finish_and_clear();
-    let mut out = out?;
-    out.candidate.gaps = gaps;
+    let (indexed, mut candidate, notes) = solved?;
+    candidate.gaps = gaps;
     // Crawl errors were reported above, as gaps.
-    for w in out.warnings.iter().filter(|w| !w.starts_with("crawl: ")) {
+    for w in indexed
+        .warnings
+        .iter()
+        .chain(&notes)
+        .filter(|w| !w.starts_with("crawl: "))
+    {
         eprintln!("warning: {w}");
     }
     if let Some(path) = &args.candidate_out {
-        out.candidate.write(path)?;
+        candidate.write(path)?;
     }
     if !global.json {
         println!(
             "{} at {}: {} dependencies, {} candidates at the cutoff, candidate lock with {} pins",
-            out.manifest.platform,
-            out.manifest.commit,
-            out.manifest.dependencies.len(),
-            out.universe.candidate_count(),
-            out.candidate.pins.len()
+            indexed.manifest.platform,
+            indexed.manifest.commit,
+            indexed.manifest.dependencies.len(),
+            indexed.universe.candidate_count(),
+            candidate.pins.len()
         );
     }
-    Ok((out.candidate, out.universe))
+    Ok((candidate, opts, indexed))
 }
 
 /// Reads a Contents index from a file or URL (through the download cache), decompressing `.gz`/`.xz`.
@@ -224,12 +237,17 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
             args.platform
         );
     }
-    let (candidate, pipeline_universe) = match &args.candidate {
-        Some(p) => (Lock::read(p)?, None),
-        None => {
-            let (lock, u) = static_candidate(&args, global)?;
-            (lock, Some(u))
+    let sources = match &args.candidate {
+        Some(_) => None,
+        None => Some(args.source.sources()?),
+    };
+    let (candidate, pipeline) = match (&args.candidate, &sources) {
+        (Some(p), _) => (Lock::read(p)?, None),
+        (None, Some(sources)) => {
+            let (lock, opts, indexed) = static_candidate(&args, global, sources)?;
+            (lock, Some((opts, indexed)))
         }
+        (None, None) => bail!("give --candidate FILE or --sonic-repo PATH_OR_URL"),
     };
     let out_path = args.lockfiles.join(format!("{}.lock", args.platform));
     let Some(builder) = args.builder.build()? else {
@@ -318,15 +336,22 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
         on_event: &on_event,
     };
     let universe = match &args.universe {
-        None => pipeline_universe,
+        None => None,
         Some(p) => Some(
             sonic_lock::universe::Universe::read(p)
                 .with_context(|| format!("universe {}", p.display()))?,
         ),
     };
-    let result = match &universe {
-        Some(u) => learner.run(&mut SolverSearch::for_candidate(u, &candidate), reference),
-        None => learner.run(
+    // Re-solving the crawled manifest when we have it (every image's real roots and
+    // transactions, metadata read as needed); a candidate with a universe file is
+    // searched around its own pins; a bare candidate is only judged.
+    let result = match (pipeline, &universe) {
+        (Some((opts, indexed)), _) => learner.run(
+            &mut ManifestSearch::new(&args.platform, opts, indexed),
+            reference,
+        ),
+        (None, Some(u)) => learner.run(&mut SolverSearch::for_candidate(u, &candidate), reference),
+        (None, None) => learner.run(
             &mut SingleCandidate::new(LockStage::assignment_of(&candidate)),
             reference,
         ),

@@ -118,10 +118,8 @@ pub struct StepResult {
     pub title: String,
     /// Its exit code (-1 when killed by a signal).
     pub code: i32,
-    /// Its standard output.
-    pub stdout: String,
-    /// Its standard error.
-    pub stderr: String,
+    /// Its standard output and error, interleaved as it wrote them.
+    pub output: String,
 }
 
 /// Writes what the steps need besides the world: its build environment and the platform definition.
@@ -476,27 +474,44 @@ pub fn run_step(
     let _ = writeln!(out, "\n== {}: {}", step.title, step.says);
     let _ = writeln!(out, "$ sonic-lock {}", shown.join(" "));
     let _ = out.flush();
-    let o = Command::new(exe)
-        .args(&step.args)
+    let spawn_err = |source| ScriptError::Spawn {
+        exe: exe.to_path_buf(),
+        source,
+    };
+    // One pipe for both streams, shown line by line as the step runs: its progress
+    // (stderr) and its results (stdout) in the order it wrote them.
+    let (reader, writer) = std::io::pipe().map_err(spawn_err)?;
+    let mut cmd = Command::new(exe);
+    cmd.args(&step.args)
         .current_dir(dir)
         .env_remove("SONIC_LOCK_CACHE")
         .stdin(Stdio::null())
-        .output()
-        .map_err(|source| ScriptError::Spawn {
-            exe: exe.to_path_buf(),
-            source,
-        })?;
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
-    for line in stderr.lines().chain(stdout.lines()) {
-        let _ = writeln!(out, "   {line}");
+        .stdout(writer.try_clone().map_err(spawn_err)?)
+        .stderr(writer);
+    let mut child = cmd.spawn().map_err(spawn_err)?;
+    // The command holds the pipe's write ends; the read below ends when the child's do.
+    drop(cmd);
+    let mut output = String::new();
+    let mut lines = std::io::BufReader::new(reader);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match std::io::BufRead::read_until(&mut lines, b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                let _ = writeln!(out, "   {}", line.trim_end_matches(['\n', '\r']));
+                let _ = out.flush();
+                output.push_str(&line);
+            }
+        }
     }
-    let code = o.status.code().unwrap_or(-1);
+    let status = child.wait().map_err(spawn_err)?;
+    let code = status.code().unwrap_or(-1);
     let result = StepResult {
         title: step.title.clone(),
         code,
-        stdout,
-        stderr,
+        output,
     };
     if !step.expect.contains(&code) {
         return Err(ScriptError::Step {

@@ -198,6 +198,65 @@ impl Search for SolverSearch<'_> {
     }
 }
 
+/// A [`Search`] that re-solves the whole manifest with every learned nogood: each
+/// image's apt transactions, Build-Depends, pip installs (Requires-Dist read as the
+/// picks need it) and Go modules, exactly as the static solve did; pins the universe
+/// does not know (git, web, docker) stay as the first candidate had them.
+pub struct ManifestSearch<'a> {
+    platform: String,
+    opts: super::pipeline::PipelineOptions<'a>,
+    indexed: super::pipeline::Indexed,
+    nogoods: Vec<Nogood>,
+}
+
+impl<'a> ManifestSearch<'a> {
+    /// A search over `indexed` (crawled and indexed with `opts`) for `platform`.
+    pub fn new(
+        platform: &str,
+        opts: super::pipeline::PipelineOptions<'a>,
+        indexed: super::pipeline::Indexed,
+    ) -> ManifestSearch<'a> {
+        ManifestSearch {
+            platform: platform.to_string(),
+            opts,
+            indexed,
+            nogoods: Vec::new(),
+        }
+    }
+
+    /// The nogoods learned so far, in the universe's terms.
+    pub fn nogoods(&self) -> &[Nogood] {
+        &self.nogoods
+    }
+}
+
+impl Search for ManifestSearch<'_> {
+    type Key = PinKey;
+
+    fn propose(&mut self) -> Result<Assignment<PinKey>, String> {
+        let (_, lock, _) = super::pipeline::solve_indexed(
+            &self.platform,
+            &self.opts,
+            &mut self.indexed,
+            &self.nogoods,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(super::stage::LockStage::assignment_of(&lock))
+    }
+
+    fn forbid(&mut self, picks: Vec<(PinKey, String)>, reason: &str) {
+        let u = &self.indexed.universe;
+        // As in [`SolverSearch`]: blaming only pins without alternatives leaves an
+        // empty nogood, and the next proposal rightly says that nothing is left.
+        let picks: Vec<(PackageKey, String)> = picks
+            .into_iter()
+            .map(|(k, v)| (resolve_key(u, &k), v))
+            .filter(|(k, _)| u.lookup(k).is_some())
+            .collect();
+        self.nogoods.push(Nogood::new(picks, reason));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
