@@ -336,15 +336,9 @@ pub fn find_cutoff(
 
 /// Formats Unix seconds as RFC 3339 UTC (`2022-12-06T08:47:31Z`).
 pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| crate::source::date::rfc3339(&t))
+        .unwrap_or_default()
 }
 
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or with a `±HH:MM` offset, to Unix seconds.
@@ -364,7 +358,14 @@ pub fn parse_date(s: &str) -> Result<i64, PlatformError> {
     if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return Err(bad());
     }
-    let days = days_from_civil(y, m, d);
+    let days = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(y).map_err(|_| bad())?,
+        u32::try_from(m).map_err(|_| bad())?,
+        u32::try_from(d).map_err(|_| bad())?,
+    )
+    .ok_or_else(bad)?
+    .signed_duration_since(chrono::DateTime::UNIX_EPOCH.date_naive())
+    .num_days();
     let Some(t) = time else {
         return Ok(days * 86_400 + 86_399);
     };
@@ -387,30 +388,6 @@ pub fn parse_date(s: &str) -> Result<i64, PlatformError> {
         return Err(bad());
     }
     Ok(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
-}
-
-// Howard Hinnant's civil-calendar algorithms.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -448,6 +425,10 @@ mod tests {
             "2022-12-06T23:59:59Z"
         );
         assert!(parse_date("2022-13-01").is_err());
+        assert!(
+            parse_date("2022-02-30").is_err(),
+            "not a day of the calendar"
+        );
         assert!(parse_date("yesterday").is_err());
     }
 }

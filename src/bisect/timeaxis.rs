@@ -102,45 +102,17 @@ pub fn normalize_date(s: &str) -> Result<String, BisectError> {
     Ok(ts)
 }
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719468;
-    let era = if z >= 0 { z } else { z - 146096 } / 146097;
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 pub(crate) fn to_epoch(ts: &str) -> Result<i64, BisectError> {
-    let (y, mo, d, h, mi, s) = parse_timestamp(ts)?;
-    Ok(days_from_civil(y as i64, mo as i64, d as i64) * 86400
-        + h as i64 * 3600
-        + mi as i64 * 60
-        + s as i64)
+    parse_timestamp(ts)?;
+    crate::source::date::parse_snapshot_ts(ts)
+        .map(|t| t.timestamp())
+        .ok_or_else(|| BisectError::TimeAxis(format!("`{ts}` is not a date on the calendar")))
 }
 
 pub(crate) fn from_epoch(t: i64) -> String {
-    let (y, m, d) = civil_from_days(t.div_euclid(86400));
-    let r = t.rem_euclid(86400);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        r / 3600,
-        r / 60 % 60,
-        r % 60
-    )
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| crate::source::date::snapshot_ts(&d))
+        .unwrap_or_default()
 }
 
 /// Timestamps from `good` to `bad` inclusive every `step_hours`; snapshot archives
