@@ -379,28 +379,29 @@ impl Archive {
                 json(serde_json::json!({ "_comment": "foo", "binary": bin, "result": result })),
             );
         }
-        // File lists with first-seen info, as `srcfiles`/`binfiles?fileinfo=1` answer them.
+        // File lists with first-seen info, as `srcfiles`/`binfiles?fileinfo=1` answer
+        // them, and `/mr/file/<sha1>/info`: one record per pool file.
         let file_list = |rows: Vec<serde_json::Value>,
                          info: serde_json::Map<String, serde_json::Value>| {
             json(serde_json::json!({ "_comment": "foo", "result": rows, "fileinfo": info }))
         };
+        let record = |name: &str, source: &str, from: usize, size: usize| {
+            serde_json::json!({
+                "archive_name": "debian",
+                "first_seen": self.snapshots.get(from).copied().unwrap_or_default(),
+                "name": name,
+                "path": format!("/{}", pool_dir(source)),
+                "size": size,
+            })
+        };
         for src in &self.sources {
-            let first_seen = self.snapshots.get(src.from).copied().unwrap_or_default();
             let mut rows = Vec::new();
             let mut info = serde_json::Map::new();
             for (name, body) in src.files() {
                 let sha1 = sha1_hex(&body);
                 rows.push(serde_json::json!({ "hash": sha1 }));
-                info.insert(
-                    sha1,
-                    serde_json::json!([{
-                        "archive_name": "debian",
-                        "first_seen": first_seen,
-                        "name": name,
-                        "path": format!("/{}", pool_dir(src.name)),
-                        "size": body.len(),
-                    }]),
-                );
+                let r = record(&name, src.name, src.from, body.len());
+                info.insert(sha1, serde_json::json!([r]));
             }
             routes.insert(
                 format!("/mr/package/{}/{}/srcfiles", src.name, mr_enc(src.version)),
@@ -410,24 +411,11 @@ impl Archive {
         for p in &self.packages {
             let body = p.body();
             let sha1 = sha1_hex(&body);
-            let first_seen = self.snapshots.get(p.from).copied().unwrap_or_default();
-            let name = p
-                .filename()
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let filename = p.filename();
+            let name = filename.rsplit('/').next().unwrap_or_default();
+            let r = record(name, p.source, p.from, body.len());
             let mut info = serde_json::Map::new();
-            info.insert(
-                sha1.clone(),
-                serde_json::json!([{
-                    "archive_name": "debian",
-                    "first_seen": first_seen,
-                    "name": name,
-                    "path": format!("/{}", pool_dir(p.source)),
-                    "size": body.len(),
-                }]),
-            );
+            info.insert(sha1.clone(), serde_json::json!([r.clone()]));
             routes.insert(
                 format!("/mr/binary/{}/{}/binfiles", p.name, mr_enc(p.version)),
                 file_list(
@@ -435,33 +423,9 @@ impl Archive {
                     info,
                 ),
             );
-        }
-        for p in &self.packages {
-            let body = p.body();
-            let sha1 = {
-                use sha1::Digest;
-                hex::encode(sha1::Sha1::digest(&body))
-            };
-            let name = p
-                .filename()
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            let first_seen = self.snapshots.get(p.from).copied().unwrap_or_default();
             routes.insert(
                 format!("/mr/file/{sha1}/info"),
-                json(serde_json::json!({
-                    "_comment": "foo",
-                    "hash": sha1,
-                    "result": [{
-                        "archive_name": "debian",
-                        "first_seen": first_seen,
-                        "name": name,
-                        "path": format!("/{}", pool_dir(p.source)),
-                        "size": body.len(),
-                    }],
-                })),
+                json(serde_json::json!({ "_comment": "foo", "hash": sha1, "result": [r] })),
             );
         }
     }
