@@ -8,8 +8,8 @@ use sonic_lock::crawl::{self, CrawlOptions};
 use sonic_lock::lock::Gap;
 use sonic_lock::platform;
 use sonic_lock::source::Cutoff;
-use sonic_lock::source::build;
 use sonic_lock::source::debian::archive::SuiteSpec;
+use sonic_lock::universe::suite::deb_domain;
 use std::path::PathBuf;
 
 /// What the command line says about the tree.
@@ -74,7 +74,7 @@ pub fn resolve(r: &TreeRequest<'_>) -> anyhow::Result<Tree> {
         .or(p.suites.first())
         .cloned()
         .unwrap_or_else(|| "bullseye".to_string());
-    let domain = build::deb_domain(&dist, &p.arch);
+    let domain = deb_domain(&dist, &p.arch);
     Ok(Tree {
         crawl: CrawlOptions {
             repo: repo.display().to_string(),

@@ -8,7 +8,7 @@
 use super::python::{DebianDist, MetadataSource, PyOutcome, PyResolver, debian_dists};
 use super::{Nogood, Preference, Solver, TransactionState, Unsat, input, solve_transactions};
 use crate::manifest::{Constraint, Ecosystem, Manifest};
-use crate::source::build::{deb_domain, python_env_for};
+use crate::universe::suite::{deb_domain, python_env_for};
 use crate::universe::{PackageKey, Requirement, Universe, UniverseError, VersionConstraint};
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;

@@ -16,11 +16,11 @@
 
 use super::{Nogood, Solution, Solver, Unsat};
 use crate::manifest::Ecosystem;
-use crate::source::History;
-use crate::source::build::python_env_for;
+use crate::universe::history::History;
 use crate::universe::python::{
     PythonEnv, add_debian_provided, base_requirements, extra_requirements, split_extras,
 };
+use crate::universe::suite::python_env_for;
 use crate::universe::{CandidateId, CandidateMeta, PackageId, PackageKey, Requirement, Universe};
 use crate::universe::{UniverseError, VersionConstraint};
 use rayon::prelude::*;
@@ -660,7 +660,7 @@ pub fn root(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::VersionAt;
+    use crate::universe::history::VersionAt;
     use std::sync::Mutex;
 
     type Release = (&'static str, Vec<&'static str>, Option<&'static str>);

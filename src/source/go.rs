@@ -113,20 +113,7 @@ impl GoProxy {
         let f = self.http.get(&Request::new(&url, &what))?;
         let text = std::str::from_utf8(&f.bytes)
             .map_err(|e| SourceError::parse(&url, format!("not UTF-8: {e}")))?;
-        let ctx = crate::manifest::Context::default();
-        let mut sink = crate::crawl::text::Sink::new(&url);
-        crate::crawl::gomod::parse(text, None, &ctx, &mut sink);
-        Ok(sink
-            .deps
-            .into_iter()
-            // Only the main module's replace directives apply; the parser has
-            // rewritten replaced lines, so they are left out here.
-            .filter(|d| !d.attrs.contains_key("replaced-by"))
-            .filter_map(|d| match d.constraint {
-                crate::manifest::Constraint::Exact(v) => Some((d.name, v)),
-                _ => None,
-            })
-            .collect())
+        Ok(crate::universe::go::parse_go_mod(text).unreplaced_requires())
     }
 }
 

@@ -14,6 +14,7 @@ use crate::source::http::Http;
 use crate::source::pypi::{PyPi, normalize_name};
 use crate::source::web::{WebConfig, WebPin};
 use crate::source::{Cutoff, History, SourceError, VersionSource};
+use crate::universe::suite::dist_of;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -128,11 +129,6 @@ pub fn suites_for(manifest: &Manifest, arch: &str) -> Result<Vec<SuiteSpec>, Sou
         out.extend(SuiteSpec::standard(d, arch)?);
     }
     Ok(out)
-}
-
-/// The base distribution of a suite name (`bullseye-updates` -> `bullseye`, `buster/updates` -> `buster`).
-pub fn dist_of(suite: &str) -> &str {
-    suite.split(['-', '/']).next().unwrap_or(suite)
 }
 
 /// Names (and their versions) found in one distribution's indices.

@@ -11,7 +11,7 @@ use crate::solve::candidate;
 use crate::solve::manifest::{ManifestOptions, ManifestSolve, solve_manifest};
 use crate::source::debian::archive::SuiteSpec;
 use crate::source::index::{self, IndexReport, Sources};
-use crate::source::{Cutoff, SourceError, build};
+use crate::source::{Cutoff, SourceError, to_universe};
 use crate::universe::{PackageKey, Universe, UniverseError};
 use std::collections::BTreeMap;
 
@@ -278,9 +278,9 @@ pub fn index_manifest(
         &cutoff,
         &suites,
         opts.py_metadata,
-        |si| build::load_suite(&mut universe, si).map(|_| ()),
+        |si| to_universe::load_suite(&mut universe, si).map(|_| ()),
     )?;
-    warnings.extend(build::add_report(&mut universe, &manifest, &report)?);
+    warnings.extend(to_universe::add_report(&mut universe, &manifest, &report)?);
     for m in &report.missing {
         warnings.push(format!(
             "no version at the cutoff: {} {} ({}): {}",

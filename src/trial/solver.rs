@@ -60,7 +60,7 @@ pub fn resolve_key(u: &Universe, k: &PinKey) -> PackageKey {
                 .into_iter()
                 .find(|d| i.ends_with(&format!("-{d}")) || i.contains(&format!("-{d}-")))
         });
-        let first = crate::source::build::python_env_for(suite, Some(flavour)).0;
+        let first = crate::universe::suite::python_env_for(suite, Some(flavour)).0;
         let others = ["py3", "buster-py3", "py2", "buster-py2"];
         for domain in std::iter::once(first.as_str()).chain(others) {
             if crate::solve::python::flavour(domain) == flavour
