@@ -413,7 +413,8 @@ pub fn solve_go(
                 d.attrs.get("go-sum").cloned(),
             ));
     }
-    let reader = source.map(|s| move |m: &str, v: &str| s.go_requires(m, v));
+    let reader =
+        source.map(|s| move |m: &str, v: &str| s.go_requires(m, v).map_err(|e| e.to_string()));
     let mut out: BTreeMap<String, Vec<GoModule>> = BTreeMap::new();
     for ((image, file), reqs) in mains {
         let roots: Vec<(String, String)> = reqs

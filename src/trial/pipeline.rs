@@ -365,7 +365,7 @@ pub fn solve_indexed(
     indexed: &mut Indexed,
     nogoods: &[Nogood],
 ) -> Result<(ManifestSolve, Lock, Vec<String>), PipelineError> {
-    let live = index::LiveMetadata::new(opts.sources, indexed.cutoff);
+    let live = crate::pipeline::metadata::LiveMetadata::new(opts.sources, indexed.cutoff);
     let mopts = ManifestOptions {
         default_domain: opts.domain.clone(),
         base: Vec::new(),

@@ -1,0 +1,3 @@
+//! The stages composed: platform, tree, crawl, sources, universe, solve, candidate.
+
+pub mod metadata;
