@@ -632,7 +632,12 @@ fn find_package(
 ) -> Option<sonic_lock::universe::PackageId> {
     let name = match eco {
         Ecosystem::Py => sonic_lock::universe::python::normalize(name),
-        _ => name.to_string(),
+        Ecosystem::Deb
+        | Ecosystem::DebSrc
+        | Ecosystem::Go
+        | Ecosystem::Git
+        | Ecosystem::Web
+        | Ecosystem::Docker => name.to_string(),
     };
     let mut domains: Vec<String> = roots
         .iter()

@@ -22,7 +22,8 @@ pub fn pin_key(k: &PackageKey) -> PinKey {
         Ecosystem::Py => {
             python = Some(crate::solve::python::flavour(&k.domain).to_string());
         }
-        _ => {}
+        // Their domain is the ecosystem itself: nothing more to key on.
+        Ecosystem::Go | Ecosystem::Git | Ecosystem::Web | Ecosystem::Docker => {}
     }
     PinKey {
         ecosystem: k.ecosystem,
@@ -44,7 +45,7 @@ pub fn package_key(k: &PinKey) -> PackageKey {
             (None, None) => String::new(),
         },
         Ecosystem::Py => k.python.clone().unwrap_or_else(|| "py3".into()),
-        _ => String::new(),
+        Ecosystem::Go | Ecosystem::Git | Ecosystem::Web | Ecosystem::Docker => String::new(),
     };
     PackageKey::new(k.ecosystem, &domain, &k.name)
 }
