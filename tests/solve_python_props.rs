@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use sonic_lock::manifest::Ecosystem;
-use sonic_lock::solve::python::{MetadataSource, PyResolver, ReleaseMetadata, root};
+use sonic_lock::solve::python::{MetadataError, MetadataSource, PyResolver, ReleaseMetadata, root};
 use sonic_lock::source::{History, VersionAt};
 use sonic_lock::universe::{Universe, VersionConstraint};
 
@@ -53,10 +53,13 @@ fn holds((_, op, v): &Req, have: u8) -> bool {
 }
 
 impl MetadataSource for Index {
-    fn py_history(&self, name: &str) -> Result<History, String> {
-        let i: usize = name.trim_start_matches('d').parse().map_err(|_| "404")?;
+    fn py_history(&self, name: &str) -> Result<History, MetadataError> {
+        let i: usize = name
+            .trim_start_matches('d')
+            .parse()
+            .map_err(|_| MetadataError::NotFound("404".into()))?;
         if i >= NAMES {
-            return Err("404".into());
+            return Err(MetadataError::NotFound("404".into()));
         }
         Ok(History {
             ecosystem: Ecosystem::Py,
@@ -76,9 +79,10 @@ impl MetadataSource for Index {
         })
     }
 
-    fn py_metadata(&self, name: &str, version: &str) -> Result<ReleaseMetadata, String> {
-        let i: usize = name.trim_start_matches('d').parse().map_err(|_| "404")?;
-        let v: usize = version.parse().map_err(|_| "404")?;
+    fn py_metadata(&self, name: &str, version: &str) -> Result<ReleaseMetadata, MetadataError> {
+        let not_found = |_| MetadataError::NotFound("404".into());
+        let i: usize = name.trim_start_matches('d').parse().map_err(not_found)?;
+        let v: usize = version.parse().map_err(not_found)?;
         let (reqs, new_python) = &self.releases[i][v - 1];
         Ok(ReleaseMetadata {
             requires_dist: reqs.iter().map(text).collect(),
@@ -87,8 +91,8 @@ impl MetadataSource for Index {
         })
     }
 
-    fn go_requires(&self, _: &str, _: &str) -> Result<Vec<(String, String)>, String> {
-        Err("no go".into())
+    fn go_requires(&self, _: &str, _: &str) -> Result<Vec<(String, String)>, MetadataError> {
+        Err(MetadataError::NotFound("no go".into()))
     }
 }
 

@@ -7,13 +7,14 @@ use super::{Global, Status, print_json};
 use anyhow::{Context as _, bail};
 use sonic_lock::lock::Gap;
 use sonic_lock::manifest::{Ecosystem, Manifest};
+use sonic_lock::pipeline::metadata::LiveMetadata;
 use sonic_lock::pipeline::{self, Options, Pipeline, TreeRequest};
 use sonic_lock::solve::graph::SolutionGraph;
 use sonic_lock::solve::images::{ManifestOptions, ManifestSolve, solve_manifest};
 use sonic_lock::solve::python::PyResolver;
 use sonic_lock::solve::{Nogood, Solver, debian_base};
 use sonic_lock::source::Cutoff;
-use sonic_lock::source::index::{IndexReport, LiveMetadata, Sources};
+use sonic_lock::source::index::{IndexReport, Sources};
 use sonic_lock::universe::{CandidateId, PackageKey, Requirement, Universe, debian};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -644,7 +645,12 @@ fn find_package(
 ) -> Option<sonic_lock::universe::PackageId> {
     let name = match eco {
         Ecosystem::Py => sonic_lock::universe::python::normalize(name),
-        _ => name.to_string(),
+        Ecosystem::Deb
+        | Ecosystem::DebSrc
+        | Ecosystem::Go
+        | Ecosystem::Git
+        | Ecosystem::Web
+        | Ecosystem::Docker => name.to_string(),
     };
     let mut domains: Vec<String> = roots
         .iter()

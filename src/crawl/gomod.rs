@@ -3,6 +3,7 @@
 
 use super::text::Sink;
 use crate::manifest::{Constraint, Context, Ecosystem};
+use crate::universe::go::{GoReplace, parse_go_mod};
 use std::collections::{BTreeMap, HashMap};
 
 /// `module version` -> `h1:` hash of the module zip, from a `go.sum`.
@@ -24,65 +25,28 @@ pub fn parse(
     ctx: &Context,
     sink: &mut Sink,
 ) {
-    let mut block: Option<String> = None;
-    let mut replaces: Vec<(String, String, u32)> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        let (code, comment) = match raw.split_once("//") {
-            Some((c, m)) => (c.trim(), m.trim()),
-            None => (raw.trim(), ""),
-        };
-        if code.is_empty() {
-            continue;
-        }
-        if code == ")" {
-            block = None;
-            continue;
-        }
-        let (verb, rest) = match &block {
-            Some(b) => (b.as_str(), code),
-            None => match code.split_once(char::is_whitespace) {
-                Some((v, r)) => (v, r.trim()),
-                None => (code, ""),
-            },
-        };
-        if block.is_none() && rest == "(" {
-            block = Some(verb.to_string());
-            continue;
-        }
-        match verb {
-            "require" => {
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                if f.len() < 2 {
-                    sink.warn(line, "malformed require line", Some(raw));
-                    continue;
-                }
-                let mut at = BTreeMap::new();
-                if comment.contains("indirect") {
-                    at.insert("indirect".to_string(), "true".to_string());
-                }
-                if let Some(h) = sums.and_then(|s| s.get(&(f[0].to_string(), f[1].to_string()))) {
-                    at.insert("go-sum".to_string(), h.clone());
-                }
-                sink.dep(
-                    Ecosystem::Go,
-                    f[0],
-                    Constraint::Exact(f[1].to_string()),
-                    line,
-                    ctx.clone(),
-                    at,
-                );
-            }
-            "replace" => {
-                if let Some((old, new)) = rest.split_once("=>") {
-                    let old = old.split_whitespace().next().unwrap_or("").to_string();
-                    replaces.push((old, new.trim().to_string(), line));
-                }
-            }
-            _ => {}
-        }
+    let m = parse_go_mod(text);
+    for (line, raw) in &m.malformed {
+        sink.warn(*line, "malformed require line", Some(raw));
     }
-    for (old, new, line) in replaces {
+    for r in &m.requires {
+        let mut at = BTreeMap::new();
+        if r.indirect {
+            at.insert("indirect".to_string(), "true".to_string());
+        }
+        if let Some(h) = sums.and_then(|s| s.get(&(r.module.clone(), r.version.clone()))) {
+            at.insert("go-sum".to_string(), h.clone());
+        }
+        sink.dep(
+            Ecosystem::Go,
+            &r.module,
+            Constraint::Exact(r.version.clone()),
+            r.line,
+            ctx.clone(),
+            at,
+        );
+    }
+    for GoReplace { old, new, line } in m.replaces {
         let f: Vec<&str> = new.split_whitespace().collect();
         for d in sink
             .deps

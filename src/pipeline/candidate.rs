@@ -3,14 +3,15 @@
 //! result (plus the git, web and docker pins the index resolved) turned into a
 //! candidate lock that the learn loop can then prove.
 
+use super::metadata::LiveMetadata;
 use super::{Pipeline, PipelineError};
 use crate::lock::{Lock, Pin};
 use crate::manifest::{Ecosystem, Manifest, Severity};
 use crate::solve::Nogood;
 use crate::solve::candidate;
 use crate::solve::images::{ManifestOptions, ManifestSolve, solve_manifest};
-use crate::source::index::{self, IndexReport, LiveMetadata};
-use crate::source::{Cutoff, build};
+use crate::source::index::{self, IndexReport};
+use crate::source::{Cutoff, to_universe};
 use crate::universe::{PackageKey, Requirement, Universe};
 use std::collections::BTreeMap;
 
@@ -150,9 +151,9 @@ impl Pipeline<'_> {
             &cutoff,
             &suites,
             self.options.py_metadata,
-            |si| build::load_suite(&mut universe, si).map(|_| ()),
+            |si| to_universe::load_suite(&mut universe, si).map(|_| ()),
         )?;
-        warnings.extend(build::add_report(&mut universe, &manifest, &report)?);
+        warnings.extend(to_universe::add_report(&mut universe, &manifest, &report)?);
         for m in &report.missing {
             warnings.push(format!(
                 "no version at the cutoff: {} {} ({}): {}",

@@ -8,14 +8,16 @@
 //! - [`candidate`]: the candidate lock of a platform's tree with default options;
 //! - [`candidate_with`]: the same with [`Options`] (metadata depth, gap policy, nogoods);
 //! - [`candidate_with_previous`]: the same, staying as close as the sources
-//!   allow to a previous lock (`solve --reference`, a nightly re-lock).
+//!   allow to a previous lock (`lock --previous`, a nightly re-lock).
 //!
 //! This is the top stage of the library: it composes the stages below it and
 //! implements the traits that the trial and bisect stages consume (a
-//! re-solving search for the learn loop, the lock as of a timestamp for bisect).
+//! re-solving search for the learn loop, the lock as of a timestamp for bisect,
+//! the solver's Python metadata read from live sources).
 
 pub mod asof;
 pub mod candidate;
+pub mod metadata;
 pub mod search;
 pub mod tree;
 

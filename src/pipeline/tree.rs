@@ -9,8 +9,8 @@ use crate::crawl::CrawlOptions;
 use crate::crawl::tree::open_or_clone;
 use crate::platform::{self, CutoffQuery, Platform, Platforms};
 use crate::source::Cutoff;
-use crate::source::build;
 use crate::source::debian::archive::SuiteSpec;
+use crate::universe::suite::deb_domain;
 use std::path::{Path, PathBuf};
 
 /// What names the tree: the platform, where its definitions and repository are,
@@ -106,7 +106,7 @@ impl Tree {
             .or(p.suites.first())
             .cloned()
             .unwrap_or_else(|| "bullseye".to_string());
-        let domain = build::deb_domain(&dist, &p.arch);
+        let domain = deb_domain(&dist, &p.arch);
         Ok(Tree {
             crawl: CrawlOptions {
                 repo: repo.display().to_string(),

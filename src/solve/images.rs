@@ -8,7 +8,7 @@
 use super::python::{DebianDist, MetadataSource, PyOutcome, PyResolver, debian_dists};
 use super::{Nogood, Preference, Solver, TransactionState, Unsat, input, solve_transactions};
 use crate::manifest::{Constraint, Ecosystem, Manifest};
-use crate::source::build::{deb_domain, python_env_for};
+use crate::universe::suite::{deb_domain, python_env_for};
 use crate::universe::{PackageKey, Requirement, Universe, UniverseError, VersionConstraint};
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -413,7 +413,8 @@ pub fn solve_go(
                 d.attrs.get("go-sum").cloned(),
             ));
     }
-    let reader = source.map(|s| move |m: &str, v: &str| s.go_requires(m, v));
+    let reader =
+        source.map(|s| move |m: &str, v: &str| s.go_requires(m, v).map_err(|e| e.to_string()));
     let mut out: BTreeMap<String, Vec<GoModule>> = BTreeMap::new();
     for ((image, file), reqs) in mains {
         let roots: Vec<(String, String)> = reqs

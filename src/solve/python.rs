@@ -16,11 +16,11 @@
 
 use super::{Nogood, Solution, Solver, Unsat};
 use crate::manifest::Ecosystem;
-use crate::source::History;
-use crate::source::build::python_env_for;
+use crate::universe::history::History;
 use crate::universe::python::{
     PythonEnv, add_debian_provided, base_requirements, extra_requirements, split_extras,
 };
+use crate::universe::suite::python_env_for;
 use crate::universe::{CandidateId, CandidateMeta, PackageId, PackageKey, Requirement, Universe};
 use crate::universe::{UniverseError, VersionConstraint};
 use rayon::prelude::*;
@@ -37,15 +37,38 @@ pub struct ReleaseMetadata {
     pub from: String,
 }
 
+/// Why a [`MetadataSource`] could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// The release was not published by the cutoff.
+    #[error("{name} {version} did not exist at the cutoff")]
+    NotAtCutoff {
+        /// Distribution or module name.
+        name: String,
+        /// The version asked.
+        version: String,
+    },
+    /// The provider knows no such name or release.
+    #[error("{0}")]
+    NotFound(String),
+    /// The provider failed to read it (network, cache, parse, a bad version string).
+    #[error(transparent)]
+    Provider(Box<dyn std::error::Error + Send + Sync>),
+}
+
 /// What the search may ask beyond the universe it was given (the index's
 /// clients at the cutoff, or a table in tests).
 pub trait MetadataSource: Sync {
     /// Versions of a Python distribution that existed at the cutoff.
-    fn py_history(&self, name: &str) -> Result<History, String>;
+    fn py_history(&self, name: &str) -> Result<History, MetadataError>;
     /// Core metadata of one release.
-    fn py_metadata(&self, name: &str, version: &str) -> Result<ReleaseMetadata, String>;
+    fn py_metadata(&self, name: &str, version: &str) -> Result<ReleaseMetadata, MetadataError>;
     /// The `require` lines of a Go module's go.mod at one version.
-    fn go_requires(&self, module: &str, version: &str) -> Result<Vec<(String, String)>, String>;
+    fn go_requires(
+        &self,
+        module: &str,
+        version: &str,
+    ) -> Result<Vec<(String, String)>, MetadataError>;
 }
 
 /// The interpreter of a Python domain (`py3` -> CPython 3.9.2, `buster-py2` -> 2.7.16).
@@ -367,7 +390,7 @@ impl<'s> PyResolver<'s> {
             }
             return Ok(0);
         };
-        let results: Vec<((String, String), Result<ReleaseMetadata, String>)> = wanted
+        let results: Vec<((String, String), Result<ReleaseMetadata, MetadataError>)> = wanted
             .keys()
             .cloned()
             .collect::<Vec<_>>()
@@ -389,7 +412,7 @@ impl<'s> PyResolver<'s> {
                 }
                 Err(e) => {
                     for c in cands {
-                        self.unreadable.insert(c, e.clone());
+                        self.unreadable.insert(c, e.to_string());
                     }
                 }
             }
@@ -660,7 +683,7 @@ pub fn root(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::VersionAt;
+    use crate::universe::history::VersionAt;
     use std::sync::Mutex;
 
     type Release = (&'static str, Vec<&'static str>, Option<&'static str>);
@@ -672,8 +695,11 @@ mod tests {
     }
 
     impl MetadataSource for Table {
-        fn py_history(&self, name: &str) -> Result<History, String> {
-            let v = self.rel.get(name).ok_or("404")?;
+        fn py_history(&self, name: &str) -> Result<History, MetadataError> {
+            let v = self
+                .rel
+                .get(name)
+                .ok_or_else(|| MetadataError::NotFound("404".into()))?;
             Ok(History {
                 ecosystem: Ecosystem::Py,
                 name: name.into(),
@@ -692,7 +718,7 @@ mod tests {
                 notes: vec![],
             })
         }
-        fn py_metadata(&self, name: &str, version: &str) -> Result<ReleaseMetadata, String> {
+        fn py_metadata(&self, name: &str, version: &str) -> Result<ReleaseMetadata, MetadataError> {
             self.asked
                 .lock()
                 .unwrap()
@@ -701,15 +727,15 @@ mod tests {
                 .rel
                 .get(name)
                 .and_then(|v| v.iter().find(|x| x.0 == version))
-                .ok_or("404")?;
+                .ok_or_else(|| MetadataError::NotFound("404".into()))?;
             Ok(ReleaseMetadata {
                 requires_dist: rd.iter().map(|s| s.to_string()).collect(),
                 requires_python: rp.map(String::from),
                 from: format!("{name}-{version}.whl.metadata"),
             })
         }
-        fn go_requires(&self, _: &str, _: &str) -> Result<Vec<(String, String)>, String> {
-            Err("no go".into())
+        fn go_requires(&self, _: &str, _: &str) -> Result<Vec<(String, String)>, MetadataError> {
+            Err(MetadataError::NotFound("no go".into()))
         }
     }
 

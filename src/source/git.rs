@@ -10,11 +10,15 @@
 //! such ancestors are reported as skew.
 
 use crate::manifest::Ecosystem;
+use crate::manifest::{Constraint, Dependency};
 use crate::source::cache::Cache;
 use crate::source::date::rfc3339;
+use crate::source::index::{IndexContext, IndexReport, IndexSource, Missing, SuiteHook};
 use crate::source::{Cutoff, History, SourceError, VersionAt, VersionSource};
 use chrono::DateTime;
+use rayon::prelude::*;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -280,5 +284,136 @@ impl VersionSource for GitSource {
                 .collect(),
             notes: Vec::new(),
         })
+    }
+}
+
+/// A git dependency resolved at the cutoff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GitPin {
+    /// Repository URL.
+    pub url: String,
+    /// Branch, tag or commit as declared.
+    pub reference: String,
+    /// The commit at the cutoff.
+    pub commit: String,
+    /// Its committer date.
+    pub date: String,
+    /// How it was found.
+    pub note: String,
+}
+
+/// git's index step: each repository's declared branch, tag or commit (or its
+/// default branch) resolved to the commit at the cutoff.
+pub struct GitIndex;
+
+impl IndexSource for GitIndex {
+    fn ecosystems(&self) -> &'static [Ecosystem] {
+        &[Ecosystem::Git]
+    }
+
+    fn index(
+        &self,
+        cx: &IndexContext<'_>,
+        _: &mut SuiteHook<'_>,
+        out: &mut IndexReport,
+    ) -> Result<(), SourceError> {
+        let deps = cx.dependencies(Ecosystem::Git);
+        out.counts.entry(Ecosystem::Git).or_default().names =
+            deps.iter().map(|d| &d.name).collect::<BTreeSet<_>>().len();
+        let res: Vec<(&Dependency, Result<GitPin, SourceError>)> = deps
+            .par_iter()
+            .map(|d| (*d, git_pin(&cx.sources.git, d, cx.cutoff)))
+            .collect();
+        let mut n = 0;
+        for (d, r) in res {
+            match r {
+                Ok(p) => {
+                    n += 1;
+                    out.git.push(p);
+                }
+                Err(e) => out.missing.push(Missing::of(d, e.to_string())),
+            }
+        }
+        out.counts.entry(Ecosystem::Git).or_default().versions = n;
+        Ok(())
+    }
+}
+
+fn git_pin(git: &GitSource, d: &Dependency, cutoff: &Cutoff) -> Result<GitPin, SourceError> {
+    let repo = git.repo(&d.name)?;
+    match &d.constraint {
+        Constraint::Exact(sha) => {
+            let oid = git2::Oid::from_str(sha).map_err(|e| SourceError::Git {
+                url: d.name.clone(),
+                message: format!("bad commit `{sha}`: {}", e.message()),
+            })?;
+            let c = repo.find_commit(oid).map_err(|_| SourceError::Git {
+                url: d.name.clone(),
+                message: format!("commit {sha} is not in the repository (force-pushed away?)"),
+            })?;
+            let t = c.committer().when().seconds();
+            let date = chrono::DateTime::from_timestamp(t, 0)
+                .map(|x| rfc3339(&x))
+                .unwrap_or_default();
+            if t > cutoff.0.timestamp() {
+                return Err(SourceError::Git {
+                    url: d.name.clone(),
+                    message: format!("commit {sha} is dated {date}, after the cutoff"),
+                });
+            }
+            Ok(GitPin {
+                url: d.name.clone(),
+                reference: sha.clone(),
+                commit: c.id().to_string(),
+                date,
+                note: "pinned commit".into(),
+            })
+        }
+        // `HEAD` is what a plain `git clone` checks out: the default branch.
+        Constraint::Ref(r) if r != "HEAD" => {
+            if let Ok(b) = branch_at(&repo, &d.name, r, cutoff) {
+                return Ok(GitPin {
+                    url: d.name.clone(),
+                    reference: r.clone(),
+                    commit: b.commit,
+                    date: b.committer_date,
+                    note: format!("branch at cutoff; {} skewed ancestor(s)", b.skew.len()),
+                });
+            }
+            let tags = tags_at(&repo, &d.name, cutoff)?;
+            let t = tags
+                .into_iter()
+                .find(|t| &t.name == r)
+                .ok_or_else(|| SourceError::Git {
+                    url: d.name.clone(),
+                    message: format!("no branch or tag `{r}` existed at {cutoff}"),
+                })?;
+            Ok(GitPin {
+                url: d.name.clone(),
+                reference: r.clone(),
+                commit: t.commit,
+                date: t.date,
+                note: "tag".into(),
+            })
+        }
+        Constraint::None | Constraint::Range(_) | Constraint::Ref(_) => {
+            let head = repo
+                .find_reference("HEAD")
+                .ok()
+                .and_then(|h| h.symbolic_target().ok().flatten().map(str::to_string));
+            let branch = head
+                .as_deref()
+                .and_then(|h| h.strip_prefix("refs/heads/"))
+                .unwrap_or("master")
+                .to_string();
+            let b = branch_at(&repo, &d.name, &branch, cutoff)?;
+            Ok(GitPin {
+                url: d.name.clone(),
+                reference: branch,
+                commit: b.commit,
+                date: b.committer_date,
+                note: "default branch at cutoff".into(),
+            })
+        }
     }
 }

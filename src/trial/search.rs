@@ -23,7 +23,8 @@ pub fn pin_key(k: &PackageKey) -> PinKey {
         Ecosystem::Py => {
             python = Some(crate::solve::python::flavour(&k.domain).to_string());
         }
-        _ => {}
+        // Their domain is the ecosystem itself: nothing more to key on.
+        Ecosystem::Go | Ecosystem::Git | Ecosystem::Web | Ecosystem::Docker => {}
     }
     PinKey {
         ecosystem: k.ecosystem,
@@ -45,7 +46,7 @@ pub fn package_key(k: &PinKey) -> PackageKey {
             (None, None) => String::new(),
         },
         Ecosystem::Py => k.python.clone().unwrap_or_else(|| "py3".into()),
-        _ => String::new(),
+        Ecosystem::Go | Ecosystem::Git | Ecosystem::Web | Ecosystem::Docker => String::new(),
     };
     PackageKey::new(k.ecosystem, &domain, &k.name)
 }
@@ -70,7 +71,7 @@ pub fn resolve_key(u: &Universe, k: &PinKey) -> PackageKey {
                 .into_iter()
                 .find(|d| i.ends_with(&format!("-{d}")) || i.contains(&format!("-{d}-")))
         });
-        let first = crate::source::build::python_env_for(suite, Some(flavour)).0;
+        let first = crate::universe::suite::python_env_for(suite, Some(flavour)).0;
         let others = ["py3", "buster-py3", "py2", "buster-py2"];
         for domain in std::iter::once(first.as_str()).chain(others) {
             if crate::solve::python::flavour(domain) == flavour

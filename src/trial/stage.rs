@@ -90,7 +90,7 @@ fn name_matches(eco: Ecosystem, key_name: &str, name: &str) -> bool {
             // apt prints `name:arch` in places.
             key_name == name || name.split(':').next() == Some(key_name)
         }
-        _ => key_name == name,
+        Ecosystem::Go | Ecosystem::Git | Ecosystem::Web | Ecosystem::Docker => key_name == name,
     }
 }
 

@@ -8,7 +8,10 @@
 //! written as versioned JSON and read back by later stages.
 
 pub mod debian;
+pub mod go;
+pub mod history;
 pub mod python;
+pub mod suite;
 pub mod version;
 
 use crate::manifest::Ecosystem;

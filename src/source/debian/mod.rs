@@ -3,4 +3,5 @@
 pub mod release;
 
 pub mod archive;
+pub mod index;
 pub mod mr;

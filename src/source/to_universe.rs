@@ -6,15 +6,11 @@
 use crate::manifest::{Ecosystem, Manifest};
 use crate::source::SourceError;
 use crate::source::debian::archive::{IndexKind, SuiteIndex};
-use crate::source::index::{IndexReport, dist_of};
+use crate::source::index::IndexReport;
 use crate::universe::python::{PythonEnv, add_distribution};
+use crate::universe::suite::{deb_domain, python_env_for};
 use crate::universe::{CandidateMeta, PackageKey, Universe};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The universe domain of a suite's binary packages: `bullseye/amd64`.
-pub fn deb_domain(suite: &str, arch: &str) -> String {
-    format!("{}/{arch}", dist_of(suite))
-}
 
 /// Loads every verified `Packages` index of a suite (updates, backports and
 /// security share their distribution's domain, so apt's view is their union).
@@ -33,21 +29,6 @@ pub fn load_suite(u: &mut Universe, si: &SuiteIndex) -> Result<usize, SourceErro
         u.absolutize_urls_since(first, root);
     }
     Ok(n)
-}
-
-/// The pip a dependency's context installs with: universe domain and interpreter version.
-/// bullseye ships CPython 3.9.2 (and 2.7.18); buster 3.7.3 and 2.7.16.
-pub fn python_env_for(suite: Option<&str>, python: Option<&str>) -> (String, &'static str) {
-    let py = match python {
-        Some("py2") => "py2",
-        _ => "py3",
-    };
-    match (suite.map(dist_of), py) {
-        (Some("buster"), "py2") => ("buster-py2".into(), "2.7.16"),
-        (Some("buster"), _) => ("buster-py3".into(), "3.7.3"),
-        (_, "py2") => ("py2".into(), "2.7.18"),
-        _ => ("py3".into(), "3.9.2"),
-    }
 }
 
 /// Adds the Python, Go, git and web findings of `report` to `u`; returns notes
@@ -145,7 +126,12 @@ pub fn add_report(
                     }
                 }
             }
-            _ => {}
+            // The index keeps histories of Python and Go names only.
+            Ecosystem::Deb
+            | Ecosystem::DebSrc
+            | Ecosystem::Git
+            | Ecosystem::Web
+            | Ecosystem::Docker => {}
         }
     }
     for g in &report.git {
