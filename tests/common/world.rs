@@ -4,13 +4,8 @@
 //! and a PyPI where demo 2.0 appeared on 2022-11-15.
 #![allow(dead_code)]
 
-#[path = "../crawl_support/mod.rs"]
-mod crawl_support;
-#[path = "../source_support/mod.rs"]
-pub mod source_support;
-
-use crawl_support::{FUNCTIONS, Files, PLATFORM_TOML, SLAVE_MK, commit, init_bare};
-use source_support::{Server, file, redirect, serve, status, suite_files};
+use super::loopback::{self, Server, file, redirect, serve, status, suite_files};
+use super::tree::{FUNCTIONS, Files, PLATFORM_TOML, SLAVE_MK, commit, init_bare};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -105,7 +100,7 @@ pub fn archive() -> Server {
         .map(|(v, day)| {
             format!(
                 r#"{{"filename":"demo-{v}.tar.gz","url":"/files/demo-{v}.tar.gz","hashes":{{"sha256":"{}"}},"upload-time":"{day}T00:00:00Z"}}"#,
-                source_support::sha256(format!("demo-{v}").as_bytes())
+                loopback::sha256(format!("demo-{v}").as_bytes())
             )
         })
         .collect();
@@ -145,7 +140,7 @@ pub fn setup(dir: &Path) {
 /// Docker Hub for the slave's `FROM debian:bullseye`: one amd64 image, built
 /// before every snapshot, so the base image is the same at every timestamp.
 pub fn registry() -> Server {
-    let mut r = source_support::registry::Registry::default();
+    let mut r = loopback::registry::Registry::default();
     r.single(
         "library/debian",
         "bullseye",
