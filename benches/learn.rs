@@ -20,7 +20,7 @@ use sonic_lock::trial::builder::{Builder, TrialInput, Verdict};
 use sonic_lock::trial::journal::Journal;
 use sonic_lock::trial::learn::{LearnConfig, Learner, Search, Stage};
 use sonic_lock::trial::pool::Workspace;
-use sonic_lock::trial::solver::SolverSearch;
+use sonic_lock::trial::search::SolverSearch;
 use sonic_lock::trial::stage::LockStage;
 use sonic_lock::trial::triage::Triage;
 use sonic_lock::universe::{CandidateMeta, PackageKey, Universe};

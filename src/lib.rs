@@ -17,6 +17,7 @@ pub mod demo;
 pub mod fsio;
 pub mod lock;
 pub mod manifest;
+pub mod pipeline;
 pub mod platform;
 pub mod solve;
 pub mod source;

@@ -1,6 +1,7 @@
-//! "The candidate lock as of timestamp T", for the time axis: either computed
-//! in-process by the lock pipeline (crawl once, then index and solve as of each
-//! probed timestamp through one source cache) or produced by an external command.
+//! "The candidate lock as of timestamp T", for the time axis: the [`LockAt`]
+//! trait (the pipeline implements it in-process: crawl once, then index and
+//! solve as of each probed timestamp through one source cache), or an external
+//! command.
 //! Locks are kept under the state directory, so a resumed bisection (or the
 //! change-level search after the timestamps) reads them instead of recomputing.
 
@@ -9,14 +10,8 @@ use super::engine::{Observation, Oracle};
 use super::locks::{LockChanges, read_candidate};
 use super::runner::{BuildOracle, TrialMemo};
 use super::timeaxis::TimeAxis;
-use crate::crawl::CrawlOptions;
 use crate::lock::Lock;
-use crate::manifest::Manifest;
-use crate::source::Cutoff;
-use crate::source::debian::archive::SuiteSpec;
-use crate::source::index::Sources;
 use crate::trial::builder::{Builder, Verdict};
-use crate::trial::pipeline::{self, PipelineError, PipelineOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -52,139 +47,6 @@ impl<L: LockAt + ?Sized> LockAt for Box<L> {
     }
     fn fingerprint(&self) -> String {
         (**self).fingerprint()
-    }
-}
-
-/// The lock pipeline in-process: one crawl, then index + solve per timestamp.
-pub struct PipelineLocks<'a> {
-    platform: String,
-    manifest: Manifest,
-    crawl: CrawlOptions,
-    sources: &'a Sources,
-    suites: Vec<SuiteSpec>,
-    domain: String,
-    py_metadata: usize,
-    gaps: Vec<crate::lock::lockfile::Gap>,
-    source_key: String,
-    warnings: Mutex<Vec<String>>,
-}
-
-impl<'a> PipelineLocks<'a> {
-    /// Crawls the tree once (`crawl.rev`); every later [`LockAt::lock_at`] indexes
-    /// and solves that manifest as of its timestamp with `sources`.
-    pub fn crawl(
-        platform: &str,
-        crawl: CrawlOptions,
-        sources: &'a Sources,
-        suites: Vec<SuiteSpec>,
-        domain: &str,
-        py_metadata: usize,
-    ) -> Result<PipelineLocks<'a>, BisectError> {
-        let crawled = crate::crawl::crawl(&crawl, &|_, _| {}).map_err(|e| {
-            BisectError::TimeAxis(format!("crawling {} at {}: {e}", crawl.repo, crawl.rev))
-        })?;
-        Ok(PipelineLocks {
-            platform: platform.to_string(),
-            gaps: pipeline::crawl_gaps(&crawled.manifest),
-            source_key: String::new(),
-            manifest: crawled.manifest,
-            crawl,
-            sources,
-            suites,
-            domain: domain.to_string(),
-            py_metadata,
-            warnings: Mutex::new(Vec::new()),
-        })
-    }
-
-    /// The crawled manifest (its commit is the tree every timestamp is solved for).
-    pub fn manifest(&self) -> &Manifest {
-        &self.manifest
-    }
-
-    /// Names where the sources are (URLs, mirrors) for [`LockAt::fingerprint`]:
-    /// locks stored for other sources are then not reused.
-    pub fn with_source_key(mut self, key: &str) -> Self {
-        self.source_key = key.to_string();
-        self
-    }
-
-    /// What the crawl could not read; every lock records these as its gaps.
-    pub fn gaps(&self) -> &[crate::lock::lockfile::Gap] {
-        &self.gaps
-    }
-}
-
-impl LockAt for PipelineLocks<'_> {
-    fn lock_at(&self, ts: &str) -> Result<Lock, BisectError> {
-        let cutoff =
-            Cutoff::parse(ts).map_err(|e| BisectError::TimeAxis(format!("timestamp {ts}: {e}")))?;
-        let opts = PipelineOptions {
-            crawl: self.crawl.clone(),
-            sources: self.sources,
-            suites: self.suites.clone(),
-            cutoff: Some(cutoff),
-            domain: self.domain.clone(),
-            py_metadata: self.py_metadata,
-        };
-        let out = match pipeline::candidate_from_manifest(
-            &self.platform,
-            self.manifest.clone(),
-            &opts,
-            &|_| {},
-        ) {
-            Ok(o) => o,
-            Err(e @ PipelineError::Unsat { .. }) => {
-                return Err(BisectError::NoCandidate {
-                    timestamp: ts.to_string(),
-                    message: e.to_string(),
-                });
-            }
-            Err(e) => {
-                return Err(BisectError::TimeAxis(format!("lock as of {ts}: {e}")));
-            }
-        };
-        if let Ok(mut w) = self.warnings.lock() {
-            // Crawl errors are the gaps, reported once by the caller.
-            w.extend(
-                out.warnings
-                    .iter()
-                    .filter(|m| !m.starts_with("crawl: "))
-                    .map(|m| format!("{ts}: {m}")),
-            );
-        }
-        let mut lock = out.candidate;
-        lock.cutoff = cutoff.rfc3339();
-        lock.gaps = self.gaps.clone();
-        lock.normalize();
-        Ok(lock)
-    }
-
-    fn take_warnings(&self) -> Vec<String> {
-        match self.warnings.lock() {
-            Ok(mut w) => std::mem::take(&mut *w),
-            Err(p) => std::mem::take(&mut *p.into_inner()),
-        }
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "lock pipeline: {} at {} indexed as of each timestamp",
-            self.crawl.repo, self.manifest.commit
-        )
-    }
-
-    fn fingerprint(&self) -> String {
-        format!(
-            "{}\nplatform {}\nsuites {:?}\ndomain {}\npy-metadata {}\nsources {}\ngaps {}",
-            self.describe(),
-            self.platform,
-            self.suites,
-            self.domain,
-            self.py_metadata,
-            self.source_key,
-            self.gaps.len()
-        )
     }
 }
 

@@ -8,13 +8,15 @@ use super::builder_args::BuilderArgs;
 use super::index::SourceArgs;
 use super::{Global, Status};
 use anyhow::{Context, bail};
-use sonic_lock::bisect::asof::{CommandLocks, LockAt, LockAxis, PipelineLocks, StoredLocks};
+use sonic_lock::bisect::asof::{CommandLocks, LockAt, LockAxis, StoredLocks};
 use sonic_lock::bisect::engine::{self, Config, Strategy};
 use sonic_lock::bisect::locks::{LockChanges, read_candidate};
 use sonic_lock::bisect::report::{REPORT_SCHEMA_VERSION, Report};
 use sonic_lock::bisect::runner::BuildOracle;
 use sonic_lock::bisect::timeaxis::{self, TimeOutcome};
 use sonic_lock::bisect::{BisectError, ChangeInfo};
+use sonic_lock::pipeline::asof::PipelineLocks;
+use sonic_lock::pipeline::{Options, Pipeline, TreeRequest};
 use sonic_lock::source::index::Sources;
 use sonic_lock::trial::journal::Journal;
 use std::path::PathBuf;
@@ -153,12 +155,14 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
             };
             let platform = args.platform.clone().unwrap_or_default();
             let sources;
+            let pipeline;
             let locks_dir = args.state_dir.join("snapshots");
             let producer: Box<dyn LockAt + '_> = match (&args.lock_at, &args.sonic_repo) {
                 (Some(template), _) => Box::new(CommandLocks::new(template, &platform, &locks_dir)),
                 (None, Some(_)) => {
                     sources = args.source.sources()?;
-                    let p = pipeline_locks(&args, &platform, &sources, global)?;
+                    pipeline = bisect_pipeline(&args, &platform, &sources)?;
+                    let p = pipeline_locks(&pipeline, global)?;
                     Box::new(p.with_source_key(&source_key(&args.source)))
                 }
                 (None, None) => bail!(
@@ -314,43 +318,47 @@ fn source_key(s: &SourceArgs) -> String {
     )
 }
 
-/// Crawls the tree once for the in-process lock pipeline (same options as `lock`).
-fn pipeline_locks<'a>(
+/// The library pipeline for the time axis (same options as `lock`).
+fn bisect_pipeline<'s>(
     args: &BisectArgs,
     platform: &str,
-    sources: &'a Sources,
-    global: &Global,
-) -> anyhow::Result<PipelineLocks<'a>> {
+    sources: &'s Sources,
+) -> anyhow::Result<Pipeline<'s>> {
     let Some(repo_arg) = &args.sonic_repo else {
         bail!("--sonic-repo is required");
     };
     if platform.is_empty() {
         bail!("time-axis mode with --sonic-repo needs --platform");
     }
-    let tree = super::tree::resolve(&super::tree::TreeRequest {
-        platform,
-        platforms_dir: args.platforms_dir.as_ref(),
-        repo: repo_arg,
-        rev: args.rev.as_ref(),
+    let request = TreeRequest {
+        platform: platform.to_string(),
+        platforms_dir: args.platforms_dir.clone(),
+        repo: repo_arg.clone(),
+        rev: args.rev.clone(),
         date: None,
-        suites: &args.suites,
-        submodules: args.submodules.as_ref(),
+        suites: args.suites.clone(),
+        submodules: args.submodules.clone(),
         clone_submodules: args.clone_submodules,
-        cache: args.source.cache.as_ref(),
-    })?;
-    let (crawl_opts, suites, domain) = (tree.crawl, tree.suites, tree.domain);
+        cache: args.source.cache.clone(),
+    };
+    let options = Options {
+        py_metadata: args.py_metadata,
+        allow_incomplete: args.allow_incomplete,
+        nogoods: Vec::new(),
+    };
+    Ok(Pipeline::new(&request, sources, options)?)
+}
+
+/// Crawls the tree once; every timestamp is then indexed and solved in-process.
+fn pipeline_locks<'p, 's>(
+    pipeline: &'p Pipeline<'s>,
+    global: &Global,
+) -> anyhow::Result<PipelineLocks<'p, 's>> {
     let pb = super::progress(global, None, "crawling");
-    let locks = PipelineLocks::crawl(
-        platform,
-        crawl_opts,
-        sources,
-        suites,
-        &domain,
-        args.py_metadata,
-    );
+    let locks = PipelineLocks::crawl(pipeline);
     pb.finish_and_clear();
     let locks = locks?;
-    super::tree::check_gaps(locks.gaps(), args.allow_incomplete, "the locks")?;
+    super::warn_gaps(&locks.crawled().gaps, "the locks");
     Ok(locks)
 }
 

@@ -3,6 +3,7 @@
 use super::{Global, Status};
 use sonic_lock::crawl::{self, CrawlOptions, CrawlOutput};
 use sonic_lock::manifest::{Ecosystem, Manifest, Severity};
+use sonic_lock::pipeline;
 use sonic_lock::platform;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -47,17 +48,17 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: Args, global: &Global) -> anyhow::Result<Status> {
-    let platforms = super::platforms::load(args.platforms_dir.as_ref())?;
+    let platforms = pipeline::tree::platforms(args.platforms_dir.as_deref())?;
     let p = match &args.platform {
         Some(n) => Some(platforms.find(n)?.clone()),
         None => None,
     };
-    let cache = super::cutoff::cache_dir(args.cache_dir.as_ref());
+    let cache = pipeline::tree::cache_dir(args.cache_dir.as_deref());
     let repo = crawl::tree::open_or_clone(&args.sonic_repo, &cache)?;
     let rev = match (&args.rev, &args.date, &p) {
         (Some(r), _, _) => r.clone(),
         (None, d, Some(p)) => {
-            let q = super::cutoff::query(None, d.as_ref())?;
+            let q = pipeline::tree::cutoff_query(None, d.as_deref())?;
             platform::find_cutoff(&repo, &p.cutoff, &q)?.commit
         }
         (None, Some(d), None) => {

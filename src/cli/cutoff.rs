@@ -1,8 +1,9 @@
 //! `sonic-lock cutoff`: the commit at which a platform was last supported.
 
 use super::{Global, Status};
-use sonic_lock::crawl::tree;
-use sonic_lock::platform::{self, CutoffQuery};
+use sonic_lock::crawl::tree::open_or_clone;
+use sonic_lock::pipeline::tree;
+use sonic_lock::platform;
 use std::path::PathBuf;
 
 /// Print the cutoff commit and date of a platform.
@@ -31,32 +32,19 @@ pub struct Args {
     pub cache_dir: Option<PathBuf>,
 }
 
-/// The cache directory: `--cache-dir`, else the user's cache.
-pub fn cache_dir(arg: Option<&PathBuf>) -> PathBuf {
-    arg.cloned()
-        .or_else(|| dirs::cache_dir().map(|d| d.join("sonic-lock")))
-        .unwrap_or_else(|| PathBuf::from(".sonic-lock-cache"))
-}
-
-/// Resolves the query from `--rev` / `--date`.
-pub fn query(rev: Option<&String>, date: Option<&String>) -> anyhow::Result<CutoffQuery> {
-    Ok(match (rev, date) {
-        (Some(r), _) => CutoffQuery::Rev(r.clone()),
-        (None, Some(d)) => CutoffQuery::Date(platform::parse_date(d)?),
-        (None, None) => CutoffQuery::Rule,
-    })
-}
-
 /// Runs the subcommand.
 pub fn run(args: Args, global: &Global) -> anyhow::Result<Status> {
-    let platforms = super::platforms::load(args.platforms_dir.as_ref())?;
+    let platforms = tree::platforms(args.platforms_dir.as_deref())?;
     let p = platforms.find(&args.platform)?;
     let mut rule = p.cutoff.clone();
     if let Some(b) = &args.branch {
         rule.branch = b.clone();
     }
-    let q = query(args.rev.as_ref(), args.date.as_ref())?;
-    let repo = tree::open_or_clone(&args.sonic_repo, &cache_dir(args.cache_dir.as_ref()))?;
+    let q = tree::cutoff_query(args.rev.as_deref(), args.date.as_deref())?;
+    let repo = open_or_clone(
+        &args.sonic_repo,
+        &tree::cache_dir(args.cache_dir.as_deref()),
+    )?;
     let c = platform::find_cutoff(&repo, &rule, &q)?;
     if global.json {
         super::print_json(

@@ -8,8 +8,9 @@ use super::index::SourceArgs;
 use super::{Global, Status};
 use anyhow::{Context, bail};
 use serde::Serialize;
-use sonic_lock::crawl;
 use sonic_lock::lock::{Gap, Lock, PinKey, TrialRecord};
+use sonic_lock::pipeline::search::ManifestSearch;
+use sonic_lock::pipeline::{Indexed, Options, Pipeline, TreeRequest};
 use sonic_lock::source::debian::archive::decompress;
 use sonic_lock::source::http::Request;
 use sonic_lock::source::index::Sources;
@@ -18,9 +19,8 @@ use sonic_lock::trial::journal::Journal;
 use sonic_lock::trial::learn::{
     Attribution, Event, LearnConfig, LearnError, Learner, SingleCandidate,
 };
-use sonic_lock::trial::pipeline::{self, Indexed, PipelineOptions};
 use sonic_lock::trial::pool::Workspace;
-use sonic_lock::trial::solver::{ManifestSearch, SolverSearch};
+use sonic_lock::trial::search::SolverSearch;
 use sonic_lock::trial::stage::{LockStage, parse_contents};
 use sonic_lock::trial::triage::Triage;
 use std::path::PathBuf;
@@ -131,67 +131,50 @@ fn pick_text(k: &PinKey, v: &str) -> String {
     format!("{k} = {v}")
 }
 
-/// Crawl, index and solve: the candidate lock and the universe it was solved in.
+/// Crawl, index and solve through the library pipeline: the candidate lock,
+/// the pipeline and what it indexed (the learn loop re-solves from there).
 fn static_candidate<'s>(
     args: &LockArgs,
     global: &Global,
     sources: &'s Sources,
-) -> anyhow::Result<(Lock, PipelineOptions<'s>, Indexed)> {
+) -> anyhow::Result<(Lock, Pipeline<'s>, Indexed)> {
     let Some(repo_arg) = &args.sonic_repo else {
         bail!("give --candidate FILE or --sonic-repo PATH_OR_URL");
     };
-    let tree = super::tree::resolve(&super::tree::TreeRequest {
-        platform: &args.platform,
-        platforms_dir: args.platforms_dir.as_ref(),
-        repo: repo_arg,
-        rev: args.rev.as_ref(),
-        date: args.date.as_ref(),
-        suites: &args.suites,
-        submodules: args.submodules.as_ref(),
+    let request = TreeRequest {
+        platform: args.platform.clone(),
+        platforms_dir: args.platforms_dir.clone(),
+        repo: repo_arg.clone(),
+        rev: args.rev.clone(),
+        date: args.date.clone(),
+        suites: args.suites.clone(),
+        submodules: args.submodules.clone(),
         clone_submodules: args.clone_submodules,
-        cache: args.source.cache.as_ref(),
-    })?;
-    let opts = PipelineOptions {
-        crawl: tree.crawl,
-        sources,
-        suites: tree.suites,
-        cutoff: tree.cutoff,
-        domain: tree.domain,
-        py_metadata: args.py_metadata,
+        cache: args.source.cache.clone(),
     };
+    let options = Options {
+        py_metadata: args.py_metadata,
+        allow_incomplete: args.allow_incomplete,
+        nogoods: Vec::new(),
+    };
+    let pipeline = Pipeline::new(&request, sources, options)?;
     let pb = super::progress(global, None, "crawling");
-    let crawled = crawl::crawl(&opts.crawl, &|_, _| {});
+    let crawled = pipeline.crawl();
     pb.finish_and_clear();
     let crawled = crawled?;
-    // A lock claims to pin every dependency of the tree: what the crawl could
-    // not read stops it, unless the user accepts the gap (then the lock says so).
-    let gaps = pipeline::crawl_gaps(&crawled.manifest);
-    super::tree::check_gaps(&gaps, args.allow_incomplete, "the lock")?;
+    super::warn_gaps(&crawled.gaps, "the lock");
     let pb = super::progress(global, None, "indexing");
-    let solved = pipeline::index_manifest(crawled.manifest, &opts, &|stage| {
-        pb.set_message(stage.to_string())
-    })
-    .and_then(|mut indexed| {
-        pb.set_message("solving");
-        let (_, candidate, notes) =
-            pipeline::solve_indexed(&args.platform, &opts, &mut indexed, &[])?;
-        Ok((indexed, candidate, notes))
-    });
+    let out = pipeline.candidate_at(&crawled, None, &|stage| pb.set_message(stage.to_string()));
     pb.finish_and_clear();
-    let (indexed, mut candidate, notes) = solved?;
-    candidate.gaps = gaps;
-    // Crawl errors were reported above, as gaps.
-    for w in indexed
-        .warnings
-        .iter()
-        .chain(&notes)
-        .filter(|w| !w.starts_with("crawl: "))
-    {
+    let out = out?;
+    for w in &out.warnings {
         eprintln!("warning: {w}");
     }
+    let candidate = out.candidate;
     if let Some(path) = &args.candidate_out {
         candidate.write(path)?;
     }
+    let indexed = out.indexed;
     if !global.json {
         println!(
             "{} at {}: {} dependencies, {} candidates at the cutoff, candidate lock with {} pins",
@@ -202,7 +185,7 @@ fn static_candidate<'s>(
             candidate.pins.len()
         );
     }
-    Ok((candidate, opts, indexed))
+    Ok((candidate, pipeline, indexed))
 }
 
 /// Reads a Contents index from a file or URL (through the download cache), decompressing `.gz`/`.xz`.
@@ -244,8 +227,8 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
     let (candidate, pipeline) = match (&args.candidate, &sources) {
         (Some(p), _) => (Lock::read(p)?, None),
         (None, Some(sources)) => {
-            let (lock, opts, indexed) = static_candidate(&args, global, sources)?;
-            (lock, Some((opts, indexed)))
+            let (lock, pipeline, indexed) = static_candidate(&args, global, sources)?;
+            (lock, Some((pipeline, indexed)))
         }
         (None, None) => bail!("give --candidate FILE or --sonic-repo PATH_OR_URL"),
     };
@@ -346,10 +329,9 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
     // transactions, metadata read as needed); a candidate with a universe file is
     // searched around its own pins; a bare candidate is only judged.
     let result = match (pipeline, &universe) {
-        (Some((opts, indexed)), _) => learner.run(
-            &mut ManifestSearch::new(&args.platform, opts, indexed),
-            reference,
-        ),
+        (Some((pipeline, indexed)), _) => {
+            learner.run(&mut ManifestSearch::new(&pipeline, indexed), reference)
+        }
         (None, Some(u)) => learner.run(&mut SolverSearch::for_candidate(u, &candidate), reference),
         (None, None) => learner.run(
             &mut SingleCandidate::new(LockStage::assignment_of(&candidate)),

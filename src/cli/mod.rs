@@ -16,7 +16,6 @@ use std::process::ExitCode;
 
 pub mod builder_args;
 pub mod lock;
-pub mod tree;
 pub mod trial;
 
 /// Options every subcommand understands.
@@ -81,3 +80,16 @@ pub fn progress(global: &Global, len: Option<u64>, msg: &str) -> indicatif::Prog
 }
 pub mod check;
 pub mod solve;
+
+/// Warns that the crawl could not read part of the tree (the gaps were
+/// accepted with `--allow-incomplete` and are recorded in `what`).
+pub fn warn_gaps(gaps: &[sonic_lock::lock::Gap], what: &str) {
+    if gaps.is_empty() {
+        return;
+    }
+    eprintln!(
+        "warning: going on without {} unreadable part(s) of the tree (recorded as gaps in {what}):\n{}",
+        gaps.len(),
+        sonic_lock::pipeline::gap_lines(gaps)
+    );
+}

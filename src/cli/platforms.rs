@@ -1,7 +1,8 @@
 //! `sonic-lock platforms`: lists the platform definitions.
 
 use super::{Global, Status};
-use sonic_lock::platform::{Platform, PlatformKind, Platforms};
+use sonic_lock::pipeline;
+use sonic_lock::platform::{Platform, PlatformKind};
 use std::path::PathBuf;
 
 /// List the platform definitions (built in, or from a directory).
@@ -12,17 +13,9 @@ pub struct Args {
     pub platforms_dir: Option<PathBuf>,
 }
 
-/// Loads definitions as `--platforms-dir` says.
-pub fn load(dir: Option<&PathBuf>) -> anyhow::Result<Platforms> {
-    Ok(match dir {
-        Some(d) => Platforms::load_dir(d)?,
-        None => Platforms::builtin()?,
-    })
-}
-
 /// Runs the subcommand.
 pub fn run(args: Args, global: &Global) -> anyhow::Result<Status> {
-    let p = load(args.platforms_dir.as_ref())?;
+    let p = pipeline::tree::platforms(args.platforms_dir.as_deref())?;
     if global.json {
         super::print_json(&p.list)?;
         return Ok(Status::Ok);

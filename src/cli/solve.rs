@@ -5,14 +5,15 @@
 use super::index::SourceArgs;
 use super::{Global, Status, print_json};
 use anyhow::{Context as _, bail};
+use sonic_lock::lock::Gap;
 use sonic_lock::manifest::{Ecosystem, Manifest};
+use sonic_lock::pipeline::{self, Options, Pipeline, TreeRequest};
 use sonic_lock::solve::graph::SolutionGraph;
 use sonic_lock::solve::manifest::{ManifestOptions, ManifestSolve, solve_manifest};
 use sonic_lock::solve::python::PyResolver;
 use sonic_lock::solve::{Nogood, Solver, debian_base};
 use sonic_lock::source::Cutoff;
 use sonic_lock::source::index::{IndexReport, LiveMetadata, Sources};
-use sonic_lock::trial::pipeline::{self, PipelineOptions};
 use sonic_lock::universe::{CandidateId, PackageKey, Requirement, Universe, debian};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -150,6 +151,9 @@ struct Loaded {
     report: Option<IndexReport>,
     /// The sources to read Python metadata and go.mod files from, at the cutoff.
     live: Option<(Sources, Cutoff)>,
+    /// A platform's tree: the crawl's gaps and the index cutoff, which the
+    /// written candidate records as `lock` does.
+    finish: Option<(Vec<Gap>, Cutoff)>,
     domain: String,
     base: Vec<Requirement>,
     nogoods: Vec<Nogood>,
@@ -180,42 +184,49 @@ impl Loaded {
     }
 }
 
-/// Crawl + index through the same library path as `lock` (`trial::pipeline::crawl_and_index`).
+/// Crawl + index through the library pipeline, as `lock` does (crawl errors
+/// are warnings here, and gaps of the written candidate).
 fn crawl_and_index(pa: &PlatformArgs, global: &Global) -> anyhow::Result<Loaded> {
     let (Some(name), Some(repo_arg)) = (&pa.platform, &pa.sonic_repo) else {
         bail!("--sonic-repo needs --platform");
     };
-    let tree = super::tree::resolve(&super::tree::TreeRequest {
-        platform: name,
-        platforms_dir: pa.platforms_dir.as_ref(),
-        repo: repo_arg,
-        rev: pa.rev.as_ref(),
-        date: pa.date.as_ref(),
-        suites: &pa.suites,
-        submodules: pa.submodules.as_ref(),
+    let request = TreeRequest {
+        platform: name.clone(),
+        platforms_dir: pa.platforms_dir.clone(),
+        repo: repo_arg.clone(),
+        rev: pa.rev.clone(),
+        date: pa.date.clone(),
+        suites: pa.suites.clone(),
+        submodules: pa.submodules.clone(),
         clone_submodules: pa.clone_submodules,
-        cache: pa.source.cache.as_ref(),
-    })?;
-    let domain = tree.domain.clone();
-    let sources = pa.source.sources()?;
-    let opts = PipelineOptions {
-        crawl: tree.crawl,
-        sources: &sources,
-        suites: tree.suites,
-        cutoff: tree.cutoff,
-        domain: domain.clone(),
-        py_metadata: pa.py_metadata,
+        cache: pa.source.cache.clone(),
     };
-    let pb = super::progress(global, None, "crawling");
-    let indexed = pipeline::crawl_and_index(&opts, &|stage| pb.set_message(stage.to_string()));
-    pb.finish_and_clear();
-    let indexed = indexed?;
+    let options = Options {
+        py_metadata: pa.py_metadata,
+        allow_incomplete: true,
+        nogoods: Vec::new(),
+    };
+    let sources = pa.source.sources()?;
+    let (indexed, gaps, domain) = {
+        let pipeline = Pipeline::new(&request, &sources, options)?;
+        let pb = super::progress(global, None, "crawling");
+        let indexed = pipeline.crawl().and_then(|crawled| {
+            let indexed = pipeline.index(crawled.manifest, None, &|stage| {
+                pb.set_message(stage.to_string())
+            })?;
+            Ok((indexed, crawled.gaps))
+        });
+        pb.finish_and_clear();
+        let (indexed, gaps) = indexed?;
+        (indexed, gaps, pipeline.tree.domain.clone())
+    };
     Ok(Loaded {
         u: indexed.universe,
         request: None,
         manifest: Some(indexed.manifest),
         report: Some(indexed.report),
         live: Some((sources, indexed.cutoff)),
+        finish: Some((gaps, indexed.cutoff)),
         domain,
         base: Vec::new(),
         nogoods: Vec::new(),
@@ -261,6 +272,7 @@ fn load(input: &Input, global: &Global) -> anyhow::Result<Loaded> {
             manifest,
             report: None,
             live,
+            finish: None,
             domain: input.domain.clone(),
             base: Vec::new(),
             nogoods: Vec::new(),
@@ -540,9 +552,10 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
             .platform
             .clone()
             .unwrap_or_else(|| m.platform.clone());
-        let (mut lock, _) = pipeline::manifest_candidate(&platform, m, &l.u, solved)?;
-        if let Some(report) = &l.report {
-            pipeline::add_index_pins(&mut lock, report);
+        let (mut lock, _) =
+            pipeline::candidate::candidate_of(&platform, m, &l.u, l.report.as_ref(), solved)?;
+        if let Some((gaps, cutoff)) = &l.finish {
+            pipeline::finish(&mut lock, gaps, cutoff);
         }
         lock.write(p)?;
         if !global.json {

@@ -280,7 +280,7 @@ impl<'a> Evaluator<'a> {
                         } else {
                             format!("{}/{w}", self.cwd)
                         };
-                        let w = super::tree::normalize(&joined);
+                        let w = super::text::normalize_path(&joined);
                         let w = w.as_str();
                         let paths = if w.contains(['*', '?', '[']) {
                             self.files.map(|f| f.glob(w)).unwrap_or_default()

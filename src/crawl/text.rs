@@ -4,6 +4,21 @@
 use crate::manifest::{Constraint, Context, Dependency, Diagnostic, Ecosystem, Origin, Severity};
 use std::collections::BTreeMap;
 
+/// Resolves `.` and `..` components of a tree-relative path (never above the root).
+pub fn normalize_path(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            _ => out.push(c),
+        }
+    }
+    out.join("/")
+}
+
 /// True when the blob looks binary (a NUL byte in its first 8000 bytes, as git decides).
 pub fn is_binary(bytes: &[u8]) -> bool {
     bytes.iter().take(8000).any(|&b| b == 0)

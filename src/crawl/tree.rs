@@ -370,21 +370,6 @@ impl Tree {
     }
 }
 
-/// Resolves `.` and `..` components of a tree-relative path (never above the root).
-pub fn normalize(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for c in path.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            _ => out.push(c),
-        }
-    }
-    out.join("/")
-}
-
 /// Matches `*` and `?` (not crossing `/`).
 pub fn glob_match(pat: &str, s: &str) -> bool {
     let (p, t) = (pat.as_bytes(), s.as_bytes());

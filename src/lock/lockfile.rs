@@ -6,8 +6,8 @@
 //! sorted, and the TOML is written by hand so that field order, quoting and
 //! layout never depend on a serializer's version.
 
+use super::Verdict;
 use crate::manifest::Ecosystem;
-use crate::trial::builder::Verdict;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

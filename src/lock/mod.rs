@@ -8,6 +8,8 @@ pub mod lockfile;
 pub mod pip_constraints;
 pub mod rewrite;
 pub mod sonic_versions;
+pub mod verdict;
 
 pub use diff::{Change, ChangeKind, LockDiff, diff};
 pub use lockfile::{Archive, Gap, LOCK_VERSION, Lock, LockError, Pin, PinKey, TrialRecord};
+pub use verdict::Verdict;

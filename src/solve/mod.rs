@@ -392,17 +392,3 @@ pub fn debian_base(u: &Universe, domain: &str, with_required: bool) -> Vec<Requi
     }
     out
 }
-
-/// The learn loop of the trial stage drives the solver through this adapter:
-/// each proposal is a fresh solve honouring every nogood learned so far.
-impl crate::trial::learn::Search for Solver<'_> {
-    type Key = PackageKey;
-
-    fn propose(&mut self) -> Result<crate::trial::learn::Assignment<PackageKey>, String> {
-        self.solve().map(|s| s.picks).map_err(|e| e.explain())
-    }
-
-    fn forbid(&mut self, picks: Vec<(PackageKey, String)>, reason: &str) {
-        self.add_nogood(Nogood::new(picks, reason));
-    }
-}

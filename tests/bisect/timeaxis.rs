@@ -287,3 +287,64 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
     assert!(err.contains("the lock as of the good date"), "{err}");
     assert!(!d.join("state3/trials").exists());
 }
+
+/// `lock`, `solve --platform` and time-axis `bisect` run one pipeline: for the
+/// same tree, sources and cutoff they produce the same candidate lock.
+#[test]
+fn lock_solve_and_the_time_axis_make_the_same_candidate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let srv = archive();
+    let reg = registry();
+    let out = bisect(d, &srv, &reg, "state", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = |rel: &str| d.join(rel).display().to_string();
+    let common = |cmd: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sonic-lock"));
+        c.args(["--quiet", cmd, "--platform", "testbox"])
+            .args(["--platforms-dir", &p("platforms")])
+            .args(["--sonic-repo", &p("repo.git")])
+            .args(["--suite", "bullseye"])
+            .args(["--snapshot-url", &srv.base])
+            .args(["--pypi-url", &srv.base])
+            .args(["--github-url", &srv.base])
+            .args(["--docker-registry", &reg.base])
+            .args(["--retries", "1", "--cache", &p("cache")])
+            .args(["--date", "2022-11-19T00:00:00Z"]);
+        c
+    };
+    let lock = common("lock")
+        .args(["--lockfiles", &p("lockfiles")])
+        .args(["--candidate-out", &p("lock-candidate.lock")])
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    let solve = common("solve")
+        .args(["--lock-out", &p("solve-candidate.lock")])
+        .output()
+        .unwrap();
+    assert!(
+        solve.status.success(),
+        "{}",
+        String::from_utf8_lossy(&solve.stderr)
+    );
+    let read = |rel: &str| sonic_lock::lock::Lock::read(&d.join(rel)).unwrap();
+    let from_bisect = read("state/snapshots/20221119T000000Z.lock");
+    let from_lock = read("lock-candidate.lock");
+    let from_solve = read("solve-candidate.lock");
+    assert!(!from_lock.pins.is_empty());
+    assert_eq!(from_lock, from_solve, "lock and solve --platform differ");
+    assert_eq!(from_lock, from_bisect, "lock and the time axis differ");
+    // The unproven lock is the candidate itself.
+    assert_eq!(read("lockfiles/testbox.lock"), from_lock);
+}

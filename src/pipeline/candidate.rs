@@ -1,108 +1,18 @@
-//! The static half of `sonic-lock lock` without `--candidate`: crawl the tree,
-//! index every source as of the cutoff, solve each image's apt transactions and
-//! turn the result (plus the git and web pins the index resolved) into a
+//! Index and solve: every source as of the cutoff into a universe, every
+//! image's apt transactions, Build-Depends, pip and Go solved in it, and the
+//! result (plus the git, web and docker pins the index resolved) turned into a
 //! candidate lock that the learn loop can then prove.
 
-use crate::crawl::{self, CrawlError, CrawlOptions};
-use crate::lock::{Gap, Lock, Pin};
-use crate::manifest::{Ecosystem, Manifest, ManifestError, Severity};
+use super::{Pipeline, PipelineError};
+use crate::lock::{Lock, Pin};
+use crate::manifest::{Ecosystem, Manifest, Severity};
 use crate::solve::Nogood;
 use crate::solve::candidate;
 use crate::solve::manifest::{ManifestOptions, ManifestSolve, solve_manifest};
-use crate::source::debian::archive::SuiteSpec;
-use crate::source::index::{self, IndexReport, Sources};
-use crate::source::{Cutoff, SourceError, build};
-use crate::universe::{PackageKey, Universe, UniverseError};
+use crate::source::index::{self, IndexReport, LiveMetadata};
+use crate::source::{Cutoff, build};
+use crate::universe::{PackageKey, Requirement, Universe};
 use std::collections::BTreeMap;
-
-/// Why the pipeline stopped before producing a candidate.
-#[derive(Debug, thiserror::Error)]
-pub enum PipelineError {
-    /// The crawl could not read the tree.
-    #[error("crawl: {0}")]
-    Crawl(#[from] CrawlError),
-    /// The manifest's commit date is not a usable cutoff.
-    #[error("manifest commit date `{date}` is not a cutoff: {source}")]
-    CommitDate {
-        /// The date as the manifest has it.
-        date: String,
-        /// Why it did not parse.
-        source: Box<SourceError>,
-    },
-    /// Indexing a source failed.
-    #[error("index: {0}")]
-    Source(Box<SourceError>),
-    /// A requirement could not be expressed in the universe.
-    #[error("universe: {0}")]
-    Universe(#[from] UniverseError),
-    /// The manifest could not be written.
-    #[error("manifest: {0}")]
-    Manifest(#[from] ManifestError),
-    /// A source package's Build-Depends cannot be installed in its image.
-    #[error("{image}: the build dependencies of {control} have no solution:\n{explanation}")]
-    BuildDepsUnsat {
-        /// The image (slave) building it.
-        image: String,
-        /// Its `debian/control`.
-        control: String,
-        /// The solver's explanation.
-        explanation: String,
-    },
-    /// Some image's pip declarations have no solution.
-    #[error("{image}: pip has no solution:\n{explanation}")]
-    PyUnsat {
-        /// The image.
-        image: String,
-        /// The solver's explanation.
-        explanation: String,
-    },
-    /// Some image's apt transactions have no solution.
-    #[error("{image}: transaction {} has no solution:\n{explanation}", transaction + 1)]
-    Unsat {
-        /// The image.
-        image: String,
-        /// Index of the failing transaction (0-based).
-        transaction: usize,
-        /// The solver's explanation.
-        explanation: String,
-    },
-}
-
-impl From<SourceError> for PipelineError {
-    fn from(e: SourceError) -> PipelineError {
-        PipelineError::Source(Box::new(e))
-    }
-}
-
-/// What the static pipeline needs beyond the crawl options.
-pub struct PipelineOptions<'a> {
-    /// How to crawl (repository, revision, platform, submodules).
-    pub crawl: CrawlOptions,
-    /// The clients for every source.
-    pub sources: &'a Sources,
-    /// Debian suites to index; empty means the standard four of each platform suite.
-    pub suites: Vec<SuiteSpec>,
-    /// The cutoff; `None` means the crawled commit's date.
-    pub cutoff: Option<Cutoff>,
-    /// The apt view (`<dist>/<arch>`) the Debian transactions resolve in.
-    pub domain: String,
-    /// Read Requires-Dist for this many newest versions of each Python package.
-    pub py_metadata: usize,
-}
-
-/// Every stage's artifact, so the caller can save or report any of them.
-pub struct PipelineOutput {
-    /// The crawl manifest.
-    pub manifest: Manifest,
-    /// What the index found.
-    pub report: IndexReport,
-    /// Every candidate at the cutoff.
-    pub universe: Universe,
-    /// The statically solved candidate lock.
-    pub candidate: Lock,
-    /// Things the caller should show (crawl errors, universe notes, missing dependencies).
-    pub warnings: Vec<String>,
-}
 
 pub use crate::solve::manifest::{ImageResults, per_suite_transactions, solve_images};
 
@@ -181,29 +91,14 @@ pub fn add_index_pins(lock: &mut Lock, report: &IndexReport) {
     lock.normalize();
 }
 
-/// What the crawl could not read (its error diagnostics: unreadable submodules,
-/// files that failed to parse), as lock gaps, sorted. A lock that claims to pin
-/// every dependency of the tree must have none.
-pub fn crawl_gaps(manifest: &Manifest) -> Vec<Gap> {
-    let mut errors: Vec<&crate::manifest::Diagnostic> = manifest
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    errors.sort_by(|a, b| (&a.origin.file, a.origin.line).cmp(&(&b.origin.file, b.origin.line)));
-    let mut gaps: Vec<Gap> = errors
-        .into_iter()
-        .map(|d| Gap {
-            origin: d.origin.to_string(),
-            message: match &d.text {
-                Some(t) => format!("{} [{t}]", d.message),
-                None => d.message.clone(),
-            }
-            .replace(|c: char| c.is_control(), " "),
-        })
-        .collect();
-    gaps.dedup();
-    gaps
+/// A solved manifest and the candidate lock made from it.
+pub struct Solved {
+    /// Every image's solve.
+    pub solve: ManifestSolve,
+    /// The candidate lock.
+    pub lock: Lock,
+    /// Notes of the solve (pins kept over a build dependency's wish, Go notes).
+    pub notes: Vec<String>,
 }
 
 /// What crawl and index produced: the inputs of a solve.
@@ -220,85 +115,120 @@ pub struct Indexed {
     pub warnings: Vec<String>,
 }
 
-/// Crawls the tree and indexes every source as of the cutoff (shared by
-/// `sonic-lock lock` and `sonic-lock solve --platform`).
-pub fn crawl_and_index(
-    opts: &PipelineOptions<'_>,
-    on_stage: &dyn Fn(&str),
-) -> Result<Indexed, PipelineError> {
-    on_stage("crawling");
-    let crawled = crawl::crawl(&opts.crawl, &|_, _| {})?;
-    index_manifest(crawled.manifest, opts, on_stage)
-}
-
-/// Indexes every source of an already crawled `manifest` as of `opts.cutoff`
-/// (the manifest's commit date when `None`).
-pub fn index_manifest(
-    manifest: Manifest,
-    opts: &PipelineOptions<'_>,
-    on_stage: &dyn Fn(&str),
-) -> Result<Indexed, PipelineError> {
-    let mut warnings = Vec::new();
-    for d in manifest
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-    {
-        warnings.push(format!("crawl: {}: {}", d.origin, d.message));
-    }
-    let cutoff = match &opts.cutoff {
-        Some(c) => *c,
-        None => {
-            Cutoff::parse(&manifest.commit_date).map_err(|source| PipelineError::CommitDate {
-                date: manifest.commit_date.clone(),
-                source: Box::new(source),
-            })?
+impl Pipeline<'_> {
+    /// Indexes every source of `manifest` as of `cutoff` (the tree's cutoff
+    /// when `None`: a requested date, else the manifest's commit date).
+    pub fn index(
+        &self,
+        manifest: Manifest,
+        cutoff: Option<Cutoff>,
+        on_stage: &dyn Fn(&str),
+    ) -> Result<Indexed, PipelineError> {
+        let mut warnings = Vec::new();
+        for d in manifest
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+        {
+            warnings.push(format!("crawl: {}: {}", d.origin, d.message));
         }
-    };
-    let suites = if opts.suites.is_empty() {
-        let arch = opts.domain.split('/').nth(1).unwrap_or("amd64");
-        match &opts.crawl.platform {
-            Some(p) => {
-                let mut v = Vec::new();
-                for dist in &p.suites {
-                    v.extend(SuiteSpec::standard(dist, &p.arch)?);
+        let cutoff = match cutoff.or(self.tree.cutoff) {
+            Some(c) => c,
+            None => Cutoff::parse(&manifest.commit_date).map_err(|source| {
+                PipelineError::CommitDate {
+                    date: manifest.commit_date.clone(),
+                    source: Box::new(source),
                 }
-                v
-            }
-            None => index::suites_for(&manifest, arch)?,
+            })?,
+        };
+        let suites = self.tree.index_suites()?;
+        on_stage("indexing sources as of the cutoff");
+        let mut universe = Universe::new();
+        let report = index::run(
+            self.sources,
+            &manifest,
+            &cutoff,
+            &suites,
+            self.options.py_metadata,
+            |si| build::load_suite(&mut universe, si).map(|_| ()),
+        )?;
+        warnings.extend(build::add_report(&mut universe, &manifest, &report)?);
+        for m in &report.missing {
+            warnings.push(format!(
+                "no version at the cutoff: {} {} ({}): {}",
+                m.ecosystem, m.name, m.origin, m.reason
+            ));
         }
-    } else {
-        opts.suites.clone()
-    };
-    on_stage("indexing sources as of the cutoff");
-    let mut universe = Universe::new();
-    let report = index::run(
-        opts.sources,
-        &manifest,
-        &cutoff,
-        &suites,
-        opts.py_metadata,
-        |si| build::load_suite(&mut universe, si).map(|_| ()),
-    )?;
-    warnings.extend(build::add_report(&mut universe, &manifest, &report)?);
-    for m in &report.missing {
-        warnings.push(format!(
-            "no version at the cutoff: {} {} ({}): {}",
-            m.ecosystem, m.name, m.origin, m.reason
-        ));
+        Ok(Indexed {
+            manifest,
+            report,
+            universe,
+            cutoff,
+            warnings,
+        })
     }
-    Ok(Indexed {
-        manifest,
-        report,
-        universe,
-        cutoff,
-        warnings,
-    })
+
+    /// Solves an indexed manifest (Debian, Python through Requires-Dist read as
+    /// needed from the sources, Go by minimal version selection) honouring
+    /// `nogoods`, closest to `reference` where given, into a candidate lock.
+    pub fn solve(
+        &self,
+        indexed: &mut Indexed,
+        nogoods: &[Nogood],
+        reference: Option<&BTreeMap<PackageKey, String>>,
+    ) -> Result<Solved, PipelineError> {
+        self.solve_on(indexed, &[], nogoods, reference)
+    }
+
+    /// As [`Pipeline::solve`], with `base` added to every apt transaction
+    /// (`solve --base essential|required`).
+    pub fn solve_on(
+        &self,
+        indexed: &mut Indexed,
+        base: &[Requirement],
+        nogoods: &[Nogood],
+        reference: Option<&BTreeMap<PackageKey, String>>,
+    ) -> Result<Solved, PipelineError> {
+        let live = LiveMetadata::new(self.sources, indexed.cutoff);
+        let mopts = ManifestOptions {
+            default_domain: self.tree.domain.clone(),
+            base: base.to_vec(),
+            nogoods,
+            reference,
+            source: Some(&live),
+        };
+        let solve = solve_manifest(&mut indexed.universe, &indexed.manifest, &mopts)?;
+        let (lock, notes) = candidate_of(
+            &self.platform,
+            &indexed.manifest,
+            &indexed.universe,
+            Some(&indexed.report),
+            &solve,
+        )?;
+        Ok(Solved { solve, lock, notes })
+    }
 }
 
-/// The candidate lock of a solved manifest: Debian, Python and Go pins of
-/// every image, or the first image with no solution and why.
-pub fn manifest_candidate(
+/// The candidate lock of a solved manifest: every image's Debian, Python and
+/// Go pins, and the git, web and docker pins of the index `report` when there
+/// is one; or the first image with no solution and why.
+pub fn candidate_of(
+    platform: &str,
+    manifest: &Manifest,
+    u: &Universe,
+    report: Option<&IndexReport>,
+    solved: &ManifestSolve,
+) -> Result<(Lock, Vec<String>), PipelineError> {
+    let (mut lock, notes) = manifest_candidate(platform, manifest, u, solved)?;
+    if let Some(report) = report {
+        add_index_pins(&mut lock, report);
+    }
+    Ok((lock, notes))
+}
+
+/// The Debian, Python and Go pins of every image of a solved manifest, or the
+/// first image with no solution and why.
+fn manifest_candidate(
     platform: &str,
     manifest: &Manifest,
     u: &Universe,
@@ -355,63 +285,6 @@ pub fn manifest_candidate(
     }
     lock.normalize();
     Ok((lock, notes))
-}
-
-/// Solves an indexed manifest (Debian, Python through Requires-Dist read as
-/// needed from `opts.sources`, Go by minimal version selection) into a candidate lock.
-pub fn solve_indexed(
-    platform: &str,
-    opts: &PipelineOptions<'_>,
-    indexed: &mut Indexed,
-    nogoods: &[Nogood],
-) -> Result<(ManifestSolve, Lock, Vec<String>), PipelineError> {
-    let live = index::LiveMetadata::new(opts.sources, indexed.cutoff);
-    let mopts = ManifestOptions {
-        default_domain: opts.domain.clone(),
-        base: Vec::new(),
-        nogoods,
-        reference: None,
-        source: Some(&live),
-    };
-    let solved = solve_manifest(&mut indexed.universe, &indexed.manifest, &mopts)?;
-    let (mut lock, notes) =
-        manifest_candidate(platform, &indexed.manifest, &indexed.universe, &solved)?;
-    add_index_pins(&mut lock, &indexed.report);
-    Ok((solved, lock, notes))
-}
-
-/// Runs crawl, index and solve, and returns the candidate lock for `platform`.
-pub fn candidate_for(
-    platform: &str,
-    opts: &PipelineOptions<'_>,
-    on_stage: &dyn Fn(&str),
-) -> Result<PipelineOutput, PipelineError> {
-    on_stage("crawling");
-    let crawled = crawl::crawl(&opts.crawl, &|_, _| {})?;
-    candidate_from_manifest(platform, crawled.manifest, opts, on_stage)
-}
-
-/// Index and solve an already crawled `manifest` as of `opts.cutoff` (the
-/// manifest's commit date when `None`): the candidate lock the tree would have
-/// resolved to at that time. Crawl once, call this per date (time-axis bisection).
-pub fn candidate_from_manifest(
-    platform: &str,
-    manifest: Manifest,
-    opts: &PipelineOptions<'_>,
-    on_stage: &dyn Fn(&str),
-) -> Result<PipelineOutput, PipelineError> {
-    let mut indexed = index_manifest(manifest, opts, on_stage)?;
-    on_stage("solving");
-    let (_, lock, notes) = solve_indexed(platform, opts, &mut indexed, &[])?;
-    let mut warnings = indexed.warnings;
-    warnings.extend(notes);
-    Ok(PipelineOutput {
-        manifest: indexed.manifest,
-        report: indexed.report,
-        universe: indexed.universe,
-        candidate: lock,
-        warnings,
-    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! The conflict-driven solver behind the learn loop: proposals are solver
-//! solutions (closest to the candidate lock first), learned nogoods become
-//! solver clauses. Keys are lock pin keys so the lock stage applies unchanged.
+//! The searches the learn loop drives: proposals are solver solutions (closest
+//! to the candidate lock first), learned nogoods become solver clauses. Keys are
+//! lock pin keys so the lock stage applies unchanged; this module also maps lock
+//! pins to universe packages and back.
 
 use super::learn::{Assignment, Search};
 use crate::lock::{Lock, PinKey};
@@ -47,6 +48,15 @@ pub fn package_key(k: &PinKey) -> PackageKey {
         _ => String::new(),
     };
     PackageKey::new(k.ecosystem, &domain, &k.name)
+}
+
+/// A previous lock as the solver's reference: each pin's universe package and
+/// version, for a solve that stays as close to it as the sources allow.
+pub fn reference_of(lock: &Lock) -> BTreeMap<PackageKey, String> {
+    lock.pins
+        .iter()
+        .map(|p| (package_key(&p.key()), p.version.clone()))
+        .collect()
 }
 
 /// The universe package of a lock pin: Python pins are looked up in the domain of
@@ -198,62 +208,17 @@ impl Search for SolverSearch<'_> {
     }
 }
 
-/// A [`Search`] that re-solves the whole manifest with every learned nogood: each
-/// image's apt transactions, Build-Depends, pip installs (Requires-Dist read as the
-/// picks need it) and Go modules, exactly as the static solve did; pins the universe
-/// does not know (git, web, docker) stay as the first candidate had them.
-pub struct ManifestSearch<'a> {
-    platform: String,
-    opts: super::pipeline::PipelineOptions<'a>,
-    indexed: super::pipeline::Indexed,
-    nogoods: Vec<Nogood>,
-}
+/// The learn loop of the trial stage drives the solver through this adapter:
+/// each proposal is a fresh solve honouring every nogood learned so far.
+impl Search for Solver<'_> {
+    type Key = PackageKey;
 
-impl<'a> ManifestSearch<'a> {
-    /// A search over `indexed` (crawled and indexed with `opts`) for `platform`.
-    pub fn new(
-        platform: &str,
-        opts: super::pipeline::PipelineOptions<'a>,
-        indexed: super::pipeline::Indexed,
-    ) -> ManifestSearch<'a> {
-        ManifestSearch {
-            platform: platform.to_string(),
-            opts,
-            indexed,
-            nogoods: Vec::new(),
-        }
+    fn propose(&mut self) -> Result<Assignment<PackageKey>, String> {
+        self.solve().map(|s| s.picks).map_err(|e| e.explain())
     }
 
-    /// The nogoods learned so far, in the universe's terms.
-    pub fn nogoods(&self) -> &[Nogood] {
-        &self.nogoods
-    }
-}
-
-impl Search for ManifestSearch<'_> {
-    type Key = PinKey;
-
-    fn propose(&mut self) -> Result<Assignment<PinKey>, String> {
-        let (_, lock, _) = super::pipeline::solve_indexed(
-            &self.platform,
-            &self.opts,
-            &mut self.indexed,
-            &self.nogoods,
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(super::stage::LockStage::assignment_of(&lock))
-    }
-
-    fn forbid(&mut self, picks: Vec<(PinKey, String)>, reason: &str) {
-        let u = &self.indexed.universe;
-        // As in [`SolverSearch`]: blaming only pins without alternatives leaves an
-        // empty nogood, and the next proposal rightly says that nothing is left.
-        let picks: Vec<(PackageKey, String)> = picks
-            .into_iter()
-            .map(|(k, v)| (resolve_key(u, &k), v))
-            .filter(|(k, _)| u.lookup(k).is_some())
-            .collect();
-        self.nogoods.push(Nogood::new(picks, reason));
+    fn forbid(&mut self, picks: Vec<(PackageKey, String)>, reason: &str) {
+        self.add_nogood(Nogood::new(picks, reason));
     }
 }
 

@@ -1,0 +1,61 @@
+//! The learn loop's search over a whole tree: every proposal re-solves the
+//! crawled manifest through the pipeline with every nogood learned so far.
+
+use super::{Indexed, Pipeline};
+use crate::lock::PinKey;
+use crate::solve::Nogood;
+use crate::trial::learn::{Assignment, Search};
+use crate::trial::search::resolve_key;
+use crate::trial::stage::LockStage;
+use crate::universe::PackageKey;
+
+/// A [`Search`] that re-solves the whole manifest with every learned nogood: each
+/// image's apt transactions, Build-Depends, pip installs (Requires-Dist read as the
+/// picks need it) and Go modules, exactly as the static solve did; pins the universe
+/// does not know (git, web, docker) stay as the first candidate had them.
+pub struct ManifestSearch<'p, 's> {
+    pipeline: &'p Pipeline<'s>,
+    indexed: Indexed,
+    nogoods: Vec<Nogood>,
+}
+
+impl<'p, 's> ManifestSearch<'p, 's> {
+    /// A search over `indexed` (crawled and indexed by `pipeline`), starting
+    /// from the pipeline's own nogoods.
+    pub fn new(pipeline: &'p Pipeline<'s>, indexed: Indexed) -> ManifestSearch<'p, 's> {
+        ManifestSearch {
+            pipeline,
+            indexed,
+            nogoods: pipeline.options.nogoods.clone(),
+        }
+    }
+
+    /// The nogoods learned so far, in the universe's terms.
+    pub fn nogoods(&self) -> &[Nogood] {
+        &self.nogoods
+    }
+}
+
+impl Search for ManifestSearch<'_, '_> {
+    type Key = PinKey;
+
+    fn propose(&mut self) -> Result<Assignment<PinKey>, String> {
+        let solved = self
+            .pipeline
+            .solve(&mut self.indexed, &self.nogoods, None)
+            .map_err(|e| e.to_string())?;
+        Ok(LockStage::assignment_of(&solved.lock))
+    }
+
+    fn forbid(&mut self, picks: Vec<(PinKey, String)>, reason: &str) {
+        let u = &self.indexed.universe;
+        // As in [`SolverSearch`]: blaming only pins without alternatives leaves an
+        // empty nogood, and the next proposal rightly says that nothing is left.
+        let picks: Vec<(PackageKey, String)> = picks
+            .into_iter()
+            .map(|(k, v)| (resolve_key(u, &k), v))
+            .filter(|(k, _)| u.lookup(k).is_some())
+            .collect();
+        self.nogoods.push(Nogood::new(picks, reason));
+    }
+}
