@@ -11,7 +11,7 @@
 
 use sonic_lock::bisect::BisectError;
 use sonic_lock::bisect::Requirements;
-use sonic_lock::bisect::engine::{Config, Observation, Oracle, Status, Strategy, bisect};
+use sonic_lock::bisect::engine::{BisectStatus, Config, Observation, Oracle, Strategy, bisect};
 use sonic_lock::bisect::timeaxis::{TimeAxis, bisect_time, grid};
 use sonic_lock::trial::builder::Verdict;
 use std::time::{Duration, Instant};
@@ -145,7 +145,7 @@ fn main() {
                     let out = bisect(&AllOf(c.clone()), &Requirements::none(n), &cfg)
                         .expect("in-process oracle cannot fail");
                     engine_time.push((n, t0.elapsed()));
-                    assert_eq!(out.status, Status::Culprit);
+                    assert_eq!(out.status, BisectStatus::Culprit);
                     assert_eq!(
                         out.culprit_sets[0].changes, c,
                         "wrong culprits for N={n} k={k} P={p}"

@@ -315,7 +315,7 @@ mod tests {
         let stamps = grid("20221101T000000Z", "20221120T000000Z", 24).unwrap();
         let out = bisect_time(&axis, &stamps, 1).unwrap();
         // The 10th cannot be judged: the answer brackets it.
-        assert_eq!(out.status, crate::bisect::engine::Status::Undecidable);
+        assert_eq!(out.status, crate::bisect::engine::BisectStatus::Undecidable);
         assert_eq!(
             (out.last_good.as_str(), out.first_bad.as_str()),
             ("20221109T000000Z", "20221111T000000Z")

@@ -105,7 +105,7 @@ pub enum Phase {
 
 /// One trial as recorded for the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrialRecord {
+pub struct BisectTrial {
     /// Position in the run, from 0.
     pub seq: usize,
     /// Parallel round it ran in, from 0.
@@ -133,7 +133,7 @@ pub struct TrialRecord {
 /// How the search ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Status {
+pub enum BisectStatus {
     /// A culprit set was found (exit 0).
     Culprit,
     /// B does not fail: nothing to bisect (exit 1).
@@ -144,13 +144,13 @@ pub enum Status {
     Undecidable,
 }
 
-impl Status {
+impl BisectStatus {
     /// The process exit code documented for `sonic-lock bisect`.
     pub fn exit_code(self) -> u8 {
         match self {
-            Status::Culprit => 0,
-            Status::BadPasses => 1,
-            Status::Flaky | Status::Undecidable => 3,
+            BisectStatus::Culprit => 0,
+            BisectStatus::BadPasses => 1,
+            BisectStatus::Flaky | BisectStatus::Undecidable => 3,
         }
     }
 }
@@ -182,7 +182,7 @@ pub struct CulpritSet {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     /// How it ended.
-    pub status: Status,
+    pub status: BisectStatus,
     /// Culprit sets found, in the order found.
     pub culprit_sets: Vec<CulpritSet>,
     /// When undecidable or flaky: the changes still under suspicion.
@@ -190,7 +190,7 @@ pub struct Outcome {
     /// The order the prefix search used (requirements first).
     pub order: Vec<usize>,
     /// Every trial, in order.
-    pub trials: Vec<TrialRecord>,
+    pub trials: Vec<BisectTrial>,
     /// Builds actually run (replayed trials excluded).
     pub builds: usize,
     /// Parallel rounds.
@@ -237,14 +237,14 @@ enum Prefix {
     Undecidable { lo: usize, hi: usize },
 }
 
-type SearchResult = (Status, Vec<CulpritSet>, Vec<usize>);
+type SearchResult = (BisectStatus, Vec<CulpritSet>, Vec<usize>);
 
 struct Run<'a, O: Oracle> {
     oracle: &'a O,
     req: &'a Requirements,
     cfg: &'a Config,
     memo: HashMap<Vec<usize>, Verdict>,
-    trials: Vec<TrialRecord>,
+    trials: Vec<BisectTrial>,
     round: usize,
     notes: Vec<String>,
 }
@@ -303,7 +303,7 @@ impl<'a, O: Oracle> Run<'a, O> {
             for ((s, a), r) in chunk.iter().zip(results) {
                 match r {
                     Ok(obs) => {
-                        self.trials.push(TrialRecord {
+                        self.trials.push(BisectTrial {
                             seq: self.trials.len(),
                             round,
                             phase,
@@ -362,7 +362,7 @@ impl<'a, O: Oracle> Run<'a, O> {
         if order.is_empty() {
             self.notes
                 .push("good and bad are identical: there are no changes to bisect".into());
-            return Ok((Status::Undecidable, Vec::new(), Vec::new()));
+            return Ok((BisectStatus::Undecidable, Vec::new(), Vec::new()));
         }
         let all: Vec<usize> = {
             let mut v = order.to_vec();
@@ -378,12 +378,12 @@ impl<'a, O: Oracle> Run<'a, O> {
             Verdict::Pass => {
                 self.notes
                     .push("the bad candidate builds: nothing to bisect".into());
-                return Ok((Status::BadPasses, Vec::new(), Vec::new()));
+                return Ok((BisectStatus::BadPasses, Vec::new(), Vec::new()));
             }
             Verdict::Skip => {
                 self.notes
                     .push("the bad candidate was skipped (exit 125): cannot bisect".into());
-                return Ok((Status::Undecidable, Vec::new(), all));
+                return Ok((BisectStatus::Undecidable, Vec::new(), all));
             }
             _ => {}
         }
@@ -392,7 +392,7 @@ impl<'a, O: Oracle> Run<'a, O> {
                 "the good candidate does not pass ({:?}): cannot bisect",
                 v[1]
             ));
-            return Ok((Status::Undecidable, Vec::new(), all));
+            return Ok((BisectStatus::Undecidable, Vec::new(), all));
         }
 
         let mut sets: Vec<CulpritSet> = Vec::new();
@@ -409,7 +409,7 @@ impl<'a, O: Oracle> Run<'a, O> {
             };
             let culprits = match found {
                 Ok(c) => c,
-                Err(suspects) => return Ok((Status::Undecidable, sets, suspects)),
+                Err(suspects) => return Ok((BisectStatus::Undecidable, sets, suspects)),
             };
             let culprits = if culprits.len() >= 2 && self.cfg.strategy == Strategy::Auto {
                 self.ddmin(culprits, &[])?
@@ -431,7 +431,7 @@ impl<'a, O: Oracle> Run<'a, O> {
             };
             if self.cfg.confirm == 0 {
                 sets.push(set);
-                return Ok((Status::Culprit, sets, Vec::new()));
+                return Ok((BisectStatus::Culprit, sets, Vec::new()));
             }
             let k = self.cfg.confirm;
             let removed = self.req.close_dependents(&changes);
@@ -467,18 +467,18 @@ impl<'a, O: Oracle> Run<'a, O> {
                     "G + {} failed in {failed} of {k} re-runs: the failure does not reproduce (flaky)",
                     fmt_set(&changes)
                 ));
-                return Ok((Status::Flaky, sets, changes));
+                return Ok((BisectStatus::Flaky, sets, changes));
             }
             if passed == k {
                 sets.push(set);
-                return Ok((Status::Culprit, sets, Vec::new()));
+                return Ok((BisectStatus::Culprit, sets, Vec::new()));
             }
             if rest_failed < k {
                 self.notes.push(format!(
                     "B - {} passed {passed} and failed {rest_failed} of {k} runs: flaky",
                     fmt_set(&changes)
                 ));
-                return Ok((Status::Flaky, sets, changes));
+                return Ok((BisectStatus::Flaky, sets, changes));
             }
             self.notes.push(format!(
                 "B - {} still fails: looking for another independent cause",
@@ -491,7 +491,7 @@ impl<'a, O: Oracle> Run<'a, O> {
                     "stopped after {} culprit sets; the rest of B still fails",
                     sets.len()
                 ));
-                return Ok((Status::Undecidable, sets, rest));
+                return Ok((BisectStatus::Undecidable, sets, rest));
             }
         }
     }
@@ -754,7 +754,7 @@ mod tests {
             for c in 0..n {
                 let o = Rules::new(vec![vec![c]]);
                 let out = bisect(&o, &Requirements::none(n), &Config::default()).unwrap();
-                assert_eq!(out.status, Status::Culprit);
+                assert_eq!(out.status, BisectStatus::Culprit);
                 assert_eq!(out.culprit_sets[0].changes, vec![c], "n={n} c={c}");
                 assert!(
                     out.builds <= ceil_log(n, 2) + 2,
@@ -775,7 +775,7 @@ mod tests {
         ] {
             let o = Rules::new(vec![rule.clone()]);
             let out = bisect(&o, &Requirements::none(n), &Config::default()).unwrap();
-            assert_eq!(out.status, Status::Culprit);
+            assert_eq!(out.status, BisectStatus::Culprit);
             assert_eq!(out.culprit_sets[0].changes, rule);
             let d = bisect(
                 &o,
@@ -812,7 +812,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(out.status, Status::Culprit);
+        assert_eq!(out.status, BisectStatus::Culprit);
         assert_eq!(out.culprit_sets[0].changes, vec![7]);
         assert_eq!(out.culprit_sets[0].applied_with, vec![2]);
         for s in seen.lock().unwrap().iter() {
@@ -855,7 +855,7 @@ mod tests {
         let mut o = Rules::new(vec![vec![5]]);
         o.skip = vec![4, 5];
         let out = bisect(&o, &Requirements::none(20), &Config::default()).unwrap();
-        assert_eq!(out.status, Status::Undecidable);
+        assert_eq!(out.status, BisectStatus::Undecidable);
         assert!(out.suspects.contains(&5));
     }
 
@@ -863,7 +863,7 @@ mod tests {
     fn bad_that_passes_and_independent_causes() {
         let o = Rules::new(vec![]);
         let out = bisect(&o, &Requirements::none(5), &Config::default()).unwrap();
-        assert_eq!(out.status, Status::BadPasses);
+        assert_eq!(out.status, BisectStatus::BadPasses);
         assert_eq!(out.builds, 1);
         let o = Rules::new(vec![vec![2], vec![8]]);
         let out = bisect(
@@ -875,7 +875,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(out.status, Status::Culprit);
+        assert_eq!(out.status, BisectStatus::Culprit);
         let found: Vec<_> = out.culprit_sets.iter().map(|s| s.changes.clone()).collect();
         assert_eq!(found, vec![vec![2], vec![8]]);
     }
@@ -909,7 +909,7 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(out.status, Status::Flaky);
+        assert_eq!(out.status, BisectStatus::Flaky);
         assert_eq!(out.status.exit_code(), 3);
     }
 
@@ -951,7 +951,7 @@ mod tests {
                 ..Config::default()
             };
             let out = bisect(&Check(&o, &seen), &req, &cfg).unwrap();
-            proptest::prop_assert_eq!(out.status, Status::Culprit);
+            proptest::prop_assert_eq!(out.status, BisectStatus::Culprit);
             let set = &out.culprit_sets[0].changes;
             let fails = |s: &[usize]| rule.iter().all(|c| req.close(s).contains(c));
             proptest::prop_assert!(fails(set));

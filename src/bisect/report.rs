@@ -3,7 +3,7 @@
 //! deterministic for the same trials (no run timestamps).
 
 use super::ChangeInfo;
-use super::engine::{Outcome, Phase, Status};
+use super::engine::{BisectStatus, Outcome, Phase};
 use super::timeaxis::TimeOutcome;
 use crate::trial::builder::Verdict;
 use serde::{Deserialize, Serialize};
@@ -54,12 +54,12 @@ pub enum ReportError {
     Draw(String),
 }
 
-fn status_words(s: Status) -> &'static str {
+fn status_words(s: BisectStatus) -> &'static str {
     match s {
-        Status::Culprit => "culprit found",
-        Status::BadPasses => "the bad candidate does not fail: nothing to bisect",
-        Status::Flaky => "flaky: a final verdict did not reproduce",
-        Status::Undecidable => "undecidable",
+        BisectStatus::Culprit => "culprit found",
+        BisectStatus::BadPasses => "the bad candidate does not fail: nothing to bisect",
+        BisectStatus::Flaky => "flaky: a final verdict did not reproduce",
+        BisectStatus::Undecidable => "undecidable",
     }
 }
 
@@ -834,7 +834,7 @@ mod tests {
             log: Some(log.display().to_string()),
         };
         r.time = Some(TimeOutcome {
-            status: Status::Culprit,
+            status: BisectStatus::Culprit,
             last_good: "20221119T000000Z".into(),
             first_bad: "20221120T000000Z".into(),
             trials: vec![

@@ -7,7 +7,7 @@
 //! judge "the candidate as of timestamp T".
 
 use super::BisectError;
-use super::engine::{Observation, Status, Window};
+use super::engine::{BisectStatus, Observation, Window};
 use crate::trial::builder::Verdict;
 use serde::{Deserialize, Serialize};
 
@@ -40,7 +40,7 @@ pub struct TimeTrial {
 pub struct TimeOutcome {
     /// `Culprit` when two adjacent timestamps were found, `Undecidable` when skipped
     /// timestamps remain between them (the changes still lie between the two).
-    pub status: Status,
+    pub status: BisectStatus,
     /// Latest timestamp known to pass.
     pub last_good: String,
     /// Earliest timestamp known to fail.
@@ -225,17 +225,17 @@ pub fn bisect_time<T: TimeAxis>(
     let v = judge(&[last], &mut trials)?;
     let mut w = Window::new(0, last);
     let status = if v[0] == Verdict::Pass {
-        Status::BadPasses
+        BisectStatus::BadPasses
     } else if v[0] == Verdict::Skip {
-        Status::Undecidable
+        BisectStatus::Undecidable
     } else {
         loop {
             if w.done() {
-                break Status::Culprit;
+                break BisectStatus::Culprit;
             }
             let points = w.points(jobs);
             if points.is_empty() {
-                break Status::Undecidable;
+                break BisectStatus::Undecidable;
             }
             let v = judge(&points, &mut trials)?;
             w.narrow(&points, &v);
@@ -322,7 +322,7 @@ mod tests {
         let ts = grid("20221201T000000Z", "20230101T000000Z", 6).unwrap();
         let axis = Breaks("20221217T060000Z".into(), vec![]);
         let out = bisect_time(&axis, &ts, 1).unwrap();
-        assert_eq!(out.status, Status::Culprit);
+        assert_eq!(out.status, BisectStatus::Culprit);
         assert_eq!(
             (out.last_good.as_str(), out.first_bad.as_str()),
             ("20221217T000000Z", "20221217T060000Z")
@@ -330,7 +330,7 @@ mod tests {
         assert!(out.builds <= 1 + 7, "{}", out.builds); // 125 snapshots: log2 = 7
         let skip = Breaks("20221217T060000Z".into(), vec!["20221217T060000Z".into()]);
         let out = bisect_time(&skip, &ts, 4).unwrap();
-        assert_eq!(out.status, Status::Undecidable);
+        assert_eq!(out.status, BisectStatus::Undecidable);
         assert_eq!(
             (out.last_good.as_str(), out.first_bad.as_str()),
             ("20221217T000000Z", "20221217T120000Z")

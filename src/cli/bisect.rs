@@ -222,7 +222,7 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
                 Err(BisectError::Interrupted) => return Ok(interrupted_status(&journal_path)),
                 Err(e) => return Err(e.into()),
             };
-            if t.status == engine::Status::BadPasses {
+            if t.status == engine::BisectStatus::BadPasses {
                 return finish(
                     &args,
                     global,
@@ -374,7 +374,7 @@ fn finish(
     let status = time
         .as_ref()
         .map(|t| t.status)
-        .unwrap_or(engine::Status::Undecidable);
+        .unwrap_or(engine::BisectStatus::Undecidable);
     let report = Report {
         schema_version: REPORT_SCHEMA_VERSION,
         good: good.to_string(),
@@ -418,10 +418,10 @@ fn summary(r: &Report) -> String {
     let o = &r.outcome;
     let mut lines = Vec::new();
     let head = match o.status {
-        engine::Status::Culprit => "culprit found",
-        engine::Status::BadPasses => "the bad candidate does not fail: nothing to bisect",
-        engine::Status::Flaky => "flaky: a final verdict did not reproduce",
-        engine::Status::Undecidable => "undecidable",
+        engine::BisectStatus::Culprit => "culprit found",
+        engine::BisectStatus::BadPasses => "the bad candidate does not fail: nothing to bisect",
+        engine::BisectStatus::Flaky => "flaky: a final verdict did not reproduce",
+        engine::BisectStatus::Undecidable => "undecidable",
     };
     if let Some(t) = &r.time {
         lines.push(format!(
@@ -429,7 +429,7 @@ fn summary(r: &Report) -> String {
             t.last_good,
             t.first_bad,
             t.builds,
-            if t.status == engine::Status::Undecidable {
+            if t.status == engine::BisectStatus::Undecidable {
                 "; skipped timestamps lie between them"
             } else {
                 ""

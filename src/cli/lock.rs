@@ -20,7 +20,7 @@ use sonic_lock::trial::learn::{
     Attribution, Event, LearnConfig, LearnError, Learner, SingleCandidate,
 };
 use sonic_lock::trial::pool::Workspace;
-use sonic_lock::trial::search::SolverSearch;
+use sonic_lock::trial::search::{SolverSearch, reference_of};
 use sonic_lock::trial::stage::{LockStage, parse_contents};
 use sonic_lock::trial::triage::Triage;
 use std::path::PathBuf;
@@ -67,6 +67,10 @@ pub struct LockArgs {
     /// Read Requires-Dist for this many newest versions of each Python package, plus pinned ones.
     #[arg(long, default_value_t = 1)]
     pub py_metadata: usize,
+    /// A previous lock of the platform (last night's): the candidate keeps each
+    /// of its Debian pins that the sources still allow, instead of the newest.
+    #[arg(long, conflicts_with = "candidate")]
+    pub previous: Option<PathBuf>,
     /// Also write the computed candidate lock here (without --candidate).
     #[arg(long, conflicts_with = "candidate")]
     pub candidate_out: Option<PathBuf>,
@@ -164,7 +168,15 @@ fn static_candidate<'s>(
     let crawled = crawled?;
     super::warn_gaps(&crawled.gaps, "the lock");
     let pb = super::progress(global, None, "indexing");
-    let out = pipeline.candidate_at(&crawled, None, &|stage| pb.set_message(stage.to_string()));
+    let previous = match &args.previous {
+        Some(p) => Some(reference_of(
+            &Lock::read(p).with_context(|| format!("previous lock {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let out = pipeline.candidate_near(&crawled, None, previous.as_ref(), &|stage| {
+        pb.set_message(stage.to_string())
+    });
     pb.finish_and_clear();
     let out = out?;
     for w in &out.warnings {

@@ -9,7 +9,7 @@ use sonic_lock::lock::Gap;
 use sonic_lock::manifest::{Ecosystem, Manifest};
 use sonic_lock::pipeline::{self, Options, Pipeline, TreeRequest};
 use sonic_lock::solve::graph::SolutionGraph;
-use sonic_lock::solve::manifest::{ManifestOptions, ManifestSolve, solve_manifest};
+use sonic_lock::solve::images::{ManifestOptions, ManifestSolve, solve_manifest};
 use sonic_lock::solve::python::PyResolver;
 use sonic_lock::solve::{Nogood, Solver, debian_base};
 use sonic_lock::source::Cutoff;
@@ -371,7 +371,7 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
     };
     if let Some(req) = &l.request {
         let txs = BTreeMap::from([("request".to_string(), vec![req.clone()])]);
-        let results = sonic_lock::solve::manifest::solve_images(
+        let results = sonic_lock::solve::images::solve_images(
             &l.u,
             &l.base,
             &txs,

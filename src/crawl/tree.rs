@@ -40,7 +40,7 @@ pub enum TreeError {
 
 /// One regular file of the (super)project tree.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub struct FileEntry {
     /// Path relative to the superproject root (submodule files include the submodule path).
     pub path: String,
     /// Blob id.
@@ -73,7 +73,7 @@ pub struct Tree {
     /// Git directories: index 0 is the superproject, then submodule clones.
     pub repos: Vec<PathBuf>,
     /// Regular files, in tree order.
-    pub files: Vec<Entry>,
+    pub files: Vec<FileEntry>,
     /// Submodules met in any of the trees.
     pub gitlinks: Vec<Gitlink>,
     index: HashMap<String, usize>,
@@ -222,7 +222,7 @@ impl Tree {
             };
             let path = format!("{prefix}{root}{n}");
             match entry.kind() {
-                Some(ObjectType::Blob) if entry.filemode() != 0o120000 => files.push(Entry {
+                Some(ObjectType::Blob) if entry.filemode() != 0o120000 => files.push(FileEntry {
                     path,
                     oid: entry.id(),
                     repo: repo_idx,
@@ -334,7 +334,7 @@ impl Tree {
     }
 
     /// The entry at `path`, if the tree has that file.
-    pub fn get(&self, path: &str) -> Option<&Entry> {
+    pub fn get(&self, path: &str) -> Option<&FileEntry> {
         self.index.get(path).map(|&i| &self.files[i])
     }
 
@@ -347,7 +347,7 @@ impl Tree {
     }
 
     /// Reads a blob with the given handles.
-    pub fn read_with(handles: &[Option<Repository>], e: &Entry) -> Result<Vec<u8>, String> {
+    pub fn read_with(handles: &[Option<Repository>], e: &FileEntry) -> Result<Vec<u8>, String> {
         let repo = handles
             .get(e.repo)
             .and_then(Option::as_ref)

@@ -8,13 +8,13 @@ use crate::lock::{Lock, Pin};
 use crate::manifest::{Ecosystem, Manifest, Severity};
 use crate::solve::Nogood;
 use crate::solve::candidate;
-use crate::solve::manifest::{ManifestOptions, ManifestSolve, solve_manifest};
+use crate::solve::images::{ManifestOptions, ManifestSolve, solve_manifest};
 use crate::source::index::{self, IndexReport, LiveMetadata};
 use crate::source::{Cutoff, build};
 use crate::universe::{PackageKey, Requirement, Universe};
 use std::collections::BTreeMap;
 
-pub use crate::solve::manifest::{ImageResults, per_suite_transactions, solve_images};
+pub use crate::solve::images::{ImageResults, per_suite_transactions, solve_images};
 
 /// The final installed picks of every image, or the first image with no solution.
 pub fn final_picks(

@@ -181,7 +181,7 @@ pub struct Output {
     /// The solved candidate lock (with the crawl's gaps and the index cutoff).
     pub candidate: Lock,
     /// The per-image solve the candidate was made from.
-    pub solved: crate::solve::manifest::ManifestSolve,
+    pub solved: crate::solve::images::ManifestSolve,
     /// Things to show (universe notes, missing dependencies, solve notes); crawl
     /// errors are the lock's gaps and are not repeated here.
     pub warnings: Vec<String>,

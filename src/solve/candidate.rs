@@ -133,7 +133,7 @@ pub fn py_pins(u: &Universe, image: &str, o: &super::python::PyOutcome) -> Vec<P
 /// Pins for the Go modules built in one image. A module two main modules
 /// select at different versions gets the higher one (the lock holds one pin
 /// per image; each go.sum still enforces its own) and a note.
-pub fn go_pins(image: &str, mods: &[super::manifest::GoModule]) -> (Vec<Pin>, Vec<String>) {
+pub fn go_pins(image: &str, mods: &[super::images::GoModule]) -> (Vec<Pin>, Vec<String>) {
     #[derive(Default)]
     struct Acc<'a> {
         version: &'a str,

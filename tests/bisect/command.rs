@@ -3,7 +3,7 @@
 //! SONIC_LOCK_VERSIONS_DIR and the lockfile in SONIC_LOCK_LOCKFILE) and fails
 //! when culprit pins are present. Change sets are generated in code.
 
-use sonic_lock::bisect::engine::{Config, Outcome, Status, Strategy, bisect};
+use sonic_lock::bisect::engine::{BisectStatus, Config, Outcome, Strategy, bisect};
 use sonic_lock::bisect::locks::LockChanges;
 use sonic_lock::bisect::runner::BuildOracle;
 use sonic_lock::bisect::{BisectError, Requirements};
@@ -99,7 +99,7 @@ fn single_culprit_is_found_within_log2_plus_two_builds() {
             &count,
         );
         let out = run(&changes, &b, dir.path(), None, &Config::default()).unwrap();
-        assert_eq!(out.status, Status::Culprit);
+        assert_eq!(out.status, BisectStatus::Culprit);
         assert_eq!(
             culprit_names(&changes, &out.culprit_sets[0].changes),
             vec![format!("pkg{culprit:02}")]
@@ -131,7 +131,7 @@ fn two_interacting_culprits_are_found_together() {
             ..Config::default()
         };
         let out = run(&changes, &b, dir.path(), None, &cfg).unwrap();
-        assert_eq!(out.status, Status::Culprit, "{strategy:?}");
+        assert_eq!(out.status, BisectStatus::Culprit, "{strategy:?}");
         assert_eq!(
             culprit_names(&changes, &out.culprit_sets[0].changes),
             vec!["pkg03", "pkg17"]
@@ -163,7 +163,7 @@ fn culprit_is_applied_with_the_change_it_requires_and_no_inconsistent_candidate_
         ..Config::default()
     };
     let out = run(&changes, &b, dir.path(), None, &cfg).unwrap();
-    assert_eq!(out.status, Status::Culprit);
+    assert_eq!(out.status, BisectStatus::Culprit);
     let set = &out.culprit_sets[0];
     assert_eq!(culprit_names(&changes, &set.changes), vec!["pkg12"]);
     assert_eq!(culprit_names(&changes, &set.applied_with), vec!["pkg02"]);
@@ -192,7 +192,7 @@ fn flaky_failure_is_reported_as_flaky_not_as_a_culprit() {
         ..Config::default()
     };
     let out = run(&changes, &b, dir.path(), None, &cfg).unwrap();
-    assert_eq!(out.status, Status::Flaky);
+    assert_eq!(out.status, BisectStatus::Flaky);
     assert_eq!(out.status.exit_code(), 3);
     assert!(out.notes.iter().any(|n| n.contains("flaky")));
 }
@@ -211,7 +211,7 @@ fn skipped_candidates_are_routed_around() {
         &count,
     );
     let out = run(&changes, &b, dir.path(), None, &Config::default()).unwrap();
-    assert_eq!(out.status, Status::Culprit);
+    assert_eq!(out.status, BisectStatus::Culprit);
     assert_eq!(
         culprit_names(&changes, &out.culprit_sets[0].changes),
         vec!["pkg20"]
@@ -224,7 +224,7 @@ fn skipped_candidates_are_routed_around() {
         &count,
     );
     let out = run(&changes, &b, dir.path(), None, &Config::default()).unwrap();
-    assert_eq!(out.status, Status::Undecidable);
+    assert_eq!(out.status, BisectStatus::Undecidable);
     assert_eq!(out.status.exit_code(), 3);
     let suspects = culprit_names(&changes, &out.suspects);
     assert!(suspects.contains(&"pkg14".to_string()), "{suspects:?}");
@@ -239,7 +239,7 @@ fn bad_candidate_that_builds_means_nothing_to_bisect() {
     let changes = LockChanges::new(good, &bad);
     let b = builder("exit 0", &count);
     let out = run(&changes, &b, dir.path(), None, &Config::default()).unwrap();
-    assert_eq!(out.status, Status::BadPasses);
+    assert_eq!(out.status, BisectStatus::BadPasses);
     assert_eq!(out.status.exit_code(), 1);
     assert_eq!(builds_run(&count), 1);
 }
@@ -286,7 +286,7 @@ fn interrupted_run_resumes_from_the_journal_without_rebuilding() {
     // The next run continues: the finished trials are replayed, not rebuilt.
     let journal = Journal::open(&journal_path).unwrap();
     let out = run(&changes, &b, dir.path(), Some(&journal), &cfg).unwrap();
-    assert_eq!(out.status, Status::Culprit);
+    assert_eq!(out.status, BisectStatus::Culprit);
     assert_eq!(out.culprit_sets, reference.culprit_sets);
     assert_eq!(builds_run(&count), reference.builds);
     assert_eq!(out.builds, reference.builds - before);
@@ -335,7 +335,7 @@ fn moved_mirror_snapshot_is_a_change_like_any_pin() {
         &count,
     );
     let out = run(&changes, &b, dir.path(), None, &Config::default()).unwrap();
-    assert_eq!(out.status, Status::Culprit);
+    assert_eq!(out.status, BisectStatus::Culprit);
     assert_eq!(out.culprit_sets[0].changes, vec![10]);
     assert_eq!(
         changes.infos()[10].summary,
@@ -355,7 +355,7 @@ fn parallel_builders_split_k_ways_per_round() {
         ..Config::default()
     };
     let out = run(&changes, &b, dir.path(), None, &cfg).unwrap();
-    assert_eq!(out.status, Status::Culprit);
+    assert_eq!(out.status, BisectStatus::Culprit);
     assert_eq!(
         culprit_names(&changes, &out.culprit_sets[0].changes),
         vec!["pkg61"]
