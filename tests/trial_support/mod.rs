@@ -1,15 +1,9 @@
-//! Shared helpers of the trial integration tests that predate `tests/common`:
-//! the container helpers of `common::containers` under their old names, and
-//! generated universes.
-
-#![allow(dead_code)]
+//! What `tests/demo.rs` includes as `mod trial_support;`: the docker check of
+//! `tests/common/containers.rs`. The generated universes beside it
+//! (`universe.rs`) belong to the trial tests and the `learn` bench, which
+//! include them by path.
 
 #[path = "../common/mod.rs"]
 mod common;
 
-#[allow(unused_imports)]
-pub use common::containers::{
-    containers_in, containers_of, docker_usable, image, image_for, runtime_usable, wait_for,
-};
-
-pub mod universe;
+pub use common::containers::docker_usable;

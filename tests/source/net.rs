@@ -1,14 +1,12 @@
 //! The source stage against loopback servers with the real layouts of
 //! snapshot.debian.org, a Debian mirror, PyPI and a Go proxy, with faults.
 
-mod source_support;
-
+use crate::common::loopback::*;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::debian::archive::{Location, SuiteSpec, fetch_suite};
 use sonic_lock::source::debian::release::{Keyring, SignatureStatus};
 use sonic_lock::source::http::{Http, HttpConfig, Request};
 use sonic_lock::source::{Cutoff, SourceError, VersionSource};
-use source_support::*;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

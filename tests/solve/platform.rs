@@ -3,13 +3,8 @@
 //! together with the Requires-Dist that PyPI publishes (PEP 658 metadata on a
 //! loopback index), and answer `why` / `why-not` from the result.
 
-#[path = "crawl_support/mod.rs"]
-mod crawl_support;
-#[path = "source_support/mod.rs"]
-mod source_support;
-
-use crawl_support::{FUNCTIONS, Files, PLATFORM_TOML, SLAVE_MK, commit, init_bare};
-use source_support::{Server, file, redirect, serve, status, suite_files};
+use crate::common::loopback::{self, Server, file, redirect, serve, status, suite_files};
+use crate::common::tree::{FUNCTIONS, Files, PLATFORM_TOML, SLAVE_MK, commit, init_bare};
 use std::collections::HashMap;
 use std::process::Command;
 
@@ -103,8 +98,8 @@ fn world() -> Server {
             .unwrap_or_default();
         projects.entry(name).or_default().push(format!(
             r#"{{"filename":"{whl}","url":"/files/{whl}","hashes":{{"sha256":"{}"}},"upload-time":"{year}-06-01T00:00:00Z","core-metadata":{{"sha256":"{}"}}{rp_json}}}"#,
-            source_support::sha256(whl.as_bytes()),
-            source_support::sha256(meta.as_bytes()),
+            loopback::sha256(whl.as_bytes()),
+            loopback::sha256(meta.as_bytes()),
         ));
     }
     for (name, files) in projects {
@@ -332,7 +327,7 @@ fn go_minimal_version_selection_reads_go_mod_files_from_the_proxy() {
         "/golang.org/x/text/@v/v0.3.3.mod".into(),
         b"module golang.org/x/text\n".to_vec(),
     );
-    let srv = source_support::site(site);
+    let srv = loopback::site(site);
     let dir = tempfile::tempdir().unwrap();
     let cfg = HttpConfig {
         retries: 1,

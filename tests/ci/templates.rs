@@ -1,7 +1,7 @@
 //! The `ci/` templates, run: each template's YAML is parsed and its steps executed
-//! in order (see `ci_support`) in a temporary workspace, with the real
+//! in order (see `support.rs`) in a temporary workspace, with the real
 //! `sonic-lock` binary, against a loopback world (a sonic-buildimage repository,
-//! a Debian snapshot archive and a PyPI; see `bisect_support`). The template's
+//! a Debian snapshot archive and a PyPI; see `common::world`). The template's
 //! inputs are substituted: repository URL, mirror URLs (the extra `lock`
 //! options), the builder command and the date to lock as of.
 //!
@@ -11,14 +11,9 @@
 //! (bisect exit 1); a builder that cannot judge (125) fails the job without a
 //! bisection.
 
-#[path = "bisect_support/mod.rs"]
-mod bisect_support;
-#[path = "ci_support/mod.rs"]
-mod ci_support;
-
-use bisect_support::source_support::Server;
-use bisect_support::{archive, registry, setup};
-use ci_support::{AzureRun, GithubRun, JobRun, StepRun, run_azure, run_github};
+use crate::common::loopback::Server;
+use crate::common::world::{archive, registry, setup};
+use crate::support::{AzureRun, GithubRun, JobRun, StepRun, run_azure, run_github};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -424,7 +419,7 @@ fn azure_pipelines_nights_lock_build_bisect_and_record() {
 
 #[test]
 fn expressions_follow_the_services_rules() {
-    use ci_support::{Env, Val, eval, interpolate};
+    use crate::support::{Env, Val, eval, interpolate};
     struct E;
     impl Env for E {
         fn lookup(&self, path: &str) -> Val {

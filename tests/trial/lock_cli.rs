@@ -2,9 +2,7 @@
 //! unproven one without a builder, a refuted candidate blamed by triage, and
 //! one isolated by delta debugging against a reference versions tree.
 
-mod common;
-
-use common::{sonic_lock, text};
+use crate::common::{sonic_lock, text};
 use sonic_lock::lock::{Lock, Pin};
 use sonic_lock::manifest::Ecosystem;
 use std::path::Path;

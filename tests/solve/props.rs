@@ -143,7 +143,14 @@ fn exhaustive(u: &Universe, s: &Spec) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 600, .. ProptestConfig::default() })]
+    // Regressions live beside this file; by default proptest keeps them in
+    // tests/proptest-regressions/<module>.txt, one name space for all binaries.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::with_cases(600)
+    })]
     #[test]
     fn solutions_hold_and_unsat_is_exhaustive(s in spec()) {
         let (u, ids, roots) = build(&s);

@@ -2,11 +2,8 @@
 //! servers: snapshot.debian.org layout, PyPI Simple JSON and a Go proxy;
 //! then offline from the cache, and from a cache moved as one file.
 
-mod common;
-mod source_support;
-
-use common::run;
-use source_support::*;
+use crate::common::loopback::{self, *};
+use crate::common::run;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -173,7 +170,7 @@ fn git_repo(dir: &Path) -> String {
 fn index_reports_counts_snapshot_and_missing_then_works_offline_and_from_an_export() {
     let d = tempfile::tempdir().unwrap();
     let srv = services();
-    let mut r = source_support::registry::Registry::default();
+    let mut r = loopback::registry::Registry::default();
     let (_, debian) = r.multi(
         "library/debian",
         "bullseye",

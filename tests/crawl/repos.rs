@@ -1,8 +1,6 @@
 //! Crawl of small sonic-buildimage-shaped repositories built in code.
 
-mod crawl_support;
-
-use crawl_support::*;
+use crate::common::tree::*;
 use sonic_lock::crawl::{CrawlOptions, crawl};
 use sonic_lock::manifest::{Constraint, Dependency, Ecosystem, Manifest, Severity};
 use sonic_lock::platform::{CutoffQuery, Platform, Platforms, find_cutoff};

@@ -128,7 +128,14 @@ fn exhaustive(ix: &Index) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    // Regressions live beside this file; by default proptest keeps them in
+    // tests/proptest-regressions/<module>.txt, one name space for all binaries.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::with_cases(300)
+    })]
 
     #[test]
     fn lazy_metadata_solutions_hold_and_unsat_is_exhaustive(ix in index()) {

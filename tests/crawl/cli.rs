@@ -1,10 +1,7 @@
 //! The `platforms`, `cutoff` and `crawl` subcommands: output, `--json` and exit codes.
 
-mod common;
-mod crawl_support;
-
-use common::{run_cmd, sonic_lock as bin};
-use crawl_support::*;
+use crate::common::tree::*;
+use crate::common::{run_cmd, sonic_lock as bin};
 
 struct Setup {
     dir: tempfile::TempDir,

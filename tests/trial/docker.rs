@@ -2,13 +2,12 @@
 //! limits, CA bundle, timeout, missing image, Ctrl-C cleanup, and a killed
 //! run that resumes from the journal.
 
-mod common;
-
-use common::containers::{
+use crate::common;
+use crate::common::containers::{
     containers_of, ctrl_c_removes_the_container, docker_usable, image,
     missing_image_is_a_start_error, pass_fail_skip, timeout_removes_the_container, wait_for,
 };
-use common::{sh, sonic_lock, unique};
+use crate::common::{sh, sonic_lock, unique};
 use sonic_lock::trial::builder::{Builder, TrialInput, Verdict};
 use sonic_lock::trial::docker::{DockerBuilder, DockerConfig, Mount};
 use sonic_lock::trial::journal::Journal;

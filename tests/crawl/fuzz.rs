@@ -39,7 +39,14 @@ fn lines(s: &str) -> u32 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    // Regressions live beside this file; by default proptest keeps them in
+    // tests/proptest-regressions/<module>.txt, one name space for all binaries.
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..ProptestConfig::with_cases(400)
+    })]
 
     #[test]
     fn parsers_never_panic(text in alphabet()) {

@@ -4,11 +4,8 @@
 //! snapshot archive with four snapshots and a PyPI; the timestamps are bisected
 //! first, then the package changes between the two nearest snapshots.
 
-#[path = "bisect_support/mod.rs"]
-mod bisect_support;
-
-use bisect_support::source_support::Server;
-use bisect_support::{archive, registry, setup};
+use crate::common::loopback::Server;
+use crate::common::world::{archive, registry, setup};
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -12,7 +12,7 @@ fn load(text: &str) -> Universe {
 }
 
 fn rules() -> Universe {
-    load(include_str!("fixtures/solve/rules.Packages"))
+    load(include_str!("../fixtures/solve/rules.Packages"))
 }
 
 #[test]

@@ -2,14 +2,12 @@
 //! Docker Hub: bearer-token challenge, manifest lists, dated tags, missing
 //! tags, lying digests, and the cache under `--offline`.
 
-#[path = "source_support/mod.rs"]
-mod source_support;
-
+use crate::common::loopback;
+use crate::common::loopback::registry::{Registry, TOKEN};
 use sonic_lock::source::Cutoff;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::docker::DockerRegistry;
 use sonic_lock::source::http::{Http, HttpConfig};
-use source_support::registry::{Registry, TOKEN};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +15,7 @@ use std::time::Duration;
 const CUTOFF: &str = "2022-12-06T08:47:31Z";
 
 struct World {
-    reg: source_support::Server,
+    reg: loopback::Server,
     /// amd64, arm64 and arm/v7 digests of `debian:bullseye-20221205`.
     dated: Vec<String>,
     /// amd64 digest of what `debian:bullseye` names today.
@@ -240,7 +238,7 @@ fn a_manifest_that_does_not_match_its_digest_is_refused_and_never_cached() {
 
 #[test]
 fn a_registry_that_wants_credentials_is_named() {
-    let srv = source_support::serve(|_, _| source_support::Reply::Body {
+    let srv = loopback::serve(|_, _| loopback::Reply::Body {
         status: 401,
         body: vec![],
         headers: vec![("WWW-Authenticate".into(), r#"Basic realm="private""#.into())],

@@ -2,15 +2,13 @@
 //! attributed failures, delta debugging of unattributed ones, resume from the
 //! journal, unsatisfiable and aborting builds.
 
-mod trial_support;
-
+use crate::universe::{GenSearch, PyStage, checker, hidden_clauses, oldest, pkg, violates};
 use sonic_lock::trial::builder::Builder;
 use sonic_lock::trial::command::CommandBuilder;
 use sonic_lock::trial::journal::Journal;
 use sonic_lock::trial::learn::{Attribution, LearnConfig, LearnError, Learner, Locked, Search};
 use sonic_lock::trial::pool::Workspace;
 use sonic_lock::trial::triage::Triage;
-use trial_support::universe::{GenSearch, PyStage, checker, hidden_clauses, oldest, pkg, violates};
 
 fn triage() -> &'static Triage {
     static T: std::sync::OnceLock<Triage> = std::sync::OnceLock::new();

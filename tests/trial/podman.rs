@@ -3,13 +3,11 @@
 //! after Ctrl-C), plus podman's resource limits. Skipped when podman is not
 //! installed.
 
-mod common;
-
-use common::containers::{
+use crate::common::containers::{
     config, ctrl_c_removes_the_container, missing_image_is_a_start_error, pass_fail_skip,
     runtime_usable, timeout_removes_the_container,
 };
-use common::{trial_input, unique};
+use crate::common::{trial_input, unique};
 use sonic_lock::trial::builder::{Builder, Verdict};
 use sonic_lock::trial::docker::DockerBuilder;
 

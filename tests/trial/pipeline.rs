@@ -1,14 +1,9 @@
 //! `sonic-lock lock` without `--candidate`: crawl, index, solve and lock in one
 //! run, against a tree built in code and a loopback snapshot archive.
 
-mod common;
-#[path = "crawl_support/mod.rs"]
-mod crawl_support;
-#[path = "source_support/mod.rs"]
-mod source_support;
-
-use crawl_support::{FUNCTIONS, Files, PLATFORM_TOML, SLAVE_MK, commit, init_bare};
-use source_support::{Server, file, redirect, serve, status, suite_files};
+use crate::common;
+use crate::common::loopback::{self, Server, file, redirect, serve, status, suite_files};
+use crate::common::tree::{FUNCTIONS, Files, PLATFORM_TOML, SLAVE_MK, commit, init_bare};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -89,7 +84,7 @@ fn archive(pkgs: &'static [(&'static str, &'static str)], tool_at_cutoff: &str) 
             .map(|(v, year)| {
                 format!(
                     r#"{{"filename":"{name}-{v}.tar.gz","url":"/files/{name}-{v}.tar.gz","hashes":{{"sha256":"{}"}},"upload-time":"{year}-01-01T00:00:00Z"}}"#,
-                    source_support::sha256(format!("{name}-{v}").as_bytes())
+                    loopback::sha256(format!("{name}-{v}").as_bytes())
                 )
             })
             .collect();
@@ -127,7 +122,7 @@ struct Setup {
 
 /// Docker Hub with a `debian:bullseye` that moved after the cutoff, and its dated tags.
 fn registry() -> (Server, String) {
-    let mut r = source_support::registry::Registry::default();
+    let mut r = loopback::registry::Registry::default();
     let (_, dated) = r.multi(
         "library/debian",
         "bullseye-20221130",

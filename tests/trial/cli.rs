@@ -1,9 +1,7 @@
 //! `sonic-lock trial` with the command builder: verdicts, triage lines, JSON,
 //! timeouts and argument errors.
 
-mod common;
-
-use common::sonic_lock;
+use crate::common::sonic_lock;
 use std::path::Path;
 use std::process::Output;
 

@@ -517,6 +517,15 @@ fn immutable_url_helpers() {
 }
 
 proptest::proptest! {
+    // Regressions live beside this file; by default proptest keeps them in
+    // tests/proptest-regressions/<module>.txt, one name space for all binaries.
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
     /// Arbitrary text never panics the readers; it parses or gives an error.
     #[test]
     fn readers_never_panic(body in "(version = 1\n)?([a-z_]{1,8} = (\"[ -~]{0,12}\"|[0-9]{1,3}|\\[\\])\n|\\[\\[(pin|archive|trial)\\]\\]\n|[ -~]{0,20}\n){0,12}") {

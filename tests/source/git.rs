@@ -2,15 +2,13 @@
 //! non-monotonic committer dates and a merged side branch; and web pins of
 //! moving GitHub URLs resolved through them.
 
-mod source_support;
-
+use crate::common::loopback::*;
 use git2::{Repository, Signature, Time};
 use sonic_lock::source::Cutoff;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::git::GitSource;
 use sonic_lock::source::http::{Http, HttpConfig};
 use sonic_lock::source::web::{WebConfig, WebKind, pin};
-use source_support::*;
 use std::collections::HashMap;
 use std::path::Path;
 

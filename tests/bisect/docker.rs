@@ -2,13 +2,10 @@
 //! container (a busybox image made with `docker import`), judging the exported
 //! versions tree mounted at SONIC_LOCK_VERSIONS_DIR.
 
-#[path = "trial_support/mod.rs"]
-mod trial_support;
-
+use crate::common::containers::{docker_usable, image};
 use sonic_lock::lock::{Lock, Pin};
 use sonic_lock::manifest::Ecosystem;
 use std::process::Command;
-use trial_support::{docker_usable, image};
 
 #[test]
 fn docker_builder_finds_the_culprit() {

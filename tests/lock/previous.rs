@@ -3,11 +3,8 @@
 //! keeps the previous lock's (or, when that one is gone, the closest to it),
 //! and without a previous lock takes the newest.
 
-#[path = "bisect_support/mod.rs"]
-mod bisect_support;
-
-use bisect_support::source_support::{self, Server, file, serve, status, suite_files};
-use bisect_support::{registry, setup};
+use crate::common::loopback::{self, Server, file, serve, status, suite_files};
+use crate::common::world::{registry, setup};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -39,7 +36,7 @@ fn mirror() -> Server {
         "/simple/demo/".into(),
         format!(
             r#"{{"meta":{{"api-version":"1.1"}},"name":"demo","files":[{{"filename":"demo-1.0.tar.gz","url":"/files/demo-1.0.tar.gz","hashes":{{"sha256":"{}"}},"upload-time":"2020-01-01T00:00:00Z"}}]}}"#,
-            source_support::sha256(b"demo-1.0")
+            loopback::sha256(b"demo-1.0")
         )
         .into_bytes(),
     );

@@ -1,0 +1,9 @@
+//! Integration tests of the crawl stage: repositories built in code, the CLI
+//! and parser fuzzing.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod fuzz;
+mod repos;

@@ -1,0 +1,11 @@
+//! Integration tests of the lockfile and what is made from it: SONiC versions
+//! trees, `export`, `import` and `diff`; and `lock --previous` over the
+//! loopback world.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod file;
+mod previous;
+mod versions;
