@@ -337,7 +337,7 @@ pub fn find_cutoff(
 /// Formats Unix seconds as RFC 3339 UTC (`2022-12-06T08:47:31Z`).
 pub fn rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| crate::source::date::rfc3339(&t))
+        .map(|t| crate::date::rfc3339(&t))
         .unwrap_or_default()
 }
 

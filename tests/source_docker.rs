@@ -5,7 +5,7 @@
 #[path = "source_support/mod.rs"]
 mod source_support;
 
-use sonic_lock::source::Cutoff;
+use sonic_lock::date::Cutoff;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::docker::DockerRegistry;
 use sonic_lock::source::http::{Http, HttpConfig};

@@ -5,7 +5,7 @@
 mod source_support;
 
 use git2::{Repository, Signature, Time};
-use sonic_lock::source::Cutoff;
+use sonic_lock::date::Cutoff;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::git::GitSource;
 use sonic_lock::source::http::{Http, HttpConfig};

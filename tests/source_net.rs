@@ -3,11 +3,12 @@
 
 mod source_support;
 
+use sonic_lock::date::Cutoff;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::debian::archive::{Location, SuiteSpec, fetch_suite};
 use sonic_lock::source::debian::release::{Keyring, SignatureStatus};
 use sonic_lock::source::http::{Http, HttpConfig, Request};
-use sonic_lock::source::{Cutoff, SourceError, VersionSource};
+use sonic_lock::source::{SourceError, VersionSource};
 use source_support::*;
 use std::collections::HashMap;
 use std::path::Path;

@@ -104,14 +104,14 @@ pub fn normalize_date(s: &str) -> Result<String, BisectError> {
 
 pub(crate) fn to_epoch(ts: &str) -> Result<i64, BisectError> {
     parse_timestamp(ts)?;
-    crate::source::date::parse_snapshot_ts(ts)
+    crate::date::parse_snapshot_ts(ts)
         .map(|t| t.timestamp())
         .ok_or_else(|| BisectError::TimeAxis(format!("`{ts}` is not a date on the calendar")))
 }
 
 pub(crate) fn from_epoch(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| crate::source::date::snapshot_ts(&d))
+        .map(|d| crate::date::snapshot_ts(&d))
         .unwrap_or_default()
 }
 

@@ -5,12 +5,12 @@
 use super::index::SourceArgs;
 use super::{Global, Status, print_json};
 use anyhow::{Context as _, bail};
+use sonic_lock::date::Cutoff;
 use sonic_lock::manifest::{Ecosystem, Manifest};
 use sonic_lock::solve::graph::SolutionGraph;
 use sonic_lock::solve::manifest::{ManifestOptions, ManifestSolve, solve_manifest};
 use sonic_lock::solve::python::PyResolver;
 use sonic_lock::solve::{Nogood, Solver, debian_base};
-use sonic_lock::source::Cutoff;
 use sonic_lock::source::index::{IndexReport, LiveMetadata, Sources};
 use sonic_lock::trial::pipeline::{self, PipelineOptions};
 use sonic_lock::universe::{CandidateId, PackageKey, Requirement, Universe, debian};

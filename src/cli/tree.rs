@@ -5,9 +5,9 @@
 
 use anyhow::bail;
 use sonic_lock::crawl::{self, CrawlOptions};
+use sonic_lock::date::Cutoff;
 use sonic_lock::lock::Gap;
 use sonic_lock::platform;
-use sonic_lock::source::Cutoff;
 use sonic_lock::source::build;
 use sonic_lock::source::debian::archive::SuiteSpec;
 use std::path::PathBuf;

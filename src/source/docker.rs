@@ -14,8 +14,9 @@
 //! fetched through the shared HTTP layer, so manifests and configs are cached
 //! (fetched by digest, they are verified first) and `--offline` works.
 
+use crate::date::{self, Cutoff};
+use crate::source::SourceError;
 use crate::source::http::{Http, Request};
-use crate::source::{Cutoff, SourceError, date};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

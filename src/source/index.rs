@@ -2,6 +2,7 @@
 //! cutoff, from every source at once; Debian suites are handed to the caller
 //! (which loads them into the universe) as they arrive.
 
+use crate::date::Cutoff;
 use crate::manifest::{Constraint, Dependency, Ecosystem, Manifest};
 use crate::source::debian::archive::{
     IndexKind, Location, SuiteIndex, SuiteReport, SuiteSpec, fetch_suite,
@@ -13,7 +14,7 @@ use crate::source::go::GoProxy;
 use crate::source::http::Http;
 use crate::source::pypi::{PyPi, normalize_name};
 use crate::source::web::{WebConfig, WebPin};
-use crate::source::{Cutoff, History, SourceError, VersionSource};
+use crate::source::{History, SourceError, VersionSource};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -600,7 +601,7 @@ fn git_pin(src: &Sources, d: &Dependency, cutoff: &Cutoff) -> Result<GitPin, Sou
             })?;
             let t = c.committer().when().seconds();
             let date = chrono::DateTime::from_timestamp(t, 0)
-                .map(|x| crate::source::date::rfc3339(&x))
+                .map(|x| crate::date::rfc3339(&x))
                 .unwrap_or_default();
             if t > cutoff.0.timestamp() {
                 return Err(SourceError::Git {

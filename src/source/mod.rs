@@ -7,7 +7,6 @@
 
 pub mod build;
 pub mod cache;
-pub mod date;
 pub mod debian;
 pub mod docker;
 pub mod error;
@@ -18,9 +17,9 @@ pub mod index;
 pub mod pypi;
 pub mod web;
 
-pub use date::Cutoff;
 pub use error::SourceError;
 
+use crate::date::Cutoff;
 use crate::manifest::Ecosystem;
 use serde::{Deserialize, Serialize};
 

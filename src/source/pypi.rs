@@ -5,10 +5,11 @@
 //! their hash; `/pypi/<name>/json` is the fallback for indexes without
 //! upload times or metadata files.
 
+use crate::date::Cutoff;
+use crate::date::{parse_rfc3339, rfc3339};
 use crate::manifest::Ecosystem;
-use crate::source::date::{parse_rfc3339, rfc3339};
 use crate::source::http::{Http, Request};
-use crate::source::{Cutoff, History, SourceError, VersionAt, VersionSource, join_url};
+use crate::source::{History, SourceError, VersionAt, VersionSource, join_url};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -4,6 +4,7 @@
 //! candidate lock that the learn loop can then prove.
 
 use crate::crawl::{self, CrawlError, CrawlOptions};
+use crate::date::Cutoff;
 use crate::lock::{Gap, Lock, Pin};
 use crate::manifest::{Ecosystem, Manifest, ManifestError, Severity};
 use crate::solve::Nogood;
@@ -11,7 +12,7 @@ use crate::solve::candidate;
 use crate::solve::manifest::{ManifestOptions, ManifestSolve, solve_manifest};
 use crate::source::debian::archive::SuiteSpec;
 use crate::source::index::{self, IndexReport, Sources};
-use crate::source::{Cutoff, SourceError, build};
+use crate::source::{SourceError, build};
 use crate::universe::{PackageKey, Universe, UniverseError};
 use std::collections::BTreeMap;
 

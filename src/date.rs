@@ -1,7 +1,7 @@
 //! The cutoff instant and the date formats the sources speak
 //! (RFC 3339, RFC 2822 in Release files, snapshot.debian.org's `YYYYMMDDTHHMMSSZ`).
 
-use super::SourceError;
+use crate::source::SourceError;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 /// The instant "as of" which sources are asked; everything published after it is excluded.
