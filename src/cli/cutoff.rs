@@ -2,6 +2,7 @@
 
 use super::{Global, Status};
 use sonic_lock::crawl::tree;
+use sonic_lock::date::Cutoff;
 use sonic_lock::platform::{self, CutoffQuery};
 use std::path::PathBuf;
 
@@ -42,7 +43,7 @@ pub fn cache_dir(arg: Option<&PathBuf>) -> PathBuf {
 pub fn query(rev: Option<&String>, date: Option<&String>) -> anyhow::Result<CutoffQuery> {
     Ok(match (rev, date) {
         (Some(r), _) => CutoffQuery::Rev(r.clone()),
-        (None, Some(d)) => CutoffQuery::Date(platform::parse_date(d)?),
+        (None, Some(d)) => CutoffQuery::Date(Cutoff::parse(d)?.timestamp()),
         (None, None) => CutoffQuery::Rule,
     })
 }

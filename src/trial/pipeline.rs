@@ -28,7 +28,7 @@ pub enum PipelineError {
         /// The date as the manifest has it.
         date: String,
         /// Why it did not parse.
-        source: Box<SourceError>,
+        source: Box<crate::date::DateError>,
     },
     /// Indexing a source failed.
     #[error("index: {0}")]
