@@ -128,7 +128,7 @@ pub fn python_roots(
             ));
             continue;
         }
-        let Ok(name) = crate::source::pypi::normalize_name(&d.name) else {
+        let Ok(name) = crate::universe::python::PyName::new(&d.name).map(String::from) else {
             notes.push(format!(
                 "{}: py `{}` is not a distribution name; not solved",
                 d.origin, d.name

@@ -12,9 +12,10 @@ use crate::source::docker::{DockerPin, DockerRegistry, declared_reference};
 use crate::source::git::GitSource;
 use crate::source::go::GoProxy;
 use crate::source::http::Http;
-use crate::source::pypi::{PyPi, normalize_name};
+use crate::source::pypi::PyPi;
 use crate::source::web::{WebConfig, WebPin};
 use crate::source::{History, SourceError, VersionSource};
+use crate::universe::python::normalize;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -312,7 +313,7 @@ pub fn run(
             .collect();
         let key = |d: &Dependency| -> String {
             if eco == Ecosystem::Py {
-                normalize_name(&d.name).unwrap_or_else(|_| d.name.clone())
+                normalize(&d.name)
             } else {
                 d.name.clone()
             }
