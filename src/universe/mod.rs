@@ -610,7 +610,7 @@ impl Universe {
                 origin: meta.provenance.clone().unwrap_or_else(|| "universe".into()),
                 package: self.packages[pi].key.to_string(),
                 version: version.to_string(),
-                message,
+                message: message.to_string(),
             });
         }
         // Find the insertion point (newest first); most packages have one candidate.
