@@ -3,7 +3,7 @@
 
 use super::text::{Sink, has_unexpanded, is_commit_sha, logical_lines};
 use crate::manifest::{Constraint, Context, Ecosystem};
-use crate::universe::python::PyName;
+use crate::universe::python::{BadPyName, PyName};
 use pep508_rs::pep440_rs::Operator;
 use pep508_rs::{Requirement, VersionOrUrl};
 use std::collections::BTreeMap;
@@ -29,10 +29,14 @@ pub fn requirement(spec: &str) -> Result<Option<PyReq>, String> {
         return Ok(None);
     }
     if let Some(url) = vcs_url(spec) {
-        return vcs_requirement(url).map(Some);
+        return vcs_requirement(url)
+            .map(Some)
+            .map_err(|e| format!("{e} (from `{url}`)"));
     }
     if spec.starts_with("http://") || spec.starts_with("https://") {
-        return archive_url(spec).map(Some);
+        return archive_url(spec)
+            .map(Some)
+            .map_err(|e| format!("{e} (from `{spec}`)"));
     }
     if is_local_path(spec) {
         return Ok(None);
@@ -114,7 +118,7 @@ fn url_constraint(url: &str) -> Constraint {
     }
 }
 
-fn vcs_requirement(url: &str) -> Result<PyReq, String> {
+fn vcs_requirement(url: &str) -> Result<PyReq, BadPyName> {
     let egg = url
         .split_once('#')
         .and_then(|(_, frag)| frag.split('&').find_map(|kv| kv.strip_prefix("egg=")));
@@ -138,13 +142,13 @@ fn vcs_requirement(url: &str) -> Result<PyReq, String> {
     let mut attrs = BTreeMap::new();
     attrs.insert("url".to_string(), url.to_string());
     Ok(PyReq {
-        name: url_name(&name, url)?,
+        name: PyName::new(&name)?.into(),
         constraint: url_constraint(url),
         attrs,
     })
 }
 
-fn archive_url(url: &str) -> Result<PyReq, String> {
+fn archive_url(url: &str) -> Result<PyReq, BadPyName> {
     let file = url.split(['#', '?']).next().unwrap_or(url);
     let file = file.rsplit('/').next().unwrap_or(file);
     let mut attrs = BTreeMap::new();
@@ -161,18 +165,10 @@ fn archive_url(url: &str) -> Result<PyReq, String> {
         _ => Constraint::None,
     };
     Ok(PyReq {
-        name: url_name(name, url)?,
+        name: PyName::new(name)?.into(),
         constraint,
         attrs,
     })
-}
-
-/// The distribution name a URL requirement names, validated here so that a bad
-/// one is reported where it was written rather than made valid downstream.
-fn url_name(name: &str, url: &str) -> Result<String, String> {
-    PyName::new(name)
-        .map(String::from)
-        .map_err(|e| format!("{e} (from `{url}`)"))
 }
 
 /// True for what pip treats as a path: the project's own wheels and source trees.

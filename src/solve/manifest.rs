@@ -422,7 +422,7 @@ pub fn solve_go(
             .collect();
         let build_list = match &reader {
             Some(r) => super::mvs::select(&roots, Some(r)),
-            None => super::mvs::select(&roots, None),
+            None => super::mvs::select::<String>(&roots, None),
         };
         let mut origins: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut sums = BTreeMap::new();
