@@ -138,6 +138,6 @@ fn the_demo_world_is_bisected_by_date_with_its_own_build() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let lock =
-        std::fs::read_to_string(d.join("state-gap/snapshots/20230320T000000Z.lock")).unwrap();
+        std::fs::read_to_string(d.join("state-gap/snapshots/20230320T235959Z.lock")).unwrap();
     assert!(lock.contains("[[gap]]"), "{lock}");
 }
