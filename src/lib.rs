@@ -13,6 +13,7 @@
 
 pub mod bisect;
 pub mod crawl;
+pub mod date;
 pub mod demo;
 pub mod fsio;
 pub mod lock;

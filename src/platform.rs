@@ -121,9 +121,6 @@ pub enum PlatformError {
         /// The paths searched for.
         paths: String,
     },
-    /// A `--date` value is malformed.
-    #[error("bad date `{0}` (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)")]
-    BadDate(String),
 }
 
 const BUILTIN: [(&str, &str); 3] = [
@@ -232,9 +229,9 @@ impl Platforms {
     }
 }
 
-/// A cutoff: a commit and when it was made.
+/// A cutoff commit: the commit and when it was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Cutoff {
+pub struct CutoffCommit {
     /// Full commit id.
     pub commit: String,
     /// Commit date, RFC 3339 in UTC.
@@ -252,7 +249,8 @@ pub enum CutoffQuery {
     Rule,
     /// An explicit revision.
     Rev(String),
-    /// The last first-parent commit of the branch at or before this time (Unix seconds).
+    /// The last first-parent commit of the branch at or before this time (Unix seconds,
+    /// from [`crate::date::Cutoff::timestamp`]).
     Date(i64),
 }
 
@@ -265,16 +263,16 @@ pub fn find_cutoff(
     repo_dir: &Path,
     rule: &CutoffRule,
     query: &CutoffQuery,
-) -> Result<Cutoff, PlatformError> {
+) -> Result<CutoffCommit, PlatformError> {
     let name = repo_dir.display().to_string();
     let git = |e: git2::Error| PlatformError::Git {
         repo: name.clone(),
         message: e.message().to_string(),
     };
     let repo = git2::Repository::open(repo_dir).map_err(git)?;
-    let mk = |c: &git2::Commit, method: &str| Cutoff {
+    let mk = |c: &git2::Commit, method: &str| CutoffCommit {
         commit: c.id().to_string(),
-        date: rfc3339(c.time().seconds()),
+        date: crate::date::rfc3339_secs(c.time().seconds()),
         summary: String::from_utf8_lossy(c.summary_bytes().unwrap_or(b"")).into_owned(),
         method: method.to_string(),
     };
@@ -334,62 +332,6 @@ pub fn find_cutoff(
     })
 }
 
-/// Formats Unix seconds as RFC 3339 UTC (`2022-12-06T08:47:31Z`).
-pub fn rfc3339(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| crate::source::date::rfc3339(&t))
-        .unwrap_or_default()
-}
-
-/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or with a `±HH:MM` offset, to Unix seconds.
-/// A bare date means the end of that day (UTC), so commits of that day count.
-pub fn parse_date(s: &str) -> Result<i64, PlatformError> {
-    let bad = || PlatformError::BadDate(s.to_string());
-    let num = |t: &str| t.parse::<i64>().map_err(|_| bad());
-    let (date, time) = match s.split_once(['T', ' ']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
-    };
-    let dp: Vec<&str> = date.split('-').collect();
-    if dp.len() != 3 || dp[0].len() != 4 {
-        return Err(bad());
-    }
-    let (y, m, d) = (num(dp[0])?, num(dp[1])?, num(dp[2])?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    let days = chrono::NaiveDate::from_ymd_opt(
-        i32::try_from(y).map_err(|_| bad())?,
-        u32::try_from(m).map_err(|_| bad())?,
-        u32::try_from(d).map_err(|_| bad())?,
-    )
-    .ok_or_else(bad)?
-    .signed_duration_since(chrono::DateTime::UNIX_EPOCH.date_naive())
-    .num_days();
-    let Some(t) = time else {
-        return Ok(days * 86_400 + 86_399);
-    };
-    let (clock, offset) = if let Some(c) = t.strip_suffix('Z') {
-        (c, 0)
-    } else if let Some(i) = t.rfind(['+', '-']) {
-        let sign = if t.as_bytes()[i] == b'-' { -1 } else { 1 };
-        let (oh, om) = t[i + 1..].split_once(':').ok_or_else(bad)?;
-        (&t[..i], sign * (num(oh)? * 3600 + num(om)? * 60))
-    } else {
-        (t, 0)
-    };
-    let cp: Vec<&str> = clock.split(':').collect();
-    if cp.len() < 2 || cp.len() > 3 {
-        return Err(bad());
-    }
-    let (hh, mm) = (num(cp[0])?, num(cp[1])?);
-    let ss = if cp.len() == 3 { num(cp[2])? } else { 0 };
-    if hh > 23 || mm > 59 || ss > 60 {
-        return Err(bad());
-    }
-    Ok(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -413,22 +355,5 @@ mod tests {
     fn malformed_definition_names_file() {
         let e = Platforms::from_texts(vec![("x.toml".into(), "name = 3\n".into())]).unwrap_err();
         assert!(e.to_string().starts_with("x.toml:"));
-    }
-
-    #[test]
-    fn dates_round_trip() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        let t = parse_date("2022-12-06T16:47:31+08:00").unwrap();
-        assert_eq!(rfc3339(t), "2022-12-06T08:47:31Z");
-        assert_eq!(
-            rfc3339(parse_date("2022-12-06").unwrap()),
-            "2022-12-06T23:59:59Z"
-        );
-        assert!(parse_date("2022-13-01").is_err());
-        assert!(
-            parse_date("2022-02-30").is_err(),
-            "not a day of the calendar"
-        );
-        assert!(parse_date("yesterday").is_err());
     }
 }

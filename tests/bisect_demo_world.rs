@@ -73,10 +73,11 @@ fn the_demo_world_is_bisected_by_date_with_its_own_build() {
     // 138 daily timestamps: a binary search, not a walk.
     let builds = t["builds"].as_u64().unwrap();
     assert!(builds <= 1 + 8, "{builds} timestamp builds");
-    // Adjacent grid points: same date minus one day (all at 00:00:00).
+    // Adjacent grid points: same date minus one day (all at 23:59:59).
     let day = |ts: &str| {
-        sonic_lock::platform::parse_date(&format!("{}-{}-{}", &ts[..4], &ts[4..6], &ts[6..8]))
+        sonic_lock::date::Cutoff::parse(&ts[..8])
             .unwrap()
+            .timestamp()
     };
     assert_eq!(day(bad) - day(good), 86_400, "{good} {bad}");
     // The verdicts hold outside the bisection too.
@@ -137,6 +138,6 @@ fn the_demo_world_is_bisected_by_date_with_its_own_build() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let lock =
-        std::fs::read_to_string(d.join("state-gap/snapshots/20230320T000000Z.lock")).unwrap();
+        std::fs::read_to_string(d.join("state-gap/snapshots/20230320T235959Z.lock")).unwrap();
     assert!(lock.contains("[[gap]]"), "{lock}");
 }

@@ -85,33 +85,28 @@ pub fn parse_timestamp(s: &str) -> Result<(u32, u32, u32, u32, u32, u32), Bisect
     Ok(v)
 }
 
-/// Accepts `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` or a snapshot timestamp and returns the latter.
+/// Reads a date or instant as every command does ([`crate::date::Cutoff::parse`]: a bare
+/// date is the end of that day, UTC) and returns its snapshot timestamp.
 pub fn normalize_date(s: &str) -> Result<String, BisectError> {
-    let t = s.trim();
-    let digits: String = t.chars().filter(|c| c.is_ascii_digit()).collect();
-    let ts = match digits.len() {
-        8 if t.len() == 10 || t.len() == 8 => format!("{digits}T000000Z"),
-        14 => format!("{}T{}Z", &digits[..8], &digits[8..]),
-        _ => {
-            return Err(BisectError::TimeAxis(format!(
+    crate::date::Cutoff::parse(s)
+        .map(|c| c.snapshot_ts())
+        .map_err(|_| {
+            BisectError::TimeAxis(format!(
                 "cannot read date `{s}` (use YYYY-MM-DD or YYYYMMDDTHHMMSSZ)"
-            )));
-        }
-    };
-    parse_timestamp(&ts)?;
-    Ok(ts)
+            ))
+        })
 }
 
 pub(crate) fn to_epoch(ts: &str) -> Result<i64, BisectError> {
     parse_timestamp(ts)?;
-    crate::source::date::parse_snapshot_ts(ts)
+    crate::date::parse_snapshot_ts(ts)
         .map(|t| t.timestamp())
         .ok_or_else(|| BisectError::TimeAxis(format!("`{ts}` is not a date on the calendar")))
 }
 
 pub(crate) fn from_epoch(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
-        .map(|d| crate::source::date::snapshot_ts(&d))
+        .map(|d| crate::date::snapshot_ts(&d))
         .unwrap_or_default()
 }
 
@@ -279,7 +274,9 @@ mod tests {
 
     #[test]
     fn timestamps_parse_and_grid_is_regular() {
-        assert_eq!(normalize_date("2022-12-06").unwrap(), "20221206T000000Z");
+        // A bare date is the end of that day, as for every other date sonic-lock reads.
+        assert_eq!(normalize_date("2022-12-06").unwrap(), "20221206T235959Z");
+        assert_eq!(normalize_date("20221206").unwrap(), "20221206T235959Z");
         assert_eq!(
             normalize_date("2023-01-17T00:03:05Z").unwrap(),
             "20230117T000305Z"

@@ -38,7 +38,7 @@ pub struct BisectArgs {
         conflicts_with = "bad_date"
     )]
     pub bad: Option<PathBuf>,
-    /// Time-axis mode: a date the build passed (YYYY-MM-DD or YYYYMMDDTHHMMSSZ).
+    /// Time-axis mode: a date the build passed (YYYY-MM-DD, the end of that day UTC, or YYYYMMDDTHHMMSSZ).
     #[arg(long, requires = "bad_date")]
     pub good_date: Option<String>,
     /// Time-axis mode: a later date the build fails.

@@ -2,6 +2,7 @@
 
 use super::{Global, Status};
 use sonic_lock::crawl::{self, CrawlOptions, CrawlOutput};
+use sonic_lock::date::Cutoff;
 use sonic_lock::manifest::{Ecosystem, Manifest, Severity};
 use sonic_lock::pipeline;
 use sonic_lock::platform;
@@ -69,7 +70,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<Status> {
             platform::find_cutoff(
                 &repo,
                 &rule,
-                &platform::CutoffQuery::Date(platform::parse_date(d)?),
+                &platform::CutoffQuery::Date(Cutoff::parse(d)?.timestamp()),
             )?
             .commit
         }

@@ -2,8 +2,8 @@
 
 use super::{Global, Status};
 use anyhow::Context as _;
+use sonic_lock::date::Cutoff;
 use sonic_lock::manifest::Manifest;
-use sonic_lock::source::Cutoff;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::debian::archive::{Location, SNAPSHOT_URL, SuiteSpec};
 use sonic_lock::source::debian::release::Keyring;

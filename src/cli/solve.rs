@@ -5,6 +5,7 @@
 use super::index::SourceArgs;
 use super::{Global, Status, print_json};
 use anyhow::{Context as _, bail};
+use sonic_lock::date::Cutoff;
 use sonic_lock::lock::Gap;
 use sonic_lock::manifest::{Ecosystem, Manifest};
 use sonic_lock::pipeline::metadata::LiveMetadata;
@@ -13,7 +14,6 @@ use sonic_lock::solve::graph::SolutionGraph;
 use sonic_lock::solve::images::{ManifestOptions, ManifestSolve, solve_manifest};
 use sonic_lock::solve::python::PyResolver;
 use sonic_lock::solve::{Nogood, Solver, debian_base};
-use sonic_lock::source::Cutoff;
 use sonic_lock::source::index::{IndexReport, Sources};
 use sonic_lock::universe::{CandidateId, PackageKey, Requirement, Universe, debian};
 use std::collections::BTreeMap;

@@ -512,7 +512,7 @@ fn crawl_in_pool(
             _ => "all".to_string(),
         },
         commit: commit.to_string(),
-        commit_date: crate::platform::rfc3339(secs),
+        commit_date: crate::date::rfc3339_secs(secs),
         dependencies: deps,
         diagnostics: diags,
     };

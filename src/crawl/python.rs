@@ -3,6 +3,7 @@
 
 use super::text::{Sink, has_unexpanded, is_commit_sha, logical_lines};
 use crate::manifest::{Constraint, Context, Ecosystem};
+use crate::universe::python::{BadPyName, PyName};
 use pep508_rs::pep440_rs::Operator;
 use pep508_rs::{Requirement, VersionOrUrl};
 use std::collections::BTreeMap;
@@ -28,10 +29,14 @@ pub fn requirement(spec: &str) -> Result<Option<PyReq>, String> {
         return Ok(None);
     }
     if let Some(url) = vcs_url(spec) {
-        return Ok(Some(vcs_requirement(url)));
+        return vcs_requirement(url)
+            .map(Some)
+            .map_err(|e| format!("{e} (from `{url}`)"));
     }
     if spec.starts_with("http://") || spec.starts_with("https://") {
-        return Ok(Some(archive_url(spec)));
+        return archive_url(spec)
+            .map(Some)
+            .map_err(|e| format!("{e} (from `{spec}`)"));
     }
     if is_local_path(spec) {
         return Ok(None);
@@ -113,7 +118,7 @@ fn url_constraint(url: &str) -> Constraint {
     }
 }
 
-fn vcs_requirement(url: &str) -> PyReq {
+fn vcs_requirement(url: &str) -> Result<PyReq, BadPyName> {
     let egg = url
         .split_once('#')
         .and_then(|(_, frag)| frag.split('&').find_map(|kv| kv.strip_prefix("egg=")));
@@ -136,14 +141,14 @@ fn vcs_requirement(url: &str) -> PyReq {
     });
     let mut attrs = BTreeMap::new();
     attrs.insert("url".to_string(), url.to_string());
-    PyReq {
-        name: normalize_name(&name),
+    Ok(PyReq {
+        name: PyName::new(&name)?.into(),
         constraint: url_constraint(url),
         attrs,
-    }
+    })
 }
 
-fn archive_url(url: &str) -> PyReq {
+fn archive_url(url: &str) -> Result<PyReq, BadPyName> {
     let file = url.split(['#', '?']).next().unwrap_or(url);
     let file = file.rsplit('/').next().unwrap_or(file);
     let mut attrs = BTreeMap::new();
@@ -159,29 +164,11 @@ fn archive_url(url: &str) -> PyReq {
         Some(v) if v.starts_with(|c: char| c.is_ascii_digit()) => Constraint::Exact(v.to_string()),
         _ => Constraint::None,
     };
-    PyReq {
-        name: normalize_name(name),
+    Ok(PyReq {
+        name: PyName::new(name)?.into(),
         constraint,
         attrs,
-    }
-}
-
-/// PEP 503 name normalisation.
-pub fn normalize_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut dash = false;
-    for c in name.chars() {
-        if c == '-' || c == '_' || c == '.' {
-            dash = true;
-        } else {
-            if dash && !out.is_empty() {
-                out.push('-');
-            }
-            dash = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
+    })
 }
 
 /// True for what pip treats as a path: the project's own wheels and source trees.
@@ -455,6 +442,24 @@ mod tests {
         );
         assert!(requirement("==1.0").is_err());
         assert!(requirement("a-:").is_err());
+    }
+
+    #[test]
+    fn names_are_validated_at_the_crawl() {
+        let name = |s: &str| requirement(s).unwrap().unwrap().name;
+        assert_eq!(name("zope.interface==5.4"), "zope-interface");
+        assert_eq!(name("zope-interface==5.4"), "zope-interface");
+        assert_eq!(
+            name("git+https://github.com/x/y.git@v1#egg=zope.interface"),
+            "zope-interface"
+        );
+        // A pip option glued to its value is not a requirement of a project `-ihttps`.
+        assert!(requirement("-ihttps://evil/").is_err());
+        // Non-ASCII letters are not a PEP 508 name: an error here, not a key made up downstream.
+        let e = requirement("git+https://github.com/x/y.git@v1#egg=na\u{ef}ve").unwrap_err();
+        assert!(e.contains("bad Python project name `na\u{ef}ve`"), "{e}");
+        assert!(requirement("https://example.org/files/caf\u{e9}-1.0.tar.gz").is_err());
+        assert!(requirement("naïve==1.0").is_err());
     }
 
     #[test]

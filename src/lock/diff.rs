@@ -4,10 +4,24 @@
 
 use super::lockfile::{Archive, Lock, Pin, PinKey};
 use crate::manifest::Ecosystem;
+use crate::universe::scheme_for;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+/// Applying a diff failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiffError {
+    /// A change index past the end of the diff.
+    #[error("change index {index} out of range (the diff has {len} changes)")]
+    OutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// How many changes the diff has.
+        len: usize,
+    },
+}
 
 /// What happened to one pin between the old and the new lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -90,29 +104,6 @@ pub struct LockDiff {
     pub archives: Vec<ArchiveChange>,
 }
 
-/// Orders two versions of one ecosystem; `None` when the ecosystem has no order
-/// (commits, digests, md5) or a version does not parse.
-pub fn compare_versions(eco: Ecosystem, a: &str, b: &str) -> Option<Ordering> {
-    match eco {
-        Ecosystem::Deb | Ecosystem::DebSrc => {
-            let a: debversion::Version = a.parse().ok()?;
-            let b: debversion::Version = b.parse().ok()?;
-            Some(a.cmp(&b))
-        }
-        Ecosystem::Py => {
-            let a: pep440_rs::Version = a.parse().ok()?;
-            let b: pep440_rs::Version = b.parse().ok()?;
-            Some(a.cmp(&b))
-        }
-        Ecosystem::Go => {
-            let a = semver::Version::parse(a.strip_prefix('v')?).ok()?;
-            let b = semver::Version::parse(b.strip_prefix('v')?).ok()?;
-            Some(a.cmp_precedence(&b))
-        }
-        Ecosystem::Git | Ecosystem::Web | Ecosystem::Docker => None,
-    }
-}
-
 fn same_source(a: &Pin, b: &Pin) -> bool {
     // The same .deb read from two snapshots has two URLs but one hash: one file.
     if matches!(a.ecosystem, Ecosystem::Deb | Ecosystem::DebSrc)
@@ -144,7 +135,7 @@ pub fn diff(old: &Lock, new: &Lock) -> LockDiff {
                     }
                     ChangeKind::Changed
                 } else {
-                    match compare_versions(key.ecosystem, &o.version, &n.version) {
+                    match scheme_for(key.ecosystem).try_compare(&o.version, &n.version) {
                         Some(Ordering::Less) => ChangeKind::Upgraded,
                         Some(Ordering::Greater) => ChangeKind::Downgraded,
                         // Equal by ordering but spelled differently (`1.0` vs `1.0.0`).
@@ -266,12 +257,12 @@ impl LockDiff {
     }
 
     /// Like [`LockDiff::apply`], but an index past the end is an error.
-    pub fn try_apply(&self, good: &Lock, indices: &[usize]) -> Result<Lock, String> {
-        if let Some(i) = indices.iter().find(|&&i| i >= self.changes.len()) {
-            return Err(format!(
-                "change index {i} out of range (the diff has {} changes)",
-                self.changes.len()
-            ));
+    pub fn try_apply(&self, good: &Lock, indices: &[usize]) -> Result<Lock, DiffError> {
+        if let Some(&index) = indices.iter().find(|&&i| i >= self.changes.len()) {
+            return Err(DiffError::OutOfRange {
+                index,
+                len: self.changes.len(),
+            });
         }
         Ok(self.apply(good, indices))
     }

@@ -8,6 +8,7 @@
 
 use super::Verdict;
 use crate::manifest::Ecosystem;
+use crate::universe::version::{VersionError, scheme_for};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -161,11 +162,11 @@ impl Pin {
             ));
         }
         if let Some(image) = &self.image {
-            check_image_name(image).map_err(|m| ("image", m))?;
+            check_image_name(image).map_err(|m| ("image", m.to_string()))?;
         }
         for (field, v) in [("suite", &self.suite), ("arch", &self.arch)] {
             if let Some(v) = v {
-                check_context_word(v).map_err(|m| (field, m))?;
+                check_context_word(v).map_err(|m| (field, m.to_string()))?;
             }
         }
         match (&self.python, self.ecosystem) {
@@ -178,7 +179,7 @@ impl Pin {
             }
             (None, _) => {}
         }
-        check_version(self.ecosystem, &self.version).map_err(|m| ("version", m))?;
+        check_version(self.ecosystem, &self.version).map_err(|m| ("version", m.to_string()))?;
         for (field, v) in [
             ("url", &self.url),
             ("declared_url", &self.declared_url),
@@ -189,10 +190,10 @@ impl Pin {
             }
         }
         if let Some(h) = &self.sha256 {
-            check_hex(h, 64).map_err(|m| ("sha256", m))?;
+            check_hex(h, 64).map_err(|m| ("sha256", m.to_string()))?;
         }
         if let Some(h) = &self.md5 {
-            check_hex(h, 32).map_err(|m| ("md5", m))?;
+            check_hex(h, 32).map_err(|m| ("md5", m.to_string()))?;
         }
         if self.ecosystem == Ecosystem::Web
             && self.md5.as_deref().is_some_and(|m| m != self.version)
@@ -200,7 +201,7 @@ impl Pin {
             return Err(("md5", "a web pin's md5 must equal its version".into()));
         }
         if let Some(d) = &self.first_seen {
-            check_date(d).map_err(|m| ("first_seen", m))?;
+            check_date(d).map_err(|m| ("first_seen", m.to_string()))?;
         }
         if self.declared_url.is_some() && self.url.is_none() {
             return Err((
@@ -219,7 +220,7 @@ impl Pin {
             }
         }
         for o in &self.why {
-            check_origin(o).map_err(|m| ("why", m))?;
+            check_origin(o).map_err(|m| ("why", m.to_string()))?;
         }
         for d in &self.dependents {
             check_token("dependents", d)?;
@@ -793,7 +794,7 @@ fn check_header(lock: &Lock) -> Result<(), (&'static str, String)> {
         ));
     }
     if lock.cutoff != UNKNOWN {
-        check_date(&lock.cutoff).map_err(|m| ("cutoff", m))?;
+        check_date(&lock.cutoff).map_err(|m| ("cutoff", m.to_string()))?;
     }
     if lock.tool.trim().is_empty() || lock.tool.contains('\n') {
         return Err(("tool", "must be one non-empty line".into()));
@@ -817,7 +818,7 @@ fn check_archive(a: &Archive) -> Result<(), (&'static str, String)> {
 }
 
 fn check_trial(t: &TrialRecord) -> Result<(), (&'static str, String)> {
-    check_hex(&t.candidate, 64).map_err(|m| ("candidate", m))?;
+    check_hex(&t.candidate, 64).map_err(|m| ("candidate", m.to_string()))?;
     if t.builder.trim().is_empty() {
         return Err(("builder", "must not be empty".into()));
     }
@@ -833,7 +834,7 @@ fn gap_order(g: &Gap) -> (&str, u64, &str, &str) {
 }
 
 fn check_gap(g: &Gap) -> Result<(), (&'static str, String)> {
-    check_origin(&g.origin).map_err(|m| ("origin", m))?;
+    check_origin(&g.origin).map_err(|m| ("origin", m.to_string()))?;
     if g.message.trim().is_empty() {
         return Err(("message", "must not be empty".into()));
     }
@@ -857,52 +858,116 @@ fn check_token(field: &'static str, v: &str) -> Result<(), (&'static str, String
     Ok(())
 }
 
+/// Why one field of a lock is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    /// An image name that could leave the tree as a directory name.
+    #[error(
+        "`{}` is not a valid image name (letters, digits, `-_.+`, not starting with `.` or `-`)",
+        .0.escape_debug()
+    )]
+    ImageName(String),
+    /// A suite or architecture SONiC would misread in a version file name.
+    #[error(
+        "`{}` is not usable in a SONiC version file name (lower-case letters, digits, `_` or `.`, not `all`)",
+        .0.escape_debug()
+    )]
+    ContextWord(String),
+    /// Not the expected number of lower-case hex digits.
+    #[error("`{}` is not {len} lower-case hex digits", .value.escape_debug())]
+    Hex {
+        /// The value.
+        value: String,
+        /// How many digits were expected.
+        len: usize,
+    },
+    /// Not `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`.
+    #[error(
+        "`{}` is not a date (`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`)",
+        .0.escape_debug()
+    )]
+    Date(String),
+    /// Not `file:line`.
+    #[error("`{}` is not `file:line`", .0.escape_debug())]
+    Origin(String),
+    /// Not a Debian version.
+    #[error("`{}` is not a Debian version: {source}", .version.escape_debug())]
+    Debian {
+        /// The version.
+        version: String,
+        /// Why not.
+        source: VersionError,
+    },
+    /// Not a PEP 440 version (nor one pip matches literally).
+    #[error("`{}` is not a PEP 440 version: {source}", .version.escape_debug())]
+    Pep440 {
+        /// The version.
+        version: String,
+        /// Why not.
+        source: VersionError,
+    },
+    /// Not a full git commit SHA.
+    #[error("`{}` is not a full git commit SHA", .0.escape_debug())]
+    GitSha(String),
+    /// A web pin's version that is not an md5.
+    #[error(
+        "`{}` is not 32 lower-case hex digits (a web pin's version is the file's md5, as SONiC checks it)",
+        .0.escape_debug()
+    )]
+    WebMd5(String),
+    /// A docker pin's version that is not `sha256:<digest>`.
+    #[error("`{}` is not a `sha256:<digest>` image digest", .0.escape_debug())]
+    DockerDigest(String),
+    /// A docker digest whose hex part is malformed.
+    #[error("docker digest: `{}` is not 64 lower-case hex digits", .0.escape_debug())]
+    DockerHex(String),
+    /// Not `v<semver>`.
+    #[error("`{}` is not a Go module version (`v<semver>`)", .0.escape_debug())]
+    GoVersion(String),
+}
+
 /// Image names become directory names: refuse anything that could leave the tree.
-pub fn check_image_name(name: &str) -> Result<(), String> {
+pub fn check_image_name(name: &str) -> Result<(), FieldError> {
     let ok_chars = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'));
     if name.is_empty() || !ok_chars || name.starts_with('.') || name.starts_with('-') {
-        return Err(format!(
-            "`{}` is not a valid image name (letters, digits, `-_.+`, not starting with `.` or `-`)",
-            name.escape_debug()
-        ));
+        return Err(FieldError::ImageName(name.to_string()));
     }
     Ok(())
 }
 
 /// Suites and architectures become parts of `versions-<type>-<dist>-<arch>`,
 /// which SONiC splits on `-`: a `-` inside one would be misread.
-pub fn check_context_word(word: &str) -> Result<(), String> {
+pub fn check_context_word(word: &str) -> Result<(), FieldError> {
     if word.is_empty()
         || word == "all"
         || !word
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
     {
-        return Err(format!(
-            "`{}` is not usable in a SONiC version file name (lower-case letters, digits, `_` or `.`, not `all`)",
-            word.escape_debug()
-        ));
+        return Err(FieldError::ContextWord(word.to_string()));
     }
     Ok(())
 }
 
-fn check_hex(v: &str, len: usize) -> Result<(), String> {
-    if v.len() != len
-        || !v
-            .chars()
+fn is_hex(v: &str, len: usize) -> bool {
+    v.len() == len
+        && v.chars()
             .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    {
-        return Err(format!(
-            "`{}` is not {len} lower-case hex digits",
-            v.escape_debug()
-        ));
+}
+
+fn check_hex(v: &str, len: usize) -> Result<(), FieldError> {
+    if !is_hex(v, len) {
+        return Err(FieldError::Hex {
+            value: v.to_string(),
+            len,
+        });
     }
     Ok(())
 }
 
-fn check_date(v: &str) -> Result<(), String> {
+fn check_date(v: &str) -> Result<(), FieldError> {
     let b = v.as_bytes();
     let date_ok = b.len() >= 10
         && b[..4].iter().all(u8::is_ascii_digit)
@@ -912,15 +977,12 @@ fn check_date(v: &str) -> Result<(), String> {
         && b[8..10].iter().all(u8::is_ascii_digit);
     let rest_ok = date_ok && (b.len() == 10 || (b.get(10) == Some(&b'T') && v.ends_with('Z')));
     if !date_ok || !rest_ok {
-        return Err(format!(
-            "`{}` is not a date (`YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`)",
-            v.escape_debug()
-        ));
+        return Err(FieldError::Date(v.to_string()));
     }
     Ok(())
 }
 
-fn check_origin(v: &str) -> Result<(), String> {
+fn check_origin(v: &str) -> Result<(), FieldError> {
     match v.rsplit_once(':') {
         Some((file, line))
             if !file.is_empty()
@@ -930,7 +992,7 @@ fn check_origin(v: &str) -> Result<(), String> {
         {
             Ok(())
         }
-        _ => Err(format!("`{}` is not `file:line`", v.escape_debug())),
+        _ => Err(FieldError::Origin(v.to_string())),
     }
 }
 
@@ -946,35 +1008,27 @@ pub fn is_arbitrary_py_version(v: &str) -> bool {
         })
 }
 
-/// Checks `version` in the ecosystem's own syntax.
-pub fn check_version(eco: Ecosystem, version: &str) -> Result<(), String> {
+/// Checks `version` in the ecosystem's own syntax: the ecosystem's version scheme
+/// where it has one, the form of the identifier a pin holds otherwise.
+pub fn check_version(eco: Ecosystem, version: &str) -> Result<(), FieldError> {
     match eco {
-        Ecosystem::Deb | Ecosystem::DebSrc => match version.parse::<debversion::Version>() {
-            // dpkg requires the upstream part to start with a digit; the parser alone does not.
-            Ok(v)
-                if v.upstream_version.starts_with(|c: char| c.is_ascii_digit())
-                    && (v.epoch.is_some() || !v.upstream_version.contains(':')) =>
-            {
-                Ok(())
-            }
-            Ok(_) => Err(format!(
-                "`{}` is not a Debian version: the upstream version must start with a digit and may hold `:` only after an epoch",
-                version.escape_debug()
-            )),
-            Err(e) => Err(format!(
-                "`{}` is not a Debian version: {e}",
-                version.escape_debug()
-            )),
-        },
-        Ecosystem::Py => match version.parse::<pep440_rs::Version>() {
-            Ok(_) => Ok(()),
+        Ecosystem::Deb | Ecosystem::DebSrc => {
+            scheme_for(eco)
+                .validate(version)
+                .map_err(|source| FieldError::Debian {
+                    version: version.to_string(),
+                    source,
+                })
+        }
+        Ecosystem::Py => match scheme_for(eco).validate(version) {
+            Ok(()) => Ok(()),
             // pip freeze writes `name===version` for versions PEP 440 cannot
             // parse (`gpg===1.14.0-unknown`); such pins export as `===`.
             Err(_) if is_arbitrary_py_version(version) => Ok(()),
-            Err(e) => Err(format!(
-                "`{}` is not a PEP 440 version: {e}",
-                version.escape_debug()
-            )),
+            Err(source) => Err(FieldError::Pep440 {
+                version: version.to_string(),
+                source,
+            }),
         },
         Ecosystem::Git => {
             if (version.len() == 40 || version.len() == 64)
@@ -982,28 +1036,20 @@ pub fn check_version(eco: Ecosystem, version: &str) -> Result<(), String> {
             {
                 Ok(())
             } else {
-                Err(format!(
-                    "`{}` is not a full git commit SHA",
-                    version.escape_debug()
-                ))
+                Err(FieldError::GitSha(version.to_string()))
             }
         }
-        Ecosystem::Web => check_hex(version, 32).map_err(|m| {
-            format!("{m} (a web pin's version is the file's md5, as SONiC checks it)")
-        }),
+        Ecosystem::Web if is_hex(version, 32) => Ok(()),
+        Ecosystem::Web => Err(FieldError::WebMd5(version.to_string())),
         Ecosystem::Docker => match version.strip_prefix("sha256:") {
-            Some(h) => check_hex(h, 64).map_err(|m| format!("docker digest: {m}")),
-            None => Err(format!(
-                "`{}` is not a `sha256:<digest>` image digest",
-                version.escape_debug()
-            )),
+            Some(h) if is_hex(h, 64) => Ok(()),
+            Some(h) => Err(FieldError::DockerHex(h.to_string())),
+            None => Err(FieldError::DockerDigest(version.to_string())),
         },
-        Ecosystem::Go => match version.strip_prefix('v') {
-            Some(v) if semver::Version::parse(v).is_ok() => Ok(()),
-            _ => Err(format!(
-                "`{}` is not a Go module version (`v<semver>`)",
-                version.escape_debug()
-            )),
-        },
+        // Go module versions always carry the `v`.
+        Ecosystem::Go if version.starts_with('v') && scheme_for(eco).validate(version).is_ok() => {
+            Ok(())
+        }
+        Ecosystem::Go => Err(FieldError::GoVersion(version.to_string())),
     }
 }

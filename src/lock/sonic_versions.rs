@@ -18,10 +18,11 @@
 //! and host images, and `host-image` inherits `host-base-image`.
 
 use super::lockfile::{
-    Archive, Lock, LockError, Pin, check_context_word, check_image_name, check_version,
+    Archive, FieldError, Lock, LockError, Pin, check_context_word, check_image_name, check_version,
     is_arbitrary_py_version,
 };
 use crate::manifest::Ecosystem;
+use crate::universe::scheme_for;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -190,29 +191,57 @@ pub fn is_aggregatable(module: &str) -> bool {
         || module == "host-base-image")
 }
 
+/// Why a file name is not a SONiC version file name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileNameError {
+    /// Not `versions-...`.
+    #[error("`{0}` does not start with `{VERSION_PREFIX}`")]
+    Prefix(String),
+    /// Empty parts or too many.
+    #[error("`{0}` is not `versions-<type>[-<dist>[-<arch>]]`")]
+    Shape(String),
+    /// A component type SONiC does not know.
+    #[error("unknown version file type `{ctype}` in `{name}` (expected one of {})", CTYPES.join(", "))]
+    Type {
+        /// The type found.
+        ctype: String,
+        /// The file name.
+        name: String,
+    },
+    /// A dist or arch SONiC would misread.
+    #[error("`{name}`: {source}")]
+    Word {
+        /// The file name.
+        name: String,
+        /// What is wrong with the word.
+        source: FieldError,
+    },
+}
+
 /// Parses a version file name into (ctype, dist, arch), `all` for absent parts.
-pub fn parse_file_name(name: &str) -> Result<(String, String, String), String> {
+pub fn parse_file_name(name: &str) -> Result<(String, String, String), FileNameError> {
     let rest = name
         .strip_prefix(VERSION_PREFIX)
-        .ok_or_else(|| format!("`{name}` does not start with `{VERSION_PREFIX}`"))?;
+        .ok_or_else(|| FileNameError::Prefix(name.to_string()))?;
     let items: Vec<&str> = rest.split('-').collect();
     if items.len() > 3 || items.iter().any(|s| s.is_empty()) {
-        return Err(format!(
-            "`{name}` is not `versions-<type>[-<dist>[-<arch>]]`"
-        ));
+        return Err(FileNameError::Shape(name.to_string()));
     }
     let ctype = items[0];
     if !CTYPES.contains(&ctype) {
-        return Err(format!(
-            "unknown version file type `{ctype}` in `{name}` (expected one of {})",
-            CTYPES.join(", ")
-        ));
+        return Err(FileNameError::Type {
+            ctype: ctype.to_string(),
+            name: name.to_string(),
+        });
     }
     let dist = items.get(1).copied().unwrap_or(ALL);
     let arch = items.get(2).copied().unwrap_or(ALL);
     for w in [dist, arch] {
         if w != ALL {
-            check_context_word(w).map_err(|m| format!("`{name}`: {m}"))?;
+            check_context_word(w).map_err(|source| FileNameError::Word {
+                name: name.to_string(),
+                source,
+            })?;
         }
     }
     Ok((ctype.to_string(), dist.to_string(), arch.to_string()))
@@ -282,7 +311,7 @@ pub fn parse_file(
         };
         if py && !arbitrary {
             // A plain `==` must carry a PEP 440 version, or pip rejects the constraint.
-            value.parse::<pep440_rs::Version>().map_err(|e| {
+            scheme_for(Ecosystem::Py).validate(&value).map_err(|e| {
                 err(format!(
                     "`{key}`: `{}` is not a PEP 440 version: {e}",
                     value.escape_debug()
@@ -339,11 +368,10 @@ fn read_module(
                 message: "a version file must be a regular file".into(),
             });
         }
-        let (ctype, dist, arch) =
-            parse_file_name(&fname).map_err(|message| VersionsError::Layout {
-                path: path.display().to_string(),
-                message,
-            })?;
+        let (ctype, dist, arch) = parse_file_name(&fname).map_err(|e| VersionsError::Layout {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         if ctype == "mirror" && name != DEFAULT_MODULE {
             return Err(VersionsError::Layout {
                 path: path.display().to_string(),
@@ -403,9 +431,9 @@ pub fn read_tree(dir: &Path) -> Result<(VersionTree, Vec<String>), VersionsError
                    tree: &mut VersionTree,
                    warnings: &mut Vec<String>|
      -> Result<(), VersionsError> {
-        check_image_name(&name).map_err(|message| VersionsError::Layout {
+        check_image_name(&name).map_err(|e| VersionsError::Layout {
             path: path.display().to_string(),
-            message,
+            message: e.to_string(),
         })?;
         if let Some(prev) = seen_at.insert(name.clone(), path.clone()) {
             return Err(VersionsError::Layout {

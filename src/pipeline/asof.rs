@@ -4,8 +4,8 @@
 use super::{Crawled, Pipeline};
 use crate::bisect::BisectError;
 use crate::bisect::asof::LockAt;
+use crate::date::Cutoff;
 use crate::lock::Lock;
-use crate::source::Cutoff;
 use std::sync::Mutex;
 
 /// The lock pipeline in-process: one crawl, then index + solve per timestamp.

@@ -5,13 +5,14 @@
 
 use super::metadata::LiveMetadata;
 use super::{Pipeline, PipelineError};
+use crate::date::Cutoff;
 use crate::lock::{Lock, Pin};
 use crate::manifest::{Ecosystem, Manifest, Severity};
 use crate::solve::Nogood;
 use crate::solve::candidate;
 use crate::solve::images::{ManifestOptions, ManifestSolve, solve_manifest};
 use crate::source::index::{self, IndexReport};
-use crate::source::{Cutoff, to_universe};
+use crate::source::to_universe;
 use crate::universe::{PackageKey, Requirement, Universe};
 use std::collections::BTreeMap;
 

@@ -2,10 +2,11 @@
 //! clients at one cutoff answer the questions of
 //! [`MetadataSource`](crate::solve::python::MetadataSource).
 
+use crate::date::Cutoff;
 use crate::solve::python::{MetadataError, MetadataSource, ReleaseMetadata};
 use crate::source::index::Sources;
 use crate::source::pypi::PyVersion;
-use crate::source::{Cutoff, History, SourceError, VersionSource};
+use crate::source::{History, SourceError, VersionSource};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;

@@ -25,12 +25,13 @@ pub use candidate::{Indexed, Solved};
 pub use tree::{Tree, TreeRequest};
 
 use crate::crawl::{self, CrawlError};
+use crate::date::{Cutoff, DateError};
 use crate::lock::{Gap, Lock};
 use crate::manifest::{Manifest, ManifestError, Severity};
 use crate::platform::PlatformError;
 use crate::solve::Nogood;
+use crate::source::SourceError;
 use crate::source::index::Sources;
-use crate::source::{Cutoff, SourceError};
 use crate::universe::{PackageKey, UniverseError};
 use std::collections::BTreeMap;
 
@@ -63,8 +64,11 @@ pub enum PipelineError {
         /// The date as the manifest has it.
         date: String,
         /// Why it did not parse.
-        source: Box<SourceError>,
+        source: Box<DateError>,
     },
+    /// A date given for the tree or the cutoff is not a date.
+    #[error(transparent)]
+    Date(#[from] DateError),
     /// Indexing a source failed.
     #[error("index: {0}")]
     Source(Box<SourceError>),

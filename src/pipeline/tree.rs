@@ -7,8 +7,8 @@
 use super::PipelineError;
 use crate::crawl::CrawlOptions;
 use crate::crawl::tree::open_or_clone;
+use crate::date::Cutoff;
 use crate::platform::{self, CutoffQuery, Platform, Platforms};
-use crate::source::Cutoff;
 use crate::source::debian::archive::SuiteSpec;
 use crate::universe::suite::deb_domain;
 use std::path::{Path, PathBuf};
@@ -71,7 +71,7 @@ pub fn platforms(dir: Option<&Path>) -> Result<Platforms, PipelineError> {
 pub fn cutoff_query(rev: Option<&str>, date: Option<&str>) -> Result<CutoffQuery, PipelineError> {
     Ok(match (rev, date) {
         (Some(r), _) => CutoffQuery::Rev(r.to_string()),
-        (None, Some(d)) => CutoffQuery::Date(platform::parse_date(d)?),
+        (None, Some(d)) => CutoffQuery::Date(Cutoff::parse(d)?.timestamp()),
         (None, None) => CutoffQuery::Rule,
     })
 }

@@ -153,7 +153,10 @@ pub fn go_pins(image: &str, mods: &[super::images::GoModule]) -> (Vec<Pin>, Vec<
                     "go {module} [{image}]: main modules select {} and {version}; pinned to the higher",
                     e.version
                 ));
-                if super::mvs::go_compare(version, e.version).is_gt() {
+                if crate::universe::scheme_for(Ecosystem::Go)
+                    .compare(version, e.version)
+                    .is_gt()
+                {
                     e.version = version;
                 }
             }

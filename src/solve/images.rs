@@ -128,7 +128,7 @@ pub fn python_roots(
             ));
             continue;
         }
-        let Ok(name) = crate::source::pypi::normalize_name(&d.name) else {
+        let Ok(name) = crate::universe::python::PyName::new(&d.name).map(String::from) else {
             notes.push(format!(
                 "{}: py `{}` is not a distribution name; not solved",
                 d.origin, d.name
@@ -423,7 +423,7 @@ pub fn solve_go(
             .collect();
         let build_list = match &reader {
             Some(r) => super::mvs::select(&roots, Some(r)),
-            None => super::mvs::select(&roots, None),
+            None => super::mvs::select::<String>(&roots, None),
         };
         let mut origins: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut sums = BTreeMap::new();

@@ -33,10 +33,10 @@ pub fn debian_transactions(
         }
         let image = d.context.image.clone().unwrap_or_else(|| "default".into());
         let name = d.name.split(':').next().unwrap_or(&d.name);
-        debian::check_name(name).map_err(|message| UniverseError::Parse {
+        debian::check_name(name).map_err(|e| UniverseError::Parse {
             file: d.origin.file.clone(),
             line: d.origin.line as usize,
-            message,
+            message: e.to_string(),
         })?;
         let pid = u.intern(crate::universe::PackageKey::new(
             Ecosystem::Deb,
@@ -161,10 +161,10 @@ pub fn build_rules(
             continue;
         }
         let name = d.name.split(':').next().unwrap_or(&d.name);
-        debian::check_name(name).map_err(|message| UniverseError::Parse {
+        debian::check_name(name).map_err(|e| UniverseError::Parse {
             file: d.origin.file.clone(),
             line: d.origin.line as usize,
-            message,
+            message: e.to_string(),
         })?;
         let image = d.context.image.clone().unwrap_or_else(|| "default".into());
         let pid = u.intern(crate::universe::PackageKey::new(

@@ -3,7 +3,10 @@
 //! highest of the versions required. Requirements are `>= v` constraints on
 //! Go packages of the universe (a go.mod `require m v`).
 
-use crate::universe::{CandidateId, PackageKey, Universe, UniverseError, VersionConstraint};
+use crate::manifest::Ecosystem;
+use crate::universe::{
+    CandidateId, PackageKey, Universe, UniverseError, VersionConstraint, scheme_for,
+};
 use std::collections::{BTreeMap, HashMap};
 
 /// Runs MVS from `roots` (candidates of the main module or of direct requirements).
@@ -48,18 +51,15 @@ pub fn minimal_version_selection(
         .collect())
 }
 
-/// Go's version order: semantic versions after the `v` (pseudo-versions are
-/// pre-releases of the next patch, so they sort as Go sorts them).
-pub fn go_compare(a: &str, b: &str) -> std::cmp::Ordering {
-    let p = |v: &str| semver::Version::parse(v.trim_start_matches('v')).ok();
-    match (p(a), p(b)) {
-        (Some(x), Some(y)) => x.cmp_precedence(&y).then_with(|| a.cmp(b)),
-        _ => a.cmp(b),
-    }
+/// Go's version order: semantic versions after the `v`, by precedence (pseudo-versions
+/// are pre-releases of the next patch, so they sort as Go sorts them).
+fn go_compare(a: &str, b: &str) -> std::cmp::Ordering {
+    scheme_for(Ecosystem::Go).compare(a, b)
 }
 
-/// Reads the requirements of `module@version` (its go.mod).
-pub type GoModReader<'a> = dyn Fn(&str, &str) -> Result<Vec<(String, String)>, String> + 'a;
+/// Reads the requirements of `module@version` (its go.mod); `E` is the reader's own
+/// error, which selection only reports.
+pub type GoModReader<'a, E> = dyn Fn(&str, &str) -> Result<Vec<(String, String)>, E> + 'a;
 
 /// The result of minimal version selection for one main module.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,7 +77,10 @@ pub struct BuildList {
 /// go.mod's requirements (read through `requires`), and each module gets the
 /// highest version anything requires. Without `requires`, the main module's
 /// own list is the answer (a tidy go.mod lists every module the build needs).
-pub fn select(roots: &[(String, String)], requires: Option<&GoModReader<'_>>) -> BuildList {
+pub fn select<E: std::fmt::Display>(
+    roots: &[(String, String)],
+    requires: Option<&GoModReader<'_, E>>,
+) -> BuildList {
     let mut out = BuildList::default();
     let mut visited = std::collections::BTreeSet::new();
     let mut queue: std::collections::VecDeque<(String, String, String)> = roots
@@ -152,7 +155,7 @@ mod tests {
         assert_eq!(bl.required_by["c"].iter().collect::<Vec<_>>(), vec!["b"]);
         assert_eq!(bl.notes.len(), 1);
         // Without go.mod files, the main module's list.
-        let bl = select(&roots, None);
+        let bl = select::<String>(&roots, None);
         assert_eq!(bl.selected["c"], "v1.1.0");
         assert!(go_compare("v1.10.0", "v1.9.0").is_gt());
         assert!(go_compare("v0.0.0-2020", "v0.0.1").is_lt());

@@ -14,12 +14,13 @@
 //! fetched through the shared HTTP layer, so manifests and configs are cached
 //! (fetched by digest, they are verified first) and `--offline` works.
 
+use crate::date::{self, Cutoff};
 use crate::manifest::Ecosystem;
+use crate::source::SourceError;
 use crate::source::http::{Http, Request};
 use crate::source::index::{
     IndexContext, IndexReport, IndexSource, Missing, SuiteHook, unexpanded,
 };
-use crate::source::{Cutoff, SourceError, date};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;

@@ -94,6 +94,9 @@ pub enum SourceError {
     /// The universe rejected what a source delivered (names the index file and line).
     #[error(transparent)]
     Universe(#[from] crate::universe::UniverseError),
+    /// A Python project name that is not a PEP 508 name.
+    #[error(transparent)]
+    PyName(#[from] crate::universe::python::BadPyName),
     /// The request itself is invalid (a hostile name, an unknown suite, a bad date).
     #[error("{0}")]
     Invalid(String),

@@ -9,12 +9,13 @@
 //! before its ancestors), so an ancestor dated after D does not stop the walk;
 //! such ancestors are reported as skew.
 
+use crate::date::Cutoff;
+use crate::date::rfc3339;
 use crate::manifest::Ecosystem;
 use crate::manifest::{Constraint, Dependency};
 use crate::source::cache::Cache;
-use crate::source::date::rfc3339;
 use crate::source::index::{IndexContext, IndexReport, IndexSource, Missing, SuiteHook};
-use crate::source::{Cutoff, History, SourceError, VersionAt, VersionSource};
+use crate::source::{History, SourceError, VersionAt, VersionSource};
 use chrono::DateTime;
 use rayon::prelude::*;
 use serde::Serialize;

@@ -1,14 +1,15 @@
 //! Go modules as of the cutoff, from a module proxy (`GOPROXY` protocol):
 //! `<module>/@v/list` and `<module>/@v/<version>.info` (`Time`).
 
+use crate::date::Cutoff;
+use crate::date::{parse_rfc3339, rfc3339};
 use crate::manifest::Ecosystem;
 use crate::manifest::{Constraint, Dependency};
-use crate::source::date::{parse_rfc3339, rfc3339};
 use crate::source::http::{Http, Request};
 use crate::source::index::{
     HistoryRules, IndexContext, IndexReport, IndexSource, Sources, SuiteHook, index_histories,
 };
-use crate::source::{Cutoff, History, SourceError, VersionAt, VersionSource, join_url};
+use crate::source::{History, SourceError, VersionAt, VersionSource, join_url};
 use serde::Deserialize;
 use std::sync::Arc;
 

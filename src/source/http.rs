@@ -529,7 +529,7 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let t = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let now = super::date::now();
+    let now = crate::date::now();
     let secs = (t.with_timezone(&chrono::Utc) - now).num_seconds();
     Some(Duration::from_secs(secs.max(0) as u64))
 }

@@ -2,6 +2,7 @@
 //! cutoff, from every source at once; Debian suites are handed to the caller
 //! (which loads them into the universe) as they arrive.
 
+use crate::date::Cutoff;
 use crate::manifest::{Constraint, Dependency, Ecosystem, Manifest};
 use crate::source::debian::archive::{Location, SuiteIndex, SuiteReport, SuiteSpec};
 use crate::source::debian::index::DebianIndex;
@@ -12,7 +13,7 @@ use crate::source::go::{GoIndex, GoProxy};
 use crate::source::http::Http;
 use crate::source::pypi::{PyPi, PyPiIndex};
 use crate::source::web::{WebConfig, WebIndex, WebPin};
-use crate::source::{Cutoff, History, SourceError, VersionSource};
+use crate::source::{History, SourceError, VersionSource};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,7 +6,6 @@
 //! question through [`VersionSource`]: which versions of a name existed at D.
 
 pub mod cache;
-pub mod date;
 pub mod debian;
 pub mod docker;
 pub mod error;
@@ -19,9 +18,10 @@ pub mod to_universe;
 pub mod web;
 
 pub use crate::universe::history::{History, VersionAt};
-pub use date::Cutoff;
+
 pub use error::SourceError;
 
+use crate::date::Cutoff;
 use crate::manifest::Ecosystem;
 
 /// A source of version history: the one question every ecosystem answers alike.

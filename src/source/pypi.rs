@@ -5,14 +5,16 @@
 //! their hash; `/pypi/<name>/json` is the fallback for indexes without
 //! upload times or metadata files.
 
+use crate::date::Cutoff;
+use crate::date::{parse_rfc3339, rfc3339};
 use crate::manifest::Constraint;
 use crate::manifest::Ecosystem;
-use crate::source::date::{parse_rfc3339, rfc3339};
 use crate::source::http::{Http, Request};
 use crate::source::index::{
     HistoryRules, IndexContext, IndexReport, IndexSource, Sources, SuiteHook, index_histories,
 };
-use crate::source::{Cutoff, History, SourceError, VersionAt, VersionSource, join_url};
+use crate::source::{History, SourceError, VersionAt, VersionSource, join_url};
+use crate::universe::python::PyName;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -131,39 +133,9 @@ struct LegacyFile {
     upload_time: Option<String>,
 }
 
-/// PEP 503 normalisation: lower case, runs of `-`, `_`, `.` become one `-`.
-pub fn normalize_name(name: &str) -> Result<String, SourceError> {
-    let name = name.trim();
-    let valid = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        && name.as_bytes()[0].is_ascii_alphanumeric()
-        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric();
-    if !valid {
-        return Err(SourceError::Invalid(format!(
-            "bad Python project name `{name}`"
-        )));
-    }
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep {
-                out.push('-');
-                sep = false;
-            }
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    Ok(out)
-}
-
 /// The version a distribution file name carries, normalised; `None` for names it cannot read.
 pub fn version_from_filename(project: &str, filename: &str) -> Option<String> {
-    let norm = normalize_name(project).ok()?;
+    let norm = PyName::new(project).ok()?;
     let stem = if let Some(s) = filename.strip_suffix(".whl") {
         // name-ver(-build)?-py-abi-plat.whl
         return s.split('-').nth(1).and_then(norm_version);
@@ -177,7 +149,7 @@ pub fn version_from_filename(project: &str, filename: &str) -> Option<String> {
     // sdist: the name may itself contain `-`; find the split whose left side is the project.
     stem.match_indices('-').find_map(|(i, _)| {
         let (n, v) = (&stem[..i], &stem[i + 1..]);
-        (normalize_name(n).ok()? == norm)
+        (PyName::new(n).ok()? == norm)
             .then(|| norm_version(v))
             .flatten()
     })
@@ -208,7 +180,7 @@ impl PyPi {
 
     /// Every file the index lists for `name` (Simple JSON, falling back to the JSON API when upload times are missing).
     pub fn files(&self, name: &str) -> Result<Vec<PyFile>, SourceError> {
-        let norm = normalize_name(name)?;
+        let norm = PyName::new(name)?.to_string();
         let url = join_url(&self.base, &format!("simple/{norm}/"));
         let what = format!("PyPI project {norm}");
         let f = self
@@ -375,7 +347,7 @@ impl PyPi {
 
     /// Core metadata of one version: from a PEP 658 metadata file when the index has one, else the JSON API.
     pub fn metadata(&self, name: &str, version: &PyVersion) -> Result<PyMetadata, SourceError> {
-        let norm = normalize_name(name)?;
+        let norm = PyName::new(name)?.to_string();
         // Prefer a wheel's metadata: static, unlike an sdist's.
         let mut files: Vec<&PyFile> = version
             .files
@@ -503,7 +475,7 @@ impl VersionSource for PyPi {
         let (vs, later, notes) = self.versions_at(name, cutoff)?;
         Ok(History {
             ecosystem: Ecosystem::Py,
-            name: normalize_name(name)?,
+            name: PyName::new(name)?.to_string(),
             versions: vs
                 .into_iter()
                 .map(|v| {
@@ -542,7 +514,7 @@ impl HistoryRules for PyPiIndex {
     }
 
     fn key(&self, name: &str) -> String {
-        normalize_name(name).unwrap_or_else(|_| name.to_string())
+        crate::universe::python::normalize(name)
     }
 
     fn enrich(&self, cx: &IndexContext<'_>, h: &mut History, pins: &[String]) {
@@ -599,12 +571,11 @@ mod tests {
 
     #[test]
     fn names_and_versions_from_file_names() {
-        assert_eq!(normalize_name("PyYAML").unwrap(), "pyyaml");
         assert_eq!(
-            normalize_name("zope.interface__x").unwrap(),
+            PyName::new("zope.interface__x").unwrap().as_str(),
             "zope-interface-x"
         );
-        assert!(normalize_name("../x").is_err());
+        assert!(PyName::new("../x").is_err());
         assert_eq!(
             version_from_filename("python-dateutil", "python-dateutil-2.8.2.tar.gz").as_deref(),
             Some("2.8.2")

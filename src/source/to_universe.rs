@@ -46,7 +46,7 @@ pub fn add_report(
         .iter()
         .filter(|d| d.ecosystem == Ecosystem::Py)
     {
-        let Ok(n) = crate::source::pypi::normalize_name(&d.name) else {
+        let Ok(n) = crate::universe::python::PyName::new(&d.name).map(String::from) else {
             continue;
         };
         envs.entry(n).or_default().insert(python_env_for(

@@ -10,6 +10,7 @@
 //!   timestamp snapshot first saw it (found through `/mr/`);
 //! - anything else is taken as immutable and only hashed.
 
+use crate::date::Cutoff;
 use crate::manifest::{Dependency, Ecosystem};
 use crate::source::debian::mr::Mr;
 use crate::source::git::GitSource;
@@ -17,7 +18,7 @@ use crate::source::http::{Http, Request};
 use crate::source::index::{
     IndexContext, IndexReport, IndexSource, Missing, SuiteHook, unexpanded,
 };
-use crate::source::{Cutoff, SourceError, join_url};
+use crate::source::{SourceError, join_url};
 use rayon::prelude::*;
 use serde::Serialize;
 use sha1::Digest;
@@ -315,11 +316,11 @@ fn snapshot_pool_url(
             .info
             .iter()
             .filter(|i| i.name == file)
-            .filter(|i| crate::source::date::parse_snapshot_ts(&i.first_seen).is_some())
+            .filter(|i| crate::date::parse_snapshot_ts(&i.first_seen).is_some())
             .collect();
         seen.sort_by(|a, b| a.first_seen.cmp(&b.first_seen));
         if let Some(i) = seen.first() {
-            if crate::source::date::parse_snapshot_ts(&i.first_seen).is_some_and(|t| t > cutoff.0) {
+            if crate::date::parse_snapshot_ts(&i.first_seen).is_some_and(|t| t > cutoff.0) {
                 return Err(SourceError::Invalid(format!(
                     "{file} first appeared in snapshot at {}, after the cutoff {cutoff}",
                     i.first_seen

@@ -48,22 +48,54 @@ pub struct Mount {
     pub read_only: bool,
 }
 
+/// A `--mount` value that is not `HOST:CONTAINER[:ro|:rw]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MountError {
+    /// Not two or three `:`-separated parts.
+    #[error("mount `{0}`: expected HOST:CONTAINER[:ro|:rw]")]
+    Syntax(String),
+    /// An empty host path or a relative container path.
+    #[error("mount `{0}`: host path must be non-empty and container path absolute")]
+    Paths(String),
+}
+
+/// The container runtime could not be run, or refused a command.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The runtime's CLI could not be started.
+    #[error("{runtime}: {source}")]
+    Spawn {
+        /// `docker` or `podman`.
+        runtime: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The command failed; its standard error says why.
+    #[error("{runtime} {command}: {stderr}")]
+    Failed {
+        /// `docker` or `podman`.
+        runtime: String,
+        /// The subcommand.
+        command: String,
+        /// Its standard error, trimmed.
+        stderr: String,
+    },
+}
+
 impl std::str::FromStr for Mount {
-    type Err = String;
+    type Err = MountError;
 
     /// Parses `HOST:CONTAINER[:ro|:rw]`.
-    fn from_str(s: &str) -> Result<Mount, String> {
+    fn from_str(s: &str) -> Result<Mount, MountError> {
         let parts: Vec<&str> = s.split(':').collect();
         let (host, container, read_only) = match parts.as_slice() {
             [h, c] => (*h, *c, false),
             [h, c, "ro"] => (*h, *c, true),
             [h, c, "rw"] => (*h, *c, false),
-            _ => return Err(format!("mount `{s}`: expected HOST:CONTAINER[:ro|:rw]")),
+            _ => return Err(MountError::Syntax(s.to_string())),
         };
         if host.is_empty() || !container.starts_with('/') {
-            return Err(format!(
-                "mount `{s}`: host path must be non-empty and container path absolute"
-            ));
+            return Err(MountError::Paths(s.to_string()));
         }
         Ok(Mount {
             host: PathBuf::from(host),
@@ -216,24 +248,27 @@ fn quiet(runtime: &str, args: &[&str]) -> std::io::Result<std::process::ExitStat
         .status()
 }
 
-fn output(runtime: &str, args: &[&str]) -> Result<String, String> {
+fn output(runtime: &str, args: &[&str]) -> Result<String, RuntimeError> {
     let out = Command::new(runtime)
         .args(args)
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("{runtime}: {e}"))?;
+        .map_err(|source| RuntimeError::Spawn {
+            runtime: runtime.to_string(),
+            source,
+        })?;
     if !out.status.success() {
-        return Err(format!(
-            "{runtime} {}: {}",
-            args.first().unwrap_or(&""),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(RuntimeError::Failed {
+            runtime: runtime.to_string(),
+            command: args.first().unwrap_or(&"").to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Checks that `runtime` can talk to its daemon (or, for podman, run at all).
-pub fn probe(runtime: &str) -> Result<(), String> {
+pub fn probe(runtime: &str) -> Result<(), RuntimeError> {
     output(runtime, &["info"]).map(|_| ())
 }
 

@@ -44,14 +44,14 @@ pub enum JournalError {
         source: std::io::Error,
     },
     /// A complete line that does not check out.
-    #[error("{path}:{line}: corrupt journal entry: {message}")]
+    #[error("{path}:{line}: corrupt journal entry: {source}")]
     Corrupt {
         /// The journal file.
         path: PathBuf,
         /// 1-based line number.
         line: usize,
         /// What is wrong with it.
-        message: String,
+        source: EntryError,
     },
 }
 
@@ -83,20 +83,35 @@ fn encode(entry: &Entry) -> Result<Vec<u8>, serde_json::Error> {
     Ok(line.into_bytes())
 }
 
-fn decode(line: &[u8]) -> Result<Entry, String> {
-    let text = std::str::from_utf8(line).map_err(|e| format!("not UTF-8: {e}"))?;
-    let (sum, json) = text
-        .split_once(' ')
-        .ok_or_else(|| "missing checksum".to_string())?;
+/// Why one complete journal line does not check out.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    /// The line is not UTF-8.
+    #[error("not UTF-8: {0}")]
+    Utf8(#[from] std::str::Utf8Error),
+    /// No space between checksum and entry.
+    #[error("missing checksum")]
+    NoChecksum,
+    /// The entry does not match its checksum.
+    #[error("checksum mismatch")]
+    Checksum,
+    /// The entry is not the JSON of an entry.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// Written by another journal version.
+    #[error("journal version {0} (this sonic-lock writes {JOURNAL_VERSION})")]
+    Version(u32),
+}
+
+fn decode(line: &[u8]) -> Result<Entry, EntryError> {
+    let text = std::str::from_utf8(line)?;
+    let (sum, json) = text.split_once(' ').ok_or(EntryError::NoChecksum)?;
     if crate::fsio::sha256_hex(json.as_bytes()) != sum {
-        return Err("checksum mismatch".into());
+        return Err(EntryError::Checksum);
     }
-    let entry: Entry = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let entry: Entry = serde_json::from_str(json)?;
     if entry.v != JOURNAL_VERSION {
-        return Err(format!(
-            "journal version {} (this sonic-lock writes {JOURNAL_VERSION})",
-            entry.v
-        ));
+        return Err(EntryError::Version(entry.v));
     }
     Ok(entry)
 }
@@ -135,10 +150,10 @@ impl Journal {
             if line.is_empty() {
                 continue;
             }
-            let entry = decode(line).map_err(|message| JournalError::Corrupt {
+            let entry = decode(line).map_err(|source| JournalError::Corrupt {
                 path: path.to_path_buf(),
                 line: i + 1,
-                message,
+                source,
             })?;
             latest.insert(
                 (entry.candidate_hash.clone(), entry.builder.clone()),

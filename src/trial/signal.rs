@@ -6,10 +6,15 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+static INSTALLED: OnceLock<Result<(), SignalError>> = OnceLock::new();
+
+/// The handler could not be installed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SignalError(String);
 
 /// Installs the process-wide handler; idempotent, so every builder may call it.
-pub fn install() -> Result<(), String> {
+pub fn install() -> Result<(), SignalError> {
     INSTALLED
         .get_or_init(|| {
             ctrlc::set_handler(|| {
@@ -19,7 +24,8 @@ pub fn install() -> Result<(), String> {
                 }
                 eprintln!("sonic-lock: interrupted, cleaning up (interrupt again to exit at once)");
             })
-            .map_err(|e| e.to_string())
+            // ctrlc::Error is not Clone; the result is kept for every later caller.
+            .map_err(|e| SignalError(e.to_string()))
         })
         .clone()
 }

@@ -10,7 +10,8 @@
 
 use super::{
     Alternative, ArchQualifier, CandidateMeta, CmpOp, MultiArch, PackageId, Provide, RelationKind,
-    Requirement, Scope, Universe, UniverseError, VersionConstraint, version::deb_validate,
+    Requirement, Scope, Universe, UniverseError, VersionConstraint,
+    version::{VersionError, deb_validate},
 };
 use crate::manifest::Ecosystem;
 use std::io::Read;
@@ -136,7 +137,7 @@ pub fn load_packages_xz(
     file_label: &str,
     domain: &str,
 ) -> Result<usize, UniverseError> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, String>>(8);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>, std::io::Error>>(8);
     let mut loader = Loader::new(u, file_label, domain, xz_bytes.len() * 6);
     std::thread::scope(|s| {
         s.spawn(move || {
@@ -158,7 +159,7 @@ pub fn load_packages_xz(
                         }
                     }
                     Err(e) => {
-                        let _ = tx.send(Err(e.to_string()));
+                        let _ = tx.send(Err(e));
                         return;
                     }
                 }
@@ -169,9 +170,9 @@ pub fn load_packages_xz(
         });
         let mut line = 0;
         for chunk in rx {
-            let chunk = chunk.map_err(|message| UniverseError::Decompress {
+            let chunk = chunk.map_err(|e| UniverseError::Decompress {
                 file: file_label.to_string(),
-                message,
+                message: e.to_string(),
             })?;
             line = parse_chunk(&mut loader, &chunk, line)?;
         }
@@ -338,11 +339,11 @@ impl<'u, 'd> Loader<'u, 'd> {
         let Some((pl, name)) = get(F_PACKAGE) else {
             return Err(self.err(start, "stanza without a Package field".into()));
         };
-        check_name(name).map_err(|m| self.err(pl, m))?;
+        check_name(name).map_err(|m| self.err(pl, m.to_string()))?;
         let Some((vl, version)) = get(F_VERSION) else {
             return Err(self.err(start, format!("package {name} has no Version field")));
         };
-        deb_validate(version).map_err(|m| self.err(vl, m))?;
+        deb_validate(version).map_err(|m| self.err(vl, m.to_string()))?;
         let arch = get(F_ARCH).map(|(_, a)| a);
         if let (Some(native), Some(a)) = (self.native, arch)
             && a != native
@@ -456,7 +457,7 @@ impl<'u, 'd> Loader<'u, 'd> {
                         format!("alternatives are not allowed here: `{group}`"),
                     ));
                 }
-                let rel = parse_relation(alt).map_err(|m| self.err(line, m))?;
+                let rel = parse_relation(alt).map_err(|m| self.err(line, m.to_string()))?;
                 if rel
                     .arch_list
                     .is_some_and(|archs| !arch_list_matches(archs, self.native))
@@ -502,18 +503,57 @@ fn arch_list_matches(list: &str, native: Option<&str>) -> bool {
     !any_positive || hit
 }
 
+/// Why a Debian package name or relation could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RelationError {
+    /// An empty package name.
+    #[error("empty package name")]
+    EmptyName,
+    /// A package name Debian Policy does not allow.
+    #[error("invalid package name `{0}`")]
+    BadName(String),
+    /// A relation without a package name.
+    #[error("missing package name in relation `{0}`")]
+    MissingName(String),
+    /// `name:` with nothing after the colon.
+    #[error("empty architecture qualifier in `{0}`")]
+    EmptyArch(String),
+    /// A `(`, `[` or `<` that is not closed.
+    #[error("unclosed `{0}` in relation `{1}`")]
+    Unclosed(char, String),
+    /// A version operator Debian does not know.
+    #[error("unknown version operator `{op}` in `{relation}`")]
+    Operator {
+        /// The operator.
+        op: String,
+        /// The relation.
+        relation: String,
+    },
+    /// A malformed version in a relation.
+    #[error(transparent)]
+    Version(#[from] VersionError),
+    /// Text after the relation.
+    #[error("unexpected `{rest}` in relation `{relation}`")]
+    Unexpected {
+        /// What follows.
+        rest: String,
+        /// The relation.
+        relation: String,
+    },
+}
+
 /// Checks a Debian package name (Policy 5.6.1, lenient about upper case as apt is).
-pub fn check_name(name: &str) -> Result<(), String> {
+pub fn check_name(name: &str) -> Result<(), RelationError> {
     let b = name.as_bytes();
     if b.is_empty() {
-        return Err("empty package name".into());
+        return Err(RelationError::EmptyName);
     }
     if !b[0].is_ascii_alphanumeric()
         || !b
             .iter()
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.' | b'_'))
     {
-        return Err(format!("invalid package name `{}`", truncate(name)));
+        return Err(RelationError::BadName(truncate(name)));
     }
     Ok(())
 }
@@ -525,7 +565,7 @@ struct ParsedRelation<'a> {
     arch_list: Option<&'a str>,
 }
 
-fn parse_relation(s: &str) -> Result<ParsedRelation<'_>, String> {
+fn parse_relation(s: &str) -> Result<ParsedRelation<'_>, RelationError> {
     let s = s.trim();
     let end = s
         .find(|c: char| c.is_whitespace() || matches!(c, '(' | '[' | '<'))
@@ -533,16 +573,13 @@ fn parse_relation(s: &str) -> Result<ParsedRelation<'_>, String> {
     let head = &s[..end];
     let mut rest = s[end..].trim_start();
     if head.is_empty() {
-        return Err(format!(
-            "missing package name in relation `{}`",
-            truncate(s)
-        ));
+        return Err(RelationError::MissingName(truncate(s)));
     }
     let (name, arch) = match head.split_once(':') {
         Some((n, "any")) => (n, ArchQualifier::Any),
         Some((n, "native")) => (n, ArchQualifier::Native),
         Some((n, a)) if !a.is_empty() => (n, ArchQualifier::Named(a.to_string())),
-        Some(_) => return Err(format!("empty architecture qualifier in `{}`", truncate(s))),
+        Some(_) => return Err(RelationError::EmptyArch(truncate(s))),
         None => (head, ArchQualifier::None),
     };
     check_name(name)?;
@@ -550,7 +587,7 @@ fn parse_relation(s: &str) -> Result<ParsedRelation<'_>, String> {
     if let Some(r) = rest.strip_prefix('(') {
         let close = r
             .find(')')
-            .ok_or_else(|| format!("unclosed `(` in relation `{}`", truncate(s)))?;
+            .ok_or_else(|| RelationError::Unclosed('(', truncate(s)))?;
         let inner = r[..close].trim();
         rest = r[close + 1..].trim_start();
         let opend = inner
@@ -563,10 +600,10 @@ fn parse_relation(s: &str) -> Result<ParsedRelation<'_>, String> {
             ">=" | ">" => CmpOp::Ge,
             ">>" => CmpOp::Gt,
             other => {
-                return Err(format!(
-                    "unknown version operator `{other}` in `{}`",
-                    truncate(s)
-                ));
+                return Err(RelationError::Operator {
+                    op: other.to_string(),
+                    relation: truncate(s),
+                });
             }
         };
         let v = inner[opend..].trim();
@@ -577,7 +614,7 @@ fn parse_relation(s: &str) -> Result<ParsedRelation<'_>, String> {
     if let Some(r) = rest.strip_prefix('[') {
         let close = r
             .find(']')
-            .ok_or_else(|| format!("unclosed `[` in relation `{}`", truncate(s)))?;
+            .ok_or_else(|| RelationError::Unclosed('[', truncate(s)))?;
         arch_list = Some(r[..close].trim());
         rest = r[close + 1..].trim_start();
     }
@@ -585,15 +622,14 @@ fn parse_relation(s: &str) -> Result<ParsedRelation<'_>, String> {
         // Build profiles only matter for source packages; they are syntax-checked and ignored.
         let close = r
             .find('>')
-            .ok_or_else(|| format!("unclosed `<` in relation `{}`", truncate(s)))?;
+            .ok_or_else(|| RelationError::Unclosed('<', truncate(s)))?;
         rest = r[close + 1..].trim_start();
     }
     if !rest.is_empty() {
-        return Err(format!(
-            "unexpected `{}` in relation `{}`",
-            truncate(rest),
-            truncate(s)
-        ));
+        return Err(RelationError::Unexpected {
+            rest: truncate(rest),
+            relation: truncate(s),
+        });
     }
     Ok(ParsedRelation {
         name,

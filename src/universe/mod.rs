@@ -15,6 +15,7 @@ pub mod suite;
 pub mod version;
 
 use crate::manifest::Ecosystem;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
@@ -418,44 +419,16 @@ impl Default for PackageKey {
     }
 }
 
-/// FxHash (the multiply-rotate hash used by rustc): package names are short,
-/// trusted-length strings looked up about a million times while loading an
-/// index, where std's SipHash costs more than the parsing around it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ b as u64).wrapping_mul(K);
-        }
-        self.0 = h;
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Builds [`FxHasher`]s.
-pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
-
 /// The set of packages and candidate versions the search chooses from.
 #[derive(Debug, Clone, Default)]
 pub struct Universe {
     packages: Vec<PackageInfo>,
     candidates: Vec<Candidate>,
     scopes: HashMap<(Ecosystem, String), usize>,
-    names: Vec<HashMap<Box<str>, PackageId, FxBuild>>,
+    // FxHash: package names are short, trusted-length strings looked up about a
+    // million times while loading an index, where std's SipHash costs more than
+    // the parsing around it.
+    names: Vec<FxHashMap<Box<str>, PackageId>>,
 }
 
 /// The on-disk form of a universe.
@@ -640,7 +613,7 @@ impl Universe {
                 origin: meta.provenance.clone().unwrap_or_else(|| "universe".into()),
                 package: self.packages[pi].key.to_string(),
                 version: version.to_string(),
-                message,
+                message: message.to_string(),
             });
         }
         // Find the insertion point (newest first); most packages have one candidate.

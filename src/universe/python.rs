@@ -60,22 +60,69 @@ impl PythonEnv {
     }
 }
 
-/// Normalises a distribution name (PEP 503: lower case, runs of `-_.` as `-`).
-pub fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut dash = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            dash = true;
-        } else {
-            if dash && !out.is_empty() {
-                out.push('-');
-            }
-            dash = false;
-            out.extend(c.to_lowercase());
+/// A Python distribution name: valid per PEP 508 (ASCII letters and digits, inner
+/// runs of `-_.`) and normalised per PEP 503 (lower case, each run one `-`), so that
+/// `zope.interface` and `Zope_Interface` are one key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PyName(pep508_rs::PackageName);
+
+/// A string that is not a PEP 508 distribution name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad Python project name `{0}`")]
+pub struct BadPyName(pub String);
+
+impl PyName {
+    /// Validates and normalises `name` (surrounding whitespace is not part of it).
+    pub fn new(name: &str) -> Result<PyName, BadPyName> {
+        let name = name.trim();
+        // pep508_rs accepts the empty string; no distribution is called that.
+        if name.is_empty() {
+            return Err(BadPyName(name.to_string()));
         }
+        pep508_rs::PackageName::from_str(name)
+            .map(PyName)
+            .map_err(|_| BadPyName(name.to_string()))
     }
-    out
+
+    /// The normalised name.
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
+impl From<PyName> for String {
+    fn from(n: PyName) -> String {
+        n.as_str().to_string()
+    }
+}
+
+impl FromStr for PyName {
+    type Err = BadPyName;
+    fn from_str(s: &str) -> Result<PyName, BadPyName> {
+        PyName::new(s)
+    }
+}
+
+impl AsRef<str> for PyName {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for PyName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The key of a distribution name that was validated where it entered (the crawl,
+/// a source, a metadata file): its PEP 503 form. A string that is not a name is
+/// returned as it is, so it never collides with a real name and is refused where
+/// names are validated ([`PyName::new`]) instead of being silently made valid.
+pub fn normalize(name: &str) -> String {
+    PyName::new(name)
+        .map(String::from)
+        .unwrap_or_else(|_| name.to_string())
 }
 
 fn key(env: &PythonEnv, name: &str) -> PackageKey {
@@ -303,4 +350,46 @@ pub fn add_debian_provided(
     };
     u.add_candidate(pid, &v, meta, vec![], vec![], vec![])
         .map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spellings_of_one_name_are_one_key() {
+        let k = |s: &str| PyName::new(s).unwrap().to_string();
+        assert_eq!(k("zope.interface"), "zope-interface");
+        assert_eq!(k("zope-interface"), "zope-interface");
+        assert_eq!(k("Zope__Interface"), "zope-interface");
+        assert_eq!(k(" PyYAML "), "pyyaml");
+        assert_eq!(normalize("zope.interface"), normalize("zope-interface"));
+    }
+
+    #[test]
+    fn what_is_not_a_name_is_refused_not_made_valid() {
+        for bad in [
+            "-ihttps://evil/",
+            "../x",
+            "",
+            "a-",
+            "_a",
+            "naïve",
+            "caf\u{e9}",
+            "a b",
+            "x;rm",
+        ] {
+            assert_eq!(
+                PyName::new(bad),
+                Err(BadPyName(bad.trim().to_string())),
+                "{bad:?}"
+            );
+            // The key of a non-name is the string itself: it matches no real name.
+            assert_eq!(normalize(bad), bad);
+        }
+        assert_eq!(
+            PyName::new("-ihttps://evil/").unwrap_err().to_string(),
+            "bad Python project name `-ihttps://evil/`"
+        );
+    }
 }

@@ -4,12 +4,51 @@
 use crate::manifest::Ecosystem;
 use std::cmp::Ordering;
 
+/// Why a string is not a version of an ecosystem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    /// An empty Debian version.
+    #[error("empty version")]
+    Empty,
+    /// A Debian epoch that is not a number.
+    #[error("bad epoch in version `{0}`")]
+    BadEpoch(String),
+    /// A Debian upstream version that does not start with a digit.
+    #[error("version `{0}` must start with a digit")]
+    NoLeadingDigit(String),
+    /// A character Debian versions do not allow.
+    #[error("invalid character in version `{0}`")]
+    BadCharacter(String),
+    /// A Debian revision that is empty or holds a character it may not.
+    #[error("invalid revision in version `{0}`")]
+    BadRevision(String),
+    /// Not a PEP 440 version.
+    #[error("{0}")]
+    Pep440(String),
+    /// Not a semantic version.
+    #[error("`{version}`: {message}")]
+    Semver {
+        /// The version.
+        version: String,
+        /// What `semver` says.
+        message: String,
+    },
+    /// An identifier that is empty or holds white space.
+    #[error("bad identifier `{0}`")]
+    BadIdentifier(String),
+}
+
 /// How one ecosystem validates, orders and matches its version strings.
 pub trait VersionScheme: Sync {
     /// Checks that `v` is a well-formed version of this ecosystem; the error says why not.
-    fn validate(&self, v: &str) -> Result<(), String>;
-    /// Total order of two (valid) versions; invalid ones sort by their text.
-    fn compare(&self, a: &str, b: &str) -> Ordering;
+    fn validate(&self, v: &str) -> Result<(), VersionError>;
+    /// The order of two versions, `None` when the ecosystem has no order (commits,
+    /// digests, md5) or either is not a valid version.
+    fn try_compare(&self, a: &str, b: &str) -> Option<Ordering>;
+    /// Total order: [`VersionScheme::try_compare`], and the text where it has no answer.
+    fn compare(&self, a: &str, b: &str) -> Ordering {
+        self.try_compare(a, b).unwrap_or_else(|| a.cmp(b))
+    }
     /// Whether `v` satisfies an ecosystem-specific specifier set (PEP 440 `>=1,<2`, semver `^1.2`).
     fn matches_specifiers(&self, v: &str, specifiers: &str) -> bool {
         let _ = (v, specifiers);
@@ -127,15 +166,15 @@ pub fn deb_compare(a: &str, b: &str) -> Ordering {
 }
 
 /// Checks the syntax of a Debian version (Debian Policy 5.6.12), without allocating.
-pub fn deb_validate(v: &str) -> Result<(), String> {
+pub fn deb_validate(v: &str) -> Result<(), VersionError> {
     if v.is_empty() {
-        return Err("empty version".into());
+        return Err(VersionError::Empty);
     }
     let (rest, has_epoch) = match v.find(':') {
         Some(p) => {
             let e = &v[..p];
             if e.is_empty() || !e.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(format!("bad epoch in version `{v}`"));
+                return Err(VersionError::BadEpoch(v.to_string()));
             }
             (&v[p + 1..], true)
         }
@@ -147,11 +186,11 @@ pub fn deb_validate(v: &str) -> Result<(), String> {
         None => (rest, None),
     };
     if up.is_empty() || !up.as_bytes()[0].is_ascii_digit() {
-        return Err(format!("version `{v}` must start with a digit"));
+        return Err(VersionError::NoLeadingDigit(v.to_string()));
     }
     let ok_up = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'~' | b'-' | b':');
     if !up.bytes().all(ok_up) {
-        return Err(format!("invalid character in version `{v}`"));
+        return Err(VersionError::BadCharacter(v.to_string()));
     }
     if let Some(r) = rev
         && (r.is_empty()
@@ -159,34 +198,34 @@ pub fn deb_validate(v: &str) -> Result<(), String> {
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'~')))
     {
-        return Err(format!("invalid revision in version `{v}`"));
+        return Err(VersionError::BadRevision(v.to_string()));
     }
     Ok(())
 }
 
 impl VersionScheme for DebianScheme {
-    fn validate(&self, v: &str) -> Result<(), String> {
+    fn validate(&self, v: &str) -> Result<(), VersionError> {
         deb_validate(v)
     }
+    fn try_compare(&self, a: &str, b: &str) -> Option<Ordering> {
+        (deb_validate(a).is_ok() && deb_validate(b).is_ok()).then(|| deb_compare(a, b))
+    }
+    // dpkg's algorithm orders any two strings; the search compares without validating.
     fn compare(&self, a: &str, b: &str) -> Ordering {
         deb_compare(a, b)
     }
 }
 
 impl VersionScheme for Pep440Scheme {
-    fn validate(&self, v: &str) -> Result<(), String> {
+    fn validate(&self, v: &str) -> Result<(), VersionError> {
         v.parse::<pep440_rs::Version>()
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| VersionError::Pep440(e.to_string()))
     }
-    fn compare(&self, a: &str, b: &str) -> Ordering {
-        match (
-            a.parse::<pep440_rs::Version>(),
-            b.parse::<pep440_rs::Version>(),
-        ) {
-            (Ok(x), Ok(y)) => x.cmp(&y),
-            _ => a.cmp(b),
-        }
+    fn try_compare(&self, a: &str, b: &str) -> Option<Ordering> {
+        let a = a.parse::<pep440_rs::Version>().ok()?;
+        let b = b.parse::<pep440_rs::Version>().ok()?;
+        Some(a.cmp(&b))
     }
     fn matches_specifiers(&self, v: &str, specifiers: &str) -> bool {
         let Ok(ver) = v.parse::<pep440_rs::Version>() else {
@@ -199,20 +238,22 @@ impl VersionScheme for Pep440Scheme {
     }
 }
 
-fn semver_parse(v: &str) -> Result<semver::Version, String> {
+fn semver_parse(v: &str) -> Result<semver::Version, VersionError> {
     let t = v.strip_prefix('v').unwrap_or(v);
-    semver::Version::parse(t).map_err(|e| format!("`{v}`: {e}"))
+    semver::Version::parse(t).map_err(|e| VersionError::Semver {
+        version: v.to_string(),
+        message: e.to_string(),
+    })
 }
 
 impl VersionScheme for SemverScheme {
-    fn validate(&self, v: &str) -> Result<(), String> {
+    fn validate(&self, v: &str) -> Result<(), VersionError> {
         semver_parse(v).map(|_| ())
     }
-    fn compare(&self, a: &str, b: &str) -> Ordering {
-        match (semver_parse(a), semver_parse(b)) {
-            (Ok(x), Ok(y)) => x.cmp(&y),
-            _ => a.cmp(b),
-        }
+    // Precedence first (Go ignores build metadata), then the build metadata so that
+    // the order stays total (`v2.0.0` before `v2.0.0+incompatible`).
+    fn try_compare(&self, a: &str, b: &str) -> Option<Ordering> {
+        Some(semver_parse(a).ok()?.cmp(&semver_parse(b).ok()?))
     }
     fn matches_specifiers(&self, v: &str, specifiers: &str) -> bool {
         let (Ok(ver), Ok(req)) = (semver_parse(v), semver::VersionReq::parse(specifiers)) else {
@@ -223,14 +264,14 @@ impl VersionScheme for SemverScheme {
 }
 
 impl VersionScheme for OpaqueScheme {
-    fn validate(&self, v: &str) -> Result<(), String> {
+    fn validate(&self, v: &str) -> Result<(), VersionError> {
         if v.is_empty() || v.chars().any(char::is_whitespace) {
-            return Err(format!("bad identifier `{v}`"));
+            return Err(VersionError::BadIdentifier(v.to_string()));
         }
         Ok(())
     }
-    fn compare(&self, a: &str, b: &str) -> Ordering {
-        a.cmp(b)
+    fn try_compare(&self, _: &str, _: &str) -> Option<Ordering> {
+        None
     }
 }
 
@@ -251,6 +292,39 @@ mod tests {
         assert!(deb_validate("abc").is_err());
         assert!(deb_validate("1.0 x").is_err());
         assert!(deb_validate("").is_err());
+    }
+
+    #[test]
+    fn each_ecosystem_orders_its_own_versions() {
+        let c = |e: Ecosystem, a: &str, b: &str| scheme_for(e).try_compare(a, b);
+        assert_eq!(c(Ecosystem::Deb, "1.0~rc1", "1.0"), Some(Ordering::Less));
+        assert_eq!(
+            c(Ecosystem::DebSrc, "1:0.1", "2.0"),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(c(Ecosystem::Deb, "abc", "1.0"), None);
+        assert_eq!(c(Ecosystem::Py, "1.10", "1.9"), Some(Ordering::Greater));
+        assert_eq!(c(Ecosystem::Py, "2.0rc1", "2.0"), Some(Ordering::Less));
+        assert_eq!(
+            c(Ecosystem::Go, "v1.10.0", "v1.9.0"),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            c(Ecosystem::Go, "v2.0.0", "v2.0.0+incompatible"),
+            Some(Ordering::Less)
+        );
+        assert_eq!(c(Ecosystem::Go, "master", "v1.0.0"), None);
+        for e in [Ecosystem::Git, Ecosystem::Web, Ecosystem::Docker] {
+            assert_eq!(c(e, "a", "b"), None, "{e:?} has no order");
+            assert_eq!(scheme_for(e).compare("a", "b"), Ordering::Less);
+        }
+        assert_eq!(
+            scheme_for(Ecosystem::Deb)
+                .validate("x1")
+                .unwrap_err()
+                .to_string(),
+            "version `x1` must start with a digit"
+        );
     }
 
     fn version_strategy() -> impl Strategy<Value = String> {

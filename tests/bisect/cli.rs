@@ -282,8 +282,9 @@ fn time_axis_bisects_snapshots_then_the_changes_between_them() {
         String::from_utf8_lossy(&out.stderr)
     );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(j["time"]["last_good"], "20221205T060000Z");
-    assert_eq!(j["time"]["first_bad"], "20221205T120000Z");
+    // Bare dates are the end of their days: the 6-hour grid runs at hh:59:59.
+    assert_eq!(j["time"]["last_good"], "20221205T115959Z");
+    assert_eq!(j["time"]["first_bad"], "20221205T175959Z");
     // Between those two snapshots only pkg05 and pkg06 changed; pkg05 is the culprit.
     assert_eq!(j["changes"].as_array().unwrap().len(), 2);
     let c = j["outcome"]["culprit_sets"][0]["changes"][0]
@@ -291,8 +292,8 @@ fn time_axis_bisects_snapshots_then_the_changes_between_them() {
         .unwrap() as usize;
     assert_eq!(j["changes"][c]["id"], "py pkg05");
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
-    assert!(md.contains("first bad snapshot `20221205T120000Z`"));
-    assert!(md.contains("| `20221208T000000Z` | 0 | fail |"), "{md}");
+    assert!(md.contains("first bad snapshot `20221205T175959Z`"));
+    assert!(md.contains("| `20221208T235959Z` | 0 | fail |"), "{md}");
 
     // An explicit timestamp list (one per line) instead of the grid.
     let list = d.join("timestamps.txt");

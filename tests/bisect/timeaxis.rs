@@ -53,18 +53,19 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    // Timestamps: 31 days, one grid point per day; the archive changed on the 20th.
+    // Timestamps: 31 days, one grid point per day at its end (a bare date is the
+    // end of that day); the archive changed on the 20th.
     let t = &j["time"];
     assert_eq!(t["status"], "culprit");
-    assert_eq!(t["last_good"], "20221119T000000Z");
-    assert_eq!(t["first_bad"], "20221120T000000Z");
+    assert_eq!(t["last_good"], "20221119T235959Z");
+    assert_eq!(t["first_bad"], "20221120T235959Z");
     let time_builds = t["builds"].as_u64().unwrap() as usize;
     assert!(time_builds <= 1 + ceil_log2(30), "{time_builds}");
     // The locks as of each probed timestamp are kept; the nearest two differ in
     // exactly the two Debian packages of the 20th and the snapshot they come from
     // (demo 2.0 came on the 15th).
-    let good = std::fs::read_to_string(d.join("state/snapshots/20221119T000000Z.lock")).unwrap();
-    assert!(good.contains("cutoff = \"2022-11-19T00:00:00Z\""), "{good}");
+    let good = std::fs::read_to_string(d.join("state/snapshots/20221119T235959Z.lock")).unwrap();
+    assert!(good.contains("cutoff = \"2022-11-19T23:59:59Z\""), "{good}");
     assert!(
         good.contains("version = \"2.0\""),
         "demo 2.0 at the 19th: {good}"
@@ -122,9 +123,9 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     );
     // The report shows both searches.
     let md = std::fs::read_to_string(d.join("state-report/report.md")).unwrap();
-    assert!(md.contains("first bad snapshot `20221120T000000Z`"), "{md}");
+    assert!(md.contains("first bad snapshot `20221120T235959Z`"), "{md}");
     assert!(
-        md.contains("- good: `lock as of 20221119T000000Z (the last good timestamp after --good-date 20221101T000000Z)`"),
+        md.contains("- good: `lock as of 20221119T235959Z (the last good timestamp after --good-date 20221101T235959Z)`"),
         "{md}"
     );
     assert!(md.contains(old) && md.contains(new), "{md}");
@@ -157,7 +158,7 @@ fn dates_are_bisected_with_the_built_in_lock_pipeline_then_the_changes() {
     let key = std::fs::read_to_string(d.join("state/snapshots/fingerprint")).unwrap();
     assert!(key.contains("py-metadata 2"), "{key}");
     assert!(
-        d.join("state/snapshots/20221119T000000Z.lock").is_file(),
+        d.join("state/snapshots/20221119T235959Z.lock").is_file(),
         "made again"
     );
 
@@ -234,7 +235,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("time axis: last good 20221119T180000Z, first bad 20221120T000000Z"),
+        text.contains("time axis: last good 20221119T235959Z, first bad 20221120T055959Z"),
         "{text}"
     );
     assert!(
@@ -289,7 +290,8 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
 }
 
 /// `lock`, `solve --platform` and time-axis `bisect` run one pipeline: for the
-/// same tree, sources and cutoff they produce the same candidate lock.
+/// same tree, sources and cutoff they produce the same candidate lock (and read
+/// a bare date the same way: the end of that day).
 #[test]
 fn lock_solve_and_the_time_axis_make_the_same_candidate() {
     let dir = tempfile::tempdir().unwrap();
@@ -316,7 +318,7 @@ fn lock_solve_and_the_time_axis_make_the_same_candidate() {
             .args(["--github-url", &srv.base])
             .args(["--docker-registry", &reg.base])
             .args(["--retries", "1", "--cache", &p("cache")])
-            .args(["--date", "2022-11-19T00:00:00Z"]);
+            .args(["--date", "2022-11-19"]);
         c
     };
     let lock = common("lock")
@@ -339,7 +341,7 @@ fn lock_solve_and_the_time_axis_make_the_same_candidate() {
         String::from_utf8_lossy(&solve.stderr)
     );
     let read = |rel: &str| sonic_lock::lock::Lock::read(&d.join(rel)).unwrap();
-    let from_bisect = read("state/snapshots/20221119T000000Z.lock");
+    let from_bisect = read("state/snapshots/20221119T235959Z.lock");
     let from_lock = read("lock-candidate.lock");
     let from_solve = read("solve-candidate.lock");
     assert!(!from_lock.pins.is_empty());

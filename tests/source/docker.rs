@@ -4,7 +4,7 @@
 
 use crate::common::loopback;
 use crate::common::loopback::registry::{Registry, TOKEN};
-use sonic_lock::source::Cutoff;
+use sonic_lock::date::Cutoff;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::docker::DockerRegistry;
 use sonic_lock::source::http::{Http, HttpConfig};

@@ -4,7 +4,7 @@
 
 use crate::common::loopback::*;
 use git2::{Repository, Signature, Time};
-use sonic_lock::source::Cutoff;
+use sonic_lock::date::Cutoff;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::git::GitSource;
 use sonic_lock::source::http::{Http, HttpConfig};

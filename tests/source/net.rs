@@ -2,11 +2,12 @@
 //! snapshot.debian.org, a Debian mirror, PyPI and a Go proxy, with faults.
 
 use crate::common::loopback::*;
+use sonic_lock::date::Cutoff;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::debian::archive::{Location, SuiteSpec, fetch_suite};
 use sonic_lock::source::debian::release::{Keyring, SignatureStatus};
 use sonic_lock::source::http::{Http, HttpConfig, Request};
-use sonic_lock::source::{Cutoff, SourceError, VersionSource};
+use sonic_lock::source::{SourceError, VersionSource};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

@@ -4,9 +4,10 @@
 //! before it is decompressed or cached.
 
 use super::release::{Keyring, Release, SignatureStatus, open_inrelease, verify_detached};
-use crate::source::date::{parse_snapshot_ts, rfc3339};
+use crate::date::Cutoff;
+use crate::date::{parse_snapshot_ts, rfc3339};
 use crate::source::http::{Http, Request};
-use crate::source::{Cutoff, SourceError, join_url};
+use crate::source::{SourceError, join_url};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::io::Read;
@@ -373,7 +374,7 @@ fn check_dates(
     snapshot: bool,
     warnings: &mut Vec<String>,
 ) -> Result<(), SourceError> {
-    let now: DateTime<Utc> = crate::source::date::now();
+    let now: DateTime<Utc> = crate::date::now();
     if let Some(d) = release.date
         && d > cutoff.0
     {

@@ -2,10 +2,11 @@
 //! history and the first-seen date of every file, for what one index at one
 //! timestamp cannot tell (when a version appeared, a version that vanished).
 
+use crate::date::Cutoff;
+use crate::date::{parse_snapshot_ts, rfc3339};
 use crate::manifest::Ecosystem;
-use crate::source::date::{parse_snapshot_ts, rfc3339};
 use crate::source::http::{Http, Request};
-use crate::source::{Cutoff, History, SourceError, VersionAt, VersionSource, join_url};
+use crate::source::{History, SourceError, VersionAt, VersionSource, join_url};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

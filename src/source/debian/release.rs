@@ -3,8 +3,8 @@
 //! `Date` and `Valid-Until` that say when the snapshot was taken and how long
 //! it was meant to be trusted.
 
+use crate::date::parse_release_date;
 use crate::source::SourceError;
-use crate::source::date::parse_release_date;
 use chrono::{DateTime, Utc};
 use pgp::composed::{
     CleartextSignedMessage, Deserializable, DetachedSignature, PublicOrSecret, SignedPublicKey,
