@@ -13,7 +13,6 @@
 
 pub mod bisect;
 pub mod crawl;
-pub mod demo;
 pub mod fsio;
 pub mod lock;
 pub mod manifest;
