@@ -14,7 +14,6 @@
 pub mod bisect;
 pub mod crawl;
 pub mod date;
-pub mod demo;
 pub mod fsio;
 pub mod lock;
 pub mod manifest;

@@ -1,4 +1,4 @@
-//! Time-axis bisection through the generated demo world (`sonic_lock::demo`):
+//! Time-axis bisection through the generated demo world (`sonic_lock_demo`):
 //! its sonic-buildimage repository, Debian snapshot archive, PyPI and git/web
 //! origins on loopback, judged by the world's own build system (`sonic-lock demo
 //! build`), with the lock pipeline run in-process for each probed timestamp.
@@ -6,9 +6,9 @@
 //! the two nearest timestamps are adjacent, the lock of the last good one builds
 //! and the first bad one's does not, and the culprits are changes between them.
 
-use sonic_lock::demo::create::World;
-use sonic_lock::demo::script::{paths, prepare};
-use sonic_lock::demo::world;
+use sonic_lock_demo::create::World;
+use sonic_lock_demo::script::{paths, prepare};
+use sonic_lock_demo::world;
 use std::path::Path;
 use std::process::Command;
 

@@ -41,7 +41,7 @@ fn at_cutoff(repo: &Path) -> (String, String) {
     walk.push_head().unwrap();
     let c = walk
         .map(|o| r.find_commit(o.unwrap()).unwrap())
-        .find(|c| c.time().seconds() <= sonic_lock::demo::world::CUTOFF_TIME)
+        .find(|c| c.time().seconds() <= sonic_lock_demo::world::CUTOFF_TIME)
         .unwrap();
     (
         c.id().to_string(),
@@ -244,6 +244,94 @@ fn check_demo(builder: &str) {
         (o.status.code().unwrap_or(-1), (), ())
     };
     assert_eq!(code, 1, "the nightly moved");
+}
+
+/// The world's build system reads lockfiles from their TOML, as a real build system
+/// would: every field it acts on must come through from what `Lock::write` writes.
+#[test]
+fn the_world_build_reads_what_lock_write_writes() {
+    use sonic_lock::lock::{Archive, Gap, Lock, Pin, TrialRecord};
+    use sonic_lock::manifest::Ecosystem;
+    use sonic_lock::trial::builder::Verdict;
+    use sonic_lock_demo::lockfile::{self as demo_lock, BuildLock};
+
+    let hex = |c: char, n: usize| c.to_string().repeat(n);
+    // Exhaustive, so that a new ecosystem must be taught to the world's reader too.
+    let sample = |eco: Ecosystem| -> (demo_lock::Ecosystem, String) {
+        match eco {
+            Ecosystem::Deb => (demo_lock::Ecosystem::Deb, "1.2-1".into()),
+            Ecosystem::DebSrc => (demo_lock::Ecosystem::DebSrc, "4.4.1-2.3".into()),
+            Ecosystem::Py => (demo_lock::Ecosystem::Py, "1.1".into()),
+            Ecosystem::Go => (demo_lock::Ecosystem::Go, "v1.2.3".into()),
+            Ecosystem::Git => (demo_lock::Ecosystem::Git, hex('a', 40)),
+            Ecosystem::Web => (demo_lock::Ecosystem::Web, hex('b', 32)),
+            Ecosystem::Docker => (
+                demo_lock::Ecosystem::Docker,
+                format!("sha256:{}", hex('c', 64)),
+            ),
+        }
+    };
+    let mut lock = Lock::new("barefoot", &hex('0', 40), "2022-12-06");
+    lock.archives.push(Archive {
+        name: "debian".into(),
+        snapshot: "20221205T000000Z".into(),
+        url: Some("http://127.0.0.1:1/archive/debian/20221205T000000Z".into()),
+    });
+    let mut want = Vec::new();
+    for eco in Ecosystem::ALL {
+        let (demo_eco, version) = sample(eco);
+        let name = format!("http://origin/{eco}/thing");
+        let mut pin = Pin::new(eco, &name, &version);
+        pin.image = Some("sonic-slave-bullseye".into());
+        pin.suite = Some("bullseye".into());
+        pin.arch = Some("amd64".into());
+        pin.python = (eco == Ecosystem::Py).then(|| "py3".into());
+        pin.url = Some(name.clone());
+        pin.declared_url = Some(format!("http://declared/{eco}/thing"));
+        pin.sha256 = Some(hex('d', 64));
+        pin.md5 = Some(if eco == Ecosystem::Web {
+            version.clone()
+        } else {
+            hex('e', 32)
+        });
+        pin.first_seen = Some("2022-11-30".into());
+        pin.why = vec!["rules/thing.mk:7".into()];
+        pin.dependents = vec!["other".into()];
+        let mut read = demo_lock::Pin::new(demo_eco, &name, &version);
+        read.url = pin.url.clone();
+        read.declared_url = pin.declared_url.clone();
+        read.md5 = pin.md5.clone();
+        lock.pins.push(pin);
+        want.push(read);
+    }
+    lock.trials.push(TrialRecord {
+        candidate: hex('f', 64),
+        builder: "command".into(),
+        result: Verdict::Pass,
+        detail: Some("built".into()),
+    });
+    lock.gaps.push(Gap {
+        origin: ".gitmodules:4".into(),
+        message: "unreadable submodule".into(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("barefoot.lock");
+    lock.write(&path).unwrap();
+
+    let read = BuildLock::read(&path).unwrap();
+    assert_eq!(read.version, sonic_lock::lock::LOCK_VERSION);
+    assert_eq!(
+        read.archives,
+        vec![demo_lock::Archive {
+            name: "debian".into(),
+            snapshot: "20221205T000000Z".into(),
+        }]
+    );
+    let mut got = read.pins.clone();
+    let key = |p: &demo_lock::Pin| (p.name.clone(), p.version.clone());
+    got.sort_by_key(key);
+    want.sort_by_key(key);
+    assert_eq!(got, want);
 }
 
 #[test]

@@ -7,13 +7,14 @@
 
 use super::{Global, Status};
 use anyhow::{Context, bail};
-use sonic_lock::demo::build::{self as world_build, BuildEnv};
-use sonic_lock::demo::create::World;
-use sonic_lock::demo::script::{self, BuilderChoice, paths};
-use sonic_lock::demo::world;
 use sonic_lock::lock::Lock;
 use sonic_lock::trial::command::ENV_LOCKFILE;
 use sonic_lock::trial::docker::probe;
+use sonic_lock_demo::build::{self as world_build, BuildEnv};
+use sonic_lock_demo::create::World;
+use sonic_lock_demo::lockfile::BuildLock;
+use sonic_lock_demo::script::{self, BuilderChoice, paths};
+use sonic_lock_demo::world;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -240,7 +241,7 @@ fn build(world_json: &Path) -> anyhow::Result<Status> {
     let Some(lockfile) = std::env::var_os(ENV_LOCKFILE) else {
         bail!("{ENV_LOCKFILE} is not set: the demo build runs as a sonic-lock builder");
     };
-    let lock = Lock::read(Path::new(&lockfile))?;
+    let lock = BuildLock::read(Path::new(&lockfile))?;
     let mut log = std::io::stdout();
     let code = world_build::run(&env, &lock, &mut log);
     Ok(match u8::try_from(code) {

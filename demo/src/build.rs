@@ -5,9 +5,8 @@
 //! vanished pool file is a real 404 and a moved branch is a real md5 mismatch; it
 //! fails with the log lines real builds print, which triage then reads.
 
+use super::lockfile::{BuildLock, Ecosystem, Pin};
 use super::world;
-use crate::lock::{Lock, Pin};
-use crate::manifest::Ecosystem;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
@@ -32,7 +31,7 @@ type Step<T> = Result<T, Failure>;
 
 struct Ctx<'a> {
     env: &'a BuildEnv,
-    lock: &'a Lock,
+    lock: &'a BuildLock,
     http: reqwest::blocking::Client,
     log: &'a mut dyn Write,
 }
@@ -76,7 +75,7 @@ impl Ctx<'_> {
 }
 
 /// Runs the world's build against `lock`; returns the exit code (0 pass, 1 fail).
-pub fn run(env: &BuildEnv, lock: &Lock, log: &mut dyn Write) -> i32 {
+pub fn run(env: &BuildEnv, lock: &BuildLock, log: &mut dyn Write) -> i32 {
     let http = match reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
@@ -487,7 +486,8 @@ fn compile(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::create::World;
+    use crate::create::World;
+    use crate::lockfile::Archive;
 
     fn env(w: &World) -> BuildEnv {
         BuildEnv {
@@ -498,7 +498,7 @@ mod tests {
         }
     }
 
-    fn build_log(w: &World, lock: &Lock) -> (i32, String) {
+    fn build_log(w: &World, lock: &BuildLock) -> (i32, String) {
         let mut log = Vec::new();
         let code = run(&env(w), lock, &mut log);
         (code, String::from_utf8(log).unwrap())
@@ -508,7 +508,7 @@ mod tests {
     fn unpinned_build_today_fails_like_real_builds() {
         let dir = tempfile::tempdir().unwrap();
         let w = World::create(dir.path()).unwrap();
-        let (code, log) = build_log(&w, &Lock::new("demo", "x", "2022-12-06"));
+        let (code, log) = build_log(&w, &BuildLock::new());
         assert_eq!(code, 1);
         assert!(
             log.contains(
@@ -522,11 +522,10 @@ mod tests {
     fn each_world_failure_is_fixed_by_its_pin() {
         let dir = tempfile::tempdir().unwrap();
         let w = World::create(dir.path()).unwrap();
-        let mut lock = Lock::new("demo", "x", "2022-12-06");
-        lock.archives.push(crate::lock::lockfile::Archive {
+        let mut lock = BuildLock::new();
+        lock.archives.push(Archive {
             name: "debian".into(),
             snapshot: "20221205T000000Z".into(),
-            url: None,
         });
         let py = |n: &str, v: &str| Pin::new(Ecosystem::Py, n, v);
         lock.pins.push(py("pyfoo", "1.1"));

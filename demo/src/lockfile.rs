@@ -1,0 +1,260 @@
+//! The world's build system reading a sonic-lock lockfile (`SONIC_LOCK_LOCKFILE`).
+//!
+//! It is a consumer of the lock format, like a real build system: it reads the
+//! TOML that `sonic-lock` writes, keeps the fields the build acts on (archive
+//! snapshots, pins with their rewrites and md5) and ignores provenance, trials
+//! and gaps. It refuses a schema version it does not know.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The lockfile schema version this reader understands (sonic-lock's `LOCK_VERSION`).
+pub const LOCK_VERSION: u32 = 1;
+
+/// A pin's ecosystem, spelled as in the lockfile's `ecosystem` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ecosystem {
+    /// `deb`: a Debian binary package.
+    Deb,
+    /// `deb-src`: a Debian source package.
+    DebSrc,
+    /// `py`: a Python distribution.
+    Py,
+    /// `go`: a Go module.
+    Go,
+    /// `git`: a repository pinned by commit.
+    Git,
+    /// `web`: a downloaded file pinned by md5.
+    Web,
+    /// `docker`: a base image pinned by digest.
+    Docker,
+}
+
+/// One `[[archive]]`: the snapshot apt is pointed at.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Archive {
+    /// Archive name (`debian`).
+    pub name: String,
+    /// Snapshot timestamp (`20221206T000000Z`).
+    pub snapshot: String,
+}
+
+/// One `[[pin]]`, with the fields the build acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Pin {
+    /// Ecosystem.
+    pub ecosystem: Ecosystem,
+    /// Package name, repository URL or fetched URL.
+    pub name: String,
+    /// The pinned version (md5 for `web`, commit for `git`).
+    pub version: String,
+    /// The URL to fetch instead of `declared_url`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The URL the build scripts declare, when the lock rewrites it.
+    #[serde(default)]
+    pub declared_url: Option<String>,
+    /// MD5 of a `web` artifact.
+    #[serde(default)]
+    pub md5: Option<String>,
+}
+
+impl Pin {
+    /// A pin with only identity and version.
+    pub fn new(ecosystem: Ecosystem, name: &str, version: &str) -> Pin {
+        Pin {
+            ecosystem,
+            name: name.to_string(),
+            version: version.to_string(),
+            url: None,
+            declared_url: None,
+            md5: None,
+        }
+    }
+}
+
+/// What the build reads of a lockfile.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct BuildLock {
+    /// Schema version; only [`LOCK_VERSION`] is accepted.
+    pub version: u32,
+    /// `[[archive]]` tables.
+    #[serde(default, rename = "archive")]
+    pub archives: Vec<Archive>,
+    /// `[[pin]]` tables.
+    #[serde(default, rename = "pin")]
+    pub pins: Vec<Pin>,
+}
+
+/// Errors reading a lockfile.
+#[derive(Debug, thiserror::Error)]
+pub enum LockReadError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a lockfile's TOML.
+    #[error("{}: malformed lockfile: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The TOML error.
+        source: Box<toml::de::Error>,
+    },
+    /// The schema version is not the one this build understands.
+    #[error("{}: lockfile schema version {found} is not supported (the demo build reads version {LOCK_VERSION})", path.display())]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+}
+
+impl Default for BuildLock {
+    fn default() -> Self {
+        BuildLock::new()
+    }
+}
+
+impl BuildLock {
+    /// An empty lock of the current schema: the unpinned build.
+    pub fn new() -> BuildLock {
+        BuildLock {
+            version: LOCK_VERSION,
+            archives: Vec::new(),
+            pins: Vec::new(),
+        }
+    }
+
+    /// Parses lockfile text; `path` names it in errors.
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<BuildLock, LockReadError> {
+        let lock: BuildLock = toml::from_str(text).map_err(|e| LockReadError::Parse {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })?;
+        if lock.version != LOCK_VERSION {
+            return Err(LockReadError::Version {
+                path: path.to_path_buf(),
+                found: lock.version,
+            });
+        }
+        Ok(lock)
+    }
+
+    /// Reads a lockfile.
+    pub fn read(path: &Path) -> Result<BuildLock, LockReadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LockReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        BuildLock::from_toml_str(&text, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_fields_the_build_uses_and_ignores_the_rest() {
+        let text = r#"# sonic-lock lockfile: generated by sonic-lock; review changes with `sonic-lock diff`.
+version = 1
+platform = "barefoot"
+commit = "0123456789abcdef0123456789abcdef01234567"
+cutoff = "2022-12-06"
+tool = "sonic-lock 0.1.0"
+
+[[archive]]
+name = "debian"
+snapshot = "20221205T000000Z"
+url = "http://127.0.0.1:1/archive/debian/20221205T000000Z"
+
+[[pin]]
+ecosystem = "deb-src"
+name = "isc-dhcp"
+version = "4.4.1-2.3"
+image = "sonic-slave-bullseye"
+url = "http://127.0.0.1:1/new.dsc"
+declared_url = "http://mirror/old.dsc"
+sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+why = ["src/isc-dhcp/Makefile:3"]
+
+[[pin]]
+ecosystem = "web"
+name = "http://web/x.deb"
+version = "d41d8cd98f00b204e9800998ecf8427e"
+md5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+[[trial]]
+candidate = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+builder = "command"
+result = "pass"
+
+[[gap]]
+origin = ".gitmodules:4"
+message = "unreadable"
+"#;
+        let lock = BuildLock::from_toml_str(text, Path::new("x.lock")).unwrap();
+        assert_eq!(
+            lock.archives,
+            vec![Archive {
+                name: "debian".into(),
+                snapshot: "20221205T000000Z".into()
+            }]
+        );
+        let mut dsc = Pin::new(Ecosystem::DebSrc, "isc-dhcp", "4.4.1-2.3");
+        dsc.url = Some("http://127.0.0.1:1/new.dsc".into());
+        dsc.declared_url = Some("http://mirror/old.dsc".into());
+        let mut web = Pin::new(
+            Ecosystem::Web,
+            "http://web/x.deb",
+            "d41d8cd98f00b204e9800998ecf8427e",
+        );
+        web.md5 = Some("d41d8cd98f00b204e9800998ecf8427e".into());
+        assert_eq!(lock.pins, vec![dsc, web]);
+    }
+
+    #[test]
+    fn every_ecosystem_spelling_is_read() {
+        for (word, eco) in [
+            ("deb", Ecosystem::Deb),
+            ("deb-src", Ecosystem::DebSrc),
+            ("py", Ecosystem::Py),
+            ("go", Ecosystem::Go),
+            ("git", Ecosystem::Git),
+            ("web", Ecosystem::Web),
+            ("docker", Ecosystem::Docker),
+        ] {
+            let text = format!(
+                "version = 1\n[[pin]]\necosystem = \"{word}\"\nname = \"n\"\nversion = \"1\"\n"
+            );
+            let lock = BuildLock::from_toml_str(&text, Path::new("x")).unwrap();
+            assert_eq!(lock.pins[0].ecosystem, eco, "{word}");
+        }
+    }
+
+    #[test]
+    fn refuses_other_schema_versions_and_malformed_text() {
+        assert!(matches!(
+            BuildLock::from_toml_str("version = 2\n", Path::new("x")),
+            Err(LockReadError::Version { found: 2, .. })
+        ));
+        assert!(matches!(
+            BuildLock::from_toml_str(
+                "version = 1\n[[pin]]\necosystem = \"rpm\"\nname = \"n\"\nversion = \"1\"\n",
+                Path::new("x")
+            ),
+            Err(LockReadError::Parse { .. })
+        ));
+        assert!(matches!(
+            BuildLock::from_toml_str("platform = \"x\"\n", Path::new("x")),
+            Err(LockReadError::Parse { .. })
+        ));
+    }
+}
