@@ -15,8 +15,10 @@
 //! (no stored locks, no journal) and a warm source cache. Run:
 //! `cargo bench --bench bisect_timeaxis`.
 
-#[path = "../tests/bisect_support/mod.rs"]
-mod bisect_support;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::world as bisect_support;
 
 use std::path::Path;
 use std::process::Command;

@@ -11,7 +11,7 @@
 //!
 //! Run: `cargo bench --bench learn` (optional args: sizes, e.g. `-- 8 16 32`).
 
-#[path = "../tests/trial_support/universe.rs"]
+#[path = "../tests/trial/universe.rs"]
 mod universe;
 
 use sonic_lock::lock::{Lock, Pin};

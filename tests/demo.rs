@@ -2,7 +2,8 @@
 //! the lock, what the trial builds taught, the export and the bisect verdict
 //! are checked against what the world is known to hold.
 
-mod trial_support;
+#[path = "common/mod.rs"]
+mod common;
 
 use std::path::Path;
 use std::process::Command;
@@ -56,7 +57,7 @@ fn the_demo_locks_proves_exports_and_bisects_its_world() {
 
 #[test]
 fn the_demo_runs_its_trial_builds_in_docker() {
-    if !trial_support::docker_usable() {
+    if !common::containers::docker_usable() {
         return;
     }
     check_demo("docker");

@@ -3,8 +3,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
-// Also included by the `learn` bench, from where it has always lived.
-#[path = "../trial_support/universe.rs"]
+// Also included by the `learn` bench.
 mod universe;
 
 mod cli;
