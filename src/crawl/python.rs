@@ -20,10 +20,15 @@ pub struct PyReq {
     pub attrs: BTreeMap<String, String>,
 }
 
+/// A requirement pip would not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadRequirement(pub String);
+
 /// Classifies one requirement as pip would read it (`name`, `name==1.0`,
 /// `name>=1,<2`, `name[x]; marker`, `git+URL@ref#egg=name`, `name @ URL`,
 /// a wheel URL). `Ok(None)` for local paths (the project's own packages).
-pub fn requirement(spec: &str) -> Result<Option<PyReq>, String> {
+pub fn requirement(spec: &str) -> Result<Option<PyReq>, BadRequirement> {
     let spec = spec.trim();
     if spec.is_empty() {
         return Ok(None);
@@ -31,12 +36,12 @@ pub fn requirement(spec: &str) -> Result<Option<PyReq>, String> {
     if let Some(url) = vcs_url(spec) {
         return vcs_requirement(url)
             .map(Some)
-            .map_err(|e| format!("{e} (from `{url}`)"));
+            .map_err(|e| BadRequirement(format!("{e} (from `{url}`)")));
     }
     if spec.starts_with("http://") || spec.starts_with("https://") {
         return archive_url(spec)
             .map(Some)
-            .map_err(|e| format!("{e} (from `{spec}`)"));
+            .map_err(|e| BadRequirement(format!("{e} (from `{spec}`)")));
     }
     if is_local_path(spec) {
         return Ok(None);
@@ -50,16 +55,18 @@ pub fn requirement(spec: &str) -> Result<Option<PyReq>, String> {
     if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
         || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
     {
-        return Err(format!(
+        return Err(BadRequirement(format!(
             "`{spec}` does not start with a valid distribution name"
-        ));
+        )));
     }
     let req = Requirement::<pep508_rs::VerbatimUrl>::from_str(spec).map_err(|e| {
         let msg = e.to_string();
-        msg.lines()
-            .next()
-            .unwrap_or("invalid requirement")
-            .to_string()
+        BadRequirement(
+            msg.lines()
+                .next()
+                .unwrap_or("invalid requirement")
+                .to_string(),
+        )
     })?;
     let mut attrs = BTreeMap::new();
     if !req.extras.is_empty() {
@@ -457,7 +464,7 @@ mod tests {
         assert!(requirement("-ihttps://evil/").is_err());
         // Non-ASCII letters are not a PEP 508 name: an error here, not a key made up downstream.
         let e = requirement("git+https://github.com/x/y.git@v1#egg=na\u{ef}ve").unwrap_err();
-        assert!(e.contains("bad Python project name `na\u{ef}ve`"), "{e}");
+        assert!(e.0.contains("bad Python project name `na\u{ef}ve`"), "{e}");
         assert!(requirement("https://example.org/files/caf\u{e9}-1.0.tar.gz").is_err());
         assert!(requirement("naïve==1.0").is_err());
     }

@@ -38,6 +38,17 @@ pub enum TreeError {
     },
 }
 
+/// Why a file's blob could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The repository holding it could not be opened.
+    #[error("repository cannot be opened")]
+    NoRepository,
+    /// git2 could not read the blob.
+    #[error("{0}")]
+    Git(String),
+}
+
 /// One regular file of the (super)project tree.
 #[derive(Debug, Clone)]
 pub struct FileEntry {
@@ -347,14 +358,14 @@ impl Tree {
     }
 
     /// Reads a blob with the given handles.
-    pub fn read_with(handles: &[Option<Repository>], e: &FileEntry) -> Result<Vec<u8>, String> {
+    pub fn read_with(handles: &[Option<Repository>], e: &FileEntry) -> Result<Vec<u8>, BlobError> {
         let repo = handles
             .get(e.repo)
             .and_then(Option::as_ref)
-            .ok_or_else(|| "repository cannot be opened".to_string())?;
+            .ok_or(BlobError::NoRepository)?;
         repo.find_blob(e.oid)
             .map(|b| b.content().to_vec())
-            .map_err(|err| err.message().to_string())
+            .map_err(|err| BlobError::Git(err.message().to_string()))
     }
 
     /// Tree paths matching a glob (`*`, `?` within one component), sorted as make's glob does.

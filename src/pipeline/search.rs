@@ -4,7 +4,7 @@
 use super::{Indexed, Pipeline};
 use crate::lock::PinKey;
 use crate::solve::Nogood;
-use crate::trial::learn::{Assignment, Search};
+use crate::trial::learn::{Assignment, Search, SearchError};
 use crate::trial::search::resolve_key;
 use crate::trial::stage::LockStage;
 use crate::universe::PackageKey;
@@ -39,11 +39,17 @@ impl<'p, 's> ManifestSearch<'p, 's> {
 impl Search for ManifestSearch<'_, '_> {
     type Key = PinKey;
 
-    fn propose(&mut self) -> Result<Assignment<PinKey>, String> {
+    fn propose(&mut self) -> Result<Assignment<PinKey>, SearchError> {
         let solved = self
             .pipeline
             .solve(&mut self.indexed, &self.nogoods, None)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| {
+                if e.is_unsat() {
+                    SearchError::Unsat(e.to_string())
+                } else {
+                    SearchError::Failed(Box::new(e))
+                }
+            })?;
         Ok(LockStage::assignment_of(&solved.lock))
     }
 

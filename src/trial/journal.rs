@@ -21,7 +21,7 @@ pub const JOURNAL_VERSION: u32 = 1;
 
 /// One recorded trial.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
+pub struct JournalEntry {
     /// Journal format version.
     pub v: u32,
     /// The candidate's stable hash.
@@ -58,7 +58,7 @@ pub enum JournalError {
 struct State {
     file: File,
     latest: HashMap<(String, String), TrialResult>,
-    entries: Vec<Entry>,
+    entries: Vec<JournalEntry>,
 }
 
 /// An append-only, crash-safe record of finished trials, shared between threads.
@@ -74,7 +74,7 @@ impl std::fmt::Debug for Journal {
     }
 }
 
-fn encode(entry: &Entry) -> Result<Vec<u8>, serde_json::Error> {
+fn encode(entry: &JournalEntry) -> Result<Vec<u8>, serde_json::Error> {
     let json = serde_json::to_string(entry)?;
     let mut line = crate::fsio::sha256_hex(json.as_bytes());
     line.push(' ');
@@ -103,13 +103,13 @@ pub enum EntryError {
     Version(u32),
 }
 
-fn decode(line: &[u8]) -> Result<Entry, EntryError> {
+fn decode(line: &[u8]) -> Result<JournalEntry, EntryError> {
     let text = std::str::from_utf8(line)?;
     let (sum, json) = text.split_once(' ').ok_or(EntryError::NoChecksum)?;
     if crate::fsio::sha256_hex(json.as_bytes()) != sum {
         return Err(EntryError::Checksum);
     }
-    let entry: Entry = serde_json::from_str(json)?;
+    let entry: JournalEntry = serde_json::from_str(json)?;
     if entry.v != JOURNAL_VERSION {
         return Err(EntryError::Version(entry.v));
     }
@@ -200,7 +200,7 @@ impl Journal {
         builder: &str,
         result: &TrialResult,
     ) -> Result<(), JournalError> {
-        let entry = Entry {
+        let entry = JournalEntry {
             v: JOURNAL_VERSION,
             candidate_hash: candidate_hash.to_string(),
             builder: builder.to_string(),
@@ -226,7 +226,7 @@ impl Journal {
     }
 
     /// Every recorded trial in order, including superseded ones.
-    pub fn entries(&self) -> Vec<Entry> {
+    pub fn entries(&self) -> Vec<JournalEntry> {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.entries.clone()
     }

@@ -23,10 +23,23 @@ pub type Assignment<K> = BTreeMap<K, String>;
 pub trait Search {
     /// The package key.
     type Key: Clone + Ord + Debug + Send + Sync;
-    /// The preferred assignment that violates no learned nogood; `Err` explains why none exists.
-    fn propose(&mut self) -> Result<Assignment<Self::Key>, String>;
+    /// The preferred assignment that violates no learned nogood, or why there is none.
+    fn propose(&mut self) -> Result<Assignment<Self::Key>, SearchError>;
     /// Learns that `picks` must not all hold together.
     fn forbid(&mut self, picks: Vec<(Self::Key, String)>, reason: &str);
+}
+
+/// Why a search proposes nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// No assignment satisfies the problem and the learned nogoods; the
+    /// explanation says why.
+    #[error("{0}")]
+    Unsat(String),
+    /// The search could not run (a source could not be read, an input is bad):
+    /// not a verdict on the candidates.
+    #[error(transparent)]
+    Failed(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// How an assignment becomes a trial input on disk, and how triage output maps back to keys.
@@ -149,6 +162,9 @@ pub enum LearnError {
     /// The builder could not run, or Ctrl-C.
     #[error(transparent)]
     Trial(#[from] TrialError),
+    /// The search could not propose (its sources or inputs failed).
+    #[error("the search failed: {0}")]
+    Search(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// The loop's fixed parts: builder, journal, workspace, triage table and stage.
@@ -273,9 +289,12 @@ impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
         let mut proposals = 0;
         loop {
             self.check_budget(&tally)?;
-            let a = search.propose().map_err(|explanation| LearnError::Unsat {
-                explanation,
-                learned: learned.len(),
+            let a = search.propose().map_err(|e| match e {
+                SearchError::Failed(e) => LearnError::Search(e),
+                SearchError::Unsat(explanation) => LearnError::Unsat {
+                    explanation,
+                    learned: learned.len(),
+                },
             })?;
             proposals += 1;
             let (hash, result) = self.judge(std::slice::from_ref(&a), &mut tally)?.remove(0);
@@ -474,17 +493,17 @@ impl<K: Clone + Ord + Debug + Send + Sync> SingleCandidate<K> {
 impl<K: Clone + Ord + Debug + Send + Sync> Search for SingleCandidate<K> {
     type Key = K;
 
-    fn propose(&mut self) -> Result<Assignment<K>, String> {
+    fn propose(&mut self) -> Result<Assignment<K>, SearchError> {
         match self.forbidden.first() {
             None => Ok(self.candidate.clone()),
-            Some((picks, reason)) => Err(format!(
+            Some((picks, reason)) => Err(SearchError::Unsat(format!(
                 "the only candidate is ruled out ({reason}): {}; no alternative versions are known",
                 picks
                     .iter()
                     .map(|(k, v)| format!("{k:?}={v}"))
                     .collect::<Vec<_>>()
                     .join(", ")
-            )),
+            ))),
         }
     }
 

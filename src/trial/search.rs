@@ -3,7 +3,7 @@
 //! lock pin keys so the lock stage applies unchanged; this module also maps lock
 //! pins to universe packages and back.
 
-use super::learn::{Assignment, Search};
+use super::learn::{Assignment, Search, SearchError};
 use crate::lock::{Lock, PinKey};
 use crate::manifest::Ecosystem;
 use crate::solve::{Nogood, Preference, Solver};
@@ -178,8 +178,11 @@ impl<'u> SolverSearch<'u> {
 impl Search for SolverSearch<'_> {
     type Key = PinKey;
 
-    fn propose(&mut self) -> Result<Assignment<PinKey>, String> {
-        let solution = self.solver.solve().map_err(|u| u.explain())?;
+    fn propose(&mut self) -> Result<Assignment<PinKey>, SearchError> {
+        let solution = self
+            .solver
+            .solve()
+            .map_err(|u| SearchError::Unsat(u.explain()))?;
         let mut a = self.fixed.clone();
         for (k, v) in solution.picks {
             if crate::universe::python::is_interpreter(&k) {
@@ -214,8 +217,10 @@ impl Search for SolverSearch<'_> {
 impl Search for Solver<'_> {
     type Key = PackageKey;
 
-    fn propose(&mut self) -> Result<Assignment<PackageKey>, String> {
-        self.solve().map(|s| s.picks).map_err(|e| e.explain())
+    fn propose(&mut self) -> Result<Assignment<PackageKey>, SearchError> {
+        self.solve()
+            .map(|s| s.picks)
+            .map_err(|e| SearchError::Unsat(e.explain()))
     }
 
     fn forbid(&mut self, picks: Vec<(PackageKey, String)>, reason: &str) {

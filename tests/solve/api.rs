@@ -218,7 +218,7 @@ fn the_learn_loop_adapter_proposes_and_forbids() {
     s.forbid(vec![(key.clone(), "3".into())], "trial build 1 failed");
     assert_eq!(s.propose().unwrap()[&key], "2");
     s.forbid(vec![(key.clone(), "2".into())], "trial build 2 failed");
-    let err = s.propose().unwrap_err();
+    let err = s.propose().unwrap_err().to_string();
     assert!(
         err.contains("trial build 1 failed") && err.contains("trial build 2 failed"),
         "{err}"

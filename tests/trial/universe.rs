@@ -8,7 +8,7 @@
 
 use sonic_lock::trial::builder::{TrialError, TrialInput};
 use sonic_lock::trial::command::CommandBuilder;
-use sonic_lock::trial::learn::{Assignment, Search, Stage};
+use sonic_lock::trial::learn::{Assignment, Search, SearchError, Stage};
 use sonic_lock::trial::triage::{Implicated, normalize_py};
 use std::collections::BTreeMap;
 
@@ -82,7 +82,7 @@ impl GenSearch {
 impl Search for GenSearch {
     type Key = String;
 
-    fn propose(&mut self) -> Result<Assignment<String>, String> {
+    fn propose(&mut self) -> Result<Assignment<String>, SearchError> {
         let keys: Vec<String> = self.domains.keys().cloned().collect();
         let mut idx = vec![0usize; keys.len()];
         let mut partial = BTreeMap::new();
@@ -96,10 +96,10 @@ impl Search for GenSearch {
                 idx[i] = 0;
                 partial.remove(&keys[i]);
                 if i == 0 {
-                    return Err(format!(
+                    return Err(SearchError::Unsat(format!(
                         "{} nogoods exclude every assignment",
                         self.nogoods.len()
-                    ));
+                    )));
                 }
                 i -= 1;
                 idx[i] += 1;
