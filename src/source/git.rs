@@ -14,12 +14,9 @@ use crate::date::rfc3339;
 use crate::manifest::Ecosystem;
 use crate::manifest::{Constraint, Dependency};
 use crate::source::cache::Cache;
-use crate::source::index::{IndexContext, IndexReport, IndexSource, Missing, SuiteHook};
 use crate::source::{History, SourceError, VersionAt, VersionSource};
 use chrono::DateTime;
-use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -303,44 +300,8 @@ pub struct GitPin {
     pub note: String,
 }
 
-/// git's index step: each repository's declared branch, tag or commit (or its
-/// default branch) resolved to the commit at the cutoff.
-pub struct GitIndex;
-
-impl IndexSource for GitIndex {
-    fn ecosystems(&self) -> &'static [Ecosystem] {
-        &[Ecosystem::Git]
-    }
-
-    fn index(
-        &self,
-        cx: &IndexContext<'_>,
-        _: &mut SuiteHook<'_>,
-        out: &mut IndexReport,
-    ) -> Result<(), SourceError> {
-        let deps = cx.dependencies(Ecosystem::Git);
-        out.counts.entry(Ecosystem::Git).or_default().names =
-            deps.iter().map(|d| &d.name).collect::<BTreeSet<_>>().len();
-        let res: Vec<(&Dependency, Result<GitPin, SourceError>)> = deps
-            .par_iter()
-            .map(|d| (*d, git_pin(&cx.sources.git, d, cx.cutoff)))
-            .collect();
-        let mut n = 0;
-        for (d, r) in res {
-            match r {
-                Ok(p) => {
-                    n += 1;
-                    out.git.push(p);
-                }
-                Err(e) => out.missing.push(Missing::of(d, e.to_string())),
-            }
-        }
-        out.counts.entry(Ecosystem::Git).or_default().versions = n;
-        Ok(())
-    }
-}
-
-fn git_pin(git: &GitSource, d: &Dependency, cutoff: &Cutoff) -> Result<GitPin, SourceError> {
+/// Resolves one git dependency (commit, branch, tag or the default branch) to its commit at the cutoff.
+pub fn git_pin(git: &GitSource, d: &Dependency, cutoff: &Cutoff) -> Result<GitPin, SourceError> {
     let repo = git.repo(&d.name)?;
     match &d.constraint {
         Constraint::Exact(sha) => {

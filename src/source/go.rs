@@ -4,11 +4,7 @@
 use crate::date::Cutoff;
 use crate::date::{parse_rfc3339, rfc3339};
 use crate::manifest::Ecosystem;
-use crate::manifest::{Constraint, Dependency};
 use crate::source::http::{Http, Request};
-use crate::source::index::{
-    HistoryRules, IndexContext, IndexReport, IndexSource, Sources, SuiteHook, index_histories,
-};
 use crate::source::{History, SourceError, VersionAt, VersionSource, join_url};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -160,58 +156,6 @@ impl VersionSource for GoProxy {
             later,
             notes,
         })
-    }
-}
-
-/// The Go proxy's index step: one history per module; an exact version the
-/// list lacks (a pseudo-version, a retracted tag) is looked up by its `.info`.
-pub struct GoIndex;
-
-impl HistoryRules for GoIndex {
-    fn ecosystem(&self) -> Ecosystem {
-        Ecosystem::Go
-    }
-
-    fn source<'s>(&self, src: &'s Sources) -> &'s dyn VersionSource {
-        &src.go
-    }
-
-    fn unmet(&self, h: &History, c: &Constraint) -> Option<String> {
-        match c {
-            Constraint::Exact(v) => {
-                let ok = h.versions.iter().any(|x| &x.version == v);
-                (!ok).then(|| format!("version {v} was not listed at the cutoff"))
-            }
-            Constraint::None | Constraint::Range(_) | Constraint::Ref(_) => None,
-        }
-    }
-
-    fn recheck(&self, cx: &IndexContext<'_>, d: &Dependency, reason: String) -> Option<String> {
-        let Constraint::Exact(v) = &d.constraint else {
-            return Some(reason);
-        };
-        match cx.sources.go.info(&d.name, v) {
-            Ok((_, t)) if t.as_str() <= cx.cutoff.rfc3339().as_str() => None,
-            Ok((_, t)) => Some(format!("version {v} is dated {t}, after the cutoff")),
-            Err(e) if e.is_not_found() => Some(reason),
-            Err(e) => Some(e.to_string()),
-        }
-    }
-}
-
-impl IndexSource for GoIndex {
-    fn ecosystems(&self) -> &'static [Ecosystem] {
-        &[Ecosystem::Go]
-    }
-
-    fn index(
-        &self,
-        cx: &IndexContext<'_>,
-        _: &mut SuiteHook<'_>,
-        out: &mut IndexReport,
-    ) -> Result<(), SourceError> {
-        index_histories(self, cx, out);
-        Ok(())
     }
 }
 

@@ -11,18 +11,12 @@
 //! - anything else is taken as immutable and only hashed.
 
 use crate::date::Cutoff;
-use crate::manifest::{Dependency, Ecosystem};
 use crate::source::debian::mr::Mr;
 use crate::source::git::GitSource;
 use crate::source::http::{Http, Request};
-use crate::source::index::{
-    IndexContext, IndexReport, IndexSource, Missing, SuiteHook, unexpanded,
-};
 use crate::source::{SourceError, join_url};
-use rayon::prelude::*;
 use serde::Serialize;
 use sha1::Digest;
-use std::collections::{BTreeMap, BTreeSet};
 
 /// How a URL moves, and so how to pin it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -354,62 +348,6 @@ fn strip_epoch(v: &str) -> &str {
 
 fn upstream(v: &str) -> Option<&str> {
     v.rsplit_once('-').map(|(u, _)| u)
-}
-
-/// The web's index step: each URL's immutable copy and hashes, also for the
-/// source packages that dget fetches by URL (SONiC's web version control sees
-/// dget's download like any other).
-pub struct WebIndex;
-
-impl IndexSource for WebIndex {
-    fn ecosystems(&self) -> &'static [Ecosystem] {
-        &[Ecosystem::Web]
-    }
-
-    fn index(
-        &self,
-        cx: &IndexContext<'_>,
-        _: &mut SuiteHook<'_>,
-        out: &mut IndexReport,
-    ) -> Result<(), SourceError> {
-        let deps: Vec<(&Dependency, &str)> = cx
-            .manifest
-            .dependencies
-            .iter()
-            .filter_map(|d| match d.ecosystem {
-                Ecosystem::Web => Some((d, d.name.as_str())),
-                Ecosystem::DebSrc => d.attrs.get("url").map(|u| (d, u.as_str())),
-                Ecosystem::Deb
-                | Ecosystem::Py
-                | Ecosystem::Go
-                | Ecosystem::Git
-                | Ecosystem::Docker => None,
-            })
-            .collect();
-        let uniq: BTreeSet<&str> = deps
-            .iter()
-            .map(|(_, u)| *u)
-            .filter(|n| !unexpanded(n))
-            .collect();
-        out.counts.entry(Ecosystem::Web).or_default().names = uniq.len();
-        let src = cx.sources;
-        let pins: BTreeMap<&str, Result<WebPin, SourceError>> = uniq
-            .par_iter()
-            .map(|u| (*u, pin(&src.http, &src.git, &src.web, u, cx.cutoff)))
-            .collect();
-        for (d, u) in &deps {
-            match pins.get(u) {
-                Some(Ok(_)) => {}
-                Some(Err(e)) => out.missing.push(Missing::of(d, e.to_string())),
-                None => out
-                    .missing
-                    .push(Missing::of(d, "URL not expanded by the crawler")),
-            }
-        }
-        out.web = pins.into_values().filter_map(Result::ok).collect();
-        out.counts.entry(Ecosystem::Web).or_default().versions = out.web.len();
-        Ok(())
-    }
 }
 
 #[cfg(test)]

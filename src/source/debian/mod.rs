@@ -3,5 +3,4 @@
 pub mod release;
 
 pub mod archive;
-pub mod index;
 pub mod mr;

@@ -2,12 +2,12 @@
 //! arrive), and for each `deb` and `deb-src` dependency whether its name and
 //! version were in them at the cutoff.
 
+use super::context::{
+    IndexContext, IndexReport, IndexSource, Missing, Sources, SuiteHook, unexpanded,
+};
 use crate::manifest::{Constraint, Ecosystem};
 use crate::source::SourceError;
 use crate::source::debian::archive::{IndexKind, Location, SuiteIndex, fetch_suite};
-use crate::source::index::{
-    IndexContext, IndexReport, IndexSource, Missing, Sources, SuiteHook, unexpanded,
-};
 use crate::universe::suite::dist_of;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

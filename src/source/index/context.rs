@@ -1,0 +1,162 @@
+//! What every ecosystem's index step is given and what it adds to: the
+//! clients ([`Sources`]), the context, the report and the step's trait.
+
+use crate::date::Cutoff;
+use crate::manifest::{Constraint, Dependency, Ecosystem, Manifest};
+use crate::source::History;
+use crate::source::SourceError;
+use crate::source::debian::archive::{Location, SuiteIndex, SuiteReport, SuiteSpec};
+use crate::source::debian::release::Keyring;
+use crate::source::docker::{DockerPin, DockerRegistry};
+use crate::source::git::{GitPin, GitSource};
+use crate::source::go::GoProxy;
+use crate::source::http::Http;
+use crate::source::pypi::PyPi;
+use crate::source::web::{WebConfig, WebPin};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Schema version of the index report.
+pub const INDEX_SCHEMA_VERSION: u32 = 1;
+
+/// Every client the index stage uses.
+pub struct Sources {
+    /// HTTP layer and cache.
+    pub http: Arc<Http>,
+    /// Where Debian suites are read.
+    pub debian: Location,
+    /// snapshot.debian.org base for `/mr/` and pool URL pinning.
+    pub snapshot: String,
+    /// Keyring for InRelease signatures.
+    pub keyring: Option<Keyring>,
+    /// PyPI.
+    pub pypi: PyPi,
+    /// Go proxy.
+    pub go: GoProxy,
+    /// git clones.
+    pub git: GitSource,
+    /// Web pinning configuration.
+    pub web: WebConfig,
+    /// Container registries (base images).
+    pub docker: DockerRegistry,
+}
+
+/// Per-ecosystem counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EcoCount {
+    /// Dependencies in the manifest.
+    pub dependencies: usize,
+    /// Distinct names asked.
+    pub names: usize,
+    /// Candidate versions that existed at the cutoff (for Debian: index entries read).
+    pub versions: usize,
+    /// Dependencies with no version at the cutoff.
+    pub missing: usize,
+}
+
+/// A dependency for which nothing existed at the cutoff (or that could not be checked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Missing {
+    /// Ecosystem.
+    pub ecosystem: Ecosystem,
+    /// Name as declared.
+    pub name: String,
+    /// Constraint as declared.
+    pub constraint: Constraint,
+    /// Where it was declared.
+    pub origin: String,
+    /// Why nothing matches, or the error met.
+    pub reason: String,
+}
+
+/// What `index` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexReport {
+    /// [`INDEX_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Platform of the manifest.
+    pub platform: String,
+    /// The cutoff, RFC 3339.
+    pub cutoff: String,
+    /// Debian suites read, with snapshot timestamps and signature status.
+    pub suites: Vec<SuiteReport>,
+    /// Counts per ecosystem.
+    pub counts: BTreeMap<Ecosystem, EcoCount>,
+    /// Dependencies with no version at the cutoff, sorted.
+    pub missing: Vec<Missing>,
+    /// Version histories of the PyPI and Go names.
+    pub histories: Vec<History>,
+    /// git pins.
+    pub git: Vec<GitPin>,
+    /// web pins.
+    pub web: Vec<WebPin>,
+    /// Base images resolved to per-architecture digests as of the cutoff.
+    pub docker: Vec<DockerPin>,
+    /// Docker references that could not be asked for (not expanded by the crawler), by name.
+    pub not_indexed: Vec<String>,
+}
+
+/// True when the crawler left a variable or template in a name (it cannot be asked for).
+pub(crate) fn unexpanded(name: &str) -> bool {
+    name.contains('$') || name.contains("{{") || name.contains("{%")
+}
+
+impl Missing {
+    /// `d` reported as missing, for `reason`.
+    pub fn of(d: &Dependency, reason: impl Into<String>) -> Missing {
+        Missing {
+            ecosystem: d.ecosystem,
+            name: d.name.clone(),
+            constraint: d.constraint.clone(),
+            origin: d.origin.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What every ecosystem's index step is given.
+pub struct IndexContext<'a> {
+    /// Every client.
+    pub sources: &'a Sources,
+    /// The manifest indexed.
+    pub manifest: &'a Manifest,
+    /// The date asked.
+    pub cutoff: &'a Cutoff,
+    /// The Debian suites to read.
+    pub suites: &'a [SuiteSpec],
+    /// The platform's architecture (the first suite's), for per-architecture answers.
+    pub arch: &'a str,
+    /// How many of the newest releases of each Python name get their `Requires-Dist` read.
+    pub py_metadata: usize,
+}
+
+impl<'a> IndexContext<'a> {
+    /// The manifest's dependencies of one ecosystem, in manifest order.
+    pub fn dependencies(&self, eco: Ecosystem) -> Vec<&'a Dependency> {
+        self.manifest
+            .dependencies
+            .iter()
+            .filter(|d| d.ecosystem == eco)
+            .collect()
+    }
+}
+
+/// Sees each Debian suite's verified indices as they arrive (to load them into a universe).
+pub type SuiteHook<'a> = dyn FnMut(&SuiteIndex) -> Result<(), SourceError> + 'a;
+
+/// One ecosystem's step of the index stage: given the manifest's
+/// dependencies of its ecosystem and the cutoff, it adds to the report what
+/// existed at the cutoff (versions, the metadata the universe needs), the pins
+/// it resolves, and the dependencies it found nothing for.
+pub trait IndexSource: Sync {
+    /// The ecosystems whose dependencies this step answers.
+    fn ecosystems(&self) -> &'static [Ecosystem];
+    /// Adds this ecosystem's findings to `out` (counts, missing, histories or pins).
+    fn index(
+        &self,
+        cx: &IndexContext<'_>,
+        on_suite: &mut SuiteHook<'_>,
+        out: &mut IndexReport,
+    ) -> Result<(), SourceError>;
+}

@@ -1,0 +1,64 @@
+//! The web's index step.
+
+use super::context::{IndexContext, IndexReport, IndexSource, Missing, SuiteHook, unexpanded};
+use crate::manifest::{Dependency, Ecosystem};
+use crate::source::SourceError;
+use crate::source::web::{WebPin, pin};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The web's index step: each URL's immutable copy and hashes, also for the
+/// source packages that dget fetches by URL (SONiC's web version control sees
+/// dget's download like any other).
+pub struct WebIndex;
+
+impl IndexSource for WebIndex {
+    fn ecosystems(&self) -> &'static [Ecosystem] {
+        &[Ecosystem::Web]
+    }
+
+    fn index(
+        &self,
+        cx: &IndexContext<'_>,
+        _: &mut SuiteHook<'_>,
+        out: &mut IndexReport,
+    ) -> Result<(), SourceError> {
+        let deps: Vec<(&Dependency, &str)> = cx
+            .manifest
+            .dependencies
+            .iter()
+            .filter_map(|d| match d.ecosystem {
+                Ecosystem::Web => Some((d, d.name.as_str())),
+                Ecosystem::DebSrc => d.attrs.get("url").map(|u| (d, u.as_str())),
+                Ecosystem::Deb
+                | Ecosystem::Py
+                | Ecosystem::Go
+                | Ecosystem::Git
+                | Ecosystem::Docker => None,
+            })
+            .collect();
+        let uniq: BTreeSet<&str> = deps
+            .iter()
+            .map(|(_, u)| *u)
+            .filter(|n| !unexpanded(n))
+            .collect();
+        out.counts.entry(Ecosystem::Web).or_default().names = uniq.len();
+        let src = cx.sources;
+        let pins: BTreeMap<&str, Result<WebPin, SourceError>> = uniq
+            .par_iter()
+            .map(|u| (*u, pin(&src.http, &src.git, &src.web, u, cx.cutoff)))
+            .collect();
+        for (d, u) in &deps {
+            match pins.get(u) {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => out.missing.push(Missing::of(d, e.to_string())),
+                None => out
+                    .missing
+                    .push(Missing::of(d, "URL not expanded by the crawler")),
+            }
+        }
+        out.web = pins.into_values().filter_map(Result::ok).collect();
+        out.counts.entry(Ecosystem::Web).or_default().versions = out.web.len();
+        Ok(())
+    }
+}
