@@ -8,19 +8,15 @@ use super::index::SourceArgs;
 use super::{Global, Status};
 use anyhow::{Context, bail};
 use serde::Serialize;
-use sonic_lock::lock::{Gap, Lock, PinKey, TrialRecord};
-use sonic_lock::pipeline::search::ManifestSearch;
+use sonic_lock::lock::{Gap, Lock, PinKey};
+use sonic_lock::pipeline::prove::{self, ProveError, Proven, Prover, SearchSpace, pick_text};
 use sonic_lock::pipeline::{Indexed, Options, Pipeline, TreeRequest};
 use sonic_lock::source::debian::archive::decompress;
 use sonic_lock::source::http::Request;
 use sonic_lock::source::index::Sources;
-use sonic_lock::trial::builder::Verdict;
-use sonic_lock::trial::journal::Journal;
-use sonic_lock::trial::learn::{
-    Attribution, Event, LearnConfig, LearnError, Learner, SingleCandidate,
-};
-use sonic_lock::trial::pool::Workspace;
-use sonic_lock::trial::search::{SolverSearch, reference_of};
+use sonic_lock::trial::builder::TrialError;
+use sonic_lock::trial::learn::{Attribution, Event, LearnConfig, LearnError};
+use sonic_lock::trial::search::reference_of;
 use sonic_lock::trial::stage::{LockStage, parse_contents};
 use sonic_lock::trial::triage::Triage;
 use std::path::PathBuf;
@@ -131,10 +127,6 @@ struct Report {
     gaps: Vec<Gap>,
 }
 
-fn pick_text(k: &PinKey, v: &str) -> String {
-    format!("{k} = {v}")
-}
-
 /// Crawl, index and solve through the library pipeline: the candidate lock,
 /// the pipeline and what it indexed (the learn loop re-solves from there).
 fn static_candidate<'s>(
@@ -236,19 +228,17 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
         Some(_) => None,
         None => Some(args.source.sources()?),
     };
-    let (candidate, pipeline) = match (&args.candidate, &sources) {
-        (Some(p), _) => (Lock::read(p)?, None),
+    let (candidate, pipeline, indexed) = match (&args.candidate, &sources) {
+        (Some(p), _) => (Lock::read(p)?, None, None),
         (None, Some(sources)) => {
             let (lock, pipeline, indexed) = static_candidate(&args, global, sources)?;
-            (lock, Some((pipeline, indexed)))
+            (lock, Some(pipeline), Some(indexed))
         }
         (None, None) => bail!("give --candidate FILE or --sonic-repo PATH_OR_URL"),
     };
     let out_path = args.lockfiles.join(format!("{}.lock", args.platform));
     let Some(builder) = args.builder.build()? else {
-        let mut lock = candidate;
-        lock.platform = args.platform.clone();
-        lock.trials.clear();
+        let lock = prove::unproven(candidate, &args.platform);
         lock.write(&out_path)?;
         if let Some(dir) = &args.export {
             sonic_lock::lock::sonic_versions::export(&lock, dir)?;
@@ -283,12 +273,10 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
     if let Some(p) = &args.signatures {
         triage.extend_from_file(p)?;
     }
-    let mut stage = LockStage::new(candidate.clone());
-    if let Some(p) = &args.contents {
-        stage = stage.with_owners(parse_contents(&read_contents(p, &args.source)?));
-    }
-    let ws = Workspace::new(&args.workspace);
-    let journal = Journal::open(&args.workspace.join("journal"))?;
+    let owners = match &args.contents {
+        Some(p) => Some(parse_contents(&read_contents(p, &args.source)?)),
+        None => None,
+    };
     let pb = super::progress(global, None, "trial builds");
     let on_event = |e: Event<'_, PinKey>| match e {
         Event::Progress(c) => pb.set_message(format!("trial builds: {c}")),
@@ -318,18 +306,6 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
             ),
         ),
     };
-    let learner = Learner {
-        builder: builder.as_ref(),
-        journal: Some(&journal),
-        workspace: &ws,
-        triage: &triage,
-        stage: &stage,
-        config: LearnConfig {
-            jobs: args.builder.jobs,
-            max_builds: args.max_builds,
-        },
-        on_event: &on_event,
-    };
     let universe = match &args.universe {
         None => None,
         Some(p) => Some(
@@ -337,46 +313,31 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
                 .with_context(|| format!("universe {}", p.display()))?,
         ),
     };
-    // Re-solving the crawled manifest when we have it (every image's real roots and
-    // transactions, metadata read as needed); a candidate with a universe file is
-    // searched around its own pins; a bare candidate is only judged.
-    let result = match (pipeline, &universe) {
-        (Some((pipeline, indexed)), _) => {
-            learner.run(&mut ManifestSearch::new(&pipeline, indexed), reference)
-        }
-        (None, Some(u)) => learner.run(&mut SolverSearch::for_candidate(u, &candidate), reference),
-        (None, None) => learner.run(
-            &mut SingleCandidate::new(LockStage::assignment_of(&candidate)),
-            reference,
-        ),
+    // Re-solving the crawled tree when we have it; a candidate with a universe
+    // file is searched around its own pins; a bare candidate is only judged.
+    let space = match (&pipeline, indexed, &universe) {
+        (Some(pipeline), Some(indexed), _) => SearchSpace::Tree {
+            pipeline,
+            indexed: Box::new(indexed),
+        },
+        (_, _, Some(u)) => SearchSpace::Universe(u),
+        _ => SearchSpace::Candidate,
     };
+    let prover = Prover {
+        builder: builder.as_ref(),
+        workspace: &args.workspace,
+        triage: &triage,
+        owners,
+        config: LearnConfig {
+            jobs: args.builder.jobs,
+            max_builds: args.max_builds,
+        },
+        reference,
+    };
+    let result = prove::prove(&args.platform, &candidate, space, prover, &on_event);
     pb.finish_and_clear();
-    let desc = builder.describe();
     match result {
-        Ok(locked) => {
-            let mut lock = stage.lock_for(&locked.assignment);
-            lock.platform = args.platform.clone();
-            for l in &locked.learned {
-                lock.trials.push(TrialRecord {
-                    candidate: l.candidate.clone(),
-                    builder: desc.clone(),
-                    result: Verdict::Fail,
-                    detail: Some(
-                        l.picks
-                            .iter()
-                            .map(|(k, v)| pick_text(k, v))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
-                });
-            }
-            lock.trials.push(TrialRecord {
-                candidate: locked.candidate.clone(),
-                builder: desc.clone(),
-                result: Verdict::Pass,
-                detail: None,
-            });
-            lock.normalize();
+        Ok(Proven { lock, locked }) => {
             lock.write(&out_path)?;
             if let Some(dir) = &args.export {
                 sonic_lock::lock::sonic_versions::export(&lock, dir)?;
@@ -414,11 +375,11 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
             }
             Ok(Status::Ok)
         }
-        Err(LearnError::Trial(sonic_lock::trial::builder::TrialError::Interrupted)) => {
+        Err(ProveError::Learn(LearnError::Trial(TrialError::Interrupted))) => {
             eprintln!("interrupted; finished trials are in the journal, run again to resume");
             Ok(Status::Code(130))
         }
-        Err(e @ (LearnError::Unsat { .. } | LearnError::Budget { .. })) => {
+        Err(ProveError::Learn(e @ (LearnError::Unsat { .. } | LearnError::Budget { .. }))) => {
             if global.json {
                 super::print_json(&Report {
                     platform: args.platform,

@@ -18,6 +18,7 @@
 pub mod asof;
 pub mod candidate;
 pub mod metadata;
+pub mod prove;
 pub mod search;
 pub mod tree;
 
