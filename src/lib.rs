@@ -1,7 +1,9 @@
 //! sonic-lock: make old sonic-buildimage builds reproducible.
 //!
 //! The library is a pipeline of stages that talk through versioned, serialisable
-//! artifacts (see `docs/architecture.md`):
+//! artifacts; stages depend downwards only, and [`pipeline`] composes them into
+//! the one entry that `lock`, `solve --platform` and time-axis `bisect` share
+//! (see `docs/architecture.md`, "Layering"):
 //!
 //! ```text
 //! platform ─▶ crawl ─▶ Manifest ─▶ source (as of cutoff) ─▶ Universe ─▶ solve ─▶ candidate Lock
