@@ -13,7 +13,6 @@ use sonic_lock::source::go::{GOPROXY_URL, GoProxy};
 use sonic_lock::source::http::{Http, HttpConfig};
 use sonic_lock::source::index::{self as stage, IndexReport, Sources, suites_for};
 use sonic_lock::source::pypi::{PYPI_URL, PyPi};
-use sonic_lock::source::to_universe;
 use sonic_lock::source::web::WebConfig;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -182,7 +181,7 @@ pub fn run(args: IndexArgs, global: &Global) -> anyhow::Result<Status> {
     let mut deb_candidates = 0usize;
     let report = stage::run(&src, &manifest, &cutoff, &suites, args.py_metadata, |si| {
         if args.universe.is_some() {
-            deb_candidates += to_universe::load_suite(&mut universe, si)?;
+            deb_candidates += stage::load_suite(&mut universe, si)?;
         }
         Ok(())
     });
@@ -190,7 +189,7 @@ pub fn run(args: IndexArgs, global: &Global) -> anyhow::Result<Status> {
     let report = report?;
     let mut universe_line = None;
     if let Some(path) = &args.universe {
-        let notes = to_universe::add_report(&mut universe, &manifest, &report)?;
+        let notes = stage::add_report(&mut universe, &manifest, &report)?;
         for n in &notes {
             eprintln!("warning: {n}");
         }

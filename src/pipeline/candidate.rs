@@ -12,7 +12,6 @@ use crate::solve::Nogood;
 use crate::solve::candidate;
 use crate::solve::images::{ManifestOptions, ManifestSolve, solve_manifest};
 use crate::source::index::{self, IndexReport};
-use crate::source::to_universe;
 use crate::universe::{PackageKey, Requirement, Universe};
 use std::collections::BTreeMap;
 
@@ -152,9 +151,9 @@ impl Pipeline<'_> {
             &cutoff,
             &suites,
             self.options.py_metadata,
-            |si| to_universe::load_suite(&mut universe, si).map(|_| ()),
+            |si| index::load_suite(&mut universe, si).map(|_| ()),
         )?;
-        warnings.extend(to_universe::add_report(&mut universe, &manifest, &report)?);
+        warnings.extend(index::add_report(&mut universe, &manifest, &report)?);
         for m in &report.missing {
             warnings.push(format!(
                 "no version at the cutoff: {} {} ({}): {}",

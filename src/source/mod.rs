@@ -14,7 +14,6 @@ pub mod go;
 pub mod http;
 pub mod index;
 pub mod pypi;
-pub mod to_universe;
 pub mod web;
 
 pub use crate::universe::history::{History, VersionAt};

@@ -13,6 +13,7 @@ use crate::source::go::GoProxy;
 use crate::source::http::Http;
 use crate::source::pypi::PyPi;
 use crate::source::web::{WebConfig, WebPin};
+use crate::universe::Universe;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -159,4 +160,19 @@ pub trait IndexSource: Sync {
         on_suite: &mut SuiteHook<'_>,
         out: &mut IndexReport,
     ) -> Result<(), SourceError>;
+    /// Adds this ecosystem's findings in `report` to `u` as candidates, with
+    /// a note in `notes` for each one that could not be added. Steps run in
+    /// [`INDEX_SOURCES`](super::INDEX_SOURCES) order and candidate ids follow
+    /// insertion order, so each step adds in report order. Ecosystems that add
+    /// nothing here (Debian's suites go in through the [`SuiteHook`] while the
+    /// index runs) keep the default.
+    fn add_to_universe(
+        &self,
+        _u: &mut Universe,
+        _manifest: &Manifest,
+        _report: &IndexReport,
+        _notes: &mut Vec<String>,
+    ) -> Result<(), SourceError> {
+        Ok(())
+    }
 }

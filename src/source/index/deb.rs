@@ -8,12 +8,34 @@ use super::context::{
 use crate::manifest::{Constraint, Ecosystem};
 use crate::source::SourceError;
 use crate::source::debian::archive::{IndexKind, Location, SuiteIndex, fetch_suite};
-use crate::universe::suite::dist_of;
+use crate::universe::Universe;
+use crate::universe::suite::{deb_domain, dist_of};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Debian's index step (binary and source packages).
 pub struct DebianIndex;
+
+/// Loads every verified `Packages` index of a suite into domain
+/// `<dist>/<arch>` (updates, backports and security share their
+/// distribution's domain, so apt's view is their union). Called from the
+/// [`SuiteHook`] as each suite arrives, hence no `add_to_universe` here.
+pub fn load_suite(u: &mut Universe, si: &SuiteIndex) -> Result<usize, SourceError> {
+    let mut n = 0;
+    // Pool paths are relative to the archive root, the part of `dists_url` before `dists/`.
+    let root = si
+        .dists_url
+        .rfind("/dists/")
+        .map(|i| &si.dists_url[..i])
+        .unwrap_or(&si.dists_url);
+    for ix in si.indices.iter().filter(|i| i.kind == IndexKind::Packages) {
+        let domain = deb_domain(&si.spec.suite, &ix.arch);
+        let first = u.candidate_count();
+        n += crate::universe::debian::load_packages(u, &ix.bytes, &ix.url, &domain)?;
+        u.absolutize_urls_since(first, root);
+    }
+    Ok(n)
+}
 
 impl IndexSource for DebianIndex {
     fn ecosystems(&self) -> &'static [Ecosystem] {

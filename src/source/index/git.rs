@@ -1,9 +1,10 @@
 //! git's index step.
 
 use super::context::{IndexContext, IndexReport, IndexSource, Missing, SuiteHook};
-use crate::manifest::{Dependency, Ecosystem};
+use crate::manifest::{Dependency, Ecosystem, Manifest};
 use crate::source::SourceError;
 use crate::source::git::{GitPin, git_pin};
+use crate::universe::{CandidateMeta, PackageKey, Universe};
 use rayon::prelude::*;
 use std::collections::BTreeSet;
 
@@ -40,6 +41,26 @@ impl IndexSource for GitIndex {
             }
         }
         out.counts.entry(Ecosystem::Git).or_default().versions = n;
+        Ok(())
+    }
+
+    /// git commits, in domain `git`.
+    fn add_to_universe(
+        &self,
+        u: &mut Universe,
+        _: &Manifest,
+        report: &IndexReport,
+        _: &mut Vec<String>,
+    ) -> Result<(), SourceError> {
+        for g in &report.git {
+            let pid = u.intern(PackageKey::new(Ecosystem::Git, "git", &g.url));
+            let meta = CandidateMeta {
+                first_seen: Some(g.date.clone()),
+                provenance: Some(format!("{} {} at cutoff: {}", g.url, g.reference, g.note)),
+                ..Default::default()
+            };
+            u.add_candidate(pid, &g.commit, meta, vec![], vec![], vec![])?;
+        }
         Ok(())
     }
 }

@@ -2,8 +2,9 @@
 
 use super::context::{IndexContext, IndexReport, IndexSource, Sources, SuiteHook};
 use super::histories::{HistoryRules, index_histories};
-use crate::manifest::{Constraint, Dependency, Ecosystem};
+use crate::manifest::{Constraint, Dependency, Ecosystem, Manifest};
 use crate::source::{History, SourceError, VersionSource};
+use crate::universe::{CandidateMeta, PackageKey, Universe};
 
 /// The Go proxy's index step: one history per module; an exact version the
 /// list lacks (a pseudo-version, a retracted tag) is looked up by its `.info`.
@@ -53,6 +54,34 @@ impl IndexSource for GoIndex {
         out: &mut IndexReport,
     ) -> Result<(), SourceError> {
         index_histories(self, cx, out);
+        Ok(())
+    }
+
+    /// Go modules, in domain `go`.
+    fn add_to_universe(
+        &self,
+        u: &mut Universe,
+        _: &Manifest,
+        report: &IndexReport,
+        notes: &mut Vec<String>,
+    ) -> Result<(), SourceError> {
+        for h in report
+            .histories
+            .iter()
+            .filter(|h| h.ecosystem == Ecosystem::Go)
+        {
+            let pid = u.intern(PackageKey::new(Ecosystem::Go, "go", &h.name));
+            for v in &h.versions {
+                let meta = CandidateMeta {
+                    first_seen: v.published.clone(),
+                    provenance: Some(format!("go proxy {}@{}", h.name, v.version)),
+                    ..Default::default()
+                };
+                if let Err(e) = u.add_candidate(pid, &v.version, meta, vec![], vec![], vec![]) {
+                    notes.push(format!("{} {} not added: {e}", h.name, v.version));
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! [`context`] holds what every step shares (the clients, the context, the
 //! report, the [`IndexSource`] trait); each ecosystem's step is one file here
-//! over its client; this file registers them and runs them in order.
+//! over its client (its index step and what it adds to the universe); this
+//! file registers them and runs them in order.
 
 pub mod context;
 pub mod deb;
@@ -19,11 +20,13 @@ pub use context::{
     EcoCount, INDEX_SCHEMA_VERSION, IndexContext, IndexReport, IndexSource, Missing, Sources,
     SuiteHook,
 };
+pub use deb::load_suite;
 
 use crate::date::Cutoff;
 use crate::manifest::{Ecosystem, Manifest};
 use crate::source::SourceError;
 use crate::source::debian::archive::{SuiteIndex, SuiteSpec};
+use crate::universe::Universe;
 use deb::DebianIndex;
 use docker::DockerIndex;
 use git::GitIndex;
@@ -115,6 +118,22 @@ pub fn run(
     Ok(report)
 }
 
+/// Adds what `report` found to `u`, each ecosystem's step in
+/// [`INDEX_SOURCES`] order (Python and Go histories, then git, then web pins;
+/// Debian suites went in through `on_suite` during [`run`]); returns notes on
+/// candidates that could not be added (a malformed `Requires-Python`, ...).
+pub fn add_report(
+    u: &mut Universe,
+    manifest: &Manifest,
+    report: &IndexReport,
+) -> Result<Vec<String>, SourceError> {
+    let mut notes = Vec::new();
+    for step in INDEX_SOURCES {
+        step.add_to_universe(u, manifest, report, &mut notes)?;
+    }
+    Ok(notes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +147,17 @@ mod tests {
                 .count();
             assert_eq!(n, 1, "{e:?} is indexed by {n} steps");
         }
+    }
+
+    /// Candidate ids follow insertion order and `run` sorts histories by
+    /// ecosystem, so steps registered in ecosystem order add candidates in
+    /// the order of `report.histories`.
+    #[test]
+    fn index_steps_are_registered_in_ecosystem_order() {
+        let firsts: Vec<Ecosystem> = INDEX_SOURCES
+            .iter()
+            .filter_map(|s| s.ecosystems().first().copied())
+            .collect();
+        assert!(firsts.windows(2).all(|w| w[0] < w[1]), "{firsts:?}");
     }
 }

@@ -2,8 +2,12 @@
 
 use super::context::{IndexContext, IndexReport, IndexSource, Sources, SuiteHook};
 use super::histories::{HistoryRules, index_histories};
-use crate::manifest::{Constraint, Ecosystem};
+use crate::manifest::{Constraint, Ecosystem, Manifest};
 use crate::source::{History, SourceError, VersionSource};
+use crate::universe::python::{PythonEnv, add_distribution};
+use crate::universe::suite::python_env_for;
+use crate::universe::{CandidateMeta, Universe};
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 /// PyPI's index step: one history per distinct (normalised) name, with the
@@ -67,6 +71,93 @@ impl IndexSource for PyPiIndex {
         out: &mut IndexReport,
     ) -> Result<(), SourceError> {
         index_histories(self, cx, out);
+        Ok(())
+    }
+
+    /// Python versions per interpreter domain (`py3`, `py2`, `buster-py3`,
+    /// ...), with `Requires-Dist` where read.
+    fn add_to_universe(
+        &self,
+        u: &mut Universe,
+        manifest: &Manifest,
+        report: &IndexReport,
+        notes: &mut Vec<String>,
+    ) -> Result<(), SourceError> {
+        // Which interpreters each Python name is installed for.
+        let mut envs: BTreeMap<String, BTreeSet<(String, &'static str)>> = BTreeMap::new();
+        for d in manifest
+            .dependencies
+            .iter()
+            .filter(|d| d.ecosystem == Ecosystem::Py)
+        {
+            let Ok(n) = crate::universe::python::PyName::new(&d.name).map(String::from) else {
+                continue;
+            };
+            envs.entry(n).or_default().insert(python_env_for(
+                d.context.suite.as_deref(),
+                d.context.python.as_deref(),
+            ));
+        }
+        let mut env_cache: BTreeMap<String, PythonEnv> = BTreeMap::new();
+        for h in report
+            .histories
+            .iter()
+            .filter(|h| h.ecosystem == Ecosystem::Py)
+        {
+            let wanted = envs
+                .get(&h.name)
+                .cloned()
+                .unwrap_or_else(|| [python_env_for(None, None)].into());
+            for (domain, full) in wanted {
+                if !env_cache.contains_key(&domain) {
+                    env_cache.insert(domain.clone(), PythonEnv::linux_cpython(&domain, full)?);
+                }
+                let Some(env) = env_cache.get(&domain) else {
+                    continue;
+                };
+                for v in &h.versions {
+                    let reqs: Vec<&str> = v.requires.iter().flatten().map(String::as_str).collect();
+                    let provenance = match &v.requires {
+                        Some(_) => format!(
+                            "pypi {}=={} (uploaded {})",
+                            h.name,
+                            v.version,
+                            v.published.as_deref().unwrap_or("?")
+                        ),
+                        None => format!(
+                            "pypi {}=={} (uploaded {}; Requires-Dist not read)",
+                            h.name,
+                            v.version,
+                            v.published.as_deref().unwrap_or("?")
+                        ),
+                    };
+                    let meta = CandidateMeta {
+                        url: v.url.clone(),
+                        sha256: v.sha256.clone(),
+                        first_seen: v.published.clone(),
+                        provenance: Some(provenance),
+                        // The solve reads it when it picks this release.
+                        requires_unknown: v.requires.is_none(),
+                        ..Default::default()
+                    };
+                    if let Err(e) = add_distribution(
+                        u,
+                        env,
+                        &h.name,
+                        &v.version,
+                        &reqs,
+                        v.requires_python.as_deref(),
+                        &[],
+                        meta,
+                    ) {
+                        notes.push(format!(
+                            "{} {} not added for {domain}: {e}",
+                            h.name, v.version
+                        ));
+                    }
+                }
+            }
+        }
         Ok(())
     }
 }

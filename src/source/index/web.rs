@@ -1,9 +1,10 @@
 //! The web's index step.
 
 use super::context::{IndexContext, IndexReport, IndexSource, Missing, SuiteHook, unexpanded};
-use crate::manifest::{Dependency, Ecosystem};
+use crate::manifest::{Dependency, Ecosystem, Manifest};
 use crate::source::SourceError;
 use crate::source::web::{WebPin, pin};
+use crate::universe::{CandidateMeta, PackageKey, Universe};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,6 +60,28 @@ impl IndexSource for WebIndex {
         }
         out.web = pins.into_values().filter_map(Result::ok).collect();
         out.counts.entry(Ecosystem::Web).or_default().versions = out.web.len();
+        Ok(())
+    }
+
+    /// web files, in domain `web` (version = md5).
+    fn add_to_universe(
+        &self,
+        u: &mut Universe,
+        _: &Manifest,
+        report: &IndexReport,
+        _: &mut Vec<String>,
+    ) -> Result<(), SourceError> {
+        for w in &report.web {
+            let pid = u.intern(PackageKey::new(Ecosystem::Web, "web", &w.url));
+            let meta = CandidateMeta {
+                url: Some(w.immutable_url.clone()),
+                sha256: Some(w.sha256.clone()),
+                md5: Some(w.md5.clone()),
+                provenance: Some(w.note.clone()),
+                ..Default::default()
+            };
+            u.add_candidate(pid, &w.md5, meta, vec![], vec![], vec![])?;
+        }
         Ok(())
     }
 }
