@@ -25,3 +25,6 @@ pub mod solve;
 pub mod source;
 pub mod trial;
 pub mod universe;
+
+#[cfg(test)]
+mod layering;
