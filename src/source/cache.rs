@@ -370,10 +370,7 @@ impl Cache {
                 ));
             }
         };
-        let mut at = Reader {
-            input,
-            line_no: 1,
-        };
+        let mut at = Reader { input, line_no: 1 };
         let mut stats = ImportStats::default();
         let mut clone: Option<PendingClone> = None;
         loop {
@@ -417,8 +414,9 @@ impl Cache {
                 }
                 ["git", rel, len] if v2 => {
                     let len = parse_len(len, &here, "git")?;
-                    let (name, inner) = split_git_path(rel)
-                        .ok_or_else(|| SourceError::parse(&here, format!("bad git path `{rel}`")))?;
+                    let (name, inner) = split_git_path(rel).ok_or_else(|| {
+                        SourceError::parse(&here, format!("bad git path `{rel}`"))
+                    })?;
                     if clone.as_ref().is_none_or(|c| c.name != name) {
                         if let Some(done) = clone.take() {
                             self.finish_clone(done)?;
@@ -431,7 +429,10 @@ impl Cache {
                     };
                     let dest = c.dir.path().join(&inner);
                     if dest.exists() {
-                        return Err(SourceError::parse(here, format!("git file `{rel}` appears twice")));
+                        return Err(SourceError::parse(
+                            here,
+                            format!("git file `{rel}` appears twice"),
+                        ));
                     }
                     if let Some(parent) = dest.parent() {
                         std::fs::create_dir_all(parent).map_err(|e| SourceError::io(parent, e))?;
@@ -591,7 +592,10 @@ impl Reader<'_> {
         }
         let mut nl = [0u8; 1];
         r.read_exact(&mut nl).map_err(|_| {
-            SourceError::parse(&here, format!("{kind} record: truncated (no newline after its {len} bytes)"))
+            SourceError::parse(
+                &here,
+                format!("{kind} record: truncated (no newline after its {len} bytes)"),
+            )
         })?;
         if nl[0] != b'\n' {
             return Err(SourceError::parse(

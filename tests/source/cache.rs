@@ -26,7 +26,10 @@ fn blob_declaring_more_bytes_than_the_file_holds_is_an_error_not_an_allocation()
     let d = tempfile::tempdir().unwrap();
     let c = Cache::open(&d.path().join("c")).unwrap();
     for len in HUGE {
-        let f = export_with(d.path(), &format!("blob {} {len}\nhello\n", sha256(b"hello")));
+        let f = export_with(
+            d.path(),
+            &format!("blob {} {len}\nhello\n", sha256(b"hello")),
+        );
         let err = c.import(&f).unwrap_err().to_string();
         assert!(
             err.contains(&format!("{}:2", f.display()))
@@ -35,7 +38,12 @@ fn blob_declaring_more_bytes_than_the_file_holds_is_an_error_not_an_allocation()
         );
     }
     // Nothing half-written is left behind.
-    assert_eq!(std::fs::read_dir(d.path().join("c/partial")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(d.path().join("c/partial"))
+            .unwrap()
+            .count(),
+        0
+    );
     assert!(!c.has(&sha256(b"hello")));
 }
 
@@ -53,7 +61,10 @@ fn key_declaring_more_bytes_than_the_file_holds_is_an_error_not_an_allocation() 
         );
     }
     // A key record longer than any key is refused before it is read whole.
-    let f = export_with(d.path(), &format!("key 2000000\n{}\n", "x".repeat(2_000_000)));
+    let f = export_with(
+        d.path(),
+        &format!("key 2000000\n{}\n", "x".repeat(2_000_000)),
+    );
     let err = c.import(&f).unwrap_err().to_string();
     assert!(err.contains("key record longer than"), "{err}");
 }
@@ -204,7 +215,10 @@ fn origin(dir: &Path) -> git2::Oid {
         let mut tb = repo.treebuilder(None).unwrap();
         tb.insert("f", blob, 0o100644).unwrap();
         let tree = repo.find_tree(tb.write().unwrap()).unwrap();
-        let ps: Vec<git2::Commit> = parent.iter().map(|p| repo.find_commit(*p).unwrap()).collect();
+        let ps: Vec<git2::Commit> = parent
+            .iter()
+            .map(|p| repo.find_commit(*p).unwrap())
+            .collect();
         let pr: Vec<&git2::Commit> = ps.iter().collect();
         let id = repo
             .commit(None, &sig, &sig, &format!("c{i}"), &tree, &pr)
@@ -235,7 +249,10 @@ fn export_carries_git_clones_so_an_offline_import_resolves_the_same_commit() {
     // Deterministic: the same cache exports the same bytes.
     let again = d.path().join("again.export");
     online.export(&again).unwrap();
-    assert_eq!(std::fs::read(&file).unwrap(), std::fs::read(&again).unwrap());
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
 
     // The air-gapped host: the origin is gone, the cache starts empty.
     std::fs::remove_dir_all(d.path().join("upstream")).unwrap();
@@ -280,5 +297,10 @@ fn git_paths_outside_the_cache_are_refused() {
         format!("{EXPORT_MAGIC_V1}\ngit git/{name}/HEAD 4\nevil\nend 0 0\n"),
     )
     .unwrap();
-    assert!(c.import(&f).unwrap_err().to_string().contains("unexpected record"));
+    assert!(
+        c.import(&f)
+            .unwrap_err()
+            .to_string()
+            .contains("unexpected record")
+    );
 }
