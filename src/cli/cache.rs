@@ -16,12 +16,12 @@ pub struct CacheArgs {
 /// What to do with the cache.
 #[derive(Debug, clap::Subcommand)]
 pub enum CacheAction {
-    /// Write every verified blob and request key into one file.
+    /// Write every verified blob, request key and git clone into one file.
     Export {
         /// Output file.
         file: PathBuf,
     },
-    /// Read an export file, verifying every blob before storing it.
+    /// Read an export file (this version's or an older one), verifying every blob before storing it.
     Import {
         /// Input file.
         file: PathBuf,
@@ -40,9 +40,10 @@ pub fn run(args: CacheArgs, global: &Global) -> anyhow::Result<Status> {
                 super::print_json(&s)?;
             } else {
                 println!(
-                    "exported {} blob(s) and {} key(s) to {}",
+                    "exported {} blob(s), {} key(s) and {} git clone(s) to {}",
                     s.blobs,
                     s.keys,
+                    s.clones,
                     file.display()
                 );
             }
@@ -53,9 +54,10 @@ pub fn run(args: CacheArgs, global: &Global) -> anyhow::Result<Status> {
                 super::print_json(&s)?;
             } else {
                 println!(
-                    "imported {} blob(s) and {} key(s) into {}",
+                    "imported {} blob(s), {} key(s) and {} git clone(s) into {}",
                     s.blobs,
                     s.keys,
+                    s.clones,
                     cache.root().display()
                 );
             }

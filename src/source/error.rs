@@ -59,6 +59,18 @@ pub enum SourceError {
         /// The cache directory searched.
         cache: PathBuf,
     },
+    /// `--offline` was given and the cached copy failed its hash check (it was removed).
+    #[error(
+        "offline: the cached copy of {url} ({what}) was corrupt (blob {blob} did not match its hash) and was removed; run without --offline to fetch it again"
+    )]
+    OfflineCorrupt {
+        /// The URL.
+        url: String,
+        /// What was being fetched.
+        what: String,
+        /// The removed blob file.
+        blob: PathBuf,
+    },
     /// A fetched or cached document is malformed.
     #[error("{location}: {message}")]
     Parse {

@@ -5,7 +5,7 @@
 //! expected hash before anything enters the cache, and `--offline`.
 
 use super::SourceError;
-use super::cache::{Cache, KeyEntry, sha256_file};
+use super::cache::{Cache, KeyEntry, Lookup, sha256_file};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::io::{Read, Write};
@@ -234,17 +234,23 @@ impl Http {
 
     /// GET with cache, retries and verification.
     pub fn get(&self, req: &Request<'_>) -> Result<Fetched, SourceError> {
-        if let Some(exp) = &req.expect
-            && let Some(bytes) = self.cache.get(&exp.sha256)?
-        {
-            self.bump(|s| s.cache_hits += 1);
-            return Ok(Fetched {
-                url: req.url.to_string(),
-                final_url: req.url.to_string(),
-                sha256: exp.sha256.clone(),
-                bytes,
-                from_cache: true,
-            });
+        // A corrupt cached copy is removed by the lookup; offline it is reported as such, not as a miss.
+        let mut corrupt = None;
+        if let Some(exp) = &req.expect {
+            match self.cache.lookup(&exp.sha256, req.url)? {
+                Lookup::Hit(bytes) => {
+                    self.bump(|s| s.cache_hits += 1);
+                    return Ok(Fetched {
+                        url: req.url.to_string(),
+                        final_url: req.url.to_string(),
+                        sha256: exp.sha256.clone(),
+                        bytes,
+                        from_cache: true,
+                    });
+                }
+                Lookup::Corrupt(p) => corrupt = Some(p),
+                Lookup::Missing => {}
+            }
         }
         let key = req.cache_key();
         if (!self.cfg.refresh || self.cfg.offline)
@@ -258,7 +264,15 @@ impl Http {
                     status: e.status,
                 });
             }
-            if let Some(bytes) = self.cache.get(&e.sha256)?
+            let found = match self.cache.lookup(&e.sha256, req.url)? {
+                Lookup::Hit(bytes) => Some(bytes),
+                Lookup::Corrupt(p) => {
+                    corrupt = Some(p);
+                    None
+                }
+                Lookup::Missing => None,
+            };
+            if let Some(bytes) = found
                 && req.expect.as_ref().is_none_or(|x| x.sha256 == e.sha256)
             {
                 self.bump(|s| s.cache_hits += 1);
@@ -272,6 +286,13 @@ impl Http {
             }
         }
         if self.cfg.offline {
+            if let Some(blob) = corrupt {
+                return Err(SourceError::OfflineCorrupt {
+                    url: req.url.to_string(),
+                    what: req.what.to_string(),
+                    blob,
+                });
+            }
             return Err(SourceError::Offline {
                 url: req.url.to_string(),
                 what: req.what.to_string(),
