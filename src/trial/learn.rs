@@ -398,9 +398,7 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
                 hash,
                 result,
                 report,
-            } = self
-                .judge(std::slice::from_ref(&a), &mut tally)?
-                .remove(0);
+            } = self.judge(std::slice::from_ref(&a), &mut tally)?.remove(0);
             match result.verdict {
                 Verdict::Pass => {
                     return Ok(Locked {
@@ -688,7 +686,9 @@ fn error_text(line: &str) -> Option<String> {
             t = text.trim();
         }
     }
-    const LEADS: [&str; 7] = ["E: ", "ERROR:", "ERROR ", "Error:", "error:", "fatal:", "FATAL:"];
+    const LEADS: [&str; 7] = [
+        "E: ", "ERROR:", "ERROR ", "Error:", "error:", "fatal:", "FATAL:",
+    ];
     LEADS
         .iter()
         .any(|p| t.starts_with(p))

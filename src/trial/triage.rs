@@ -782,13 +782,18 @@ mod tests {
             "fatal: unable to access 'https://github.com/x/y.git/': Failed to connect to github.com port 443: Connection refused",
         ] {
             let r = t().scan(line);
-            let m = r.infrastructure().unwrap_or_else(|| panic!("{line}: {r:?}"));
+            let m = r
+                .infrastructure()
+                .unwrap_or_else(|| panic!("{line}: {r:?}"));
             assert_eq!(m.line, 1);
             assert!(r.is_unattributed(), "{line}: {r:?}");
         }
         // A pool file that is gone is the pin's: not infrastructure.
         let r = t().scan("E: Failed to fetch http://deb.debian.org/debian/pool/main/o/openssl/libssl1.1_1.1.1n-0%2bdeb11u3_amd64.deb  404  Not Found");
-        assert!(r.infrastructure().is_none() && !r.is_unattributed(), "{r:?}");
+        assert!(
+            r.infrastructure().is_none() && !r.is_unattributed(),
+            "{r:?}"
+        );
         let e = Triage::from_toml(
             "[[signature]]\nid='x'\necosystem='deb'\nkind='weather'\ndescription='d'\npattern='abc'\nexample='abc'\n",
             "my.toml",

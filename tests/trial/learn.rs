@@ -181,7 +181,10 @@ impl Search for FixedPin {
     }
 
     fn forbid(&mut self, picks: Vec<(String, String)>, reason: &str) -> Forbid {
-        let picks: Vec<_> = picks.into_iter().filter(|(k, _)| *k != self.fixed).collect();
+        let picks: Vec<_> = picks
+            .into_iter()
+            .filter(|(k, _)| *k != self.fixed)
+            .collect();
         if picks.is_empty() {
             return Forbid::Unchangeable;
         }
@@ -262,7 +265,10 @@ fn a_builder_that_cannot_reach_its_sources_stops_the_loop_without_learning() {
     let (r, builds, nogoods) =
         learner_run(d.path(), &b, &mut GenSearch::new(6, 3), Some(oldest(6)));
     assert!(matches!(r, Err(LearnError::Infrastructure { .. })));
-    assert!(builds <= 2 && nogoods == 0, "{builds} builds, {nogoods} nogoods");
+    assert!(
+        builds <= 2 && nogoods == 0,
+        "{builds} builds, {nogoods} nogoods"
+    );
 }
 
 #[test]
@@ -272,8 +278,9 @@ fn every_candidate_failing_with_the_same_unblamed_error_stops_after_two() {
     let (r, builds, nogoods) = learner_run(d.path(), &b, &mut GenSearch::new(4, 3), None);
     let e = r.unwrap_err();
     assert!(
-        e.to_string()
-            .contains("every candidate fails the same way: error: the build machine is out of order"),
+        e.to_string().contains(
+            "every candidate fails the same way: error: the build machine is out of order"
+        ),
         "{e}"
     );
     assert_eq!(builds, 2);
@@ -323,7 +330,10 @@ fn a_search_proposing_a_judged_candidate_again_stops_the_loop() {
         None,
     );
     let e = r.unwrap_err();
-    assert!(matches!(e, LearnError::Repeated { proposals: 2, .. }), "{e}");
+    assert!(
+        matches!(e, LearnError::Repeated { proposals: 2, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("again"), "{e}");
     assert_eq!(builds, 1);
     // A rerun over the same journal answers from it and still stops: journal
