@@ -217,6 +217,81 @@ const CONTAINER_WORLD: &str = "/sonic-lock/world.json";
 /// The demo's build image: an empty root file system (everything it runs is mounted).
 pub const DEMO_IMAGE: &str = "sonic-lock-demo/empty:1";
 
+/// The `host:port` a world URL (`http://127.0.0.1:8080/...`) is served at.
+pub fn host_port(base: &str) -> Option<String> {
+    let rest = base.split_once("://").map_or(base, |(_, r)| r);
+    let authority = rest.split('/').next().filter(|a| !a.is_empty())?;
+    if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        Some(authority.to_string())
+    } else {
+        Some(format!("{authority}:80"))
+    }
+}
+
+/// The container CLI's arguments that run `sonic-lock demo reach` in the demo's
+/// build container (host networking, as the builds have) against `base`.
+pub fn reach_args(image: &str, exe: &Path, base: &str) -> Vec<String> {
+    let mut a = vec![s("run"), s("--rm"), s("--network"), s("host")];
+    for d in RUNTIME_DIRS.iter().filter(|d| Path::new(d).exists()) {
+        a.extend([s("-v"), format!("{d}:{d}:ro")]);
+    }
+    a.extend([
+        s("-v"),
+        format!("{}:{CONTAINER_EXE}:ro", exe.display()),
+        s(image),
+        s(CONTAINER_EXE),
+        s("demo"),
+        s("reach"),
+        host_port(base).unwrap_or_else(|| base.to_string()),
+    ]);
+    a
+}
+
+/// Whether the container builds reach the world at `base`: one tiny container
+/// connecting to it (a container runtime in another network namespace than the
+/// demo's cannot, even with host networking). `Err` says why not.
+pub fn container_reaches(runtime: &str, image: &str, exe: &Path, base: &str) -> Result<(), String> {
+    let o = Command::new(runtime)
+        .args(reach_args(image, exe, base))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {runtime}: {e}"))?;
+    if o.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last = err
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    Err(format!(
+        "a {runtime} container cannot reach {base}: {}",
+        last.trim()
+    ))
+}
+
+/// The builder to use once the container check is in: a container that cannot
+/// reach the world falls back to the command builder with a note, unless the
+/// container builder was asked for by name (then the check's failure is the error).
+pub fn after_reach_check(
+    choice: BuilderChoice,
+    reach: Result<(), String>,
+    asked_for_containers: bool,
+) -> Result<(BuilderChoice, Option<String>), String> {
+    match (choice, reach) {
+        (BuilderChoice::Docker { .. }, Err(why)) if asked_for_containers => Err(why),
+        (BuilderChoice::Docker { .. }, Err(why)) => Ok((
+            BuilderChoice::Command,
+            Some(format!("({why}; trial builds run as processes instead)")),
+        )),
+        (choice, _) => Ok((choice, None)),
+    }
+}
+
 /// Makes sure the demo's (empty) build image exists, importing it if needed.
 pub fn ensure_image(runtime: &str) -> Result<String, ScriptError> {
     let have = Command::new(runtime)
@@ -531,6 +606,48 @@ pub fn run_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn world_urls_give_the_address_to_reach() {
+        assert_eq!(
+            host_port("http://127.0.0.1:8080/debian").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(
+            host_port("http://localhost").as_deref(),
+            Some("localhost:80")
+        );
+        assert_eq!(host_port("http:///x"), None);
+        let a = reach_args("img", Path::new("/bin/x"), "http://127.0.0.1:9/y");
+        assert_eq!(a[..4], ["run", "--rm", "--network", "host"]);
+        assert_eq!(
+            a[a.len() - 5..],
+            ["img", CONTAINER_EXE, "demo", "reach", "127.0.0.1:9"]
+        );
+    }
+
+    #[test]
+    fn a_container_that_cannot_reach_the_world_falls_back_to_processes() {
+        let docker = BuilderChoice::Docker {
+            image: "i".into(),
+            runtime: "docker".into(),
+        };
+        let (c, note) = after_reach_check(docker.clone(), Err("no route".into()), false).unwrap();
+        assert_eq!(c, BuilderChoice::Command);
+        assert!(note.unwrap().contains("no route"));
+        assert_eq!(
+            after_reach_check(docker.clone(), Ok(()), false).unwrap(),
+            (docker.clone(), None)
+        );
+        assert_eq!(
+            after_reach_check(docker, Err("no route".into()), true).unwrap_err(),
+            "no route"
+        );
+        assert_eq!(
+            after_reach_check(BuilderChoice::Command, Err("x".into()), false).unwrap(),
+            (BuilderChoice::Command, None)
+        );
+    }
 
     #[test]
     fn shown_commands_quote_what_a_shell_would_split() {

@@ -55,12 +55,20 @@ pub enum DemoAction {
         #[arg(long)]
         world: PathBuf,
     },
+    /// Connects to HOST:PORT (run in the build container: does it reach the world?).
+    #[command(hide = true)]
+    Reach {
+        /// The world's server address.
+        addr: String,
+    },
 }
 
 /// Runs `sonic-lock demo`.
 pub fn run(args: DemoArgs, global: &Global) -> anyhow::Result<Status> {
-    if let Some(DemoAction::Build { world }) = args.action {
-        return build(&world);
+    match args.action {
+        Some(DemoAction::Build { world }) => return build(&world),
+        Some(DemoAction::Reach { addr }) => return reach(&addr),
+        None => {}
     }
     let exe = std::env::current_exe().context("cannot locate the sonic-lock binary")?;
     let (tmp, dir) = match &args.keep {
@@ -99,6 +107,23 @@ pub fn run(args: DemoArgs, global: &Global) -> anyhow::Result<Status> {
     let w = World::create(&dir.join(paths::WORLD))?;
     script::prepare(&dir, &w)?;
     let choice = choose_builder(args.builder, &mut out)?;
+    // Host networking shares the daemon's network, not necessarily the demo's.
+    let choice = match &choice {
+        BuilderChoice::Docker { image, runtime } => {
+            let reach = script::container_reaches(runtime, image, &exe, w.server.base());
+            let (choice, note) = script::after_reach_check(
+                choice.clone(),
+                reach,
+                args.builder == DemoBuilder::Docker,
+            )
+            .map_err(|why| anyhow::anyhow!("{why}"))?;
+            if let Some(note) = note {
+                writeln!(out, "{note}")?;
+            }
+            choice
+        }
+        BuilderChoice::Command => choice,
+    };
     writeln!(
         out,
         "World served at {}; trial builds use the {} builder.",
@@ -232,6 +257,26 @@ fn choose_builder(kind: DemoBuilder, out: &mut dyn Write) -> anyhow::Result<Buil
     }
 }
 
+/// `sonic-lock demo reach`: succeeds when a connection to `addr` opens within seconds.
+fn reach(addr: &str) -> anyhow::Result<Status> {
+    use std::net::ToSocketAddrs;
+    let timeout = std::time::Duration::from_secs(3);
+    let mut last = None;
+    for a in addr
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {addr}"))?
+    {
+        match std::net::TcpStream::connect_timeout(&a, timeout) {
+            Ok(_) => return Ok(Status::Ok),
+            Err(e) => last = Some(e),
+        }
+    }
+    match last {
+        Some(e) => Err(anyhow::Error::new(e).context(format!("cannot connect to {addr}"))),
+        None => bail!("{addr} names no address"),
+    }
+}
+
 /// `sonic-lock demo build`: the world's build of the candidate lock named by the environment.
 fn build(world_json: &Path) -> anyhow::Result<Status> {
     let env: BuildEnv = serde_json::from_slice(
@@ -249,4 +294,19 @@ fn build(world_json: &Path) -> anyhow::Result<Status> {
         Ok(c) => Status::Code(c),
         Err(_) => Status::Code(1),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reach_says_whether_the_address_answers() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        assert!(matches!(reach(&addr), Ok(Status::Ok)));
+        drop(l);
+        assert!(reach(&addr).is_err());
+        assert!(reach("no port").is_err());
+    }
 }

@@ -379,7 +379,11 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
             eprintln!("interrupted; finished trials are in the journal, run again to resume");
             Ok(Status::Code(130))
         }
-        Err(ProveError::Learn(e @ (LearnError::Unsat { .. } | LearnError::Budget { .. }))) => {
+        Err(ProveError::Learn(
+            e @ (LearnError::Unsat { .. }
+            | LearnError::Budget { .. }
+            | LearnError::Unchangeable { .. }),
+        )) => {
             if global.json {
                 super::print_json(&Report {
                     platform: args.platform,

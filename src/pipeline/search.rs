@@ -4,7 +4,7 @@
 use super::{Indexed, Pipeline};
 use crate::lock::PinKey;
 use crate::solve::Nogood;
-use crate::trial::learn::{Assignment, Search, SearchError};
+use crate::trial::learn::{Assignment, Forbid, Search, SearchError};
 use crate::trial::search::resolve_key;
 use crate::trial::stage::LockStage;
 use crate::universe::PackageKey;
@@ -53,15 +53,20 @@ impl Search for ManifestSearch<'_, '_> {
         Ok(LockStage::assignment_of(&solved.lock))
     }
 
-    fn forbid(&mut self, picks: Vec<(PinKey, String)>, reason: &str) {
+    fn forbid(&mut self, picks: Vec<(PinKey, String)>, reason: &str) -> Forbid {
         let u = &self.indexed.universe;
-        // As in [`SolverSearch`]: blaming only pins without alternatives leaves an
-        // empty nogood, and the next proposal rightly says that nothing is left.
+        // Pins the universe does not know (git, web, docker) have no alternatives
+        // and are in every proposal: the nogood holds over the others; blaming
+        // only them teaches nothing, and the loop must hear so.
         let picks: Vec<(PackageKey, String)> = picks
             .into_iter()
             .map(|(k, v)| (resolve_key(u, &k), v))
             .filter(|(k, _)| u.lookup(k).is_some())
             .collect();
+        if picks.is_empty() {
+            return Forbid::Unchangeable;
+        }
         self.nogoods.push(Nogood::new(picks, reason));
+        Forbid::Learned
     }
 }

@@ -12,9 +12,10 @@
 use super::builder::{Builder, TrialError, TrialInput, TrialResult, Verdict};
 use super::journal::Journal;
 use super::pool::{Counts, Workspace, run_all};
-use super::triage::{Implicated, Triage};
+use super::triage::{Implicated, Report, Triage};
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Debug;
+use std::fmt::{Debug, Display};
+use std::io::BufRead;
 
 /// A full assignment: one version per package key.
 pub type Assignment<K> = BTreeMap<K, String>;
@@ -25,8 +26,20 @@ pub trait Search {
     type Key: Clone + Ord + Debug + Send + Sync;
     /// The preferred assignment that violates no learned nogood, or why there is none.
     fn propose(&mut self) -> Result<Assignment<Self::Key>, SearchError>;
-    /// Learns that `picks` must not all hold together.
-    fn forbid(&mut self, picks: Vec<(Self::Key, String)>, reason: &str);
+    /// Learns that `picks` must not all hold together; says whether it could
+    /// (a nogood only on pins the search cannot change teaches it nothing).
+    fn forbid(&mut self, picks: Vec<(Self::Key, String)>, reason: &str) -> Forbid;
+}
+
+/// What a search made of a nogood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forbid {
+    /// Learned: no later proposal holds the picks together (picks the search
+    /// cannot change, being in every proposal, may be left out of it).
+    Learned,
+    /// Every pick is one the search cannot change (no alternative is known):
+    /// nothing was learned, and the next proposal would be the same.
+    Unchangeable,
 }
 
 /// Why a search proposes nothing.
@@ -165,6 +178,59 @@ pub enum LearnError {
     /// The search could not propose (its sources or inputs failed).
     #[error("the search failed: {0}")]
     Search(Box<dyn std::error::Error + Send + Sync>),
+    /// The failure is blamed on pins the search cannot change.
+    #[error(
+        "the failure of candidate {candidate} is blamed on pins no alternative exists for: {} (see {log})",
+        pins.join(", ")
+    )]
+    Unchangeable {
+        /// The blamed pins, `key = version`.
+        pins: Vec<String>,
+        /// Candidate hash.
+        candidate: String,
+        /// Its log.
+        log: String,
+    },
+    /// The search proposed a candidate this run had already judged: it did not learn.
+    #[error(
+        "the search proposed candidate {candidate} again after judging it ({proposals} proposals): \
+         the last nogood did not change its proposal"
+    )]
+    Repeated {
+        /// Candidate hash.
+        candidate: String,
+        /// Proposals so far.
+        proposals: usize,
+    },
+    /// A build failed on its sources (the builder cannot reach them), not on its pins.
+    #[error(
+        "candidate {candidate} failed reaching its sources, not on its pins ({signature}): {line}; \
+         the builder cannot reach its sources? (see {log})"
+    )]
+    Infrastructure {
+        /// The signature that matched.
+        signature: String,
+        /// The log line.
+        line: String,
+        /// Candidate hash.
+        candidate: String,
+        /// Its log.
+        log: String,
+    },
+    /// Consecutive candidates failed with the same error naming none of their pins.
+    #[error(
+        "every candidate fails the same way: {line}; the builder cannot reach its sources? \
+         (candidates {}, see {log})",
+        candidates.join(", ")
+    )]
+    SameFailure {
+        /// The first error line both logs share.
+        line: String,
+        /// The candidates that failed so.
+        candidates: Vec<String>,
+        /// The last log.
+        log: String,
+    },
 }
 
 /// The loop's fixed parts: builder, journal, workspace, triage table and stage.
@@ -190,13 +256,18 @@ struct Tally {
     cached: usize,
 }
 
-impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
-    /// Judges `batch` (in parallel up to `jobs`), through the journal.
-    fn judge(
-        &self,
-        batch: &[Assignment<K>],
-        tally: &mut Tally,
-    ) -> Result<Vec<(String, TrialResult)>, LearnError> {
+/// A judged candidate: its hash, result and (for a failure) the triage of its log.
+struct Judged {
+    hash: String,
+    result: TrialResult,
+    report: Report,
+}
+
+impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
+    /// Judges `batch` (in parallel up to `jobs`), through the journal; a
+    /// failure on the sources rather than the pins stops here, before anything
+    /// (delta debugging included) can learn from it.
+    fn judge(&self, batch: &[Assignment<K>], tally: &mut Tally) -> Result<Vec<Judged>, LearnError> {
         let desc = self.builder.describe();
         let mut inputs = Vec::with_capacity(batch.len());
         for a in batch {
@@ -234,7 +305,23 @@ impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
                     log: r.log.display().to_string(),
                 });
             }
-            out.push((input.candidate_hash.clone(), r));
+            let report = match r.verdict {
+                Verdict::Fail => self.triage.scan_file(&r.log).unwrap_or_default(),
+                _ => Report::default(),
+            };
+            if let Some(m) = report.infrastructure() {
+                return Err(LearnError::Infrastructure {
+                    signature: m.signature.clone(),
+                    line: m.text.trim().to_string(),
+                    candidate: input.candidate_hash.clone(),
+                    log: r.log.display().to_string(),
+                });
+            }
+            out.push(Judged {
+                hash: input.candidate_hash.clone(),
+                result: r,
+                report,
+            });
         }
         Ok(out)
     }
@@ -252,10 +339,7 @@ impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
     }
 
     /// Triage: the picks of `a` that the failure log implicates.
-    fn attribute(&self, a: &Assignment<K>, log: &std::path::Path) -> (Vec<K>, Vec<String>) {
-        let Ok(report) = self.triage.scan_file(log) else {
-            return (Vec::new(), Vec::new());
-        };
+    fn attribute(&self, a: &Assignment<K>, report: &Report) -> (Vec<K>, Vec<String>) {
         let mut keys = BTreeSet::new();
         let mut sigs = BTreeSet::new();
         for m in &report.matches {
@@ -284,6 +368,12 @@ impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
         };
         let mut learned: Vec<Learned<K>> = Vec::new();
         let mut seen_nogoods: BTreeSet<Vec<(K, String)>> = BTreeSet::new();
+        // Every proposal of this run, built or answered by the journal: each one
+        // is new, so the loop ends within `max_builds` builds plus the journal's
+        // answers, and a search that stopped learning is caught at once.
+        let mut judged: BTreeSet<String> = BTreeSet::new();
+        // The last failing proposal's error line, when triage blamed none of its pins.
+        let mut last_unblamed: Option<(String, String)> = None;
         // (assignment, verified to pass)
         let mut base: Option<(Assignment<K>, bool)> = reference.map(|r| (r, false));
         let mut proposals = 0;
@@ -297,7 +387,18 @@ impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
                 },
             })?;
             proposals += 1;
-            let (hash, result) = self.judge(std::slice::from_ref(&a), &mut tally)?.remove(0);
+            let proposed = self.stage.candidate_hash(&a);
+            if !judged.insert(proposed.clone()) {
+                return Err(LearnError::Repeated {
+                    candidate: proposed,
+                    proposals,
+                });
+            }
+            let Judged {
+                hash,
+                result,
+                report,
+            } = self.judge(std::slice::from_ref(&a), &mut tally)?.remove(0);
             match result.verdict {
                 Verdict::Pass => {
                     return Ok(Locked {
@@ -318,18 +419,37 @@ impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
                         log: result.log.clone(),
                         attribution: Attribution::WholeCandidate,
                     };
-                    search.forbid(l.picks.clone(), "the build could not judge this candidate");
+                    let f =
+                        search.forbid(l.picks.clone(), "the build could not judge this candidate");
+                    self.learned_or_stop(f, &l)?;
                     (self.on_event)(Event::Learned(&l));
                     learned.push(l);
                     continue;
                 }
                 Verdict::Fail | Verdict::Abort => {}
             }
-            let (keys, sigs) = self.attribute(&a, &result.log);
+            let (keys, sigs) = self.attribute(&a, &report);
             let mut picks: Vec<(K, String)> = keys
                 .iter()
                 .filter_map(|k| a.get(k).map(|v| (k.clone(), v.clone())))
                 .collect();
+            if picks.is_empty() {
+                // Different candidates failing with the same error that names none of
+                // their pins: the sources or the builder are broken, not the pins.
+                let line = first_error_line(&report, &result.log);
+                if let (Some(line), Some((prev, prev_line))) = (&line, &last_unblamed)
+                    && line == prev_line
+                {
+                    return Err(LearnError::SameFailure {
+                        line: line.clone(),
+                        candidates: vec![prev.clone(), hash],
+                        log: result.log.display().to_string(),
+                    });
+                }
+                last_unblamed = line.map(|l| (hash.clone(), l));
+            } else {
+                last_unblamed = None;
+            }
             let mut attribution = Attribution::Triage(sigs);
             if picks.is_empty() || seen_nogoods.contains(&picks) {
                 // Unattributed (or triage keeps blaming picks already forbidden): isolate.
@@ -353,9 +473,23 @@ impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
                     Attribution::WholeCandidate => "not isolated".into(),
                 }
             );
-            search.forbid(l.picks.clone(), &reason);
+            let f = search.forbid(l.picks.clone(), &reason);
+            self.learned_or_stop(f, &l)?;
             (self.on_event)(Event::Learned(&l));
             learned.push(l);
+        }
+    }
+
+    /// A nogood the search could not express stops the loop: its next proposal
+    /// would be the same candidate.
+    fn learned_or_stop(&self, f: Forbid, l: &Learned<K>) -> Result<(), LearnError> {
+        match f {
+            Forbid::Learned => Ok(()),
+            Forbid::Unchangeable => Err(LearnError::Unchangeable {
+                pins: l.picks.iter().map(|(k, v)| format!("{k} = {v}")).collect(),
+                candidate: l.candidate.clone(),
+                log: l.log.display().to_string(),
+            }),
         }
     }
 
@@ -378,7 +512,7 @@ impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
         };
         if !*verified {
             self.check_budget(tally)?;
-            let (_, r) = self.judge(std::slice::from_ref(b), tally)?.remove(0);
+            let r = self.judge(std::slice::from_ref(b), tally)?.remove(0).result;
             if r.verdict != Verdict::Pass {
                 // The reference does not pass here: there is no passing end to isolate against.
                 *base = None;
@@ -446,7 +580,10 @@ impl<K: Clone + Ord + Debug + Send + Sync> Learner<'_, K> {
                 self.check_budget(tally)?;
                 let batch: Vec<Assignment<K>> = group.iter().map(|s| apply(s)).collect();
                 let results = self.judge(&batch, tally)?;
-                if let Some(i) = results.iter().position(|(_, r)| r.verdict == Verdict::Fail) {
+                if let Some(i) = results
+                    .iter()
+                    .position(|j| j.result.verdict == Verdict::Fail)
+                {
                     found = Some(start * self.config.jobs.max(1) + i);
                     break;
                 }
@@ -507,9 +644,55 @@ impl<K: Clone + Ord + Debug + Send + Sync> Search for SingleCandidate<K> {
         }
     }
 
-    fn forbid(&mut self, picks: Vec<(K, String)>, reason: &str) {
+    fn forbid(&mut self, picks: Vec<(K, String)>, reason: &str) -> Forbid {
+        // Its next proposal then says that the only candidate is ruled out, and why.
         self.forbidden.push((picks, reason.to_string()));
+        Forbid::Learned
     }
+}
+
+/// The error a failure log leads with: the first signature that matched (and
+/// named no pin), else the first line that reads as an error; `None` when
+/// the log has no such line (nothing to compare failures by).
+fn first_error_line(report: &Report, log: &std::path::Path) -> Option<String> {
+    if let Some(m) = report.matches.first() {
+        return Some(m.text.trim().to_string());
+    }
+    let f = std::fs::File::open(log).ok()?;
+    let mut reader = std::io::BufReader::new(f);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf).ok()? == 0 {
+            return None;
+        }
+        let line = String::from_utf8_lossy(&buf);
+        if let Some(e) = error_text(&line) {
+            return Some(e);
+        }
+    }
+}
+
+/// `line` without a container runtime's step prefix (`#12 3.45 `), if it reads as an error.
+fn error_text(line: &str) -> Option<String> {
+    let mut t = line.trim();
+    if let Some(rest) = t.strip_prefix('#') {
+        // `#12 3.45 text`: the step number and elapsed seconds vary between builds.
+        let mut parts = rest.splitn(3, ' ');
+        if let (Some(step), Some(secs), Some(text)) = (parts.next(), parts.next(), parts.next())
+            && step.chars().all(|c| c.is_ascii_digit())
+            && secs.chars().all(|c| c.is_ascii_digit() || c == '.')
+        {
+            t = text.trim();
+        }
+    }
+    const LEADS: [&str; 7] = [
+        "E: ", "ERROR:", "ERROR ", "Error:", "error:", "fatal:", "FATAL:",
+    ];
+    LEADS
+        .iter()
+        .any(|p| t.starts_with(p))
+        .then(|| t.chars().take(400).collect())
 }
 
 /// Splits `c` into `n` nearly equal consecutive parts.
@@ -528,6 +711,17 @@ fn split<K: Clone>(c: &[K], n: usize) -> Vec<Vec<K>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_lines_are_read_past_step_prefixes() {
+        assert_eq!(
+            error_text("#12 3.45 E: Failed to fetch x\n").as_deref(),
+            Some("E: Failed to fetch x")
+        );
+        assert_eq!(error_text("  fatal: bad").as_deref(), Some("fatal: bad"));
+        assert_eq!(error_text("make: *** [all] Error 2"), None);
+        assert_eq!(error_text("Building p001"), None);
+    }
 
     #[test]
     fn split_covers_everything_in_order() {

@@ -3,7 +3,7 @@
 //! lock pin keys so the lock stage applies unchanged; this module also maps lock
 //! pins to universe packages and back.
 
-use super::learn::{Assignment, Search, SearchError};
+use super::learn::{Assignment, Forbid, Search, SearchError};
 use crate::lock::{Lock, PinKey};
 use crate::manifest::Ecosystem;
 use crate::solve::{Nogood, Preference, Solver};
@@ -197,18 +197,20 @@ impl Search for SolverSearch<'_> {
         Ok(a)
     }
 
-    fn forbid(&mut self, picks: Vec<(PinKey, String)>, reason: &str) {
-        // Pins the universe does not know have no alternatives: a nogood on them
-        // alone is empty for the solver, which then rightly reports no candidate left.
-        let known: Vec<(PinKey, String)> = picks
+    fn forbid(&mut self, picks: Vec<(PinKey, String)>, reason: &str) -> Forbid {
+        // Pins the universe does not know have no alternatives and are in every
+        // proposal: the nogood holds over the others, and over none when only they are blamed.
+        let picks: Vec<(PackageKey, String)> = picks
             .into_iter()
             .filter(|(k, _)| !self.fixed.contains_key(k))
-            .collect();
-        let picks: Vec<(PackageKey, String)> = known
-            .into_iter()
             .map(|(k, v)| (resolve_key(self.universe, &k), v))
+            .filter(|(k, _)| self.universe.lookup(k).is_some())
             .collect();
+        if picks.is_empty() {
+            return Forbid::Unchangeable;
+        }
         self.solver.add_nogood(Nogood::new(picks, reason));
+        Forbid::Learned
     }
 }
 
@@ -223,8 +225,17 @@ impl Search for Solver<'_> {
             .map_err(|e| SearchError::Unsat(e.explain()))
     }
 
-    fn forbid(&mut self, picks: Vec<(PackageKey, String)>, reason: &str) {
+    fn forbid(&mut self, picks: Vec<(PackageKey, String)>, reason: &str) -> Forbid {
+        let u = self.universe();
+        let picks: Vec<(PackageKey, String)> = picks
+            .into_iter()
+            .filter(|(k, _)| u.lookup(k).is_some())
+            .collect();
+        if picks.is_empty() {
+            return Forbid::Unchangeable;
+        }
         self.add_nogood(Nogood::new(picks, reason));
+        Forbid::Learned
     }
 }
 
@@ -354,19 +365,35 @@ mod tests {
         assert_eq!(by_name["https://x/y.git"], "b".repeat(40));
         let yaml = a.keys().find(|k| k.name == "pyyaml").unwrap().clone();
         let cy = a.keys().find(|k| k.name == "cython").unwrap().clone();
-        s.forbid(
-            vec![(yaml.clone(), "3.0".into()), (cy.clone(), "3.0".into())],
-            "cython_sources",
+        assert_eq!(
+            s.forbid(
+                vec![(yaml.clone(), "3.0".into()), (cy.clone(), "3.0".into())],
+                "cython_sources",
+            ),
+            Forbid::Learned
         );
         let b = s.propose().unwrap();
         assert!(!(b[&yaml] == "3.0" && b[&cy] == "3.0"), "{b:?}");
-        // Blaming only a pin the universe does not know leaves nothing to propose.
+        // Blaming only a pin the universe does not know teaches the search nothing,
+        // and it says so instead of dropping the nogood silently.
         let git = a
             .keys()
             .find(|k| k.name == "https://x/y.git")
             .unwrap()
             .clone();
-        s.forbid(vec![(git, "b".repeat(40))], "unknown revision");
-        assert!(s.propose().is_err());
+        assert_eq!(
+            s.forbid(vec![(git.clone(), "b".repeat(40))], "unknown revision"),
+            Forbid::Unchangeable
+        );
+        assert_eq!(s.propose().unwrap(), b);
+        // With a pin it can change, the nogood holds over that pin.
+        assert_eq!(
+            s.forbid(
+                vec![(git, "b".repeat(40)), (yaml.clone(), b[&yaml].clone())],
+                "x"
+            ),
+            Forbid::Learned
+        );
+        assert_ne!(s.propose().unwrap()[&yaml], b[&yaml]);
     }
 }

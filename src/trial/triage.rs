@@ -38,11 +38,25 @@ struct RawAlso {
     name: String,
 }
 
+/// What a signature says about the failure.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// The pins it names (possibly none) made the build fail.
+    #[default]
+    Pin,
+    /// The builder could not reach its sources (an archive index, DNS, a refused
+    /// connection): no pin is to blame, and no candidate would build.
+    Infrastructure,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSignature {
     id: String,
     ecosystem: String,
+    #[serde(default)]
+    kind: Kind,
     description: String,
     pattern: String,
     #[serde(default)]
@@ -71,6 +85,8 @@ pub struct Signature {
     pub ecosystem: String,
     /// What the failure means.
     pub description: String,
+    /// Whether the failure is the pins' or the infrastructure's.
+    pub kind: Kind,
     /// True for SONiC's silent version-control fallbacks (a pin not honoured).
     pub fallback: bool,
     /// A real-shaped log line the pattern must match.
@@ -105,6 +121,9 @@ pub struct Match {
     pub text: String,
     /// True for a silent version-control fallback.
     pub fallback: bool,
+    /// True when the signature says the builder could not reach its sources.
+    #[serde(default)]
+    pub infrastructure: bool,
     /// The pins it implicates (possibly none: e.g. `held broken packages`).
     pub implicated: Vec<Implicated>,
 }
@@ -130,6 +149,11 @@ impl Report {
     /// True when some signature matched but none named a pin, or nothing matched.
     pub fn is_unattributed(&self) -> bool {
         self.implicated().is_empty()
+    }
+
+    /// The first match saying the builder could not reach its sources.
+    pub fn infrastructure(&self) -> Option<&Match> {
+        self.matches.iter().find(|m| m.infrastructure)
     }
 }
 
@@ -212,6 +236,7 @@ impl Signature {
             id: raw.id.clone(),
             ecosystem: raw.ecosystem.clone(),
             description: raw.description.clone(),
+            kind: raw.kind,
             fallback: raw.fallback,
             example: raw.example.clone(),
             pattern,
@@ -411,6 +436,7 @@ impl<'a> Scanner<'a> {
                 line: self.line_no,
                 text: line.chars().take(400).collect(),
                 fallback: sig.fallback,
+                infrastructure: sig.kind == Kind::Infrastructure,
                 implicated: sig.implicate(line, &self.recent),
             });
         }
@@ -745,6 +771,36 @@ mod tests {
             m.implicated,
             vec![p("web", "https://example.org/x.tgz", None)]
         );
+    }
+
+    #[test]
+    fn unreachable_sources_are_infrastructure_and_blame_no_pin() {
+        for line in [
+            "E: Failed to fetch http://127.0.0.1:1/debian/dists/bullseye/main/binary-amd64/Packages  Connection refused",
+            "E: Failed to fetch http://127.0.0.1:8080/debian/dists/bullseye/main/binary-amd64/Packages  0  Not Found",
+            "#7 2.31 curl: (6) Could not resolve host: github.com",
+            "fatal: unable to access 'https://github.com/x/y.git/': Failed to connect to github.com port 443: Connection refused",
+        ] {
+            let r = t().scan(line);
+            let m = r
+                .infrastructure()
+                .unwrap_or_else(|| panic!("{line}: {r:?}"));
+            assert_eq!(m.line, 1);
+            assert!(r.is_unattributed(), "{line}: {r:?}");
+        }
+        // A pool file that is gone is the pin's: not infrastructure.
+        let r = t().scan("E: Failed to fetch http://deb.debian.org/debian/pool/main/o/openssl/libssl1.1_1.1.1n-0%2bdeb11u3_amd64.deb  404  Not Found");
+        assert!(
+            r.infrastructure().is_none() && !r.is_unattributed(),
+            "{r:?}"
+        );
+        let e = Triage::from_toml(
+            "[[signature]]\nid='x'\necosystem='deb'\nkind='weather'\ndescription='d'\npattern='abc'\nexample='abc'\n",
+            "my.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("my.toml:"), "{e}");
     }
 
     #[test]

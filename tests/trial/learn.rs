@@ -6,7 +6,9 @@ use crate::universe::{GenSearch, PyStage, checker, hidden_clauses, oldest, pkg, 
 use sonic_lock::trial::builder::Builder;
 use sonic_lock::trial::command::CommandBuilder;
 use sonic_lock::trial::journal::Journal;
-use sonic_lock::trial::learn::{Attribution, LearnConfig, LearnError, Learner, Locked, Search};
+use sonic_lock::trial::learn::{
+    Attribution, Event, Forbid, LearnConfig, LearnError, Learner, Locked, Search,
+};
 use sonic_lock::trial::pool::Workspace;
 use sonic_lock::trial::triage::Triage;
 
@@ -157,4 +159,191 @@ fn gen_search_honours_nogoods() {
     s.forbid(vec![v(0, "2"), v(2, "2")], "x");
     let a = s.propose().unwrap();
     assert_eq!((a[&pkg(0)].as_str(), a[&pkg(2)].as_str()), ("2", "1"));
+}
+
+/// A search that cannot change `fixed`: nogoods on it alone are unchangeable,
+/// as git, web and docker pins are to the real searches.
+struct FixedPin {
+    inner: GenSearch,
+    fixed: String,
+}
+
+impl Search for FixedPin {
+    type Key = String;
+
+    fn propose(
+        &mut self,
+    ) -> Result<sonic_lock::trial::learn::Assignment<String>, sonic_lock::trial::learn::SearchError>
+    {
+        let mut a = self.inner.propose()?;
+        a.insert(self.fixed.clone(), "1".into());
+        Ok(a)
+    }
+
+    fn forbid(&mut self, picks: Vec<(String, String)>, reason: &str) -> Forbid {
+        let picks: Vec<_> = picks
+            .into_iter()
+            .filter(|(k, _)| *k != self.fixed)
+            .collect();
+        if picks.is_empty() {
+            return Forbid::Unchangeable;
+        }
+        self.inner.forbid(picks, reason)
+    }
+}
+
+/// A search that forgets every nogood: it proposes the same candidate forever.
+struct Forgetful(GenSearch);
+
+impl Search for Forgetful {
+    type Key = String;
+
+    fn propose(
+        &mut self,
+    ) -> Result<sonic_lock::trial::learn::Assignment<String>, sonic_lock::trial::learn::SearchError>
+    {
+        self.0.propose()
+    }
+
+    fn forbid(&mut self, _picks: Vec<(String, String)>, _reason: &str) -> Forbid {
+        Forbid::Learned
+    }
+}
+
+fn learner_run<S: Search<Key = String>>(
+    dir: &std::path::Path,
+    builder: &dyn Builder,
+    search: &mut S,
+    reference: Option<sonic_lock::trial::learn::Assignment<String>>,
+) -> (Result<Locked<String>, LearnError>, usize, usize) {
+    let ws = Workspace::new(&dir.join("ws"));
+    let journal = Journal::open(&dir.join("journal")).unwrap();
+    let builds = std::sync::atomic::AtomicUsize::new(0);
+    let nogoods = std::sync::atomic::AtomicUsize::new(0);
+    let learner = Learner {
+        builder,
+        journal: Some(&journal),
+        workspace: &ws,
+        triage: triage(),
+        stage: &PyStage,
+        config: LearnConfig {
+            jobs: 1,
+            max_builds: 50,
+        },
+        on_event: &|e| match e {
+            Event::Judged { cached: false, .. } => {
+                builds.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Event::Learned(_) => {
+                nogoods.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            _ => {}
+        },
+    };
+    let r = learner.run(search, reference);
+    (r, builds.into_inner(), nogoods.into_inner())
+}
+
+fn sh(script: &str) -> CommandBuilder {
+    CommandBuilder::new(vec!["/bin/sh".into(), "-c".into(), script.into()])
+}
+
+#[test]
+fn a_builder_that_cannot_reach_its_sources_stops_the_loop_without_learning() {
+    let d = tempfile::tempdir().unwrap();
+    let b = sh(
+        "echo 'E: Failed to fetch http://127.0.0.1:1/debian/dists/bullseye/main/binary-amd64/Packages  Connection refused'; exit 100",
+    );
+    let (r, builds, nogoods) = learner_run(d.path(), &b, &mut GenSearch::new(6, 3), None);
+    let e = r.unwrap_err();
+    assert!(matches!(e, LearnError::Infrastructure { .. }), "{e}");
+    assert!(e.to_string().contains("cannot reach its sources"), "{e}");
+    assert!(builds <= 2, "{builds} builds");
+    assert_eq!(nogoods, 0);
+    // The same with a passing reference: delta debugging must not learn from it either.
+    let d = tempfile::tempdir().unwrap();
+    let (r, builds, nogoods) =
+        learner_run(d.path(), &b, &mut GenSearch::new(6, 3), Some(oldest(6)));
+    assert!(matches!(r, Err(LearnError::Infrastructure { .. })));
+    assert!(
+        builds <= 2 && nogoods == 0,
+        "{builds} builds, {nogoods} nogoods"
+    );
+}
+
+#[test]
+fn every_candidate_failing_with_the_same_unblamed_error_stops_after_two() {
+    let d = tempfile::tempdir().unwrap();
+    let b = sh("echo 'building'; echo 'error: the build machine is out of order'; exit 1");
+    let (r, builds, nogoods) = learner_run(d.path(), &b, &mut GenSearch::new(4, 3), None);
+    let e = r.unwrap_err();
+    assert!(
+        e.to_string().contains(
+            "every candidate fails the same way: error: the build machine is out of order"
+        ),
+        "{e}"
+    );
+    assert_eq!(builds, 2);
+    assert_eq!(nogoods, 1, "only the first failure was learned");
+}
+
+#[test]
+fn a_failure_blamed_only_on_unchangeable_pins_stops_with_their_names() {
+    let d = tempfile::tempdir().unwrap();
+    // Triage blames the fixed pin alone (pip names it), every time.
+    let b = sh("echo 'ERROR: No matching distribution found for fixed==1'; exit 1");
+    let mut s = FixedPin {
+        inner: GenSearch::new(3, 2),
+        fixed: "fixed".into(),
+    };
+    let t = std::time::Instant::now();
+    let (r, builds, nogoods) = learner_run(d.path(), &b, &mut s, None);
+    let e = r.unwrap_err();
+    assert!(matches!(e, LearnError::Unchangeable { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .contains("blamed on pins no alternative exists for: fixed = 1"),
+        "{e}"
+    );
+    assert_eq!((builds, nogoods), (1, 0));
+    assert!(t.elapsed() < std::time::Duration::from_secs(30));
+    // Unattributed, without a reference: the whole candidate is blamed; its
+    // changeable pins are learned and the fixed one is left out.
+    let d = tempfile::tempdir().unwrap();
+    let hidden = vec![vec![v(1, "2")]];
+    let mut s = FixedPin {
+        inner: GenSearch::new(3, 2),
+        fixed: "fixed".into(),
+    };
+    let (r, _, _) = learner_run(d.path(), &checker(&hidden, false), &mut s, None);
+    assert!(!violates(&r.unwrap().assignment, &hidden));
+}
+
+#[test]
+fn a_search_proposing_a_judged_candidate_again_stops_the_loop() {
+    let d = tempfile::tempdir().unwrap();
+    let hidden = vec![vec![v(0, "3")]];
+    let (r, builds, _) = learner_run(
+        d.path(),
+        &checker(&hidden, true),
+        &mut Forgetful(GenSearch::new(3, 3)),
+        None,
+    );
+    let e = r.unwrap_err();
+    assert!(
+        matches!(e, LearnError::Repeated { proposals: 2, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("again"), "{e}");
+    assert_eq!(builds, 1);
+    // A rerun over the same journal answers from it and still stops: journal
+    // answers cannot spin the loop either.
+    let (r, builds, _) = learner_run(
+        d.path(),
+        &checker(&hidden, true),
+        &mut Forgetful(GenSearch::new(3, 3)),
+        None,
+    );
+    assert!(matches!(r, Err(LearnError::Repeated { .. })));
+    assert_eq!(builds, 0);
 }

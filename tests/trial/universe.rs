@@ -8,7 +8,7 @@
 
 use sonic_lock::trial::builder::{TrialError, TrialInput};
 use sonic_lock::trial::command::CommandBuilder;
-use sonic_lock::trial::learn::{Assignment, Search, SearchError, Stage};
+use sonic_lock::trial::learn::{Assignment, Forbid, Search, SearchError, Stage};
 use sonic_lock::trial::triage::{Implicated, normalize_py};
 use std::collections::BTreeMap;
 
@@ -114,8 +114,9 @@ impl Search for GenSearch {
         }
     }
 
-    fn forbid(&mut self, picks: Vec<(String, String)>, _reason: &str) {
+    fn forbid(&mut self, picks: Vec<(String, String)>, _reason: &str) -> Forbid {
         self.nogoods.push(picks);
+        Forbid::Learned
     }
 }
 
