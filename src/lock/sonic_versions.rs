@@ -18,10 +18,10 @@
 //! and host images, and `host-image` inherits `host-base-image`.
 
 use super::lockfile::{
-    Archive, FieldError, Lock, LockError, Pin, check_context_word, check_image_name, check_version,
-    is_arbitrary_py_version,
+    Archive, FieldError, Lock, LockError, Pin, canonical_name, check_context_word,
+    check_image_name, check_version, is_arbitrary_py_version,
 };
-use crate::manifest::Ecosystem;
+use crate::manifest::{Ecosystem, check_name};
 use crate::universe::scheme_for;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -254,7 +254,8 @@ pub fn parse_file(
     ctype: &str,
 ) -> Result<BTreeMap<String, String>, VersionsError> {
     let mut out = BTreeMap::new();
-    let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
+    // key -> (line, key as written)
+    let mut first_line: BTreeMap<String, (usize, String)> = BTreeMap::new();
     for (i, raw) in text.split('\n').enumerate() {
         let line = i + 1;
         let err = |message: String| VersionsError::Line {
@@ -284,9 +285,6 @@ pub fn parse_file(
             return Err(err(format!("{c:?} inside `{}`", raw.escape_debug())));
         }
         let py = ctype == "py2" || ctype == "py3";
-        if py {
-            key = key.to_lowercase();
-        }
         // `name===version` (pip's arbitrary equality) splits as `name=` / `version`.
         let arbitrary = py && key.ends_with('=');
         if arbitrary {
@@ -319,13 +317,38 @@ pub fn parse_file(
             })?;
         }
         if let Some(eco) = eco {
+            // Docker keys are `<arch>:<image>`; the image is the name.
+            let name = match (eco, key.split_once(':')) {
+                (Ecosystem::Docker, Some((arch, name))) if check_context_word(arch).is_ok() => {
+                    name
+                }
+                _ => key.as_str(),
+            };
+            check_name(eco, name).map_err(|e| err(e.to_string()))?;
             check_version(eco, &value).map_err(|m| err(format!("`{key}`: {m}")))?;
         }
-        if let Some(first) = first_line.insert(key.clone(), line) {
-            return Err(err(format!(
-                "duplicate key `{key}` (first at line {first})"
-            )));
+        let written = key.clone();
+        if py {
+            // One distribution, one line: `zope.interface` is `zope-interface`.
+            key = canonical_name(Ecosystem::Py, &key);
         }
+        if let Some((first, first_spelling)) = first_line.get(&key) {
+            if *first_spelling == written || out.get(&key) != Some(&value) {
+                return Err(err(format!(
+                    "duplicate key `{written}` (`{first_spelling}` at line {first}{})",
+                    if *first_spelling == written {
+                        String::new()
+                    } else {
+                        format!(
+                            " is the same Python distribution, pinned to {}",
+                            out.get(&key).map_or("", String::as_str)
+                        )
+                    }
+                )));
+            }
+            continue;
+        }
+        first_line.insert(key.clone(), (line, written));
         out.insert(key, value);
     }
     Ok(out)
@@ -618,7 +641,7 @@ pub fn lock_to_tree(lock: &Lock) -> Result<(VersionTree, ExportSummary), Version
             )
         };
         let key = if ctype == "py2" || ctype == "py3" {
-            key.to_lowercase()
+            canonical_name(Ecosystem::Py, &key)
         } else {
             key
         };
