@@ -334,17 +334,14 @@ pub fn parse_file(
         }
         if let Some((first, first_spelling)) = first_line.get(&key) {
             if *first_spelling == written || out.get(&key) != Some(&value) {
-                return Err(err(format!(
-                    "duplicate key `{written}` (`{first_spelling}` at line {first}{})",
-                    if *first_spelling == written {
-                        String::new()
-                    } else {
-                        format!(
-                            " is the same Python distribution, pinned to {}",
-                            out.get(&key).map_or("", String::as_str)
-                        )
-                    }
-                )));
+                return Err(err(if *first_spelling == written {
+                    format!("duplicate key `{written}` (first at line {first})")
+                } else {
+                    format!(
+                        "duplicate key `{written}` (`{first_spelling}` at line {first} is the same Python distribution, pinned to {})",
+                        out.get(&key).map_or("", String::as_str)
+                    )
+                }));
             }
             continue;
         }
@@ -728,8 +725,12 @@ fn check_inside(root: &Path, rel: &Path) -> Result<(), VersionsError> {
     Ok(())
 }
 
-/// Writes `files` (relative path → text) under `out_dir`, atomically per file,
-/// after checking every path; returns the relative paths written.
+/// Writes `files` (relative path → text) under `out_dir` as one transaction:
+/// every path is checked, then every file is written beside its target under a
+/// temporary name, and only when all are written are they renamed into place.
+/// A failure before the renames removes the temporary files (and the directories
+/// this call created) and leaves the old files untouched. New files get the mode
+/// the umask gives; replaced files keep theirs. Returns the relative paths written.
 pub fn write_files(
     out_dir: &Path,
     files: &BTreeMap<PathBuf, String>,
@@ -737,21 +738,114 @@ pub fn write_files(
     for rel in files.keys() {
         check_inside(out_dir, rel)?;
     }
+    let mut created: Vec<PathBuf> = Vec::new();
+    let staged = stage_all(out_dir, files, &mut created);
+    let staged = match staged {
+        Ok(s) => s,
+        Err(e) => {
+            // Deepest first, and only if still empty: never a directory with user files.
+            for d in created.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+            return Err(untouched(e));
+        }
+    };
     let mut written = Vec::new();
-    for (rel, text) in files {
-        let path = out_dir.join(rel);
-        crate::fsio::write_atomic(&path, text.as_bytes()).map_err(io(&path))?;
+    let total = staged.len();
+    for (i, (rel, s)) in staged.into_iter().enumerate() {
+        let path = s.target().to_path_buf();
+        s.commit().map_err(|source| VersionsError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::new(
+                source.kind(),
+                format!(
+                    "{source} (after {i} of {total} files were replaced: {})",
+                    if written.is_empty() {
+                        "none".to_string()
+                    } else {
+                        written.join(", ")
+                    }
+                ),
+            ),
+        })?;
         written.push(rel.display().to_string());
     }
     Ok(written)
 }
 
-/// Removes `versions-*` files under `out_dir`'s module directories that are not in `keep`
+/// Says in a write error that nothing of the old tree was changed.
+fn untouched(e: VersionsError) -> VersionsError {
+    match e {
+        VersionsError::Io { path, source } => VersionsError::Io {
+            path,
+            source: std::io::Error::new(
+                source.kind(),
+                format!("{source} (nothing was written; the output directory is unchanged)"),
+            ),
+        },
+        VersionsError::Layout { path, message } => VersionsError::Layout {
+            path,
+            message: format!("{message} (nothing was written; the output directory is unchanged)"),
+        },
+        other => other,
+    }
+}
+
+/// Creates the directories and writes every file under a temporary name; each
+/// target must be absent or a regular file, so no rename can fail on a directory.
+fn stage_all(
+    out_dir: &Path,
+    files: &BTreeMap<PathBuf, String>,
+    created: &mut Vec<PathBuf>,
+) -> Result<Vec<(PathBuf, crate::fsio::Staged)>, VersionsError> {
+    let mut staged = Vec::new();
+    for (rel, text) in files {
+        let path = out_dir.join(rel);
+        if let Some(dir) = path.parent() {
+            create_dirs(dir, created)?;
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if !m.file_type().is_file() => {
+                return Err(VersionsError::Layout {
+                    path: path.display().to_string(),
+                    message: "exists and is not a regular file".into(),
+                });
+            }
+            _ => {}
+        }
+        let s = crate::fsio::Staged::new(&path, text.as_bytes()).map_err(io(&path))?;
+        staged.push((rel.clone(), s));
+    }
+    Ok(staged)
+}
+
+/// `create_dir_all`, remembering each directory it made (outermost first).
+fn create_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> Result<(), VersionsError> {
+    let mut missing = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        if d.as_os_str().is_empty() || std::fs::symlink_metadata(d).is_ok() {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        cur = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        std::fs::create_dir(&d).map_err(io(&d))?;
+        created.push(d);
+    }
+    Ok(())
+}
+
+/// `versions-*` files under `out_dir`'s module directories that are not in `keep`
 /// (as SONiC's own dump does), so a re-export never leaves stale pins behind.
-fn remove_stale(out_dir: &Path, keep: &BTreeSet<PathBuf>) -> Result<Vec<String>, VersionsError> {
-    let mut removed = Vec::new();
+/// Only names SONiC reads as version files count (`versions-<type>[-<dist>[-<arch>]]`
+/// with a known type): a `versions-deb.bak`, `versions-deb~` or notes file is the
+/// user's and stays.
+fn stale_files(out_dir: &Path, keep: &BTreeSet<PathBuf>) -> Result<Vec<PathBuf>, VersionsError> {
+    let mut stale = Vec::new();
     if !out_dir.is_dir() {
-        return Ok(removed);
+        return Ok(stale);
     }
     let mut module_dirs = Vec::new();
     for (name, path, ft) in sorted_dir(out_dir)? {
@@ -769,27 +863,33 @@ fn remove_stale(out_dir: &Path, keep: &BTreeSet<PathBuf>) -> Result<Vec<String>,
         }
     }
     for (rel_dir, dir) in module_dirs {
-        for (fname, path, ft) in sorted_dir(&dir)? {
+        for (fname, _, ft) in sorted_dir(&dir)? {
             let rel = rel_dir.join(&fname);
-            if ft.is_file() && fname.starts_with(VERSION_PREFIX) && !keep.contains(&rel) {
-                std::fs::remove_file(&path).map_err(io(&path))?;
-                removed.push(rel.display().to_string());
+            if ft.is_file() && parse_file_name(&fname).is_ok() && !keep.contains(&rel) {
+                stale.push(rel);
             }
         }
     }
-    Ok(removed)
+    Ok(stale)
 }
 
 /// Writes the lock as a `files/build/versions/` tree rooted at `out_dir`.
-/// Everything is rendered and checked before the first write.
+/// Everything is rendered and checked before the first write; the new files are
+/// written as one transaction ([`write_files`]), and only then are stale version
+/// files removed.
 pub fn export(lock: &Lock, out_dir: &Path) -> Result<ExportSummary, VersionsError> {
     let (tree, mut summary) = lock_to_tree(lock)?;
     let files = render_tree(&tree);
     for rel in files.keys() {
         check_inside(out_dir, rel)?;
     }
-    summary.removed = remove_stale(out_dir, &files.keys().cloned().collect())?;
+    let stale = stale_files(out_dir, &files.keys().cloned().collect())?;
     summary.files = write_files(out_dir, &files)?;
+    for rel in stale {
+        let path = out_dir.join(&rel);
+        std::fs::remove_file(&path).map_err(io(&path))?;
+        summary.removed.push(rel.display().to_string());
+    }
     Ok(summary)
 }
 
