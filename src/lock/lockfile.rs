@@ -567,13 +567,16 @@ impl Lock {
         let mut pins: Vec<Pin> = Vec::with_capacity(raw.pins.len());
         for sp in &raw.pins {
             let line = line_of(text, sp.span().start);
-            let mut p = sp.get_ref().clone();
+            let p = sp.get_ref().clone();
             p.validate().map_err(|(f, m)| invalid(line, "pin", f, m))?;
             let written = p.name.clone();
-            p.name = canonical_name(p.ecosystem, &p.name);
-            match seen.get(&p.key()) {
+            // The identity is spelling-independent; the pin keeps its first spelling,
+            // so a lock reads back as written.
+            let mut key = p.key();
+            key.name = canonical_name(p.ecosystem, &key.name);
+            match seen.get(&key) {
                 None => {
-                    seen.insert(p.key(), (line, pins.len(), written));
+                    seen.insert(key, (line, pins.len(), written));
                     pins.push(p);
                 }
                 Some((first_line, _, first)) if *first == written => {
@@ -753,7 +756,7 @@ impl Lock {
     }
 }
 
-/// The one spelling of a pin's name: Python names in their PEP 503 form, so that
+/// The name a pin's identity uses: Python names in their PEP 503 form, so that
 /// `zope.interface` and `Zope_Interface` are one pin (as they are to pip);
 /// every other ecosystem's names are taken as written.
 pub fn canonical_name(eco: Ecosystem, name: &str) -> String {

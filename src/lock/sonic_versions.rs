@@ -329,23 +329,31 @@ pub fn parse_file(
         }
         let written = key.clone();
         if py {
-            // One distribution, one line: `zope.interface` is `zope-interface`.
-            key = canonical_name(Ecosystem::Py, &key);
+            // The build lower-cases Python names.
+            key = key.to_lowercase();
         }
-        if let Some((first, first_spelling)) = first_line.get(&key) {
-            if *first_spelling == written || out.get(&key) != Some(&value) {
+        // One distribution, one line: `zope.interface` is `zope-interface`; the
+        // first spelling is kept.
+        let identity = if py {
+            canonical_name(Ecosystem::Py, &key)
+        } else {
+            key.clone()
+        };
+        if let Some((first, first_spelling)) = first_line.get(&identity) {
+            let first_value = out.get(first_spelling.to_lowercase().as_str());
+            if *first_spelling == written || first_value != Some(&value) {
                 return Err(err(if *first_spelling == written {
                     format!("duplicate key `{written}` (first at line {first})")
                 } else {
                     format!(
                         "duplicate key `{written}` (`{first_spelling}` at line {first} is the same Python distribution, pinned to {})",
-                        out.get(&key).map_or("", String::as_str)
+                        first_value.map_or("", String::as_str)
                     )
                 }));
             }
             continue;
         }
-        first_line.insert(key.clone(), (line, written));
+        first_line.insert(identity, (line, written));
         out.insert(key, value);
     }
     Ok(out)
@@ -638,7 +646,7 @@ pub fn lock_to_tree(lock: &Lock) -> Result<(VersionTree, ExportSummary), Version
             )
         };
         let key = if ctype == "py2" || ctype == "py3" {
-            canonical_name(Ecosystem::Py, &key)
+            key.to_lowercase()
         } else {
             key
         };

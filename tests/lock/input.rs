@@ -121,7 +121,7 @@ fn two_spellings_of_one_python_name_are_one_pin() {
     );
     let lock = read_lock(dir.path(), &body).unwrap();
     assert_eq!(lock.pins.len(), 1, "{:?}", lock.pins);
-    assert_eq!(lock.pins[0].name, "zope-interface");
+    assert_eq!(lock.pins[0].name, "zope.interface");
     let body = format!(
         "{}{}",
         pin("zope.interface", "5.4.0"),
@@ -139,7 +139,7 @@ fn two_spellings_of_one_python_name_are_one_pin() {
     )]);
     let lock = sonic_versions::import(tree.path()).unwrap();
     assert_eq!(lock.pins.len(), 1, "{:?}", lock.pins);
-    assert_eq!(lock.pins[0].name, "zope-interface");
+    assert_eq!(lock.pins[0].name, "zope.interface");
     let tree = write_tree(&[(
         "dockers/docker-x/versions-py3",
         "zope.interface==5.4.0\nzope-interface==5.5.0",
