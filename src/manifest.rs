@@ -92,7 +92,8 @@ pub struct NameError {
 /// - py: a PEP 508 distribution name (letters and digits, inner runs of `-_.`);
 /// - go: a module path: ASCII letters, digits and `-._~+/`, not starting with `-`
 ///   or `/`, no empty element, no element starting or ending with `.`;
-/// - git: `https://`, `http://`, `git://`, `ssh://`, `file://` or `git@host:path`;
+/// - git: `https://`, `http://`, `git://`, `ssh://`, `file://`, `git@host:path`, or an
+///   absolute path (a local repository);
 /// - web: `https://`, `http://` or `ftp://`;
 /// - docker: `name[:tag]` (a registry and `/` allowed): ASCII letters, digits and
 ///   `._-/:`, starting with a letter or digit.
@@ -151,15 +152,19 @@ pub fn check_name(eco: Ecosystem, name: &str) -> Result<(), NameError> {
                 .strip_prefix("git@")
                 .and_then(|r| r.split_once(':'))
                 .is_some_and(|(host, path)| !host.is_empty() && !path.is_empty());
-            if !scp && !has_scheme(name, &["https", "http", "git", "ssh", "file"]) {
+            // An absolute path is a local repository, as `git clone /srv/x.git` reads it.
+            let local = name.starts_with('/');
+            if !scp && !local && !has_scheme(name, &["https", "http", "git", "ssh", "file"]) {
                 return Err(bad(
-                    "a git repository is a URL (`https://`, `http://`, `git://`, `ssh://`, `file://` or `git@host:path`)",
+                    "a git repository is a URL (`https://`, `http://`, `git://`, `ssh://`, `file://`, `git@host:path`) or an absolute path",
                 ));
             }
         }
         Ecosystem::Web => {
             if !has_scheme(name, &["https", "http", "ftp"]) {
-                return Err(bad("a web pin is a URL (`https://`, `http://` or `ftp://`)"));
+                return Err(bad(
+                    "a web pin is a URL (`https://`, `http://` or `ftp://`)",
+                ));
             }
         }
         Ecosystem::Docker => {
@@ -323,7 +328,10 @@ impl Dependency {
             check_name(self.ecosystem, &self.name).map_err(|e| e.to_string())?;
         } else if self.name.is_empty()
             || self.name.starts_with('-')
-            || self.name.chars().any(|c| c.is_whitespace() || c.is_control())
+            || self
+                .name
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
         {
             return Err(format!(
                 "`{}` is not a name (empty, starts with `-`, or holds whitespace or a control character)",
@@ -334,8 +342,7 @@ impl Dependency {
             && !unexpanded
             && !v.contains('$')
         {
-            check_exact_version(self.ecosystem, v)
-                .map_err(|m| format!("exact version {m}"))?;
+            check_exact_version(self.ecosystem, v).map_err(|m| format!("exact version {m}"))?;
         }
         Ok(())
     }

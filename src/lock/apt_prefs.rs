@@ -4,8 +4,8 @@
 //! `/etc/apt/preferences.d/` of that image.
 
 use super::lockfile::{Lock, check_version};
-use crate::manifest::{Ecosystem, check_name};
 use super::sonic_versions::{VersionsError, effective, lock_to_tree, scopes};
+use crate::manifest::{Ecosystem, check_name};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -589,9 +589,8 @@ impl Lock {
                     });
                 }
                 Some((first_line, i, first)) => {
-                    merge_spelling(&mut pins[*i], p, first, &written, *first_line).map_err(
-                        |m| invalid(line, "pin", "name", m),
-                    )?;
+                    merge_spelling(&mut pins[*i], p, first, &written, *first_line)
+                        .map_err(|m| invalid(line, "pin", "name", m))?;
                 }
             }
         }

@@ -3,8 +3,8 @@
 //! environments, so build requirements (Cython under PyYAML 5.4.1) are pinned too.
 
 use super::lockfile::{Lock, check_version};
-use crate::manifest::{Ecosystem, check_name};
 use super::sonic_versions::{VersionsError, effective, lock_to_tree, scopes};
+use crate::manifest::{Ecosystem, check_name};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

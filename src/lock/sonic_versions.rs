@@ -319,9 +319,7 @@ pub fn parse_file(
         if let Some(eco) = eco {
             // Docker keys are `<arch>:<image>`; the image is the name.
             let name = match (eco, key.split_once(':')) {
-                (Ecosystem::Docker, Some((arch, name))) if check_context_word(arch).is_ok() => {
-                    name
-                }
+                (Ecosystem::Docker, Some((arch, name))) if check_context_word(arch).is_ok() => name,
                 _ => key.as_str(),
             };
             check_name(eco, name).map_err(|e| err(e.to_string()))?;

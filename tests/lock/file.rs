@@ -212,7 +212,9 @@ fn malformed_fields_name_the_line() {
     // Type errors and unknown fields come from the TOML layer, with a line.
     let (s, e) = err(&pin("ecosystem = \"deb\"\nname = \"aa\"\nversion = 3\n"));
     assert!(matches!(e, LockError::Parse { line: 10, .. }), "{s}");
-    let (s, e) = err(&pin("ecosystem = \"rpm\"\nname = \"aa\"\nversion = \"1\"\n"));
+    let (s, e) = err(&pin(
+        "ecosystem = \"rpm\"\nname = \"aa\"\nversion = \"1\"\n",
+    ));
     assert!(matches!(e, LockError::Parse { line: 8, .. }), "{s}");
     let (s, _) = err(&pin(
         "ecosystem = \"deb\"\nname = \"aa\"\nversion = \"1\"\nversoin = \"2\"\n",

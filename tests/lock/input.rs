@@ -59,17 +59,26 @@ fn apt_globs_as_debian_names_are_refused_by_the_lock_reader() {
     }
     // Other ecosystems: URLs for git and web, module paths for go, references for docker.
     for (eco, name, version) in [
-        ("git", "/etc/passwd", "0123456789abcdef0123456789abcdef01234567"),
+        (
+            "git",
+            "relative/x.git",
+            "0123456789abcdef0123456789abcdef01234567",
+        ),
         ("web", "x.tgz", "d41d8cd98f00b204e9800998ecf8427e"),
         ("go", "-x/y", "v1.0.0"),
         ("docker", "-debian", &format!("sha256:{}", "a".repeat(64))),
     ] {
         let e = read_lock(
             dir.path(),
-            &format!("\n[[pin]]\necosystem = \"{eco}\"\nname = \"{name}\"\nversion = \"{version}\"\n"),
+            &format!(
+                "\n[[pin]]\necosystem = \"{eco}\"\nname = \"{name}\"\nversion = \"{version}\"\n"
+            ),
         )
         .unwrap_err();
-        assert!(e.contains("t.lock:7:") && e.contains("field `name`"), "{eco}: {e}");
+        assert!(
+            e.contains("t.lock:7:") && e.contains("field `name`"),
+            "{eco}: {e}"
+        );
     }
 }
 
@@ -83,7 +92,10 @@ fn import_refuses_an_option_as_a_python_name_naming_file_and_line() {
     assert!(e.contains("default/versions-py3:2:"), "{e}");
     let dir = write_tree(&[("default/versions-deb", "libc6==2.31-13\n*==1.0")]);
     let e = read_tree(dir.path()).unwrap_err().to_string();
-    assert!(e.contains("default/versions-deb:2:") && e.contains("deb name"), "{e}");
+    assert!(
+        e.contains("default/versions-deb:2:") && e.contains("deb name"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -190,9 +202,14 @@ fn a_manifest_with_an_invalid_exact_version_is_refused_at_load() {
             "{bad}: {e}"
         );
     }
-    manifest_with(Ecosystem::Py, EVIL_PY, "1.0").write(&p).unwrap();
+    manifest_with(Ecosystem::Py, EVIL_PY, "1.0")
+        .write(&p)
+        .unwrap();
     let e = Manifest::read(&p).unwrap_err().to_string();
-    assert!(e.contains("Dockerfile.j2:12") && e.contains("py name"), "{e}");
+    assert!(
+        e.contains("Dockerfile.j2:12") && e.contains("py name"),
+        "{e}"
+    );
     // Valid ones, and a version the crawler could not expand, load.
     for (eco, name, ok) in [
         (Ecosystem::Deb, "libc6", "1:2.31-13+deb11u5"),
@@ -242,7 +259,10 @@ fn export_keeps_the_users_own_files() {
         ("default/versions-deb.orig", "old==1"),
         ("default/x~", "x"),
         ("default/versions-deb~", "x"),
-        ("default/versions-git", "https://x/y.git==0123456789abcdef0123456789abcdef01234567"),
+        (
+            "default/versions-git",
+            "https://x/y.git==0123456789abcdef0123456789abcdef01234567",
+        ),
     ]);
     let summary = sonic_versions::export(&small_lock("2.31-13"), out.path()).unwrap();
     assert_eq!(summary.removed, vec!["default/versions-git".to_string()]);
@@ -282,7 +302,10 @@ fn export_gives_new_files_the_umask_mode_and_keeps_existing_modes() {
 fn a_failed_export_leaves_the_old_tree_untouched() {
     let out = write_tree(&[
         ("default/versions-deb", "libc6==2.31-12"),
-        ("default/versions-git", "https://x/y.git==0123456789abcdef0123456789abcdef01234567"),
+        (
+            "default/versions-git",
+            "https://x/y.git==0123456789abcdef0123456789abcdef01234567",
+        ),
     ]);
     // Where the new versions-py3 must go, something else already is.
     std::fs::create_dir_all(out.path().join("default/versions-py3/inner")).unwrap();

@@ -331,7 +331,10 @@ fn override_fixture() -> tempfile::TempDir {
         ("dockers/docker-z/versions-deb", "pp==1"),
         ("dockers/docker-z/versions-deb-all-amd64", "pp==2"),
         ("dockers/docker-z/versions-deb-bullseye", "pp==1"),
-        ("dockers/sonic-slave-bullseye/versions-deb-bullseye", "ss==1"),
+        (
+            "dockers/sonic-slave-bullseye/versions-deb-bullseye",
+            "ss==1",
+        ),
         (
             "build/build-sonic-slave-bullseye/versions-deb-bullseye",
             "tt==1",
@@ -509,7 +512,10 @@ fn read_err(files: &[(&str, &str)]) -> String {
 fn malformed_version_files_are_clear_errors() {
     let e = read_err(&[("default/versions-deb", "aa==1\nlibfoo 1.0\n")]);
     assert!(e.contains("versions-deb:2: missing `==`"), "{e}");
-    let e = read_err(&[("dockers/docker-x/versions-deb-bullseye", "aa==1\nbb==2\naa==1")]);
+    let e = read_err(&[(
+        "dockers/docker-x/versions-deb-bullseye",
+        "aa==1\nbb==2\naa==1",
+    )]);
     assert!(
         e.contains("versions-deb-bullseye:3: duplicate key `aa` (first at line 1)"),
         "{e}"
