@@ -1,21 +1,94 @@
 //! File-system helpers shared by every stage: atomic writes and content hashes.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory,
 /// fsynced, then renamed over the target, so a reader never sees half a file.
+/// A new file gets the mode the umask gives (`0666 & !umask`), a replaced file
+/// keeps its mode.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    Staged::new(path, bytes)?.commit()
+}
+
+/// A file's next content, written and fsynced beside it under a temporary name
+/// but not yet in place: [`Staged::commit`] renames it over the target, and
+/// dropping it uncommitted removes the temporary file. Staging every file of a
+/// tree before committing any lets a failed write leave the old tree untouched.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+impl Staged {
+    /// Writes `bytes` to a new temporary file in `target`'s directory (which must exist).
+    pub fn new(target: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let base = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Created through `OpenOptions` (mode 0666 less the umask), unlike
+        // `tempfile`, which creates 0600 files.
+        let (tmp, mut file) = loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let tmp = dir.join(format!(".{base}.{}.{n}.tmp", std::process::id()));
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(f) => break (tmp, f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        let staged = Staged {
+            tmp,
+            target: target.to_path_buf(),
+            done: false,
+        };
+        file.write_all(bytes)?;
+        if let Ok(old) = std::fs::metadata(target)
+            && old.is_file()
+        {
+            file.set_permissions(old.permissions())?;
+        }
+        file.sync_all()?;
+        Ok(staged)
+    }
+
+    /// The file this will replace.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Renames the staged file over its target.
+    pub fn commit(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.tmp, &self.target)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
@@ -42,6 +115,35 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn atomic_write_respects_umask_and_keeps_an_existing_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // The process umask, read without changing it (creating a file applies it).
+        let probe = dir.path().join("probe");
+        std::fs::write(&probe, b"").unwrap();
+        let umask_mode = mode(&probe);
+        let fresh = dir.path().join("fresh");
+        write_atomic(&fresh, b"x").unwrap();
+        assert_eq!(mode(&fresh), umask_mode);
+        let kept = dir.path().join("kept");
+        std::fs::write(&kept, b"old").unwrap();
+        std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&kept, b"new").unwrap();
+        assert_eq!(mode(&kept), 0o640);
+        assert_eq!(std::fs::read(&kept).unwrap(), b"new");
+    }
+
+    #[test]
+    fn a_dropped_staged_file_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        drop(Staged::new(&p, b"x").unwrap());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -73,6 +73,165 @@ impl std::str::FromStr for Ecosystem {
     }
 }
 
+/// Why a name is not a valid name of its ecosystem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}` is not a valid {eco} name: {why}", .name.escape_debug())]
+pub struct NameError {
+    /// The ecosystem whose rules the name breaks.
+    pub eco: Ecosystem,
+    /// The name.
+    pub name: String,
+    /// Which rule it breaks.
+    pub why: &'static str,
+}
+
+/// Checks `name` against its ecosystem's rules, so that no name can reach a
+/// generated file as something else (a pip option, an apt glob, a second field):
+///
+/// - deb, deb-src: Debian policy, `[a-z0-9][a-z0-9+.-]+`;
+/// - py: a PEP 508 distribution name (letters and digits, inner runs of `-_.`);
+/// - go: a module path: ASCII letters, digits and `-._~+/`, not starting with `-`
+///   or `/`, no empty element, no element starting or ending with `.`;
+/// - git: `https://`, `http://`, `git://`, `ssh://`, `file://`, `git@host:path`, or an
+///   absolute path (a local repository);
+/// - web: `https://`, `http://` or `ftp://`;
+/// - docker: `name[:tag]` (a registry and `/` allowed): ASCII letters, digits and
+///   `._-/:`, starting with a letter or digit.
+///
+/// Every name must be non-empty and free of whitespace and control characters.
+pub fn check_name(eco: Ecosystem, name: &str) -> Result<(), NameError> {
+    let bad = |why: &'static str| NameError {
+        eco,
+        name: name.to_string(),
+        why,
+    };
+    if name.is_empty() {
+        return Err(bad("empty"));
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("contains whitespace or a control character"));
+    }
+    if name.starts_with('-') {
+        return Err(bad("starts with `-` (a tool would read it as an option)"));
+    }
+    match eco {
+        Ecosystem::Deb | Ecosystem::DebSrc => {
+            let ok = name.len() >= 2
+                && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+            if !ok {
+                return Err(bad(
+                    "Debian package names are `[a-z0-9][a-z0-9+.-]+` (at least 2 characters)",
+                ));
+            }
+        }
+        Ecosystem::Py => {
+            if name.parse::<pep508_rs::PackageName>().is_err() {
+                return Err(bad(
+                    "not a PEP 508 distribution name (letters and digits, inner runs of `-_.`)",
+                ));
+            }
+        }
+        Ecosystem::Go => {
+            let chars_ok = name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(c));
+            let elems_ok = name
+                .split('/')
+                .all(|e| !e.is_empty() && !e.starts_with('.') && !e.ends_with('.'));
+            if !chars_ok || !elems_ok {
+                return Err(bad(
+                    "Go module paths are `/`-separated elements of letters, digits and `-._~+`, none empty or starting or ending with `.`",
+                ));
+            }
+        }
+        Ecosystem::Git => {
+            let scp = name
+                .strip_prefix("git@")
+                .and_then(|r| r.split_once(':'))
+                .is_some_and(|(host, path)| !host.is_empty() && !path.is_empty());
+            // An absolute path is a local repository, as `git clone /srv/x.git` reads it.
+            let local = name.starts_with('/');
+            if !scp && !local && !has_scheme(name, &["https", "http", "git", "ssh", "file"]) {
+                return Err(bad(
+                    "a git repository is a URL (`https://`, `http://`, `git://`, `ssh://`, `file://`, `git@host:path`) or an absolute path",
+                ));
+            }
+        }
+        Ecosystem::Web => {
+            if !has_scheme(name, &["https", "http", "ftp"]) {
+                return Err(bad(
+                    "a web pin is a URL (`https://`, `http://` or `ftp://`)",
+                ));
+            }
+        }
+        Ecosystem::Docker => {
+            let ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-/:".contains(c));
+            if !ok {
+                return Err(bad(
+                    "docker references are `name[:tag]` of letters, digits and `._-/:`",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `scheme://` followed by something, for one of `schemes`.
+fn has_scheme(url: &str, schemes: &[&str]) -> bool {
+    url.split_once("://").is_some_and(|(s, rest)| {
+        schemes.contains(&s.to_ascii_lowercase().as_str()) && !rest.is_empty()
+    })
+}
+
+/// Why an exact version in a manifest is not a version of its ecosystem.
+///
+/// The manifest sits below the universe's version schemes, so this checks
+/// the ecosystem's own crates directly; the lock's stricter check is
+/// `lock::check_version`.
+pub fn check_exact_version(eco: Ecosystem, v: &str) -> Result<(), String> {
+    if v.is_empty() || v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "`{}` is empty or holds whitespace or a control character",
+            v.escape_debug()
+        ));
+    }
+    let hex = |n: &[usize]| n.contains(&v.len()) && v.chars().all(|c| c.is_ascii_hexdigit());
+    let ok = match eco {
+        Ecosystem::Deb | Ecosystem::DebSrc => {
+            // debversion alone accepts an empty upstream after the epoch (`1:`).
+            let upstream = v.split_once(':').map_or(v, |(_, u)| u);
+            upstream.starts_with(|c: char| c.is_ascii_digit())
+                && !upstream.ends_with('-')
+                && v.parse::<debversion::Version>().is_ok()
+        }
+        // A VCS URL pins a Python dependency to a commit.
+        Ecosystem::Py => v.parse::<pep440_rs::Version>().is_ok() || hex(&[40, 64]),
+        Ecosystem::Go => v
+            .strip_prefix('v')
+            .is_some_and(|s| s.parse::<semver::Version>().is_ok()),
+        Ecosystem::Git => hex(&[40, 64]),
+        Ecosystem::Docker => v
+            .strip_prefix("sha256:")
+            .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit())),
+        // Web versions are whatever the declaration names (a file's md5, a release).
+        Ecosystem::Web => !v.contains('/'),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a valid {eco} version",
+            v.escape_debug()
+        ))
+    }
+}
+
 /// What the declaration says about the version.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "value", rename_all = "kebab-case")]
@@ -150,6 +309,45 @@ pub struct Dependency {
     pub attrs: std::collections::BTreeMap<String, String>,
 }
 
+impl Dependency {
+    /// Checks the name and an exact version against the ecosystem's rules.
+    ///
+    /// Names and versions the crawler could not expand (marked `unexpanded`, or
+    /// holding a `$` variable such as `${binary:Version}`) are kept as found,
+    /// but must still be free of whitespace and control characters and not
+    /// start with `-`; every other name gets its ecosystem's full grammar
+    /// ([`check_name`]) for deb and py, whose names reach apt and pip directly.
+    pub fn validate(&self) -> Result<(), String> {
+        let unexpanded = self.attrs.contains_key("unexpanded");
+        let name_unexpanded = unexpanded || self.name.contains('$');
+        let full = matches!(
+            self.ecosystem,
+            Ecosystem::Deb | Ecosystem::DebSrc | Ecosystem::Py
+        ) && !name_unexpanded;
+        if full {
+            check_name(self.ecosystem, &self.name).map_err(|e| e.to_string())?;
+        } else if self.name.is_empty()
+            || self.name.starts_with('-')
+            || self
+                .name
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "`{}` is not a name (empty, starts with `-`, or holds whitespace or a control character)",
+                self.name.escape_debug()
+            ));
+        }
+        if let Constraint::Exact(v) = &self.constraint
+            && !unexpanded
+            && !v.contains('$')
+        {
+            check_exact_version(self.ecosystem, v).map_err(|m| format!("exact version {m}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// Severity of a crawl diagnostic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -214,6 +412,18 @@ pub enum ManifestError {
         /// What serde said.
         message: String,
     },
+    /// A dependency's name or exact version is not valid for its ecosystem.
+    #[error("{path}: dependency {name} declared at {origin}: {message}")]
+    Invalid {
+        /// The manifest file.
+        path: String,
+        /// The dependency's origin in the crawled tree.
+        origin: String,
+        /// The dependency's ecosystem and name, as found.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The schema version is newer than this tool understands.
     #[error(
         "{path}: manifest schema version {found} is not supported (this sonic-lock reads version {MANIFEST_SCHEMA_VERSION})"
@@ -261,6 +471,14 @@ impl Manifest {
                 path: p,
                 found: m.schema_version,
             });
+        }
+        for d in &m.dependencies {
+            d.validate().map_err(|message| ManifestError::Invalid {
+                path: p.clone(),
+                origin: d.origin.to_string(),
+                name: format!("{} `{}`", d.ecosystem, d.name.escape_debug()),
+                message,
+            })?;
         }
         Ok(m)
     }

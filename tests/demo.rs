@@ -281,13 +281,19 @@ fn the_world_build_reads_what_lock_write_writes() {
     let mut want = Vec::new();
     for eco in Ecosystem::ALL {
         let (demo_eco, version) = sample(eco);
-        let name = format!("http://origin/{eco}/thing");
+        let url = format!("http://origin/{eco}/thing");
+        // Names valid for their ecosystem; git and web pins are named by URL.
+        let name = match eco {
+            Ecosystem::Deb | Ecosystem::DebSrc | Ecosystem::Py => format!("{eco}-thing"),
+            Ecosystem::Go | Ecosystem::Docker => format!("origin.example/{eco}/thing"),
+            Ecosystem::Git | Ecosystem::Web => url.clone(),
+        };
         let mut pin = Pin::new(eco, &name, &version);
         pin.image = Some("sonic-slave-bullseye".into());
         pin.suite = Some("bullseye".into());
         pin.arch = Some("amd64".into());
         pin.python = (eco == Ecosystem::Py).then(|| "py3".into());
-        pin.url = Some(name.clone());
+        pin.url = Some(url.clone());
         pin.declared_url = Some(format!("http://declared/{eco}/thing"));
         pin.sha256 = Some(hex('d', 64));
         pin.md5 = Some(if eco == Ecosystem::Web {

@@ -3,8 +3,9 @@
 //! version files, so the stanzas are exactly what lands in
 //! `/etc/apt/preferences.d/` of that image.
 
-use super::lockfile::Lock;
+use super::lockfile::{Lock, check_version};
 use super::sonic_versions::{VersionsError, effective, lock_to_tree, scopes};
+use crate::manifest::{Ecosystem, check_name};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -14,7 +15,20 @@ use std::path::PathBuf;
 pub const PIN_PRIORITY: u32 = 999;
 
 /// Stanzas for `versions` (package → version), sorted case-insensitively.
-pub fn render_stanzas(versions: &BTreeMap<String, String>, priority: u32) -> String {
+/// Refuses a name or version that is not Debian's: apt reads a `Package:` value
+/// such as `*` or `/lib.*/` as a pattern that would pin every package.
+pub fn render_stanzas(
+    versions: &BTreeMap<String, String>,
+    priority: u32,
+) -> Result<String, VersionsError> {
+    for (k, v) in versions {
+        let refuse = |message: String| VersionsError::Pin {
+            pin: format!("deb {}", k.escape_debug()),
+            message: format!("{message} (refusing to write an apt preference)"),
+        };
+        check_name(Ecosystem::Deb, k).map_err(|e| refuse(e.to_string()))?;
+        check_version(Ecosystem::Deb, v).map_err(|e| refuse(e.to_string()))?;
+    }
     let mut keys: Vec<&String> = versions.keys().collect();
     keys.sort_by(|a, b| (a.to_lowercase(), *a).cmp(&(b.to_lowercase(), *b)));
     let mut out = String::new();
@@ -28,7 +42,7 @@ pub fn render_stanzas(versions: &BTreeMap<String, String>, priority: u32) -> Str
             versions[k]
         );
     }
-    out
+    Ok(out)
 }
 
 /// Files `<image>/01-versions-deb-<suite|all>[-<arch>]` (relative path → text), one per
@@ -56,7 +70,7 @@ pub fn render(lock: &Lock) -> Result<BTreeMap<PathBuf, String>, VersionsError> {
                 }
                 files.insert(
                     PathBuf::from(module).join(name),
-                    render_stanzas(debs, PIN_PRIORITY),
+                    render_stanzas(debs, PIN_PRIORITY)?,
                 );
             }
         }

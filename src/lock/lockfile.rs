@@ -7,7 +7,7 @@
 //! layout never depend on a serializer's version.
 
 use super::Verdict;
-use crate::manifest::Ecosystem;
+use crate::manifest::{Ecosystem, check_name};
 use crate::universe::version::{VersionError, scheme_for};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -151,6 +151,7 @@ impl Pin {
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         check_token("name", &self.name)?;
         check_token("version", &self.version)?;
+        check_name(self.ecosystem, &self.name).map_err(|e| ("name", e.to_string()))?;
         if matches!(
             self.ecosystem,
             Ecosystem::Deb | Ecosystem::DebSrc | Ecosystem::Py | Ecosystem::Docker
@@ -462,7 +463,9 @@ impl Lock {
         for (i, p) in self.pins.iter().enumerate() {
             p.validate()
                 .map_err(|(f, m)| invalid("pin", f, format!("{m} (pin {})", p.key())))?;
-            if let Some(first) = seen.insert(p.key(), i) {
+            let mut key = p.key();
+            key.name = canonical_name(p.ecosystem, &key.name);
+            if let Some(first) = seen.insert(key, i) {
                 return Err(LockError::Duplicate {
                     path: "<lock>".into(),
                     line: 0,
@@ -546,7 +549,7 @@ impl Lock {
             cutoff: raw.cutoff.get_ref().clone(),
             tool: raw.tool.get_ref().clone(),
             archives: raw.archives.iter().map(|s| s.get_ref().clone()).collect(),
-            pins: raw.pins.iter().map(|s| s.get_ref().clone()).collect(),
+            pins: Vec::new(),
             trials: raw.trials.iter().map(|s| s.get_ref().clone()).collect(),
             gaps: raw.gaps.iter().map(|s| s.get_ref().clone()).collect(),
         };
@@ -559,21 +562,39 @@ impl Lock {
             };
             return Err(invalid(line_of(text, span.start), "lock", field, message));
         }
-        let mut seen: BTreeMap<PinKey, usize> = BTreeMap::new();
+        // key -> (line, index in `pins`, name as written)
+        let mut seen: BTreeMap<PinKey, (usize, usize, String)> = BTreeMap::new();
+        let mut pins: Vec<Pin> = Vec::with_capacity(raw.pins.len());
         for sp in &raw.pins {
             let line = line_of(text, sp.span().start);
-            let p = sp.get_ref();
+            let p = sp.get_ref().clone();
             p.validate().map_err(|(f, m)| invalid(line, "pin", f, m))?;
-            if let Some(first_line) = seen.insert(p.key(), line) {
-                return Err(LockError::Duplicate {
-                    path: path.to_string(),
-                    line,
-                    first_line,
-                    what: "pin",
-                    key: p.key().to_string(),
-                });
+            let written = p.name.clone();
+            // The identity is spelling-independent; the pin keeps its first spelling,
+            // so a lock reads back as written.
+            let mut key = p.key();
+            key.name = canonical_name(p.ecosystem, &key.name);
+            match seen.get(&key) {
+                None => {
+                    seen.insert(key, (line, pins.len(), written));
+                    pins.push(p);
+                }
+                Some((first_line, _, first)) if *first == written => {
+                    return Err(LockError::Duplicate {
+                        path: path.to_string(),
+                        line,
+                        first_line: *first_line,
+                        what: "pin",
+                        key: p.key().to_string(),
+                    });
+                }
+                Some((first_line, i, first)) => {
+                    merge_spelling(&mut pins[*i], p, first, &written, *first_line)
+                        .map_err(|m| invalid(line, "pin", "name", m))?;
+                }
             }
         }
+        let lock = Lock { pins, ..lock };
         let mut names: BTreeMap<String, usize> = BTreeMap::new();
         for sp in &raw.archives {
             let line = line_of(text, sp.span().start);
@@ -732,6 +753,51 @@ impl Lock {
             None => self.pins.push(pin),
         }
     }
+}
+
+/// The name a pin's identity uses: Python names in their PEP 503 form, so that
+/// `zope.interface` and `Zope_Interface` are one pin (as they are to pip);
+/// every other ecosystem's names are taken as written.
+pub fn canonical_name(eco: Ecosystem, name: &str) -> String {
+    match eco {
+        Ecosystem::Py => crate::universe::python::normalize(name),
+        _ => name.to_string(),
+    }
+}
+
+/// Folds `other`, another spelling of `into`'s name, into `into`: the same version
+/// makes one pin (provenance merged); different versions are refused, since which
+/// one pip would honour is undefined.
+pub(crate) fn merge_spelling(
+    into: &mut Pin,
+    other: Pin,
+    first: &str,
+    second: &str,
+    first_line: usize,
+) -> Result<(), String> {
+    if into.version != other.version {
+        return Err(format!(
+            "`{}` == {} and `{}` (line {first_line}) == {} are one Python distribution (`{}`) with two versions",
+            second.escape_debug(),
+            other.version,
+            first.escape_debug(),
+            into.version,
+            into.name
+        ));
+    }
+    if into.url.is_none() {
+        into.url = other.url;
+    }
+    if into.sha256.is_none() {
+        into.sha256 = other.sha256;
+    }
+    into.why.extend(other.why);
+    into.dependents.extend(other.dependents);
+    into.why.sort();
+    into.why.dedup();
+    into.dependents.sort();
+    into.dependents.dedup();
+    Ok(())
 }
 
 /// The lower-case word a verdict is serialised as.

@@ -2,18 +2,32 @@
 //! the environment variable also reaches the PEP 517 isolated build
 //! environments, so build requirements (Cython under PyYAML 5.4.1) are pinned too.
 
-use super::lockfile::Lock;
+use super::lockfile::{Lock, check_version};
 use super::sonic_versions::{VersionsError, effective, lock_to_tree, scopes};
+use crate::manifest::{Ecosystem, check_name};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// `name==version` lines, sorted case-insensitively, each ending in a newline.
-pub fn render_constraints(versions: &BTreeMap<String, String>) -> String {
+/// Refuses a name or version that is not Python's: pip reads a line such as
+/// `-ihttps://...` as an option (`--index-url`), not a constraint.
+pub fn render_constraints(versions: &BTreeMap<String, String>) -> Result<String, VersionsError> {
+    for (k, v) in versions {
+        let refuse = |message: String| VersionsError::Pin {
+            pin: format!("py {}", k.escape_debug()),
+            message: format!("{message} (refusing to write a pip constraint)"),
+        };
+        // `name=` carries a version pip can only match literally (`name===version`).
+        let name = k.strip_suffix('=').unwrap_or(k);
+        check_name(Ecosystem::Py, name).map_err(|e| refuse(e.to_string()))?;
+        check_version(Ecosystem::Py, v).map_err(|e| refuse(e.to_string()))?;
+    }
     let mut keys: Vec<&String> = versions.keys().collect();
     keys.sort_by(|a, b| (a.to_lowercase(), *a).cmp(&(b.to_lowercase(), *b)));
-    keys.into_iter()
+    Ok(keys
+        .into_iter()
         .map(|k| format!("{k}=={}\n", versions[k]))
-        .collect()
+        .collect())
 }
 
 /// Files `<image>/constraints-<py2|py3>[-<suite|all>[-<arch>]].txt` (relative path → text),
@@ -40,7 +54,7 @@ pub fn render(lock: &Lock) -> Result<BTreeMap<PathBuf, String>, VersionsError> {
                         name.push_str(&format!("-{dist}"));
                     }
                     name.push_str(".txt");
-                    files.insert(PathBuf::from(module).join(name), render_constraints(pins));
+                    files.insert(PathBuf::from(module).join(name), render_constraints(pins)?);
                 }
             }
         }

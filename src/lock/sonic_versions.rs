@@ -18,10 +18,10 @@
 //! and host images, and `host-image` inherits `host-base-image`.
 
 use super::lockfile::{
-    Archive, FieldError, Lock, LockError, Pin, check_context_word, check_image_name, check_version,
-    is_arbitrary_py_version,
+    Archive, FieldError, Lock, LockError, Pin, canonical_name, check_context_word,
+    check_image_name, check_version, is_arbitrary_py_version,
 };
-use crate::manifest::Ecosystem;
+use crate::manifest::{Ecosystem, check_name};
 use crate::universe::scheme_for;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -254,7 +254,8 @@ pub fn parse_file(
     ctype: &str,
 ) -> Result<BTreeMap<String, String>, VersionsError> {
     let mut out = BTreeMap::new();
-    let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
+    // key -> (line, key as written)
+    let mut first_line: BTreeMap<String, (usize, String)> = BTreeMap::new();
     for (i, raw) in text.split('\n').enumerate() {
         let line = i + 1;
         let err = |message: String| VersionsError::Line {
@@ -284,9 +285,6 @@ pub fn parse_file(
             return Err(err(format!("{c:?} inside `{}`", raw.escape_debug())));
         }
         let py = ctype == "py2" || ctype == "py3";
-        if py {
-            key = key.to_lowercase();
-        }
         // `name===version` (pip's arbitrary equality) splits as `name=` / `version`.
         let arbitrary = py && key.ends_with('=');
         if arbitrary {
@@ -319,13 +317,41 @@ pub fn parse_file(
             })?;
         }
         if let Some(eco) = eco {
+            // Docker keys are `<arch>:<image>`; the image is the name.
+            let name = match (eco, key.split_once(':')) {
+                (Ecosystem::Docker, Some((arch, name))) if check_context_word(arch).is_ok() => name,
+                _ => key.as_str(),
+            };
+            check_name(eco, name).map_err(|e| err(e.to_string()))?;
             check_version(eco, &value).map_err(|m| err(format!("`{key}`: {m}")))?;
         }
-        if let Some(first) = first_line.insert(key.clone(), line) {
-            return Err(err(format!(
-                "duplicate key `{key}` (first at line {first})"
-            )));
+        let written = key.clone();
+        if py {
+            // The build lower-cases Python names.
+            key = key.to_lowercase();
         }
+        // One distribution, one line: `zope.interface` is `zope-interface`; the
+        // first spelling is kept.
+        let identity = if py {
+            canonical_name(Ecosystem::Py, &key)
+        } else {
+            key.clone()
+        };
+        if let Some((first, first_spelling)) = first_line.get(&identity) {
+            let first_value = out.get(first_spelling.to_lowercase().as_str());
+            if *first_spelling == written || first_value != Some(&value) {
+                return Err(err(if *first_spelling == written {
+                    format!("duplicate key `{written}` (first at line {first})")
+                } else {
+                    format!(
+                        "duplicate key `{written}` (`{first_spelling}` at line {first} is the same Python distribution, pinned to {})",
+                        first_value.map_or("", String::as_str)
+                    )
+                }));
+            }
+            continue;
+        }
+        first_line.insert(identity, (line, written));
         out.insert(key, value);
     }
     Ok(out)
@@ -705,8 +731,12 @@ fn check_inside(root: &Path, rel: &Path) -> Result<(), VersionsError> {
     Ok(())
 }
 
-/// Writes `files` (relative path → text) under `out_dir`, atomically per file,
-/// after checking every path; returns the relative paths written.
+/// Writes `files` (relative path → text) under `out_dir` as one transaction:
+/// every path is checked, then every file is written beside its target under a
+/// temporary name, and only when all are written are they renamed into place.
+/// A failure before the renames removes the temporary files (and the directories
+/// this call created) and leaves the old files untouched. New files get the mode
+/// the umask gives; replaced files keep theirs. Returns the relative paths written.
 pub fn write_files(
     out_dir: &Path,
     files: &BTreeMap<PathBuf, String>,
@@ -714,21 +744,114 @@ pub fn write_files(
     for rel in files.keys() {
         check_inside(out_dir, rel)?;
     }
+    let mut created: Vec<PathBuf> = Vec::new();
+    let staged = stage_all(out_dir, files, &mut created);
+    let staged = match staged {
+        Ok(s) => s,
+        Err(e) => {
+            // Deepest first, and only if still empty: never a directory with user files.
+            for d in created.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+            return Err(untouched(e));
+        }
+    };
     let mut written = Vec::new();
-    for (rel, text) in files {
-        let path = out_dir.join(rel);
-        crate::fsio::write_atomic(&path, text.as_bytes()).map_err(io(&path))?;
+    let total = staged.len();
+    for (i, (rel, s)) in staged.into_iter().enumerate() {
+        let path = s.target().to_path_buf();
+        s.commit().map_err(|source| VersionsError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::new(
+                source.kind(),
+                format!(
+                    "{source} (after {i} of {total} files were replaced: {})",
+                    if written.is_empty() {
+                        "none".to_string()
+                    } else {
+                        written.join(", ")
+                    }
+                ),
+            ),
+        })?;
         written.push(rel.display().to_string());
     }
     Ok(written)
 }
 
-/// Removes `versions-*` files under `out_dir`'s module directories that are not in `keep`
+/// Says in a write error that nothing of the old tree was changed.
+fn untouched(e: VersionsError) -> VersionsError {
+    match e {
+        VersionsError::Io { path, source } => VersionsError::Io {
+            path,
+            source: std::io::Error::new(
+                source.kind(),
+                format!("{source} (nothing was written; the output directory is unchanged)"),
+            ),
+        },
+        VersionsError::Layout { path, message } => VersionsError::Layout {
+            path,
+            message: format!("{message} (nothing was written; the output directory is unchanged)"),
+        },
+        other => other,
+    }
+}
+
+/// Creates the directories and writes every file under a temporary name; each
+/// target must be absent or a regular file, so no rename can fail on a directory.
+fn stage_all(
+    out_dir: &Path,
+    files: &BTreeMap<PathBuf, String>,
+    created: &mut Vec<PathBuf>,
+) -> Result<Vec<(PathBuf, crate::fsio::Staged)>, VersionsError> {
+    let mut staged = Vec::new();
+    for (rel, text) in files {
+        let path = out_dir.join(rel);
+        if let Some(dir) = path.parent() {
+            create_dirs(dir, created)?;
+        }
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if !m.file_type().is_file() => {
+                return Err(VersionsError::Layout {
+                    path: path.display().to_string(),
+                    message: "exists and is not a regular file".into(),
+                });
+            }
+            _ => {}
+        }
+        let s = crate::fsio::Staged::new(&path, text.as_bytes()).map_err(io(&path))?;
+        staged.push((rel.clone(), s));
+    }
+    Ok(staged)
+}
+
+/// `create_dir_all`, remembering each directory it made (outermost first).
+fn create_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> Result<(), VersionsError> {
+    let mut missing = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        if d.as_os_str().is_empty() || std::fs::symlink_metadata(d).is_ok() {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        cur = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        std::fs::create_dir(&d).map_err(io(&d))?;
+        created.push(d);
+    }
+    Ok(())
+}
+
+/// `versions-*` files under `out_dir`'s module directories that are not in `keep`
 /// (as SONiC's own dump does), so a re-export never leaves stale pins behind.
-fn remove_stale(out_dir: &Path, keep: &BTreeSet<PathBuf>) -> Result<Vec<String>, VersionsError> {
-    let mut removed = Vec::new();
+/// Only names SONiC reads as version files count (`versions-<type>[-<dist>[-<arch>]]`
+/// with a known type): a `versions-deb.bak`, `versions-deb~` or notes file is the
+/// user's and stays.
+fn stale_files(out_dir: &Path, keep: &BTreeSet<PathBuf>) -> Result<Vec<PathBuf>, VersionsError> {
+    let mut stale = Vec::new();
     if !out_dir.is_dir() {
-        return Ok(removed);
+        return Ok(stale);
     }
     let mut module_dirs = Vec::new();
     for (name, path, ft) in sorted_dir(out_dir)? {
@@ -746,27 +869,33 @@ fn remove_stale(out_dir: &Path, keep: &BTreeSet<PathBuf>) -> Result<Vec<String>,
         }
     }
     for (rel_dir, dir) in module_dirs {
-        for (fname, path, ft) in sorted_dir(&dir)? {
+        for (fname, _, ft) in sorted_dir(&dir)? {
             let rel = rel_dir.join(&fname);
-            if ft.is_file() && fname.starts_with(VERSION_PREFIX) && !keep.contains(&rel) {
-                std::fs::remove_file(&path).map_err(io(&path))?;
-                removed.push(rel.display().to_string());
+            if ft.is_file() && parse_file_name(&fname).is_ok() && !keep.contains(&rel) {
+                stale.push(rel);
             }
         }
     }
-    Ok(removed)
+    Ok(stale)
 }
 
 /// Writes the lock as a `files/build/versions/` tree rooted at `out_dir`.
-/// Everything is rendered and checked before the first write.
+/// Everything is rendered and checked before the first write; the new files are
+/// written as one transaction ([`write_files`]), and only then are stale version
+/// files removed.
 pub fn export(lock: &Lock, out_dir: &Path) -> Result<ExportSummary, VersionsError> {
     let (tree, mut summary) = lock_to_tree(lock)?;
     let files = render_tree(&tree);
     for rel in files.keys() {
         check_inside(out_dir, rel)?;
     }
-    summary.removed = remove_stale(out_dir, &files.keys().cloned().collect())?;
+    let stale = stale_files(out_dir, &files.keys().cloned().collect())?;
     summary.files = write_files(out_dir, &files)?;
+    for rel in stale {
+        let path = out_dir.join(&rel);
+        std::fs::remove_file(&path).map_err(io(&path))?;
+        summary.removed.push(rel.display().to_string());
+    }
     Ok(summary)
 }
 

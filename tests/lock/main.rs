@@ -7,5 +7,6 @@ mod common;
 
 mod cli;
 mod file;
+mod input;
 mod previous;
 mod versions;
