@@ -116,14 +116,26 @@ pub fn check_name(eco: Ecosystem, name: &str) -> Result<(), NameError> {
     }
     match eco {
         Ecosystem::Deb | Ecosystem::DebSrc => {
-            let ok = name.len() >= 2
-                && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-                && name
+            // apt takes a binary package with an architecture qualifier
+            // (`libboost1.74-dev:amd64`, `:any`, `:native`); a source package has none.
+            let (pkg, arch) = match name.split_once(':') {
+                Some((p, a)) if eco == Ecosystem::Deb => (p, Some(a)),
+                _ => (name, None),
+            };
+            let ok = pkg.len() >= 2
+                && pkg.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && pkg
                     .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
+                && arch.is_none_or(|a| {
+                    !a.is_empty()
+                        && a.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                });
             if !ok {
                 return Err(bad(
-                    "Debian package names are `[a-z0-9][a-z0-9+.-]+` (at least 2 characters)",
+                    "Debian package names are `[a-z0-9][a-z0-9+.-]+` (at least 2 characters), \
+                     optionally `:<arch>` for a binary package",
                 ));
             }
         }
@@ -314,8 +326,8 @@ impl Dependency {
     ///
     /// Names and versions the crawler could not expand (marked `unexpanded`, or
     /// holding a `$` variable such as `${binary:Version}`) are kept as found,
-    /// but must still be free of whitespace and control characters and not
-    /// start with `-`; every other name gets its ecosystem's full grammar
+    /// but must still be free of control characters and not start with `-`
+    /// (other names of git, web, go and docker also free of whitespace); every other name gets its ecosystem's full grammar
     /// ([`check_name`]) for deb and py, whose names reach apt and pip directly.
     pub fn validate(&self) -> Result<(), String> {
         let unexpanded = self.attrs.contains_key("unexpanded");
@@ -328,10 +340,10 @@ impl Dependency {
             check_name(self.ecosystem, &self.name).map_err(|e| e.to_string())?;
         } else if self.name.is_empty()
             || self.name.starts_with('-')
-            || self
-                .name
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
+            || self.name.chars().any(char::is_control)
+            // Unexpanded text (`$(sonic-cfggen -H ...)`) keeps its spaces: it is
+            // reported as found and never handed to a tool as a name.
+            || (!name_unexpanded && self.name.chars().any(char::is_whitespace))
         {
             return Err(format!(
                 "`{}` is not a name (empty, starts with `-`, or holds whitespace or a control character)",
@@ -496,5 +508,54 @@ impl Manifest {
             path: path.display().to_string(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debian_names_take_an_architecture_qualifier_on_binary_packages_only() {
+        for ok in ["libmnl0", "libmnl0:amd64", "libboost1.74-dev:any", "g++"] {
+            assert!(check_name(Ecosystem::Deb, ok).is_ok(), "{ok}");
+        }
+        for bad in ["libmnl0:", "libmnl0:AMD64", "*", "/lib.*/", ":amd64", "a"] {
+            assert!(check_name(Ecosystem::Deb, bad).is_err(), "{bad}");
+        }
+        assert!(check_name(Ecosystem::DebSrc, "isc-dhcp").is_ok());
+        assert!(check_name(Ecosystem::DebSrc, "isc-dhcp:amd64").is_err());
+    }
+
+    fn dep(eco: Ecosystem, name: &str) -> Dependency {
+        Dependency {
+            ecosystem: eco,
+            name: name.into(),
+            constraint: Constraint::None,
+            pinned: false,
+            origin: Origin {
+                file: "x.sh".into(),
+                line: 8,
+            },
+            context: Context::default(),
+            attrs: Default::default(),
+        }
+    }
+
+    #[test]
+    fn unexpanded_text_is_kept_as_found_but_names_are_checked() {
+        // What the real tree's platform scripts pip-install: a shell expansion.
+        let d = dep(
+            Ecosystem::Py,
+            "/usr/share/sonic/device/$(sonic-cfggen -H -v DEVICE_METADATA.localhost.platform)/x.whl",
+        );
+        assert!(d.validate().is_ok());
+        assert!(dep(Ecosystem::Git, "https://x/a b.git").validate().is_err());
+        assert!(
+            dep(Ecosystem::Py, "-ihttps://evil.example/simple/")
+                .validate()
+                .is_err()
+        );
+        assert!(dep(Ecosystem::Py, "$(x)\u{7}").validate().is_err());
     }
 }
