@@ -26,10 +26,18 @@ pub trait Materialize: Sync {
 
 /// Where finished trials are remembered across runs.
 pub trait TrialMemo: Sync {
-    /// The finished result of `key` built by `builder`, if any.
-    fn lookup(&self, key: &str, builder: &str) -> Option<TrialResult>;
-    /// Records a finished result durably.
-    fn record(&self, key: &str, builder: &str, result: &TrialResult) -> Result<(), BisectError>;
+    /// The finished result of `key` judged by a builder of `identity`
+    /// (`Builder::identity`), if any.
+    fn lookup(&self, key: &str, identity: &str) -> Option<TrialResult>;
+    /// Records a finished result of the builder described as `builder`, with
+    /// `identity`, durably.
+    fn record(
+        &self,
+        key: &str,
+        builder: &str,
+        identity: &str,
+        result: &TrialResult,
+    ) -> Result<(), BisectError>;
 }
 
 /// An [`Oracle`] backed by a [`Builder`].
@@ -82,8 +90,9 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
         let hash = self.candidates.candidate_hash(subset)?;
         let key = trial_key(&hash, attempt);
         let describe = self.builder.describe();
+        let identity = self.builder.identity();
         if let Some(memo) = self.memo
-            && let Some(r) = memo.lookup(&key, &describe)
+            && let Some(r) = memo.lookup(&key, &identity)
         {
             return Ok(Observation {
                 verdict: r.verdict,
@@ -125,7 +134,7 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
         if result.verdict != Verdict::Abort
             && let Some(memo) = self.memo
         {
-            memo.record(&key, &describe, &result)?;
+            memo.record(&key, &describe, &identity, &result)?;
         }
         Ok(Observation {
             verdict: result.verdict,
@@ -139,12 +148,18 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
 
 /// The trial journal is the memo: bisect resumes from the same journal as trial builds.
 impl TrialMemo for crate::trial::journal::Journal {
-    fn lookup(&self, key: &str, builder: &str) -> Option<TrialResult> {
-        crate::trial::journal::Journal::lookup(self, key, builder)
+    fn lookup(&self, key: &str, identity: &str) -> Option<TrialResult> {
+        crate::trial::journal::Journal::lookup(self, key, identity)
     }
 
-    fn record(&self, key: &str, builder: &str, result: &TrialResult) -> Result<(), BisectError> {
-        crate::trial::journal::Journal::record(self, key, builder, result).map_err(|e| {
+    fn record(
+        &self,
+        key: &str,
+        builder: &str,
+        identity: &str,
+        result: &TrialResult,
+    ) -> Result<(), BisectError> {
+        crate::trial::journal::Journal::record(self, key, builder, identity, result).map_err(|e| {
             BisectError::Prepare {
                 path: self.path().display().to_string(),
                 message: e.to_string(),

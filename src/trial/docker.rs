@@ -492,6 +492,20 @@ impl Builder for DockerBuilder {
         s
     }
 
+    fn identity(&self) -> String {
+        let c = &self.config;
+        let kind = Path::new(&c.runtime)
+            .file_name()
+            .map_or_else(|| c.runtime.clone(), |n| n.to_string_lossy().into_owned());
+        // The description carries the options (mounts, limits, env) that can change a verdict.
+        format!(
+            "{kind} image {} argv {:?} sha256:{}",
+            c.image,
+            c.argv,
+            crate::fsio::sha256_hex(self.describe().as_bytes())
+        )
+    }
+
     fn run(&self, input: &TrialInput) -> Result<TrialResult, TrialError> {
         if super::signal::interrupted() {
             return Err(TrialError::Interrupted);

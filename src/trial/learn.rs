@@ -273,7 +273,8 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
         for a in batch {
             let hash = self.stage.candidate_hash(a);
             let input = self.workspace.input(&hash, &desc)?;
-            if self.journal.and_then(|j| j.lookup(&hash, &desc)).is_none() {
+            let identity = self.builder.identity();
+            if self.journal.and_then(|j| j.lookup(&hash, &identity)).is_none() {
                 self.stage.materialize(a, &input)?;
             }
             inputs.push(input);

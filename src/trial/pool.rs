@@ -129,7 +129,8 @@ pub struct Outcome {
 /// one is recorded before it is returned.
 pub fn run_one(builder: &dyn Builder, journal: Option<&Journal>, input: &TrialInput) -> Outcome {
     let desc = builder.describe();
-    if let Some(r) = journal.and_then(|j| j.lookup(&input.candidate_hash, &desc)) {
+    let identity = builder.identity();
+    if let Some(r) = journal.and_then(|j| j.lookup(&input.candidate_hash, &identity)) {
         return Outcome {
             result: Ok(r),
             cached: true,
@@ -137,7 +138,7 @@ pub fn run_one(builder: &dyn Builder, journal: Option<&Journal>, input: &TrialIn
     }
     let result = builder.run(input).and_then(|r| {
         if let Some(j) = journal {
-            j.record(&input.candidate_hash, &desc, &r)
+            j.record(&input.candidate_hash, &desc, &identity, &r)
                 .map_err(|e| TrialError::Io {
                     path: j.path().to_path_buf(),
                     source: std::io::Error::other(e.to_string()),
