@@ -4,7 +4,8 @@
 
 use super::BisectError;
 use super::engine::{Observation, Oracle};
-use crate::trial::builder::{Builder, TrialInput, TrialResult, Verdict};
+use crate::trial::builder::{Builder, TrialError, TrialInput, TrialResult, Verdict};
+use crate::trial::pool::{TrialLock, clear_trial_dir};
 use std::path::{Path, PathBuf};
 
 /// A candidate written to disk for one trial.
@@ -106,10 +107,15 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
             return Err(BisectError::Interrupted);
         }
         let dir = self.trials_dir.join(&key);
+        // Before anything in the directory is touched: a build of this candidate
+        // still running there (left by a killed run) is killed, a live one waited for.
+        let _lock = match TrialLock::acquire(&dir, self.interrupted) {
+            Ok(l) => l,
+            Err(TrialError::Interrupted) => return Err(BisectError::Interrupted),
+            Err(e) => return Err(e.into()),
+        };
         // A directory left by an interrupted trial is stale: start it afresh.
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-        }
+        clear_trial_dir(&dir)?;
         let work_dir = dir.join("work");
         std::fs::create_dir_all(&work_dir).map_err(|e| io_err(&work_dir, e))?;
         let prepared = self.candidates.materialize(subset, &dir)?;
@@ -122,7 +128,7 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
         };
         let result = match self.builder.run(&input) {
             Ok(r) => r,
-            Err(crate::trial::builder::TrialError::Interrupted) => {
+            Err(TrialError::Interrupted) => {
                 return Err(BisectError::Interrupted);
             }
             Err(e) => return Err(e.into()),

@@ -160,7 +160,14 @@ impl Builder for CommandBuilder {
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
-        let run = supervise(cmd, &input.log, self.timeout, &self.describe(), &|| {})?;
+        let run = supervise(
+            cmd,
+            &input.log,
+            self.timeout,
+            &self.describe(),
+            None,
+            &|| {},
+        )?;
         Ok(run.into_result(input.log.clone()))
     }
 }
@@ -229,11 +236,15 @@ pub(crate) fn log_note(log: &Path, note: &str) {
 /// Spawns `cmd` in its own process group with stdout and stderr going to `log`,
 /// and waits for it, killing the group at `timeout` or when Ctrl-C arrives.
 /// `on_kill` runs after a kill so container builders can remove their container.
+/// The build's process group and `container` (`(runtime, name)`) are noted in
+/// the trial lock held by this thread, so a run after a `kill -9` of this one
+/// can stop the build.
 pub(crate) fn supervise(
     mut cmd: Command,
     log: &Path,
     timeout: Option<Duration>,
     describe: &str,
+    container: Option<(&str, &str)>,
     on_kill: &dyn Fn(),
 ) -> Result<Run, TrialError> {
     if let Some(dir) = log.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -252,6 +263,9 @@ pub(crate) fn supervise(
         builder: describe.to_string(),
         message: format!("{}: {e}", cmd.get_program().to_string_lossy()),
     })?;
+    if let Ok(pgid) = i32::try_from(child.id()) {
+        super::pool::note_build(pgid, container);
+    }
     let mut pause = Duration::from_millis(5);
     loop {
         match child.try_wait() {

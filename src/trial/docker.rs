@@ -224,7 +224,7 @@ impl Drop for ContainerGuard<'_> {
 
 /// `rm -f` a container, then make sure it is gone: a create racing with the
 /// kill of the CLI can make it appear after the first removal.
-fn remove_container(runtime: &str, name: &str) {
+pub(crate) fn remove_container(runtime: &str, name: &str) {
     for attempt in 0..5 {
         let _ = quiet(runtime, &["rm", "-f", "-v", name]);
         let listed = output(
@@ -530,6 +530,7 @@ impl Builder for DockerBuilder {
             &input.log,
             self.config.timeout,
             &self.describe(),
+            Some((runtime, &name)),
             &|| remove_container(runtime, &name),
         )?;
         if run.timed_out() {

@@ -470,7 +470,7 @@ impl Builder for SonicBuilder {
         }
         let checkout = c.checkout.clone();
         let runtime = c.runtime.clone();
-        let run = supervise(cmd, &input.log, c.timeout, &self.describe(), &|| {
+        let run = supervise(cmd, &input.log, c.timeout, &self.describe(), None, &|| {
             remove_containers_mounting(&runtime, &checkout)
         });
         drop(restore);

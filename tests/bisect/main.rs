@@ -6,5 +6,6 @@ mod common;
 
 mod cli;
 mod command;
+mod resume;
 mod docker;
 mod timeaxis;
