@@ -84,7 +84,12 @@ impl LockRecord {
 fn process_start(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: count fields after the last `)`.
-    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
 }
 
 /// True while process group `pgid` has a member (a zombie counts).
@@ -565,6 +570,62 @@ mod tests {
             std::fs::read_to_string(&counter).unwrap().lines().count(),
             6
         );
+    }
+
+    #[test]
+    fn trial_lock_kills_a_dead_runs_build_and_serialises_live_holders() {
+        use std::os::unix::process::CommandExt;
+        let d = tempfile::tempdir().unwrap();
+        let orphan = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = orphan.id() as i32;
+        let start = process_start(pgid).unwrap();
+        // Reaped as soon as it dies, as init does for a real orphan.
+        let orphan = std::thread::spawn(move || {
+            let mut orphan = orphan;
+            orphan.wait().unwrap()
+        });
+        // Left by a run that was killed: the flock is gone, the record stays.
+        std::fs::write(
+            d.path().join(TRIAL_LOCK),
+            format!("owner 999999\npgid {pgid}\nstart {start}\n"),
+        )
+        .unwrap();
+        let lock = TrialLock::acquire(d.path(), &|| false).unwrap();
+        assert!(lock.reaped());
+        let status = orphan.join().unwrap();
+        assert!(!status.success(), "{status:?}");
+        let text = std::fs::read_to_string(d.path().join(TRIAL_LOCK)).unwrap();
+        assert_eq!(text, format!("owner {}\n", std::process::id()));
+        // A second holder waits for the first; a released lock names no group.
+        let order = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let l = TrialLock::acquire(d.path(), &|| false).unwrap();
+                assert!(!l.reaped());
+                order.lock().unwrap().push("second");
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            order.lock().unwrap().push("first");
+            drop(lock);
+        });
+        assert_eq!(*order.lock().unwrap(), ["first", "second"]);
+        assert_eq!(
+            std::fs::read_to_string(d.path().join(TRIAL_LOCK)).unwrap(),
+            ""
+        );
+        // Interrupted while waiting.
+        let held = TrialLock::acquire(d.path(), &|| false).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let e = TrialLock::acquire(d.path(), &|| true).unwrap_err();
+                assert!(matches!(e, TrialError::Interrupted), "{e}");
+            });
+        });
+        drop(held);
     }
 
     #[test]

@@ -6,6 +6,6 @@ mod common;
 
 mod cli;
 mod command;
-mod resume;
 mod docker;
+mod resume;
 mod timeaxis;

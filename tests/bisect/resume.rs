@@ -117,13 +117,17 @@ fn a_rerun_kills_the_build_a_killed_run_left_running() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut started = None;
     let orphan: u32 = loop {
         let text = std::fs::read_to_string(&marks).unwrap_or_default();
-        // Started, and noted in its trial's lock (sonic-lock writes it just after the spawn).
-        if let Some(pid) = text.lines().find_map(|l| l.strip_prefix("start "))
-            && noted(&d.join("state/trials"), pid.trim())
-        {
-            break pid.trim().parse().unwrap();
+        // Started, and noted in its trial's lock (sonic-lock writes it just after
+        // the spawn; a sonic-lock that never notes it gets 10 s).
+        if let Some(pid) = text.lines().find_map(|l| l.strip_prefix("start ")) {
+            let pid = pid.trim();
+            let since = *started.get_or_insert_with(Instant::now);
+            if noted(&d.join("state/trials"), pid) || since.elapsed() > Duration::from_secs(10) {
+                break pid.parse().unwrap();
+            }
         }
         assert!(Instant::now() < deadline, "the first build never started");
         std::thread::sleep(Duration::from_millis(50));
