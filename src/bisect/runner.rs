@@ -4,7 +4,8 @@
 
 use super::BisectError;
 use super::engine::{Observation, Oracle};
-use crate::trial::builder::{Builder, TrialInput, TrialResult, Verdict};
+use crate::trial::builder::{Builder, TrialError, TrialInput, TrialResult, Verdict};
+use crate::trial::pool::{TrialLock, clear_trial_dir};
 use std::path::{Path, PathBuf};
 
 /// A candidate written to disk for one trial.
@@ -26,10 +27,18 @@ pub trait Materialize: Sync {
 
 /// Where finished trials are remembered across runs.
 pub trait TrialMemo: Sync {
-    /// The finished result of `key` built by `builder`, if any.
-    fn lookup(&self, key: &str, builder: &str) -> Option<TrialResult>;
-    /// Records a finished result durably.
-    fn record(&self, key: &str, builder: &str, result: &TrialResult) -> Result<(), BisectError>;
+    /// The finished result of `key` judged by a builder of `identity`
+    /// (`Builder::identity`), if any.
+    fn lookup(&self, key: &str, identity: &str) -> Option<TrialResult>;
+    /// Records a finished result of the builder described as `builder`, with
+    /// `identity`, durably.
+    fn record(
+        &self,
+        key: &str,
+        builder: &str,
+        identity: &str,
+        result: &TrialResult,
+    ) -> Result<(), BisectError>;
 }
 
 /// An [`Oracle`] backed by a [`Builder`].
@@ -82,8 +91,9 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
         let hash = self.candidates.candidate_hash(subset)?;
         let key = trial_key(&hash, attempt);
         let describe = self.builder.describe();
+        let identity = self.builder.identity();
         if let Some(memo) = self.memo
-            && let Some(r) = memo.lookup(&key, &describe)
+            && let Some(r) = memo.lookup(&key, &identity)
         {
             return Ok(Observation {
                 verdict: r.verdict,
@@ -97,10 +107,15 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
             return Err(BisectError::Interrupted);
         }
         let dir = self.trials_dir.join(&key);
+        // Before anything in the directory is touched: a build of this candidate
+        // still running there (left by a killed run) is killed, a live one waited for.
+        let _lock = match TrialLock::acquire(&dir, self.interrupted) {
+            Ok(l) => l,
+            Err(TrialError::Interrupted) => return Err(BisectError::Interrupted),
+            Err(e) => return Err(e.into()),
+        };
         // A directory left by an interrupted trial is stale: start it afresh.
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-        }
+        clear_trial_dir(&dir)?;
         let work_dir = dir.join("work");
         std::fs::create_dir_all(&work_dir).map_err(|e| io_err(&work_dir, e))?;
         let prepared = self.candidates.materialize(subset, &dir)?;
@@ -113,7 +128,7 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
         };
         let result = match self.builder.run(&input) {
             Ok(r) => r,
-            Err(crate::trial::builder::TrialError::Interrupted) => {
+            Err(TrialError::Interrupted) => {
                 return Err(BisectError::Interrupted);
             }
             Err(e) => return Err(e.into()),
@@ -125,7 +140,7 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
         if result.verdict != Verdict::Abort
             && let Some(memo) = self.memo
         {
-            memo.record(&key, &describe, &result)?;
+            memo.record(&key, &describe, &identity, &result)?;
         }
         Ok(Observation {
             verdict: result.verdict,
@@ -139,12 +154,18 @@ impl<M: Materialize> Oracle for BuildOracle<'_, M> {
 
 /// The trial journal is the memo: bisect resumes from the same journal as trial builds.
 impl TrialMemo for crate::trial::journal::Journal {
-    fn lookup(&self, key: &str, builder: &str) -> Option<TrialResult> {
-        crate::trial::journal::Journal::lookup(self, key, builder)
+    fn lookup(&self, key: &str, identity: &str) -> Option<TrialResult> {
+        crate::trial::journal::Journal::lookup(self, key, identity)
     }
 
-    fn record(&self, key: &str, builder: &str, result: &TrialResult) -> Result<(), BisectError> {
-        crate::trial::journal::Journal::record(self, key, builder, result).map_err(|e| {
+    fn record(
+        &self,
+        key: &str,
+        builder: &str,
+        identity: &str,
+        result: &TrialResult,
+    ) -> Result<(), BisectError> {
+        crate::trial::journal::Journal::record(self, key, builder, identity, result).map_err(|e| {
             BisectError::Prepare {
                 path: self.path().display().to_string(),
                 message: e.to_string(),

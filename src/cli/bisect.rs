@@ -128,6 +128,13 @@ pub fn run(args: BisectArgs, global: &Global) -> anyhow::Result<Status> {
     })?;
     let journal_path = args.state_dir.join("journal.jsonl");
     let journal = Journal::open(&journal_path)?;
+    let foreign = journal.foreign(&builder.identity());
+    if foreign > 0 && !global.quiet {
+        eprintln!(
+            "note: {foreign} journal entries from another builder ignored ({}): it was changed, or the journal predates builder identities",
+            journal_path.display()
+        );
+    }
     let cfg = Config {
         jobs: args.builder.jobs.max(1),
         confirm: args.confirm,

@@ -126,7 +126,7 @@ pub fn run(args: TrialArgs, global: &Global) -> anyhow::Result<Status> {
         }
         let hash = hash_tree(dir, lock_bytes.as_deref())?;
         let input = ws.input(&hash, &desc)?;
-        if journal.lookup(&hash, &desc).is_none() {
+        if journal.lookup(&hash, &builder.identity()).is_none() {
             copy_tree(dir, &input.versions_dir)?;
         }
         std::fs::write(&input.lockfile, lock_bytes.as_deref().unwrap_or_default())

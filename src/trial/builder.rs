@@ -64,6 +64,12 @@ pub enum TrialError {
 pub trait Builder: Send + Sync {
     /// A short description for logs, journals and reports (`command: make test`).
     fn describe(&self) -> String;
+    /// What judges a verdict, for the journal: the builder's kind, argv and a
+    /// hash of the script or image it runs. Verdicts are reused only by a builder
+    /// of the same identity, so editing the build script invalidates them.
+    fn identity(&self) -> String {
+        format!("describe:{}", self.describe())
+    }
     /// Runs one trial; a failed build is `Ok` with [`Verdict::Fail`], not an error.
     fn run(&self, input: &TrialInput) -> Result<TrialResult, TrialError>;
 }

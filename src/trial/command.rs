@@ -65,6 +65,43 @@ impl CommandBuilder {
     pub fn argv(&self) -> &[String] {
         &self.argv
     }
+
+    /// Where an argument names a file: relative to the working directory of
+    /// the build; the program itself is also looked up on `PATH`.
+    fn file_of(&self, arg: &str, program: bool) -> Option<PathBuf> {
+        let p = Path::new(arg);
+        if program && !arg.contains('/') {
+            let path = std::env::var_os("PATH")?;
+            return std::env::split_paths(&path)
+                .map(|d| d.join(arg))
+                .find(|c| c.is_file());
+        }
+        let p = match &self.cwd {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.to_path_buf(),
+        };
+        p.is_file().then_some(p)
+    }
+}
+
+/// SHA-256 of a builder's settings and the content of the files they name:
+/// the same argv running an edited script is another builder.
+pub(crate) fn hash_argv_and_files(parts: &[String], files: &[Option<PathBuf>]) -> String {
+    let mut text = Vec::new();
+    for p in parts {
+        // Length-prefixed so `["a b"]` and `["a", "b"]` differ.
+        text.extend_from_slice(format!("{}:", p.len()).as_bytes());
+        text.extend_from_slice(p.as_bytes());
+    }
+    for f in files.iter().flatten() {
+        // An unreadable file still counts by name, so it is not silently the same.
+        let content = std::fs::read(f).map_or_else(
+            |e| format!("unreadable: {e}"),
+            |b| crate::fsio::sha256_hex(&b),
+        );
+        text.extend_from_slice(format!("\nfile {} {content}", f.display()).as_bytes());
+    }
+    crate::fsio::sha256_hex(&text)
 }
 
 impl Builder for CommandBuilder {
@@ -78,6 +115,30 @@ impl Builder for CommandBuilder {
             s.push_str(&format!(" (timeout {}s)", t.as_secs_f64()));
         }
         s
+    }
+
+    fn identity(&self) -> String {
+        let mut parts = self.argv.clone();
+        if let Some(t) = self.timeout {
+            parts.push(format!("timeout={}", t.as_secs_f64()));
+        }
+        if let Some(dir) = &self.cwd {
+            parts.push(format!("cwd={}", dir.display()));
+        }
+        for (k, v) in &self.env {
+            parts.push(format!("env {k}={v}"));
+        }
+        let files: Vec<_> = self
+            .argv
+            .iter()
+            .enumerate()
+            .map(|(i, a)| self.file_of(a, i == 0))
+            .collect();
+        format!(
+            "command {:?} sha256:{}",
+            self.argv,
+            hash_argv_and_files(&parts, &files)
+        )
     }
 
     fn run(&self, input: &TrialInput) -> Result<TrialResult, TrialError> {
@@ -99,7 +160,14 @@ impl Builder for CommandBuilder {
         if let Some(dir) = &self.cwd {
             cmd.current_dir(dir);
         }
-        let run = supervise(cmd, &input.log, self.timeout, &self.describe(), &|| {})?;
+        let run = supervise(
+            cmd,
+            &input.log,
+            self.timeout,
+            &self.describe(),
+            None,
+            &|| {},
+        )?;
         Ok(run.into_result(input.log.clone()))
     }
 }
@@ -168,11 +236,15 @@ pub(crate) fn log_note(log: &Path, note: &str) {
 /// Spawns `cmd` in its own process group with stdout and stderr going to `log`,
 /// and waits for it, killing the group at `timeout` or when Ctrl-C arrives.
 /// `on_kill` runs after a kill so container builders can remove their container.
+/// The build's process group and `container` (`(runtime, name)`) are noted in
+/// the trial lock held by this thread, so a run after a `kill -9` of this one
+/// can stop the build.
 pub(crate) fn supervise(
     mut cmd: Command,
     log: &Path,
     timeout: Option<Duration>,
     describe: &str,
+    container: Option<(&str, &str)>,
     on_kill: &dyn Fn(),
 ) -> Result<Run, TrialError> {
     if let Some(dir) = log.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -191,6 +263,9 @@ pub(crate) fn supervise(
         builder: describe.to_string(),
         message: format!("{}: {e}", cmd.get_program().to_string_lossy()),
     })?;
+    if let Ok(pgid) = i32::try_from(child.id()) {
+        super::pool::note_build(pgid, container);
+    }
     let mut pause = Duration::from_millis(5);
     loop {
         match child.try_wait() {
@@ -378,6 +453,27 @@ mod tests {
                 .unwrap()
                 .contains("timed out")
         );
+    }
+
+    #[test]
+    fn identity_follows_the_script_content() {
+        let d = tempfile::tempdir().unwrap();
+        let script = d.path().join("build.sh");
+        std::fs::write(&script, "exit 0\n").unwrap();
+        let b = CommandBuilder::new(vec!["/bin/sh".into(), script.display().to_string()]);
+        let before = b.identity();
+        assert_eq!(before, b.identity());
+        std::fs::write(&script, "exit 1\n").unwrap();
+        assert_ne!(before, b.identity());
+        assert_eq!(b.describe(), b.clone().describe());
+        // Relative to the build's working directory.
+        let rel = CommandBuilder::new(vec!["sh".into(), "build.sh".into()])
+            .with_cwd(Some(d.path().to_path_buf()));
+        let id = rel.identity();
+        std::fs::write(&script, "exit 2\n").unwrap();
+        assert_ne!(id, rel.identity());
+        // An inline script is in argv.
+        assert_ne!(sh("exit 0").identity(), sh("exit 1").identity());
     }
 
     #[test]

@@ -224,7 +224,7 @@ impl Drop for ContainerGuard<'_> {
 
 /// `rm -f` a container, then make sure it is gone: a create racing with the
 /// kill of the CLI can make it appear after the first removal.
-fn remove_container(runtime: &str, name: &str) {
+pub(crate) fn remove_container(runtime: &str, name: &str) {
     for attempt in 0..5 {
         let _ = quiet(runtime, &["rm", "-f", "-v", name]);
         let listed = output(
@@ -492,6 +492,20 @@ impl Builder for DockerBuilder {
         s
     }
 
+    fn identity(&self) -> String {
+        let c = &self.config;
+        let kind = Path::new(&c.runtime)
+            .file_name()
+            .map_or_else(|| c.runtime.clone(), |n| n.to_string_lossy().into_owned());
+        // The description carries the options (mounts, limits, env) that can change a verdict.
+        format!(
+            "{kind} image {} argv {:?} sha256:{}",
+            c.image,
+            c.argv,
+            crate::fsio::sha256_hex(self.describe().as_bytes())
+        )
+    }
+
     fn run(&self, input: &TrialInput) -> Result<TrialResult, TrialError> {
         if super::signal::interrupted() {
             return Err(TrialError::Interrupted);
@@ -516,6 +530,7 @@ impl Builder for DockerBuilder {
             &input.log,
             self.config.timeout,
             &self.describe(),
+            Some((runtime, &name)),
             &|| remove_container(runtime, &name),
         )?;
         if run.timed_out() {

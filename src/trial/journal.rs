@@ -7,6 +7,13 @@
 //! last line without its newline; [`Journal::open`] cuts it off. A complete
 //! line whose checksum does not match is corruption from elsewhere and is an
 //! error naming the file and line.
+//!
+//! Version 2 adds the builder's identity ([`Builder::identity`]): a verdict
+//! is reused only by a builder of the same identity, so a run after the build
+//! script changed builds again. Version 1 entries (no identity) are still read,
+//! but never reused.
+//!
+//! [`Builder::identity`]: super::builder::Builder::identity
 
 use super::builder::{TrialResult, Verdict};
 use serde::{Deserialize, Serialize};
@@ -17,7 +24,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Journal format version, stored in every entry.
-pub const JOURNAL_VERSION: u32 = 1;
+pub const JOURNAL_VERSION: u32 = 2;
+
+/// The oldest journal format version still read.
+const OLDEST_VERSION: u32 = 1;
 
 /// One recorded trial.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +38,9 @@ pub struct JournalEntry {
     pub candidate_hash: String,
     /// The builder's description (`Builder::describe`).
     pub builder: String,
+    /// What judged the verdict (`Builder::identity`); absent in version 1 entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
     /// What the builder reported.
     pub result: TrialResult,
 }
@@ -99,7 +112,7 @@ pub enum EntryError {
     #[error("{0}")]
     Json(#[from] serde_json::Error),
     /// Written by another journal version.
-    #[error("journal version {0} (this sonic-lock writes {JOURNAL_VERSION})")]
+    #[error("journal version {0} (this sonic-lock reads {OLDEST_VERSION} to {JOURNAL_VERSION})")]
     Version(u32),
 }
 
@@ -110,7 +123,7 @@ fn decode(line: &[u8]) -> Result<JournalEntry, EntryError> {
         return Err(EntryError::Checksum);
     }
     let entry: JournalEntry = serde_json::from_str(json)?;
-    if entry.v != JOURNAL_VERSION {
+    if !(OLDEST_VERSION..=JOURNAL_VERSION).contains(&entry.v) {
         return Err(EntryError::Version(entry.v));
     }
     Ok(entry)
@@ -155,10 +168,12 @@ impl Journal {
                 line: i + 1,
                 source,
             })?;
-            latest.insert(
-                (entry.candidate_hash.clone(), entry.builder.clone()),
-                entry.result.clone(),
-            );
+            if let Some(id) = &entry.identity {
+                latest.insert(
+                    (entry.candidate_hash.clone(), id.clone()),
+                    entry.result.clone(),
+                );
+            }
             entries.push(entry);
         }
         Ok(Journal {
@@ -182,28 +197,44 @@ impl Journal {
         self.torn_bytes
     }
 
-    /// The latest finished result of `candidate_hash` built by `builder`.
-    /// Aborted trials are not results: they are retried on resume.
-    pub fn lookup(&self, candidate_hash: &str, builder: &str) -> Option<TrialResult> {
+    /// The latest finished result of `candidate_hash` judged by a builder of
+    /// `identity` (`Builder::identity`). Aborted trials are not results: they
+    /// are retried on resume.
+    pub fn lookup(&self, candidate_hash: &str, identity: &str) -> Option<TrialResult> {
         let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state
             .latest
-            .get(&(candidate_hash.to_string(), builder.to_string()))
+            .get(&(candidate_hash.to_string(), identity.to_string()))
             .filter(|r| r.verdict != Verdict::Abort)
             .cloned()
     }
 
-    /// Appends a finished trial durably (one write, then fsync) before returning.
+    /// Number of entries judged by a builder of another identity than
+    /// `identity` (version 1 entries included): they are never reused.
+    pub fn foreign(&self, identity: &str) -> usize {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state
+            .entries
+            .iter()
+            .filter(|e| e.identity.as_deref() != Some(identity))
+            .count()
+    }
+
+    /// Appends a finished trial of `candidate_hash`, judged by the builder
+    /// described as `builder` with identity `identity`, durably (one write,
+    /// then fsync) before returning.
     pub fn record(
         &self,
         candidate_hash: &str,
         builder: &str,
+        identity: &str,
         result: &TrialResult,
     ) -> Result<(), JournalError> {
         let entry = JournalEntry {
             v: JOURNAL_VERSION,
             candidate_hash: candidate_hash.to_string(),
             builder: builder.to_string(),
+            identity: Some(identity.to_string()),
             result: result.clone(),
         };
         let line = encode(&entry).map_err(|e| JournalError::Io {
@@ -218,7 +249,7 @@ impl Journal {
         state.file.write_all(&line).map_err(io)?;
         state.file.sync_data().map_err(io)?;
         state.latest.insert(
-            (entry.candidate_hash.clone(), entry.builder.clone()),
+            (entry.candidate_hash.clone(), identity.to_string()),
             entry.result.clone(),
         );
         state.entries.push(entry);
@@ -253,8 +284,8 @@ mod tests {
         let p = d.path().join("j/journal");
         let j = Journal::open(&p).unwrap();
         assert!(j.lookup("h1", "b").is_none());
-        j.record("h1", "b", &result(Verdict::Fail)).unwrap();
-        j.record("h2", "b", &result(Verdict::Pass)).unwrap();
+        j.record("h1", "b", "b", &result(Verdict::Fail)).unwrap();
+        j.record("h2", "b", "b", &result(Verdict::Pass)).unwrap();
         drop(j);
         let j = Journal::open(&p).unwrap();
         assert_eq!(j.lookup("h1", "b").unwrap().verdict, Verdict::Fail);
@@ -269,7 +300,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("journal");
         let j = Journal::open(&p).unwrap();
-        j.record("h1", "b", &result(Verdict::Fail)).unwrap();
+        j.record("h1", "b", "b", &result(Verdict::Fail)).unwrap();
         drop(j);
         let full = std::fs::read(&p).unwrap();
         let mut torn = full.clone();
@@ -278,7 +309,7 @@ mod tests {
         let j = Journal::open(&p).unwrap();
         assert!(j.torn_bytes() > 0);
         assert_eq!(j.entries().len(), 1);
-        j.record("h2", "b", &result(Verdict::Pass)).unwrap();
+        j.record("h2", "b", "b", &result(Verdict::Pass)).unwrap();
         drop(j);
         let j = Journal::open(&p).unwrap();
         assert_eq!(j.entries().len(), 2);
@@ -290,8 +321,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("journal");
         let j = Journal::open(&p).unwrap();
-        j.record("h1", "b", &result(Verdict::Fail)).unwrap();
-        j.record("h2", "b", &result(Verdict::Fail)).unwrap();
+        j.record("h1", "b", "b", &result(Verdict::Fail)).unwrap();
+        j.record("h2", "b", "b", &result(Verdict::Fail)).unwrap();
         drop(j);
         let text = std::fs::read_to_string(&p).unwrap().replacen("h2", "h3", 1);
         std::fs::write(&p, text).unwrap();
@@ -303,10 +334,47 @@ mod tests {
     fn aborted_trials_are_retried() {
         let d = tempfile::tempdir().unwrap();
         let j = Journal::open(&d.path().join("journal")).unwrap();
-        j.record("h", "b", &result(Verdict::Abort)).unwrap();
+        j.record("h", "b", "b", &result(Verdict::Abort)).unwrap();
         assert!(j.lookup("h", "b").is_none());
-        j.record("h", "b", &result(Verdict::Skip)).unwrap();
+        j.record("h", "b", "b", &result(Verdict::Skip)).unwrap();
         assert_eq!(j.lookup("h", "b").unwrap().verdict, Verdict::Skip);
+    }
+
+    #[test]
+    fn only_entries_of_the_same_identity_are_reused() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("journal");
+        let j = Journal::open(&p).unwrap();
+        j.record("h", "command: ./build.sh", "id-a", &result(Verdict::Fail))
+            .unwrap();
+        drop(j);
+        let j = Journal::open(&p).unwrap();
+        assert_eq!(j.lookup("h", "id-a").unwrap().verdict, Verdict::Fail);
+        // Same description, script edited: another identity.
+        assert!(j.lookup("h", "id-b").is_none());
+        assert!(j.lookup("h", "command: ./build.sh").is_none());
+        assert_eq!((j.foreign("id-a"), j.foreign("id-b")), (0, 1));
+    }
+
+    #[test]
+    fn version_1_entries_are_read_but_not_reused() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("journal");
+        let json = r#"{"v":1,"candidate_hash":"h","builder":"b","result":{"verdict":"fail","exit_code":1,"duration":{"secs":1,"nanos":0},"log":"x.log","timed_out":false}}"#;
+        let line = format!("{} {json}\n", crate::fsio::sha256_hex(json.as_bytes()));
+        std::fs::write(&p, line).unwrap();
+        let j = Journal::open(&p).unwrap();
+        assert_eq!(j.entries().len(), 1);
+        assert_eq!(j.entries()[0].identity, None);
+        assert!(j.lookup("h", "b").is_none());
+        assert!(j.lookup("h", "describe:b").is_none());
+        assert_eq!(j.foreign("b"), 1);
+        j.record("h", "b", "b", &result(Verdict::Pass)).unwrap();
+        drop(j);
+        let j = Journal::open(&p).unwrap();
+        assert_eq!(j.lookup("h", "b").unwrap().verdict, Verdict::Pass);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.lines().nth(1).unwrap().contains(r#""v":2"#), "{text}");
     }
 
     #[test]
@@ -319,7 +387,7 @@ mod tests {
                 let j = &j;
                 s.spawn(move || {
                     for i in 0..25 {
-                        j.record(&format!("h{t}-{i}"), "b", &result(Verdict::Pass))
+                        j.record(&format!("h{t}-{i}"), "b", "b", &result(Verdict::Pass))
                             .unwrap();
                     }
                 });

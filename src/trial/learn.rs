@@ -269,11 +269,12 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
     /// (delta debugging included) can learn from it.
     fn judge(&self, batch: &[Assignment<K>], tally: &mut Tally) -> Result<Vec<Judged>, LearnError> {
         let desc = self.builder.describe();
+        let id = self.builder.identity();
         let mut inputs = Vec::with_capacity(batch.len());
         for a in batch {
             let hash = self.stage.candidate_hash(a);
             let input = self.workspace.input(&hash, &desc)?;
-            if self.journal.and_then(|j| j.lookup(&hash, &desc)).is_none() {
+            if self.journal.and_then(|j| j.lookup(&hash, &id)).is_none() {
                 self.stage.materialize(a, &input)?;
             }
             inputs.push(input);

@@ -414,6 +414,30 @@ impl Builder for SonicBuilder {
         s
     }
 
+    fn identity(&self) -> String {
+        let c = &self.config;
+        // The checkout's commit is what the build runs; without git (or outside a
+        // repository) the description alone identifies it.
+        let head = Command::new("git")
+            .arg("-C")
+            .arg(&c.checkout)
+            .args(["rev-parse", "HEAD"])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map_or_else(
+                || "unknown".to_string(),
+                |o| String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            );
+        format!(
+            "sonic head {head} target {} sha256:{}",
+            c.target,
+            crate::fsio::sha256_hex(self.describe().as_bytes())
+        )
+    }
+
     fn run(&self, input: &TrialInput) -> Result<TrialResult, TrialError> {
         let _busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         if super::signal::interrupted() {
@@ -446,7 +470,7 @@ impl Builder for SonicBuilder {
         }
         let checkout = c.checkout.clone();
         let runtime = c.runtime.clone();
-        let run = supervise(cmd, &input.log, c.timeout, &self.describe(), &|| {
+        let run = supervise(cmd, &input.log, c.timeout, &self.describe(), None, &|| {
             remove_containers_mounting(&runtime, &checkout)
         });
         drop(restore);

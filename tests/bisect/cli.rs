@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 const COMMIT: &str = "586d715f172b1b72e9fc1e7b55625e2e5af590c2";
 
-fn write_locks(dir: &Path, n: usize) -> (std::path::PathBuf, std::path::PathBuf) {
+pub(crate) fn write_locks(dir: &Path, n: usize) -> (std::path::PathBuf, std::path::PathBuf) {
     let mut good = Lock::new("wedge100bf-32x", COMMIT, "2022-12-06");
     let mut bad = Lock::new("wedge100bf-32x", COMMIT, "2022-12-07");
     for i in 0..n {

@@ -7,4 +7,5 @@ mod common;
 mod cli;
 mod command;
 mod docker;
+mod resume;
 mod timeaxis;
