@@ -156,12 +156,14 @@ fn raisable(u: &Universe, s: &Spec, choice: &[Option<u8>]) -> Option<(usize, u8,
             let mut raised = choice.to_vec();
             raised[p] = Some(w);
             // A candidate's own requirements that it meets itself never choose it.
-            let chosen_the_same_way = in_force.iter().filter(|(owner, _)| *owner != p).all(
-                |(_, r)| match first_match(r, p, v) {
-                    None => true,
-                    Some(i) => first_match(r, p, w).is_some_and(|j| j <= i),
-                },
-            );
+            let chosen_the_same_way =
+                in_force
+                    .iter()
+                    .filter(|(owner, _)| *owner != p)
+                    .all(|(_, r)| match first_match(r, p, v) {
+                        None => true,
+                        Some(i) => first_match(r, p, w).is_some_and(|j| j <= i),
+                    });
             if chosen_the_same_way && satisfies(u, s, &raised) {
                 return Some((p, v, w));
             }
