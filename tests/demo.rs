@@ -56,6 +56,10 @@ fn the_demo_locks_proves_exports_and_bisects_its_world() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn the_demo_runs_its_trial_builds_in_docker() {
     if !common::containers::docker_usable() {
         return;

@@ -8,6 +8,10 @@ use sonic_lock::manifest::Ecosystem;
 use std::process::Command;
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn docker_builder_finds_the_culprit() {
     if !docker_usable() {
         return;

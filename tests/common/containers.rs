@@ -1,8 +1,9 @@
 //! Real containers for the trial tests, with docker or podman: whether the
-//! runtime is usable (a clear skip, or a failure under CI), a busybox image
+//! runtime is usable (a counted skip, or a failure under CI), a busybox image
 //! made with `<runtime> import`, the containers a candidate left, and the
 //! scenarios every runtime must pass.
 
+use super::skip::skip_or_fail;
 use super::{sh, sonic_lock, trial_input, unique};
 use sonic_lock::trial::builder::{Builder, TrialError, Verdict};
 use sonic_lock::trial::docker::{DockerBuilder, DockerConfig};
@@ -13,30 +14,28 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-/// True when docker is usable. Under CI (env `CI` set) an unusable docker fails the test.
+/// True when docker is usable; otherwise the test is skipped, or fails under CI
+/// (see [`skip_or_fail`]).
 pub fn docker_usable() -> bool {
     runtime_usable("docker")
 }
 
-/// True when the container CLI `runtime` is usable. A runtime that is not
-/// installed skips the test; one that is installed but unusable skips it too,
-/// except under CI (env `CI` set, where `.ci/run` installs and starts it), where it fails.
+/// True when the container CLI `runtime` is installed and usable; otherwise
+/// the test is skipped, or fails under CI (where `.ci/run` installs and starts
+/// every runtime the tests use), via [`skip_or_fail`].
 pub fn runtime_usable(runtime: &str) -> bool {
     let installed = Command::new(runtime)
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !installed && runtime != "docker" {
-        eprintln!("skipping {runtime} test: {runtime} is not installed");
+    if !installed {
+        skip_or_fail(&format!("{runtime} is not installed"));
         return false;
     }
     match sonic_lock::trial::docker::probe(runtime) {
         Ok(()) => true,
         Err(e) => {
-            if std::env::var_os("CI").is_some() {
-                panic!("CI is set but {runtime} is unusable: {e}");
-            }
-            eprintln!("skipping {runtime} test: {runtime} is unusable ({e})");
+            skip_or_fail(&format!("{runtime} is unusable ({e})"));
             false
         }
     }

@@ -1,12 +1,13 @@
 //! Scaffolding shared by the integration tests: the binary under test and what
 //! a run of it said, names no other run uses, shell argv, and a trial input;
 //! container runtimes, git trees built in code, loopback origins and the
-//! loopback world built from them. Every test binary includes it with
+//! loopback world built from them; skipping a test that cannot run here. Every test binary includes it with
 //! `#[path = "../common/mod.rs"] mod common;`, and none uses all of it.
 #![allow(dead_code)]
 
 pub mod containers;
 pub mod loopback;
+pub mod skip;
 pub mod tree;
 pub mod world;
 

@@ -1,5 +1,6 @@
 //! Property tests on random small universes: every solution satisfies every
-//! constraint, and every unsat answer is confirmed by exhaustive search.
+//! constraint, every unsat answer is confirmed by exhaustive search, and no
+//! pick could have been newer (see [`raisable`] for exactly what that means).
 
 use proptest::prelude::*;
 use sonic_lock::manifest::Ecosystem;
@@ -124,6 +125,53 @@ fn satisfies(u: &Universe, s: &Spec, choice: &[Option<u8>]) -> bool {
     true
 }
 
+/// Index of the first alternative of `alts` that package `p` at version `c` matches.
+fn first_match(alts: &Alts, p: usize, c: u8) -> Option<usize> {
+    let sch = scheme_for(Ecosystem::Deb);
+    alts.iter()
+        .position(|&(q, op, v)| q == p && constraint(op, v).matches(sch, &c.to_string()))
+}
+
+/// A pick `(package, version, newer version)` that the solver's preference
+/// should have made newer. The solver decides, in the package manager's order,
+/// the first open requirement of a chosen candidate (or a root) and takes its
+/// first open alternative, each alternative's versions newest first; every
+/// other pick is forced by propagation. So for a pick `p = v` and a newer `w`
+/// of `p`, when swapping `v` for `w` keeps every constraint satisfied and every
+/// requirement in force that `v` meets is met by `w` through the same or an
+/// earlier alternative, `w` was open when `v` was chosen and comes first in the
+/// requirement that chose `v`: such a pair must not exist. (Raising `p` while
+/// some requirement met by `v` would then only hold through another package is
+/// not promised: apt, too, takes a requirement's first alternative.)
+fn raisable(u: &Universe, s: &Spec, choice: &[Option<u8>]) -> Option<(usize, u8, u8)> {
+    let mut in_force: Vec<(usize, &Alts)> = s.roots.iter().map(|r| (NP, r)).collect();
+    for (q, ch) in choice.iter().enumerate() {
+        if let Some(c) = *ch {
+            in_force.extend(s.deps[q][c as usize - 1].iter().map(|r| (q, r)));
+        }
+    }
+    for (p, ch) in choice.iter().enumerate() {
+        let Some(v) = *ch else { continue };
+        for w in v + 1..=s.versions[p] as u8 {
+            let mut raised = choice.to_vec();
+            raised[p] = Some(w);
+            // A candidate's own requirements that it meets itself never choose it.
+            let chosen_the_same_way =
+                in_force
+                    .iter()
+                    .filter(|(owner, _)| *owner != p)
+                    .all(|(_, r)| match first_match(r, p, v) {
+                        None => true,
+                        Some(i) => first_match(r, p, w).is_some_and(|j| j <= i),
+                    });
+            if chosen_the_same_way && satisfies(u, s, &raised) {
+                return Some((p, v, w));
+            }
+        }
+    }
+    None
+}
+
 fn exhaustive(u: &Universe, s: &Spec) -> bool {
     let mut choice = vec![None; NP];
     fn rec(i: usize, choice: &mut Vec<Option<u8>>, u: &Universe, s: &Spec) -> bool {
@@ -168,6 +216,8 @@ proptest! {
                     choice[p] = Some(v.parse::<u8>().unwrap());
                 }
                 prop_assert!(satisfies(&u, &s, &choice), "solution {:?} violates a constraint", choice);
+                let raise = raisable(&u, &s, &choice);
+                prop_assert!(raise.is_none(), "solution {:?}: (package, pick, newer) {:?} could be raised", choice, raise);
             }
             Err(unsat) => {
                 prop_assert!(!exhaustive(&u, &s), "solver said unsat but a solution exists");

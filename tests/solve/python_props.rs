@@ -1,7 +1,8 @@
 //! Property tests of the Python solve that reads metadata only for its picks:
 //! on random small indexes, every solution satisfies every real requirement
 //! (Requires-Dist and Requires-Python as published, not only what was read),
-//! and every "no solution" is confirmed by exhaustive search over the full metadata.
+//! every "no solution" is confirmed by exhaustive search over the full metadata,
+//! and no pick could have been newer on its own.
 
 use proptest::prelude::*;
 use sonic_lock::manifest::Ecosystem;
@@ -109,6 +110,25 @@ fn valid(ix: &Index, choice: &[Option<u8>]) -> bool {
         })
 }
 
+/// A pick `(package, version, newer version)` that could have been newer: with
+/// only that package raised, everything still holds. The solver takes each
+/// requirement's versions newest first (final releases before pre-releases),
+/// and a requirement here names one package, so every requirement that chose
+/// the pick would also have taken the newer version, which was still open.
+fn raisable(ix: &Index, choice: &[Option<u8>]) -> Option<(usize, u8, u8)> {
+    for (p, ch) in choice.iter().enumerate() {
+        let Some(v) = *ch else { continue };
+        for w in v + 1..=VERSIONS {
+            let mut raised = choice.to_vec();
+            raised[p] = Some(w);
+            if valid(ix, &raised) {
+                return Some((p, v, w));
+            }
+        }
+    }
+    None
+}
+
 fn exhaustive(ix: &Index) -> bool {
     let mut choice = vec![None; NAMES];
     fn rec(i: usize, choice: &mut Vec<Option<u8>>, ix: &Index) -> bool {
@@ -163,6 +183,8 @@ proptest! {
                     choice[i] = Some(v.parse::<u8>().unwrap());
                 }
                 prop_assert!(valid(&ix, &choice), "{:?} is not a solution of {:?}", choice, ix);
+                let raise = raisable(&ix, &choice);
+                prop_assert!(raise.is_none(), "{:?}: (package, pick, newer) {:?} could be raised in {:?}", choice, raise, ix);
                 prop_assert!(o.notes.is_empty(), "{:?}", o.notes);
             }
             Err(unsat) => {

@@ -19,6 +19,10 @@ fn input(root: &Path, candidate: &str) -> TrialInput {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn pass_fail_skip_and_mounts() {
     if docker_usable() {
         pass_fail_skip("docker");
@@ -26,6 +30,10 @@ fn pass_fail_skip_and_mounts() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn network_is_off_unless_asked() {
     if !docker_usable() {
         return;
@@ -50,6 +58,10 @@ fn network_is_off_unless_asked() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn cpu_and_memory_limits_reach_the_cgroup() {
     if !docker_usable() {
         return;
@@ -73,6 +85,10 @@ fn cpu_and_memory_limits_reach_the_cgroup() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn ca_bundle_is_mounted_and_trusted() {
     if !docker_usable() {
         return;
@@ -103,6 +119,10 @@ fn ca_bundle_is_mounted_and_trusted() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn extra_mounts_and_env() {
     if !docker_usable() {
         return;
@@ -129,6 +149,10 @@ fn extra_mounts_and_env() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn timeout_kills_and_removes_the_container() {
     if docker_usable() {
         timeout_removes_the_container("docker");
@@ -136,6 +160,10 @@ fn timeout_kills_and_removes_the_container() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn missing_image_is_a_start_error_without_leftovers() {
     if docker_usable() {
         missing_image_is_a_start_error("docker");
@@ -143,6 +171,10 @@ fn missing_image_is_a_start_error_without_leftovers() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn ctrl_c_removes_the_container_and_records_nothing() {
     if docker_usable() {
         ctrl_c_removes_the_container("docker");
@@ -150,6 +182,10 @@ fn ctrl_c_removes_the_container_and_records_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker; runs under CI or with --include-ignored"
+)]
 fn killed_run_resumes_without_rebuilding() {
     if !docker_usable() {
         return;

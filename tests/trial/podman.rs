@@ -14,6 +14,10 @@ use sonic_lock::trial::docker::DockerBuilder;
 const PODMAN: &str = "podman";
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs podman; runs under CI or with --include-ignored"
+)]
 fn podman_pass_fail_skip_mounts_and_network() {
     if runtime_usable(PODMAN) {
         pass_fail_skip(PODMAN);
@@ -21,6 +25,10 @@ fn podman_pass_fail_skip_mounts_and_network() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs podman; runs under CI or with --include-ignored"
+)]
 fn podman_timeout_kills_and_removes_the_container() {
     if runtime_usable(PODMAN) {
         timeout_removes_the_container(PODMAN);
@@ -28,6 +36,10 @@ fn podman_timeout_kills_and_removes_the_container() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs podman; runs under CI or with --include-ignored"
+)]
 fn podman_missing_image_is_a_start_error_without_leftovers() {
     if runtime_usable(PODMAN) {
         missing_image_is_a_start_error(PODMAN);
@@ -35,6 +47,10 @@ fn podman_missing_image_is_a_start_error_without_leftovers() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs podman; runs under CI or with --include-ignored"
+)]
 fn podman_ctrl_c_removes_the_container_and_records_nothing() {
     if runtime_usable(PODMAN) {
         ctrl_c_removes_the_container(PODMAN);
@@ -42,6 +58,10 @@ fn podman_ctrl_c_removes_the_container_and_records_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs podman; runs under CI or with --include-ignored"
+)]
 fn podman_limits_default_to_the_hosts_and_can_be_set() {
     if !runtime_usable(PODMAN) {
         return;
