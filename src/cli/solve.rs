@@ -397,7 +397,7 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 Err((_, unsat)) => {
                     status = Status::Found;
-                    println!("{image}: no solution:\n{}", unsat.explain());
+                    say(format!("{image}: no solution:\n{}", unsat.explain()));
                     write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
                     images.insert(image, serde_json::json!({ "unsat": unsat.explain() }));
                 }
@@ -433,11 +433,11 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 Some(Err((i, unsat))) => {
                     status = Status::Found;
-                    println!(
+                    say(format!(
                         "{image}: transaction {} has no solution:\n{}",
                         i + 1,
                         unsat.explain()
-                    );
+                    ));
                     write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
                     entry.insert("unsat".into(), serde_json::json!(unsat.explain()));
                 }
@@ -455,7 +455,7 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 Some(Err(unsat)) => {
                     status = Status::Found;
-                    println!("{image}: pip has no solution:\n{}", unsat.explain());
+                    say(format!("{image}: pip has no solution:\n{}", unsat.explain()));
                     write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
                     entry.insert("py_unsat".into(), serde_json::json!(unsat.explain()));
                 }
@@ -503,12 +503,12 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 Err(unsat) => {
                     status = Status::Found;
-                    println!(
+                    say(format!(
                         "{}: the build dependencies of {} have no solution:\n{}",
                         rule.image,
                         rule.control,
                         unsat.explain()
-                    );
+                    ));
                     write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
                     build.insert(key, serde_json::json!({ "unsat": unsat.explain() }));
                 }

@@ -180,4 +180,20 @@ fn unsatisfiable_build_depends_name_the_control_line() {
         stdout.contains("src/libfoo/debian/control:5") && stdout.contains("debhelper (>= 14)"),
         "{stdout}"
     );
+    // With --json, stdout is the JSON document alone; the explanation is inside it.
+    let (code, stdout, stderr) = run(&[
+        "--json",
+        "solve",
+        "--packages",
+        packages.to_str().unwrap(),
+        "--manifest",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON alone: {e}\n{stdout}"));
+    assert!(
+        doc.to_string().contains("debhelper (>= 14)"),
+        "the explanation is in the JSON: {stdout}"
+    );
 }
