@@ -197,3 +197,32 @@ fn unsatisfiable_build_depends_name_the_control_line() {
         "the explanation is in the JSON: {stdout}"
     );
 }
+
+#[test]
+fn a_bad_commit_date_blames_the_manifest_field_not_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let packages = dir.path().join("Packages");
+    std::fs::write(&packages, PACKAGES).unwrap();
+    let m = manifest(dir.path(), ">= 13");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["commit_date"] = "06/12/2022".into();
+    std::fs::write(&m, doc.to_string()).unwrap();
+    let lock = dir.path().join("c.lock");
+    let (code, stdout, stderr) = run(&[
+        "solve",
+        "--packages",
+        packages.to_str().unwrap(),
+        "--manifest",
+        m.to_str().unwrap(),
+        "--lock-out",
+        lock.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: field `commit_date`", m.display()))
+            && stderr.contains("06/12/2022"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("c.lock"), "{stderr}");
+}
