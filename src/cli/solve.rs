@@ -246,7 +246,10 @@ fn load(input: &Input, global: &Global) -> anyhow::Result<Loaded> {
         };
         for p in &input.packages {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-            debian::load_packages_auto(&mut u, &bytes, &p.display().to_string(), &input.domain)?;
+            let label = p.display().to_string();
+            if debian::load_packages_auto(&mut u, &bytes, &label, &input.domain)? == 0 {
+                bail!("{label}: no package stanza for {}: an empty index", input.domain);
+            }
         }
         if u.candidate_count() == 0 {
             bail!("no candidates: give --universe, --packages or --platform with --sonic-repo");
