@@ -449,7 +449,8 @@ pub enum ManifestError {
 /// `YYYY-MM-DD` or `YYYY-MM-DDT...Z`: the shapes a lock's cutoff may take.
 fn is_utc_date(v: &str) -> bool {
     let b = v.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     digits(0..4)
         && b.get(4) == Some(&b'-')
         && digits(5..7)

@@ -248,7 +248,10 @@ fn load(input: &Input, global: &Global) -> anyhow::Result<Loaded> {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
             let label = p.display().to_string();
             if debian::load_packages_auto(&mut u, &bytes, &label, &input.domain)? == 0 {
-                bail!("{label}: no package stanza for {}: an empty index", input.domain);
+                bail!(
+                    "{label}: no package stanza for {}: an empty index",
+                    input.domain
+                );
             }
         }
         if u.candidate_count() == 0 {
@@ -458,7 +461,10 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 Some(Err(unsat)) => {
                     status = Status::Found;
-                    say(format!("{image}: pip has no solution:\n{}", unsat.explain()));
+                    say(format!(
+                        "{image}: pip has no solution:\n{}",
+                        unsat.explain()
+                    ));
                     write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
                     entry.insert("py_unsat".into(), serde_json::json!(unsat.explain()));
                 }

@@ -748,7 +748,10 @@ mod tests {
             load_packages(&mut u, text.as_bytes(), "P", "bullseye/amd64").unwrap(),
             1
         );
-        assert!(u.lookup_name(Ecosystem::Deb, "bullseye/amd64", "a").is_some());
+        assert!(
+            u.lookup_name(Ecosystem::Deb, "bullseye/amd64", "a")
+                .is_some()
+        );
     }
 
     #[test]

@@ -431,7 +431,10 @@ fn unsigned_archive_is_refused_unless_allowed_and_a_missing_keyring_names_the_pa
     signing_key(&keys, "archive");
     let (code, stdout, stderr) = index(keys.to_str().unwrap(), &[]);
     assert_eq!(code, 2, "{stdout}\n{stderr}");
-    assert!(stderr.contains("suite debian:bullseye is unsigned"), "{stderr}");
+    assert!(
+        stderr.contains("suite debian:bullseye is unsigned"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains(&format!(
             "{}/archive/debian/20221201T000000Z/dists/bullseye/Release",

@@ -261,8 +261,7 @@ pub fn fetch_suite(
                         let sig_url = join_url(&base, "Release.gpg");
                         // An archive with neither InRelease nor Release.gpg is unsigned:
                         // refuse it as apt does, saying how to go on anyway.
-                        let Some(g) = http.get_opt(&Request::new(&sig_url, "Release.gpg"))?
-                        else {
+                        let Some(g) = http.get_opt(&Request::new(&sig_url, "Release.gpg"))? else {
                             return Err(SourceError::Signature {
                                 location: f.final_url.clone(),
                                 message: format!(
@@ -302,9 +301,7 @@ pub fn fetch_suite(
     };
     check_dates(&release, cutoff, &label, snapshot.is_some(), &mut warnings)?;
     if signature == SignatureStatus::NotChecked {
-        warnings.push(format!(
-            "{label}: signature not checked (--allow-unsigned)"
-        ));
+        warnings.push(format!("{label}: signature not checked (--allow-unsigned)"));
     }
     let mut indices = Vec::new();
     for comp in &spec.components {
