@@ -436,6 +436,16 @@ pub enum ManifestError {
         /// What is wrong.
         message: String,
     },
+    /// A top-level field holds a bad value.
+    #[error("{path}: field `{field}`: {message}")]
+    Field {
+        /// The manifest file.
+        path: String,
+        /// The field's name.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// The schema version is newer than this tool understands.
     #[error(
         "{path}: manifest schema version {found} is not supported (this sonic-lock reads version {MANIFEST_SCHEMA_VERSION})"
@@ -446,6 +456,19 @@ pub enum ManifestError {
         /// The version found.
         found: u32,
     },
+}
+
+/// `YYYY-MM-DD` or `YYYY-MM-DDT...Z`: the shapes a lock's cutoff may take.
+fn is_utc_date(v: &str) -> bool {
+    let b = v.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && (b.len() == 10 || (b.get(10) == Some(&b'T') && v.ends_with('Z')))
 }
 
 impl Manifest {
@@ -482,6 +505,18 @@ impl Manifest {
             return Err(ManifestError::Version {
                 path: p,
                 found: m.schema_version,
+            });
+        }
+        // The commit date becomes the cutoff and the lock's header: a bad one is
+        // the manifest's fault, so it is refused here, where the file is known.
+        if !is_utc_date(&m.commit_date) || crate::date::Cutoff::parse(&m.commit_date).is_err() {
+            return Err(ManifestError::Field {
+                path: p,
+                field: "commit_date",
+                message: format!(
+                    "`{}` is not a UTC date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)",
+                    m.commit_date.escape_debug()
+                ),
             });
         }
         for d in &m.dependencies {

@@ -41,7 +41,13 @@ fn the_demo_world_is_bisected_by_date_with_its_own_build() {
             &format!("{}/sonic-buildimage", paths::WORLD),
         ])
         .args(["--submodules", &format!("{}/submodules", paths::WORLD)])
-        .args(["--suite", "bullseye", "--snapshot-url", &base])
+        .args([
+            "--suite",
+            "bullseye",
+            "--snapshot-url",
+            &base,
+            "--allow-unsigned",
+        ])
         .args(["--pypi-url", &base, "--github-url", &w.urls.github])
         .args(["--docker-registry", &base])
         .args([
@@ -107,7 +113,13 @@ fn the_demo_world_is_bisected_by_date_with_its_own_build() {
             .current_dir(d)
             .args(["--quiet", "bisect", "--platform", world::PLATFORM])
             .args(["--platforms-dir", paths::PLATFORMS, "--sonic-repo", &repo])
-            .args(["--suite", "bullseye", "--snapshot-url", &base])
+            .args([
+                "--suite",
+                "bullseye",
+                "--snapshot-url",
+                &base,
+                "--allow-unsigned",
+            ])
             .args(["--pypi-url", &base, "--github-url", &w.urls.github])
             .args(["--docker-registry", &base])
             .args(["--github-git", &github_git, "--retries", "1"])

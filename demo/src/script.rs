@@ -347,11 +347,13 @@ pub fn steps(dir: &Path, w: &World, exe: &Path, choice: &BuilderChoice) -> Vec<S
         format!("{}/submodules", paths::WORLD),
     ];
     let sources = [
-        // The world's archive has one suite (no -updates, -security or -backports).
+        // The world's archive has one suite (no -updates, -security or -backports)
+        // and an unsigned Release, so it is read without verification, as reported.
         s("--suite"),
         s("bullseye"),
         s("--snapshot-url"),
         base.clone(),
+        s("--allow-unsigned"),
         s("--pypi-url"),
         base.clone(),
         s("--docker-registry"),

@@ -35,7 +35,13 @@ pub fn run(args: CheckArgs, global: &Global) -> anyhow::Result<Status> {
     let mut u = Universe::new();
     let t0 = std::time::Instant::now();
     let pb = super::progress(global, None, "loading the index");
-    debian::load_packages_auto(&mut u, &bytes, &label, &domain)?;
+    // An empty index would "check" nothing and pass: most likely a truncated download.
+    if debian::load_packages_auto(&mut u, &bytes, &label, &domain)? == 0 {
+        anyhow::bail!(
+            "{label}: no package stanza for architecture {} or all: an empty index",
+            args.arch
+        );
+    }
     let loaded = t0.elapsed();
     pb.set_message("checking every package");
     let opts = CheckOptions {

@@ -6,7 +6,7 @@ use sonic_lock::date::Cutoff;
 use sonic_lock::manifest::Manifest;
 use sonic_lock::source::cache::Cache;
 use sonic_lock::source::debian::archive::{Location, SNAPSHOT_URL, SuiteSpec};
-use sonic_lock::source::debian::release::Keyring;
+use sonic_lock::source::debian::release::{Keyring, SYSTEM_KEYRINGS, Trust};
 use sonic_lock::source::docker::{DOCKER_HUB_REGISTRY, DockerRegistry};
 use sonic_lock::source::git::GitSource;
 use sonic_lock::source::go::{GOPROXY_URL, GoProxy};
@@ -29,9 +29,13 @@ pub struct SourceArgs {
     /// Fetch mutable documents (indexes, API answers) again instead of using cached copies.
     #[arg(long)]
     pub refresh: bool,
-    /// OpenPGP keyring to verify InRelease signatures (e.g. /usr/share/keyrings/debian-archive-keyring.gpg).
+    /// OpenPGP keyring to verify InRelease signatures; default Debian's archive keyring
+    /// from the system (`SONIC_LOCK_KEYRING_PATHS`, `:`-separated, replaces the paths tried).
     #[arg(long)]
     pub keyring: Option<PathBuf>,
+    /// Read Debian archives without verifying their signatures (every suite is reported so).
+    #[arg(long, conflicts_with = "keyring")]
+    pub allow_unsigned: bool,
     /// snapshot.debian.org base URL (archive tree and /mr/ API).
     #[arg(long, default_value = SNAPSHOT_URL)]
     pub snapshot_url: String,
@@ -71,6 +75,26 @@ impl SourceArgs {
         Ok(Cache::open(&root)?)
     }
 
+    /// How signatures are checked: `--keyring`, `--allow-unsigned`, or the system's keyrings.
+    pub fn trust(&self) -> anyhow::Result<Trust> {
+        if let Some(k) = &self.keyring {
+            return Ok(Trust::Keyring(Keyring::load(k)?));
+        }
+        if self.allow_unsigned {
+            return Ok(Trust::AllowUnsigned);
+        }
+        let tried: Vec<PathBuf> = match std::env::var_os("SONIC_LOCK_KEYRING_PATHS") {
+            Some(v) => std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect(),
+            None => SYSTEM_KEYRINGS.iter().map(PathBuf::from).collect(),
+        };
+        Ok(match Keyring::load_all(&tried)? {
+            Some(k) => Trust::Keyring(k),
+            None => Trust::NoKeyring { tried },
+        })
+    }
+
     /// Builds every client.
     pub fn sources(&self) -> anyhow::Result<Sources> {
         let cache = self.open_cache()?;
@@ -83,10 +107,7 @@ impl SourceArgs {
             ..HttpConfig::default()
         };
         let http = Arc::new(Http::new(cfg, cache)?);
-        let keyring = match &self.keyring {
-            Some(k) => Some(Keyring::load(k)?),
-            None => None,
-        };
+        let trust = self.trust()?;
         Ok(Sources {
             debian: match &self.mirror {
                 Some(m) => Location::Mirror { base: m.clone() },
@@ -95,7 +116,7 @@ impl SourceArgs {
                 },
             },
             snapshot: self.snapshot_url.clone(),
-            keyring,
+            trust,
             pypi: PyPi::new(http.clone(), &self.pypi_url),
             go: GoProxy::new(http.clone(), &self.goproxy),
             git,

@@ -246,7 +246,13 @@ fn load(input: &Input, global: &Global) -> anyhow::Result<Loaded> {
         };
         for p in &input.packages {
             let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-            debian::load_packages_auto(&mut u, &bytes, &p.display().to_string(), &input.domain)?;
+            let label = p.display().to_string();
+            if debian::load_packages_auto(&mut u, &bytes, &label, &input.domain)? == 0 {
+                bail!(
+                    "{label}: no package stanza for {}: an empty index",
+                    input.domain
+                );
+            }
         }
         if u.candidate_count() == 0 {
             bail!("no candidates: give --universe, --packages or --platform with --sonic-repo");
@@ -397,7 +403,7 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 Err((_, unsat)) => {
                     status = Status::Found;
-                    println!("{image}: no solution:\n{}", unsat.explain());
+                    say(format!("{image}: no solution:\n{}", unsat.explain()));
                     write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
                     images.insert(image, serde_json::json!({ "unsat": unsat.explain() }));
                 }
@@ -433,11 +439,11 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 Some(Err((i, unsat))) => {
                     status = Status::Found;
-                    println!(
+                    say(format!(
                         "{image}: transaction {} has no solution:\n{}",
                         i + 1,
                         unsat.explain()
-                    );
+                    ));
                     write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
                     entry.insert("unsat".into(), serde_json::json!(unsat.explain()));
                 }
@@ -455,7 +461,10 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 Some(Err(unsat)) => {
                     status = Status::Found;
-                    println!("{image}: pip has no solution:\n{}", unsat.explain());
+                    say(format!(
+                        "{image}: pip has no solution:\n{}",
+                        unsat.explain()
+                    ));
                     write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
                     entry.insert("py_unsat".into(), serde_json::json!(unsat.explain()));
                 }
@@ -503,12 +512,12 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 Err(unsat) => {
                     status = Status::Found;
-                    println!(
+                    say(format!(
                         "{}: the build dependencies of {} have no solution:\n{}",
                         rule.image,
                         rule.control,
                         unsat.explain()
-                    );
+                    ));
                     write_dot(args.explain_dot.as_ref(), &unsat.to_dot())?;
                     build.insert(key, serde_json::json!({ "unsat": unsat.explain() }));
                 }

@@ -26,6 +26,8 @@ pub fn is_binary(bytes: &[u8]) -> bool {
 
 /// Decodes a blob as UTF-8; invalid sequences are replaced, and the caller is told.
 pub fn decode(bytes: &[u8]) -> (std::borrow::Cow<'_, str>, bool) {
+    // A UTF-8 byte order mark would otherwise stick to the first name.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(s) => (std::borrow::Cow::Borrowed(s), true),
         Err(_) => (String::from_utf8_lossy(bytes), false),

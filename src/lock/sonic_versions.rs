@@ -256,6 +256,8 @@ pub fn parse_file(
     let mut out = BTreeMap::new();
     // key -> (line, key as written)
     let mut first_line: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    // A UTF-8 byte order mark is not part of the first name.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in text.split('\n').enumerate() {
         let line = i + 1;
         let err = |message: String| VersionsError::Line {
@@ -585,6 +587,15 @@ fn snapshot_to_rfc3339(ts: &str) -> Option<String> {
 /// Reads a `files/build/versions/` tree into a lock (see [`tree_to_lock`]).
 pub fn import(dir: &Path) -> Result<Lock, VersionsError> {
     let (tree, _warnings) = read_tree(dir)?;
+    // An empty import would read as "nothing pinned": most likely the wrong directory.
+    if tree.modules.values().all(|c| c.is_empty()) {
+        return Err(VersionsError::Layout {
+            path: dir.display().to_string(),
+            message: "no versions-* file found (expected default/, dockers/<image>/, ... \
+                      as in files/build/versions/)"
+                .into(),
+        });
+    }
     let lock = tree_to_lock(&tree);
     lock.validate()?;
     Ok(lock)

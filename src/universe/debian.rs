@@ -54,7 +54,12 @@ fn parse_chunk(
     })?;
     let mut st = Stanza::default();
     let mut line_no = first_line;
-    let mut rest = text;
+    // A UTF-8 byte order mark would otherwise become part of the first field's name.
+    let mut rest = if first_line == 0 {
+        text.strip_prefix('\u{feff}').unwrap_or(text)
+    } else {
+        text
+    };
     let mut last_field: Option<usize> = None;
     while !rest.is_empty() {
         line_no += 1;
@@ -111,13 +116,21 @@ fn parse_chunk(
         }
         match field_index(name) {
             Some(idx) => {
-                // A repeated field is malformed; like apt and dose-distcheck, the first one counts.
-                if st.fields[idx].0 == 0 {
-                    st.fields[idx] = (line_no, std::borrow::Cow::Borrowed(value));
-                    last_field = Some(idx);
-                } else {
-                    last_field = Some(usize::MAX);
+                // A field appears at most once per stanza (Policy 5.1); which of two
+                // values was meant cannot be known, so a repeated one is refused.
+                let first = st.fields[idx].0;
+                if first != 0 {
+                    return Err(UniverseError::Parse {
+                        file: loader.file.to_string(),
+                        line: line_no,
+                        message: format!(
+                            "field `{}` repeated in the stanza (first at line {first})",
+                            truncate(name)
+                        ),
+                    });
                 }
+                st.fields[idx] = (line_no, std::borrow::Cow::Borrowed(value));
+                last_field = Some(idx);
             }
             None => last_field = Some(usize::MAX),
         }
@@ -716,6 +729,29 @@ mod tests {
         let cc = u.candidate(u.candidates_of(c)[0]);
         assert_eq!(cc.depends.len(), 2, "continuation lines join the field");
         assert_eq!(cc.meta.multi_arch, MultiArch::Allowed);
+    }
+
+    #[test]
+    fn repeated_fields_are_refused_and_a_bom_is_not_part_of_the_first_name() {
+        let mut u = Universe::new();
+        let text = "Package: a\nVersion: 1\nArchitecture: amd64\nDepends: b\ndepends: c\n";
+        let e = load_packages(&mut u, text.as_bytes(), "P", "bullseye/amd64")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("P:5:") && e.contains("`depends` repeated") && e.contains("line 4"),
+            "{e}"
+        );
+        let mut u = Universe::new();
+        let text = "\u{feff}Package: a\nVersion: 1\nArchitecture: amd64\n";
+        assert_eq!(
+            load_packages(&mut u, text.as_bytes(), "P", "bullseye/amd64").unwrap(),
+            1
+        );
+        assert!(
+            u.lookup_name(Ecosystem::Deb, "bullseye/amd64", "a")
+                .is_some()
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ fn bisect(dir: &Path, srv: &Server, reg: &Server, state: &str, extra: &[&str]) -
         .args(["--platforms-dir", &p("platforms")])
         .args(["--sonic-repo", &p("repo.git")])
         .args(["--suite", "bullseye"])
-        .args(["--snapshot-url", &srv.base])
+        .args(["--snapshot-url", &srv.base, "--allow-unsigned"])
         .args(["--pypi-url", &srv.base])
         .args(["--github-url", &srv.base])
         .args(["--docker-registry", &reg.base])
@@ -200,6 +200,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
         .args(["--platforms-dir", &p("platforms")])
         .args(["--sonic-repo", &p("repo.git")])
         .args(["--suite", "bullseye", "--snapshot-url", &srv.base])
+        .arg("--allow-unsigned")
         .args(["--pypi-url", &srv.base, "--retries", "1"])
         .args(["--docker-registry", &reg.base])
         .args(["--cache", &p("cache")])
@@ -224,6 +225,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
         .args(["--platforms-dir", &p("platforms")])
         .args(["--sonic-repo", &p("repo.git")])
         .args(["--suite", "bullseye", "--snapshot-url", &srv.base])
+        .arg("--allow-unsigned")
         .args(["--pypi-url", &srv.base, "--retries", "1"])
         .args(["--docker-registry", &reg.base])
         .args(["--cache", &p("cache")])
@@ -272,6 +274,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
             "bullseye",
             "--snapshot-url",
             "http://127.0.0.1:9",
+            "--allow-unsigned",
         ])
         .args(["--pypi-url", "http://127.0.0.1:9", "--retries", "0"])
         .args(["--docker-registry", "http://127.0.0.1:9"])
@@ -313,7 +316,7 @@ fn lock_solve_and_the_time_axis_make_the_same_candidate() {
             .args(["--platforms-dir", &p("platforms")])
             .args(["--sonic-repo", &p("repo.git")])
             .args(["--suite", "bullseye"])
-            .args(["--snapshot-url", &srv.base])
+            .args(["--snapshot-url", &srv.base, "--allow-unsigned"])
             .args(["--pypi-url", &srv.base])
             .args(["--github-url", &srv.base])
             .args(["--docker-registry", &reg.base])

@@ -73,7 +73,7 @@ impl World {
     fn lock_args(&self) -> String {
         let b = &self.srv.base;
         format!(
-            "--platforms-dir {} --suite bullseye --snapshot-url {b} --pypi-url {b} --github-url {b} --docker-registry {} --retries 1",
+            "--platforms-dir {} --suite bullseye --snapshot-url {b} --allow-unsigned --pypi-url {b} --github-url {b} --docker-registry {} --retries 1",
             self.p("platforms").display(),
             self.reg.base
         )

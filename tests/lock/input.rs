@@ -321,3 +321,16 @@ fn a_failed_export_leaves_the_old_tree_untouched() {
         .collect();
     assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
 }
+
+#[test]
+fn import_of_a_directory_without_versions_files_names_it_and_a_bom_is_not_a_name() {
+    let dir = write_tree(&[("default/README", "not a versions file")]);
+    let e = sonic_versions::import(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains(&dir.path().display().to_string()) && e.contains("no versions-* file found"),
+        "{e}"
+    );
+    let dir = write_tree(&[("default/versions-py3", "\u{feff}pyyaml==5.4.1\n")]);
+    let lock = sonic_versions::import(dir.path()).unwrap();
+    assert_eq!(lock.pins[0].name, "pyyaml", "{:?}", lock.pins);
+}

@@ -53,7 +53,7 @@ fn lock(dir: &Path, srv: &Server, reg: &Server, out: &str, extra: &[&str]) -> Ou
         .args(["--platforms-dir", &p("platforms")])
         .args(["--sonic-repo", &p("repo.git")])
         .args(["--suite", "bullseye", "--suite", "bullseye-updates"])
-        .args(["--mirror", &srv.base])
+        .args(["--mirror", &srv.base, "--allow-unsigned"])
         .args(["--pypi-url", &srv.base])
         .args(["--github-url", &srv.base])
         .args(["--docker-registry", &reg.base])

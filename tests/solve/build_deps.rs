@@ -180,4 +180,49 @@ fn unsatisfiable_build_depends_name_the_control_line() {
         stdout.contains("src/libfoo/debian/control:5") && stdout.contains("debhelper (>= 14)"),
         "{stdout}"
     );
+    // With --json, stdout is the JSON document alone; the explanation is inside it.
+    let (code, stdout, stderr) = run(&[
+        "--json",
+        "solve",
+        "--packages",
+        packages.to_str().unwrap(),
+        "--manifest",
+        m.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON alone: {e}\n{stdout}"));
+    assert!(
+        doc.to_string().contains("debhelper (>= 14)"),
+        "the explanation is in the JSON: {stdout}"
+    );
+}
+
+#[test]
+fn a_bad_commit_date_blames_the_manifest_field_not_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let packages = dir.path().join("Packages");
+    std::fs::write(&packages, PACKAGES).unwrap();
+    let m = manifest(dir.path(), ">= 13");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["commit_date"] = "06/12/2022".into();
+    std::fs::write(&m, doc.to_string()).unwrap();
+    let lock = dir.path().join("c.lock");
+    let (code, stdout, stderr) = run(&[
+        "solve",
+        "--packages",
+        packages.to_str().unwrap(),
+        "--manifest",
+        m.to_str().unwrap(),
+        "--lock-out",
+        lock.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: field `commit_date`", m.display()))
+            && stderr.contains("06/12/2022"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("c.lock"), "{stderr}");
 }

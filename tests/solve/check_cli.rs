@@ -42,6 +42,36 @@ fn malformed_index_is_a_usage_error_naming_file_and_line() {
 }
 
 #[test]
+fn an_empty_index_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("Packages.xz");
+    std::fs::write(&p, crate::common::loopback::xz(b"")).unwrap();
+    let (code, out, err) = run(&["check", "--quiet", "--packages", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains(&format!("{}: no package stanza", p.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_repeated_field_is_an_error_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("Packages");
+    std::fs::write(
+        &p,
+        "\u{feff}Package: a\nVersion: 1.0\nArchitecture: all\nVersion: 2.0\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["check", "--quiet", "--packages", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("Packages:4:") && err.contains("`Version` repeated"),
+        "{err}"
+    );
+}
+
+#[test]
 fn solve_why_and_why_not() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("assignment.json");

@@ -170,6 +170,7 @@ impl Setup {
             "bullseye".into(),
             "--snapshot-url".into(),
             self.srv.base.clone(),
+            "--allow-unsigned".into(),
             "--pypi-url".into(),
             self.srv.base.clone(),
             "--docker-registry".into(),

@@ -192,6 +192,7 @@ fn index_reports_counts_snapshot_and_missing_then_works_offline_and_from_an_expo
             "bullseye",
             "--snapshot-url",
             &srv.base,
+            "--allow-unsigned",
             "--pypi-url",
             &srv.base,
             "--goproxy",
@@ -398,4 +399,68 @@ fn index_rejects_bad_input_clearly() {
     ]);
     assert_eq!(code, 2);
     assert!(stderr.contains("bad suite"), "{stderr}");
+}
+
+/// A manifest of one Debian package, for the signature policy tests.
+fn deb_only_manifest(dir: &Path) -> std::path::PathBuf {
+    let m = r#"{"schema_version":1,"platform":"wedge100bf-32x","commit":"586d715f172b1b72e9fc1e7b55625e2e5af590c2","commit_date":"2022-12-06T08:47:31Z","dependencies":[{"ecosystem":"deb","name":"hello","constraint":{"kind":"none"},"pinned":false,"origin":{"file":"rules/x.mk","line":1},"context":{"suite":"bullseye"}}],"diagnostics":[]}"#;
+    let p = dir.join("manifest.json");
+    std::fs::write(&p, m).unwrap();
+    p
+}
+
+#[test]
+fn unsigned_archive_is_refused_unless_allowed_and_a_missing_keyring_names_the_paths_tried() {
+    let d = tempfile::tempdir().unwrap();
+    let srv = services();
+    let m = deb_only_manifest(d.path());
+    let index = |keyring_paths: &str, extra: &[&str]| {
+        let mut cmd = crate::common::sonic_lock();
+        cmd.env("SONIC_LOCK_KEYRING_PATHS", keyring_paths)
+            .args(["index", "--platform", "wedge100bf-32x", "--manifest"])
+            .arg(&m)
+            .args(["--suite", "bullseye", "--snapshot-url", &srv.base])
+            .args(["--retries", "1", "--cache"])
+            .arg(d.path().join("cache"))
+            .args(extra);
+        crate::common::run_cmd(&mut cmd)
+    };
+    // A system keyring is found (here: a directory of *.asc), so the unsigned suite is refused.
+    let keys = d.path().join("trusted.gpg.d");
+    std::fs::create_dir(&keys).unwrap();
+    signing_key(&keys, "archive");
+    let (code, stdout, stderr) = index(keys.to_str().unwrap(), &[]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("suite debian:bullseye is unsigned"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{}/archive/debian/20221201T000000Z/dists/bullseye/Release",
+            srv.base
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--allow-unsigned"), "{stderr}");
+
+    // --allow-unsigned reads it and says so.
+    let (code, stdout, stderr) = index(keys.to_str().unwrap(), &["--allow-unsigned"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("signature not checked"), "{stdout}");
+
+    // No keyring on the system and no flag: the error names every path tried.
+    let a = d.path().join("none/debian-archive-keyring.gpg");
+    let b = d.path().join("none/trusted.gpg.d");
+    let paths = std::env::join_paths([&a, &b]).unwrap();
+    let (code, stdout, stderr) = index(paths.to_str().unwrap(), &[]);
+    assert_eq!(code, 2, "{stdout}\n{stderr}");
+    for want in [
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--keyring FILE",
+        "--allow-unsigned",
+    ] {
+        assert!(stderr.contains(want), "{want}: {stderr}");
+    }
 }

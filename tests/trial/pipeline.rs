@@ -199,6 +199,7 @@ impl Setup {
                     "bullseye",
                     "--snapshot-url",
                     &self.srv.base,
+                    "--allow-unsigned",
                     "--pypi-url",
                     &self.srv.base,
                     "--github-url",

@@ -259,7 +259,17 @@ pub fn fetch_suite(
                 let s = match keyring {
                     Some(kr) => {
                         let sig_url = join_url(&base, "Release.gpg");
-                        let g = http.get(&Request::new(&sig_url, "Release.gpg"))?;
+                        // An archive with neither InRelease nor Release.gpg is unsigned:
+                        // refuse it as apt does, saying how to go on anyway.
+                        let Some(g) = http.get_opt(&Request::new(&sig_url, "Release.gpg"))? else {
+                            return Err(SourceError::Signature {
+                                location: f.final_url.clone(),
+                                message: format!(
+                                    "suite {label} is unsigned (no InRelease, no Release.gpg); \
+                                     pass --allow-unsigned to read it without verification"
+                                ),
+                            });
+                        };
                         verify_detached(&f.bytes, &g.bytes, &g.final_url, kr)?
                     }
                     None => SignatureStatus::NotChecked,
@@ -291,9 +301,7 @@ pub fn fetch_suite(
     };
     check_dates(&release, cutoff, &label, snapshot.is_some(), &mut warnings)?;
     if signature == SignatureStatus::NotChecked {
-        warnings.push(format!(
-            "{label}: signature not checked (no --keyring given)"
-        ));
+        warnings.push(format!("{label}: signature not checked (--allow-unsigned)"));
     }
     let mut indices = Vec::new();
     for comp in &spec.components {

@@ -12,7 +12,7 @@ use pgp::composed::{
 use pgp::types::KeyDetails;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// One file listed in a Release file.
@@ -187,6 +187,45 @@ impl Keyring {
         })
     }
 
+    /// Loads and merges every keyring found at `paths` (a directory stands for its
+    /// `*.gpg`, `*.asc` and `*.pgp` files); `None` when none exists.
+    pub fn load_all(paths: &[PathBuf]) -> Result<Option<Keyring>, SourceError> {
+        let mut files = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                let rd = std::fs::read_dir(p).map_err(|e| SourceError::io(p, e))?;
+                let mut found: Vec<PathBuf> = rd
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|f| {
+                        f.is_file()
+                            && f.extension()
+                                .and_then(|x| x.to_str())
+                                .is_some_and(|x| matches!(x, "gpg" | "asc" | "pgp"))
+                    })
+                    .collect();
+                found.sort();
+                files.extend(found);
+            } else if p.is_file() {
+                files.push(p.clone());
+            }
+        }
+        let mut keys = Vec::new();
+        let mut names = Vec::new();
+        for f in &files {
+            let k = Keyring::load(f)?;
+            keys.extend(k.keys);
+            names.push(k.path);
+        }
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Keyring {
+            keys,
+            path: names.join(", "),
+        }))
+    }
+
     /// Keys loaded.
     pub fn len(&self) -> usize {
         self.keys.len()
@@ -212,6 +251,52 @@ impl Keyring {
             }
         }
         None
+    }
+}
+
+/// Where apt keeps the keys it trusts for Debian archives, tried in order when
+/// no `--keyring` is given; a directory stands for its `*.gpg`, `*.asc` and `*.pgp` files.
+pub const SYSTEM_KEYRINGS: &[&str] = &[
+    "/usr/share/keyrings/debian-archive-keyring.gpg",
+    "/usr/share/keyrings/debian-archive-keyring.pgp",
+    "/etc/apt/trusted.gpg.d",
+];
+
+/// How InRelease signatures are checked.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// Verify with this keyring.
+    Keyring(Keyring),
+    /// Read archives without verifying them (`--allow-unsigned`).
+    AllowUnsigned,
+    /// No keyring given and none found at these paths: reading a suite is an error.
+    NoKeyring {
+        /// The paths that were tried.
+        tried: Vec<PathBuf>,
+    },
+}
+
+impl Trust {
+    /// The keyring to verify with; `None` when unsigned archives are allowed;
+    /// an error naming the paths tried when there is no keyring at all.
+    pub fn keyring(&self) -> Result<Option<&Keyring>, SourceError> {
+        match self {
+            Trust::Keyring(k) => Ok(Some(k)),
+            Trust::AllowUnsigned => Ok(None),
+            Trust::NoKeyring { tried } => {
+                let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+                Err(SourceError::Invalid(format!(
+                    "no keyring to verify Debian InRelease signatures: tried {}; \
+                     pass --keyring FILE (e.g. Debian's debian-archive-keyring.gpg), \
+                     or --allow-unsigned to read archives without verification",
+                    if tried.is_empty() {
+                        "no paths".to_string()
+                    } else {
+                        tried.join(", ")
+                    }
+                )))
+            }
+        }
     }
 }
 

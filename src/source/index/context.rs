@@ -6,7 +6,7 @@ use crate::manifest::{Constraint, Dependency, Ecosystem, Manifest};
 use crate::source::History;
 use crate::source::SourceError;
 use crate::source::debian::archive::{Location, SuiteIndex, SuiteReport, SuiteSpec};
-use crate::source::debian::release::Keyring;
+use crate::source::debian::release::Trust;
 use crate::source::docker::{DockerPin, DockerRegistry};
 use crate::source::git::{GitPin, GitSource};
 use crate::source::go::GoProxy;
@@ -29,8 +29,8 @@ pub struct Sources {
     pub debian: Location,
     /// snapshot.debian.org base for `/mr/` and pool URL pinning.
     pub snapshot: String,
-    /// Keyring for InRelease signatures.
-    pub keyring: Option<Keyring>,
+    /// How InRelease signatures are checked.
+    pub trust: Trust,
     /// PyPI.
     pub pypi: PyPi,
     /// Go proxy.

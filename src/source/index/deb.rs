@@ -50,10 +50,15 @@ impl IndexSource for DebianIndex {
     ) -> Result<(), SourceError> {
         let src = cx.sources;
         // Debian: all suites in parallel (the HTTP layer bounds each host).
+        let keyring = if cx.suites.is_empty() {
+            None
+        } else {
+            src.trust.keyring()?
+        };
         let fetched: Vec<Result<SuiteIndex, SourceError>> = cx
             .suites
             .par_iter()
-            .map(|s| fetch_suite(&src.http, &src.debian, s, cx.cutoff, src.keyring.as_ref()))
+            .map(|s| fetch_suite(&src.http, &src.debian, s, cx.cutoff, keyring))
             .collect();
         let mut names: BTreeMap<String, DebNames> = BTreeMap::new();
         for r in fetched {
