@@ -472,6 +472,25 @@ fn is_utc_date(v: &str) -> bool {
 }
 
 impl Manifest {
+    /// A manifest of the current schema; fields added later start empty, so
+    /// every constructor stays one call.
+    pub fn new(
+        platform: String,
+        commit: String,
+        commit_date: String,
+        dependencies: Vec<Dependency>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> Manifest {
+        Manifest {
+            schema_version: MANIFEST_SCHEMA_VERSION,
+            platform,
+            commit,
+            commit_date,
+            dependencies,
+            diagnostics,
+        }
+    }
+
     /// Sorts dependencies and diagnostics so that output is deterministic.
     pub fn normalize(&mut self) {
         self.dependencies.sort_by(|a, b| {

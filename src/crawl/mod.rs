@@ -19,8 +19,7 @@ pub mod text;
 pub mod tree;
 
 use crate::manifest::{
-    Constraint, Context, Dependency, Diagnostic, Ecosystem, MANIFEST_SCHEMA_VERSION, Manifest,
-    Origin, Severity,
+    Constraint, Context, Dependency, Diagnostic, Ecosystem, Manifest, Origin, Severity,
 };
 use crate::platform::Platform;
 use make::{Evaluator, MakeDb};
@@ -505,17 +504,16 @@ fn crawl_in_pool(
         diags.append(&mut s.diags);
     }
 
-    let mut manifest = Manifest {
-        schema_version: MANIFEST_SCHEMA_VERSION,
-        platform: match (&opts.platform, opts.all) {
+    let mut manifest = Manifest::new(
+        match (&opts.platform, opts.all) {
             (Some(p), false) => p.name.clone(),
             _ => "all".to_string(),
         },
-        commit: commit.to_string(),
-        commit_date: crate::date::rfc3339_secs(secs),
-        dependencies: deps,
-        diagnostics: diags,
-    };
+        commit.to_string(),
+        crate::date::rfc3339_secs(secs),
+        deps,
+        diags,
+    );
     manifest.normalize();
     Ok(CrawlOutput {
         manifest,

@@ -291,7 +291,7 @@ fn manifest_candidate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Constraint, Context, Dependency, MANIFEST_SCHEMA_VERSION, Origin};
+    use crate::manifest::{Constraint, Context, Dependency, Origin};
     use crate::universe::{Requirement, debian};
 
     fn universe() -> Universe {
@@ -363,18 +363,17 @@ mod tests {
             },
             attrs: BTreeMap::new(),
         };
-        let m = Manifest {
-            schema_version: MANIFEST_SCHEMA_VERSION,
-            platform: "p".into(),
-            commit: "a".repeat(40),
-            commit_date: "2022-12-01T00:00:00Z".into(),
-            dependencies: vec![
+        let m = Manifest::new(
+            "p".into(),
+            "a".repeat(40),
+            "2022-12-01T00:00:00Z".into(),
+            vec![
                 dep("sonic-slave-buster", Some("buster"), 1),
                 dep("sonic-slave-bullseye", Some("bullseye"), 2),
                 dep("host", None, 3),
             ],
-            diagnostics: vec![],
-        };
+            vec![],
+        );
         let txs = per_suite_transactions(&mut u, &m, "bullseye/amd64").unwrap();
         let r = solve_images(&u, &[], &txs, &[], None);
         let picks = final_picks(&r).unwrap();
@@ -460,14 +459,13 @@ mod tests {
     }
 
     fn manifest(deps: Vec<Dependency>) -> Manifest {
-        Manifest {
-            schema_version: MANIFEST_SCHEMA_VERSION,
-            platform: "p".into(),
-            commit: "a".repeat(40),
-            commit_date: "2022-12-01T00:00:00Z".into(),
-            dependencies: deps,
-            diagnostics: vec![],
-        }
+        Manifest::new(
+            "p".into(),
+            "a".repeat(40),
+            "2022-12-01T00:00:00Z".into(),
+            deps,
+            vec![],
+        )
     }
 
     fn solve(u: &mut Universe, m: &Manifest) -> Result<(Lock, Vec<String>), PipelineError> {

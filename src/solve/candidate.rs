@@ -185,7 +185,7 @@ pub fn go_pins(image: &str, mods: &[super::images::GoModule]) -> (Vec<Pin>, Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Constraint, Context, Dependency, MANIFEST_SCHEMA_VERSION, Origin};
+    use crate::manifest::{Constraint, Context, Dependency, Origin};
     use crate::universe::{CandidateMeta, debian};
 
     #[test]
@@ -196,12 +196,11 @@ mod tests {
                         SHA256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n\n";
         debian::load_packages(&mut u, packages.as_bytes(), "Packages", "bullseye/amd64").unwrap();
         let key = PackageKey::new(Ecosystem::Deb, "bullseye/amd64", "make");
-        let m = Manifest {
-            schema_version: MANIFEST_SCHEMA_VERSION,
-            platform: "wedge100bf-32x".into(),
-            commit: "586d715f172b1b72e9fc1e7b55625e2e5af590c2".into(),
-            commit_date: "2022-12-06T08:47:31Z".into(),
-            dependencies: vec![Dependency {
+        let m = Manifest::new(
+            "wedge100bf-32x".into(),
+            "586d715f172b1b72e9fc1e7b55625e2e5af590c2".into(),
+            "2022-12-06T08:47:31Z".into(),
+            vec![Dependency {
                 ecosystem: Ecosystem::Deb,
                 name: "make".into(),
                 constraint: Constraint::None,
@@ -216,8 +215,8 @@ mod tests {
                 },
                 attrs: BTreeMap::new(),
             }],
-            diagnostics: vec![],
-        };
+            vec![],
+        );
         let per_image = BTreeMap::from([(
             "sonic-slave-bullseye".to_string(),
             BTreeMap::from([(key, "4.3-4.1".to_string())]),

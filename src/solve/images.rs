@@ -448,7 +448,7 @@ pub fn solve_go(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Context, Dependency, MANIFEST_SCHEMA_VERSION, Origin};
+    use crate::manifest::{Context, Dependency, Origin};
 
     fn dep(eco: Ecosystem, name: &str, c: Constraint, file: &str, line: u32) -> Dependency {
         Dependency {
@@ -471,14 +471,13 @@ mod tests {
     }
 
     fn manifest(deps: Vec<Dependency>) -> Manifest {
-        Manifest {
-            schema_version: MANIFEST_SCHEMA_VERSION,
-            platform: "p".into(),
-            commit: "a".repeat(40),
-            commit_date: "2022-12-01T00:00:00Z".into(),
-            dependencies: deps,
-            diagnostics: vec![],
-        }
+        Manifest::new(
+            "p".into(),
+            "a".repeat(40),
+            "2022-12-01T00:00:00Z".into(),
+            deps,
+            vec![],
+        )
     }
 
     #[test]

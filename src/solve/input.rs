@@ -254,7 +254,7 @@ fn parse_range(r: &str) -> VersionConstraint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Context, Dependency, MANIFEST_SCHEMA_VERSION, Origin};
+    use crate::manifest::{Context, Dependency, Origin};
 
     fn dep(name: &str, line: u32, remove: bool) -> Dependency {
         let mut attrs = BTreeMap::new();
@@ -281,14 +281,13 @@ mod tests {
 
     #[test]
     fn removals_marked_by_the_crawler_are_not_installed() {
-        let m = Manifest {
-            schema_version: MANIFEST_SCHEMA_VERSION,
-            platform: "p".into(),
-            commit: "c".into(),
-            commit_date: "2022-12-06T08:47:31Z".into(),
-            dependencies: vec![dep("make", 3, false), dep("libfoo-dev", 7, true)],
-            diagnostics: vec![],
-        };
+        let m = Manifest::new(
+            "p".into(),
+            "c".into(),
+            "2022-12-06T08:47:31Z".into(),
+            vec![dep("make", 3, false), dep("libfoo-dev", 7, true)],
+            vec![],
+        );
         let mut u = Universe::new();
         let txs = debian_transactions(&mut u, &m, "bullseye/amd64").unwrap();
         let reqs: Vec<&Requirement> = txs["sonic-slave-bullseye"].iter().flatten().collect();
@@ -331,12 +330,11 @@ mod tests {
     #[test]
     fn build_depends_are_rules_of_their_own_with_alternatives_together() {
         let alts = [("alternatives", "libfoo-dev | libbar-dev")];
-        let m = Manifest {
-            schema_version: MANIFEST_SCHEMA_VERSION,
-            platform: "p".into(),
-            commit: "c".into(),
-            commit_date: "2022-12-06T08:47:31Z".into(),
-            dependencies: vec![
+        let m = Manifest::new(
+            "p".into(),
+            "c".into(),
+            "2022-12-06T08:47:31Z".into(),
+            vec![
                 dep("make", 3, false),
                 control_dep("debhelper", 5, &[]),
                 control_dep("libfoo-dev", 6, &alts),
@@ -348,8 +346,8 @@ mod tests {
                 ),
                 control_dep("libarm-dev", 8, &[("architectures", "armhf")]),
             ],
-            diagnostics: vec![],
-        };
+            vec![],
+        );
         let mut u = Universe::new();
         let txs = debian_transactions(&mut u, &m, "bullseye/amd64").unwrap();
         // Only the Dockerfile's install is a transaction of the image.

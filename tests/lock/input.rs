@@ -4,9 +4,7 @@
 
 use sonic_lock::lock::sonic_versions::{self, read_tree};
 use sonic_lock::lock::{Lock, Pin, apt_prefs, pip_constraints};
-use sonic_lock::manifest::{
-    Constraint, Context, Dependency, Ecosystem, MANIFEST_SCHEMA_VERSION, Manifest, Origin,
-};
+use sonic_lock::manifest::{Constraint, Context, Dependency, Ecosystem, Manifest, Origin};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -164,12 +162,11 @@ fn two_spellings_of_one_python_name_are_one_pin() {
 }
 
 fn manifest_with(eco: Ecosystem, name: &str, exact: &str) -> Manifest {
-    Manifest {
-        schema_version: MANIFEST_SCHEMA_VERSION,
-        platform: "p".into(),
-        commit: "586d715f172b1b72e9fc1e7b55625e2e5af590c2".into(),
-        commit_date: "2022-12-06T08:47:31Z".into(),
-        dependencies: vec![Dependency {
+    Manifest::new(
+        "p".into(),
+        "586d715f172b1b72e9fc1e7b55625e2e5af590c2".into(),
+        "2022-12-06T08:47:31Z".into(),
+        vec![Dependency {
             ecosystem: eco,
             name: name.into(),
             constraint: Constraint::Exact(exact.into()),
@@ -181,8 +178,8 @@ fn manifest_with(eco: Ecosystem, name: &str, exact: &str) -> Manifest {
             context: Context::default(),
             attrs: BTreeMap::new(),
         }],
-        diagnostics: Vec::new(),
-    }
+        Vec::new(),
+    )
 }
 
 #[test]
