@@ -567,6 +567,9 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
         if let Some((gaps, cutoff)) = &l.finish {
             pipeline::finish(&mut lock, gaps, cutoff);
         }
+        if let (Some((sources, _)), Some(report)) = (&l.live, &l.report) {
+            pipeline::sources::record(&mut lock, sources, report);
+        }
         lock.write(p)?;
         if !global.json {
             println!(

@@ -256,6 +256,25 @@ pub struct Gap {
     pub message: String,
 }
 
+/// One source the pins were read from, and how "as of the cutoff" was read
+/// there: the header that tells a reader what the lock can be trusted for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceRecord {
+    /// Ecosystem the source serves.
+    pub ecosystem: Ecosystem,
+    /// Base URL the source was read at.
+    pub url: String,
+    /// The rule that chose what existed at the cutoff (`snapshot 20221206T000000Z`,
+    /// `upload time <= cutoff`, `today's index: no history`).
+    pub as_of: String,
+    /// Whether the source answered; an unreachable one also has a gap.
+    pub reached: bool,
+    /// What a reader should know (a repository without snapshots, a proxy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
 /// A lockfile: the pins of one platform at one sonic-buildimage commit and cutoff.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -273,6 +292,9 @@ pub struct Lock {
     /// Snapshot timestamps and base URLs, one per archive, sorted by name.
     #[serde(default, rename = "archive")]
     pub archives: Vec<Archive>,
+    /// The sources the pins were read from and their as-of rules, sorted.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceRecord>,
     /// Pins, sorted by key.
     #[serde(default, rename = "pin")]
     pub pins: Vec<Pin>,
@@ -362,6 +384,8 @@ struct SpannedLock {
     tool: toml::Spanned<String>,
     #[serde(default, rename = "archive")]
     archives: Vec<toml::Spanned<Archive>>,
+    #[serde(default, rename = "source")]
+    sources: Vec<toml::Spanned<SourceRecord>>,
     #[serde(default, rename = "pin")]
     pins: Vec<toml::Spanned<Pin>>,
     #[serde(default, rename = "trial")]
@@ -410,6 +434,7 @@ impl Lock {
             cutoff: cutoff.to_string(),
             tool: format!("sonic-lock {}", env!("CARGO_PKG_VERSION")),
             archives: Vec::new(),
+            sources: Vec::new(),
             pins: Vec::new(),
             trials: Vec::new(),
             gaps: Vec::new(),
@@ -429,6 +454,8 @@ impl Lock {
         self.pins.dedup();
         self.archives.sort();
         self.archives.dedup();
+        self.sources.sort();
+        self.sources.dedup();
         self.trials.sort_by(|a, b| {
             (&a.candidate, &a.builder, verdict_str(a.result), &a.detail).cmp(&(
                 &b.candidate,
@@ -474,6 +501,9 @@ impl Lock {
                     key: p.key().to_string(),
                 });
             }
+        }
+        for src in &self.sources {
+            check_source(src).map_err(|(f, m)| invalid("source", f, m))?;
         }
         let mut names = BTreeMap::new();
         for (i, a) in self.archives.iter().enumerate() {
@@ -549,6 +579,7 @@ impl Lock {
             cutoff: raw.cutoff.get_ref().clone(),
             tool: raw.tool.get_ref().clone(),
             archives: raw.archives.iter().map(|s| s.get_ref().clone()).collect(),
+            sources: raw.sources.iter().map(|s| s.get_ref().clone()).collect(),
             pins: Vec::new(),
             trials: raw.trials.iter().map(|s| s.get_ref().clone()).collect(),
             gaps: raw.gaps.iter().map(|s| s.get_ref().clone()).collect(),
@@ -610,6 +641,10 @@ impl Lock {
                 });
             }
         }
+        for sp in &raw.sources {
+            let line = line_of(text, sp.span().start);
+            check_source(sp.get_ref()).map_err(|(f, m)| invalid(line, "source", f, m))?;
+        }
         for sp in &raw.trials {
             let line = line_of(text, sp.span().start);
             check_trial(sp.get_ref()).map_err(|(f, m)| invalid(line, "trial", f, m))?;
@@ -656,6 +691,14 @@ impl Lock {
             kv(&mut out, "name", &a.name);
             kv(&mut out, "snapshot", &a.snapshot);
             opt(&mut out, "url", &a.url);
+        }
+        for src in &lock.sources {
+            out.push_str("\n[[source]]\n");
+            kv(&mut out, "ecosystem", src.ecosystem.as_str());
+            kv(&mut out, "url", &src.url);
+            kv(&mut out, "as_of", &src.as_of);
+            let _ = writeln!(out, "reached = {}", src.reached);
+            opt(&mut out, "note", &src.note);
         }
         for p in &lock.pins {
             out.push_str("\n[[pin]]\n");
@@ -879,6 +922,18 @@ fn check_archive(a: &Archive) -> Result<(), (&'static str, String)> {
     }
     if let Some(u) = &a.url {
         check_token("url", u)?;
+    }
+    Ok(())
+}
+
+fn check_source(s: &SourceRecord) -> Result<(), (&'static str, String)> {
+    check_token("url", &s.url)?;
+    for (field, text) in [("as_of", Some(&s.as_of)), ("note", s.note.as_ref())] {
+        if let Some(t) = text
+            && (t.trim().is_empty() || t.chars().any(char::is_control))
+        {
+            return Err((field, "must be one non-empty line".into()));
+        }
     }
     Ok(())
 }

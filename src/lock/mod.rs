@@ -11,5 +11,7 @@ pub mod sonic_versions;
 pub mod verdict;
 
 pub use diff::{Change, ChangeKind, LockDiff, diff};
-pub use lockfile::{Archive, Gap, LOCK_VERSION, Lock, LockError, Pin, PinKey, TrialRecord};
+pub use lockfile::{
+    Archive, Gap, LOCK_VERSION, Lock, LockError, Pin, PinKey, SourceRecord, TrialRecord,
+};
 pub use verdict::Verdict;

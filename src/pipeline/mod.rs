@@ -20,6 +20,7 @@ pub mod candidate;
 pub mod metadata;
 pub mod prove;
 pub mod search;
+pub mod sources;
 pub mod tree;
 
 pub use candidate::{Indexed, Solved};
@@ -250,6 +251,7 @@ impl<'s> Pipeline<'s> {
         let solved = self.solve(&mut indexed, &self.options.nogoods, previous)?;
         let mut candidate = solved.lock;
         finish(&mut candidate, &crawled.gaps, &indexed.cutoff);
+        sources::record(&mut candidate, self.sources, &indexed.report);
         let mut warnings: Vec<String> = indexed
             .warnings
             .iter()

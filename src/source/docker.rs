@@ -303,6 +303,11 @@ pub struct DockerRegistry {
 }
 
 impl DockerRegistry {
+    /// The registry serving `docker.io` images.
+    pub fn hub(&self) -> &str {
+        &self.hub
+    }
+
     /// A client; `hub` is the base URL serving `docker.io` images (a mirror, or a loopback registry in tests).
     pub fn new(http: Arc<Http>, hub: &str) -> Result<DockerRegistry, SourceError> {
         let cfg = http.config();

@@ -131,8 +131,30 @@ impl SourceError {
         }
     }
 
+    /// The scheme and host (`https://github.com`) of a source that could not be
+    /// reached at all (no connection, no DNS answer, no reply), as opposed to
+    /// one that answered with an error.
+    pub fn unreachable(&self) -> Option<String> {
+        match self {
+            SourceError::Network { url, .. } => Some(origin_of(url)),
+            _ => None,
+        }
+    }
+
     /// True when the resource does not exist at the server.
     pub fn is_not_found(&self) -> bool {
         matches!(self, SourceError::NotFound { .. })
+    }
+}
+
+/// `scheme://host[:port]` of a URL, or the URL itself when it does not parse.
+pub fn origin_of(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{}://{h}:{p}", u.scheme()),
+            (Some(h), None) => format!("{}://{h}", u.scheme()),
+            _ => url.to_string(),
+        },
+        Err(_) => url.to_string(),
     }
 }

@@ -52,6 +52,19 @@ pub struct TagAt {
 }
 
 fn gerr(url: &str, e: git2::Error) -> SourceError {
+    // A repository that cannot be reached is a network failure like any other
+    // source's, so it is reported (and recorded as a gap) the same way.
+    if matches!(
+        e.class(),
+        git2::ErrorClass::Net | git2::ErrorClass::Http | git2::ErrorClass::Ssl
+    ) {
+        return SourceError::Network {
+            url: url.to_string(),
+            what: "git repository".into(),
+            attempts: 1,
+            message: e.message().to_string(),
+        };
+    }
     SourceError::Git {
         url: url.to_string(),
         message: e.message().to_string(),

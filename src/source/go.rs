@@ -59,6 +59,11 @@ fn semver_of(v: &str) -> Option<semver::Version> {
 }
 
 impl GoProxy {
+    /// The proxy base URL (`https://proxy.golang.org`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// A client for the proxy at `base`.
     pub fn new(http: Arc<Http>, base: &str) -> GoProxy {
         GoProxy {

@@ -166,6 +166,11 @@ fn metadata_hash(v: &serde_json::Value) -> Option<Option<String>> {
 }
 
 impl PyPi {
+    /// The index base URL (`https://pypi.org`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// A client for the index at `base` (`https://pypi.org`).
     pub fn new(http: Arc<Http>, base: &str) -> PyPi {
         PyPi {

@@ -3,7 +3,7 @@
 
 use sonic_lock::lock::diff::{ChangeKind, diff};
 use sonic_lock::lock::rewrite;
-use sonic_lock::lock::{Archive, Lock, LockError, Pin, TrialRecord};
+use sonic_lock::lock::{Archive, Lock, LockError, Pin, SourceRecord, TrialRecord};
 use sonic_lock::manifest::Ecosystem;
 use sonic_lock::trial::builder::Verdict;
 
@@ -41,6 +41,13 @@ fn sample() -> Lock {
         "003b51a89a133b5db4cca98b2dea3117",
     );
     let _ = web; // a name with a space is invalid; exercised below
+    l.sources.push(SourceRecord {
+        ecosystem: Ecosystem::Git,
+        url: "https://github.com".into(),
+        as_of: "the declared branch's newest commit at or before the cutoff".into(),
+        reached: false,
+        note: None,
+    });
     l.pins = vec![yaml, libc, dhcp];
     l.trials.push(TrialRecord {
         candidate: l.candidate_hash(),
@@ -69,6 +76,21 @@ fn toml_round_trip_is_lossless_and_deterministic() {
     assert!(text.contains("dependents = [\"curl\", \"libc6-dev\"]\n"));
     assert!(text.contains("[[trial]]\n"));
     assert!(text.contains("result = \"pass\""));
+    assert!(text.contains("\n[[source]]\necosystem = \"git\"\nurl = \"https://github.com\"\n"));
+    assert!(text.contains("reached = false\n"));
+}
+
+#[test]
+fn a_source_record_with_a_bad_field_is_refused_naming_its_line() {
+    let (s, e) = err(&format!(
+        "{HEADER}\n[[source]]\necosystem = \"py\"\nurl = \"https://pypi.org\"\nas_of = \"\"\nreached = true\n"
+    ));
+    assert!(matches!(e, LockError::Invalid { line: 7, .. }), "{s}");
+    assert!(s.contains("as_of"), "{s}");
+    let (s, _) = err(&format!(
+        "{HEADER}\n[[source]]\necosystem = \"rpm\"\nurl = \"https://x\"\nas_of = \"now\"\nreached = true\n"
+    ));
+    assert!(s.contains("t.lock:"), "{s}");
 }
 
 #[test]

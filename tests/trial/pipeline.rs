@@ -185,6 +185,10 @@ impl Setup {
     }
 
     fn lock(&self, extra: &[&str]) -> (i32, String, String) {
+        self.lock_with_registry(&self.reg.base, extra)
+    }
+
+    fn lock_with_registry(&self, registry: &str, extra: &[&str]) -> (i32, String, String) {
         common::run_cmd(
             common::sonic_lock()
                 .args([
@@ -205,7 +209,7 @@ impl Setup {
                     "--github-url",
                     &self.srv.base,
                     "--docker-registry",
-                    &self.reg.base,
+                    registry,
                     "--github-git",
                     &self.p("{repo}.git"),
                     "--retries",
@@ -374,6 +378,60 @@ fn lock_without_candidate_crawls_indexes_solves_and_writes_an_unproven_lock() {
     assert_eq!(
         std::fs::read_to_string(s.p("versions/default/versions-docker")).unwrap(),
         format!("amd64:debian:bullseye=={}", s.debian_at_cutoff)
+    );
+    // The header names every source read and how "as of the cutoff" was read there.
+    let sources: Vec<(String, String, String, bool)> = lock["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["ecosystem"].as_str().unwrap().to_string(),
+                r["url"].as_str().unwrap().to_string(),
+                r["as_of"].as_str().unwrap().to_string(),
+                r["reached"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let eco = |e: &str| sources.iter().filter(|r| r.0 == e).count();
+    assert!(
+        eco("deb") >= 1 && eco("py") == 1 && eco("git") == 1 && eco("docker") == 1,
+        "{sources:?}"
+    );
+    let deb = sources.iter().find(|r| r.0 == "deb").unwrap();
+    assert!(deb.1.contains("/dists/bullseye"), "{deb:?}");
+    assert!(deb.2.starts_with("snapshot "), "{deb:?}");
+    assert!(sources.iter().all(|r| r.3), "{sources:?}");
+    assert!(lock.get("gap").is_none(), "{lock:?}");
+}
+
+#[test]
+fn a_source_out_of_reach_is_named_in_the_header_and_its_dependencies_are_gaps() {
+    let s = Setup::new(&[
+        ("hello", "2.10-2"),
+        ("libmnl0", "1.0.4-3"),
+        ("libc6", "2.31-13"),
+    ]);
+    // Nothing listens on the discard port: the registry cannot be reached.
+    let (code, stdout, stderr) = s.lock_with_registry("http://127.0.0.1:9", &[]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let lock = s.written();
+    let registry = lock["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ecosystem"].as_str() == Some("docker"))
+        .unwrap_or_else(|| panic!("no docker source in {lock:?}"));
+    assert_eq!(registry["url"].as_str(), Some("http://127.0.0.1:9"));
+    assert_eq!(registry["reached"].as_bool(), Some(false));
+    let gaps = lock["gap"].as_array().unwrap();
+    assert!(
+        gaps.iter().any(|g| {
+            let m = g["message"].as_str().unwrap_or_default();
+            m.starts_with("http://127.0.0.1:9 could not be reached")
+                && m.contains("docker dependencies not resolved (1): debian")
+        }),
+        "{gaps:?}"
     );
 }
 

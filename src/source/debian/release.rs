@@ -151,6 +151,16 @@ pub enum SignatureStatus {
     NotChecked,
 }
 
+impl SignatureStatus {
+    /// One line for a report: `verified (key <fingerprint>)` or `not checked`.
+    pub fn describe(&self) -> String {
+        match self {
+            SignatureStatus::Verified { fingerprint } => format!("verified (key {fingerprint})"),
+            SignatureStatus::NotChecked => "not checked".into(),
+        }
+    }
+}
+
 impl Keyring {
     /// Loads every public key of a keyring file.
     pub fn load(path: &Path) -> Result<Keyring, SourceError> {

@@ -69,6 +69,9 @@ pub struct Missing {
     pub origin: String,
     /// Why nothing matches, or the error met.
     pub reason: String,
+    /// The source (`https://github.com`) that could not be reached, when that is why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
 }
 
 /// What `index` found.
@@ -112,6 +115,15 @@ impl Missing {
             constraint: d.constraint.clone(),
             origin: d.origin.to_string(),
             reason: reason.into(),
+            unreachable: None,
+        }
+    }
+
+    /// `d` reported as missing because of `e`, remembering an unreachable source.
+    pub fn from_error(d: &Dependency, e: &SourceError) -> Missing {
+        Missing {
+            unreachable: e.unreachable(),
+            ..Missing::of(d, e.to_string())
         }
     }
 }

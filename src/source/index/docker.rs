@@ -45,7 +45,7 @@ impl IndexSource for DockerIndex {
         for d in &deps {
             let r = declared_reference(&d.name, &d.constraint);
             if let Some(Err(e)) = resolved.get(&r) {
-                out.missing.push(Missing::of(d, e.to_string()));
+                out.missing.push(Missing::from_error(d, e));
             }
         }
         for (r, res) in resolved {

@@ -37,7 +37,7 @@ impl IndexSource for GitIndex {
                     n += 1;
                     out.git.push(p);
                 }
-                Err(e) => out.missing.push(Missing::of(d, e.to_string())),
+                Err(e) => out.missing.push(Missing::from_error(d, &e)),
             }
         }
         out.counts.entry(Ecosystem::Git).or_default().versions = n;

@@ -87,7 +87,7 @@ pub(crate) fn index_histories(
                     out.missing.push(Missing::of(d, reason));
                 }
             }
-            Some(Err(e)) => out.missing.push(Missing::of(d, e.to_string())),
+            Some(Err(e)) => out.missing.push(Missing::from_error(d, e)),
             None => out.missing.push(Missing::of(d, "not asked")),
         }
     }

@@ -52,7 +52,7 @@ impl IndexSource for WebIndex {
         for (d, u) in &deps {
             match pins.get(u) {
                 Some(Ok(_)) => {}
-                Some(Err(e)) => out.missing.push(Missing::of(d, e.to_string())),
+                Some(Err(e)) => out.missing.push(Missing::from_error(d, e)),
                 None => out
                     .missing
                     .push(Missing::of(d, "URL not expanded by the crawler")),

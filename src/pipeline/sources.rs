@@ -1,0 +1,231 @@
+//! The lock's account of its sources: where each ecosystem was read, how "as
+//! of the cutoff" was read there, and what could not be read at all. A lock
+//! made where GitHub or snapshot.debian.org is out of reach says so in its
+//! header and as gaps, so nobody takes it for complete.
+
+use crate::lock::{Gap, Lock, SourceRecord};
+use crate::manifest::Ecosystem;
+use crate::source::debian::archive::Location;
+use crate::source::error::origin_of;
+use crate::source::index::{IndexReport, Missing, Sources};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Names listed in a gap's message before it says how many more there are.
+const NAMES_SHOWN: usize = 40;
+
+/// Records in `lock` the sources `report` was read from and, as gaps, what
+/// could not be read; normalises the lock.
+pub fn record(lock: &mut Lock, sources: &Sources, report: &IndexReport) {
+    lock.sources = records(sources, report);
+    lock.gaps.extend(gaps(report));
+    lock.normalize();
+}
+
+/// The sources the index read for `report`, each with its as-of rule and
+/// whether it answered.
+pub fn records(sources: &Sources, report: &IndexReport) -> Vec<SourceRecord> {
+    let unreachable: BTreeSet<&str> = report
+        .missing
+        .iter()
+        .filter_map(|m| m.unreachable.as_deref())
+        .collect();
+    let used = |eco: Ecosystem| report.counts.get(&eco).is_some_and(|c| c.dependencies > 0);
+    let mut out = Vec::new();
+    let mut add = |eco: Ecosystem, url: &str, as_of: String, note: Option<String>| {
+        out.push(SourceRecord {
+            ecosystem: eco,
+            url: url.to_string(),
+            as_of,
+            reached: !unreachable.contains(origin_of(url).as_str()),
+            note,
+        })
+    };
+    for s in &report.suites {
+        let as_of = match (&sources.debian, &s.snapshot) {
+            (_, Some(ts)) => format!("snapshot {ts}"),
+            (Location::Mirror { .. }, None) => format!(
+                "the index served today (Release date {}): a plain mirror keeps no history",
+                s.date.as_deref().unwrap_or("unknown")
+            ),
+            (Location::Snapshot { .. }, None) => "the snapshot at the cutoff".to_string(),
+        };
+        add(
+            Ecosystem::Deb,
+            &s.url,
+            as_of,
+            Some(format!("signature {}", s.signature.describe())),
+        );
+    }
+    if used(Ecosystem::Py) {
+        add(
+            Ecosystem::Py,
+            sources.pypi.base(),
+            "the newest release uploaded at or before the cutoff".into(),
+            None,
+        );
+    }
+    if used(Ecosystem::Go) {
+        add(
+            Ecosystem::Go,
+            sources.go.base(),
+            "the newest version the proxy dates at or before the cutoff".into(),
+            None,
+        );
+    }
+    let mut hosts: BTreeMap<(Ecosystem, String), ()> = BTreeMap::new();
+    for p in &report.git {
+        hosts.insert((Ecosystem::Git, origin_of(&p.url)), ());
+    }
+    for p in &report.web {
+        hosts.insert((Ecosystem::Web, origin_of(&p.url)), ());
+    }
+    for m in &report.missing {
+        if matches!(m.ecosystem, Ecosystem::Git | Ecosystem::Web)
+            && let Some(h) = &m.unreachable
+        {
+            hosts.insert((m.ecosystem, h.clone()), ());
+        }
+    }
+    for (eco, host) in hosts.into_keys() {
+        let as_of = match eco {
+            Ecosystem::Git => "the declared branch's newest commit at or before the cutoff",
+            _ => {
+                "moving GitHub URLs at the commit or release of the cutoff, Debian pool URLs \
+                 through snapshot.debian.org, anything else as served today, pinned by hash"
+            }
+        };
+        add(eco, &host, as_of.into(), None);
+    }
+    if used(Ecosystem::Docker) {
+        add(
+            Ecosystem::Docker,
+            sources.docker.hub(),
+            "the tag's digest as of the cutoff".into(),
+            None,
+        );
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// One gap per source that could not be reached and per suite that was not
+/// indexed, naming every dependency left unresolved because of it.
+pub fn gaps(report: &IndexReport) -> Vec<Gap> {
+    let mut groups: BTreeMap<(String, Ecosystem), Vec<&Missing>> = BTreeMap::new();
+    for m in &report.missing {
+        let why = match &m.unreachable {
+            Some(host) => format!("{host} could not be reached from where this lock was made"),
+            None if m.reason.starts_with("no suite indexed for ") => m.reason.clone(),
+            None => continue,
+        };
+        groups.entry((why, m.ecosystem)).or_default().push(m);
+    }
+    let mut out = Vec::new();
+    for ((why, eco), mut ms) in groups {
+        ms.sort_by(|a, b| a.origin.cmp(&b.origin));
+        let names: BTreeSet<&str> = ms.iter().map(|m| m.name.as_str()).collect();
+        let mut listed: Vec<&str> = names.iter().copied().take(NAMES_SHOWN).collect();
+        let more = names.len().saturating_sub(NAMES_SHOWN);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        listed.dedup();
+        out.push(Gap {
+            origin: ms[0].origin.clone(),
+            message: format!(
+                "{why}: {eco} dependencies not resolved ({}): {}{more}",
+                ms.len(),
+                listed.join(", ")
+            )
+            .replace(|c: char| c.is_control(), " "),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Constraint;
+
+    fn missing(
+        eco: Ecosystem,
+        name: &str,
+        origin: &str,
+        reason: &str,
+        host: Option<&str>,
+    ) -> Missing {
+        Missing {
+            ecosystem: eco,
+            name: name.into(),
+            constraint: Constraint::None,
+            origin: origin.into(),
+            reason: reason.into(),
+            unreachable: host.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn gaps_group_by_unreachable_source_and_missing_suite_and_skip_real_misses() {
+        let report = IndexReport {
+            schema_version: 1,
+            platform: "p".into(),
+            cutoff: "2022-12-06T08:47:31Z".into(),
+            suites: vec![],
+            counts: BTreeMap::new(),
+            missing: vec![
+                missing(
+                    Ecosystem::Git,
+                    "b",
+                    "rules/b.mk:9",
+                    "x",
+                    Some("https://github.com"),
+                ),
+                missing(
+                    Ecosystem::Git,
+                    "a",
+                    "rules/a.mk:3",
+                    "x",
+                    Some("https://github.com"),
+                ),
+                missing(
+                    Ecosystem::Deb,
+                    "vim",
+                    "d/Dockerfile.j2:4",
+                    "no suite indexed for buster",
+                    None,
+                ),
+                missing(
+                    Ecosystem::Deb,
+                    "nosuch",
+                    "d/Dockerfile.j2:5",
+                    "not in any index at the cutoff",
+                    None,
+                ),
+            ],
+            histories: vec![],
+            git: vec![],
+            web: vec![],
+            docker: vec![],
+            not_indexed: vec![],
+        };
+        let g = gaps(&report);
+        assert_eq!(g.len(), 2, "{g:?}");
+        let git = g.iter().find(|g| g.message.contains("github")).unwrap();
+        assert_eq!(git.origin, "rules/a.mk:3");
+        assert!(
+            git.message
+                .ends_with("git dependencies not resolved (2): a, b"),
+            "{}",
+            git.message
+        );
+        let buster = g.iter().find(|g| g.message.contains("buster")).unwrap();
+        assert_eq!(
+            buster.message,
+            "no suite indexed for buster: deb dependencies not resolved (1): vim"
+        );
+    }
+}
