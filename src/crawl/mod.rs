@@ -3,7 +3,8 @@
 //! one parser per file kind in parallel, producing a [`Manifest`].
 //!
 //! Files: `tree` (git access, submodules), `make` (make evaluation), `scope`
-//! (what the platform builds), `jinja`, `dockerfile`, `shell`, `python`
+//! (what the platform builds), `reads` (which files a target reads and what
+//! they run), `provenance` (why a file is crawled), `jinja`, `dockerfile`, `shell`, `python`
 //! (pip, requirements, setup.py), `debcontrol`, `gomod`, `gitmodules`, `text`.
 
 pub mod debcontrol;
@@ -12,7 +13,9 @@ pub mod gitmodules;
 pub mod gomod;
 pub mod jinja;
 pub mod make;
+pub mod provenance;
 pub mod python;
+pub mod reads;
 pub mod scope;
 pub mod shell;
 pub mod text;
@@ -23,6 +26,7 @@ use crate::manifest::{
 };
 use crate::platform::Platform;
 use make::{Evaluator, MakeDb};
+use provenance::Provenance;
 use rayon::prelude::*;
 use scope::Scope;
 use serde::Serialize;
@@ -89,6 +93,9 @@ pub struct CrawlOutput {
     pub files_parsed: usize,
     /// Submodules in scope, crawled or not.
     pub submodules: Vec<SubmoduleStatus>,
+    /// Every file in the platform's scope and the chain of targets that brings
+    /// it in (empty for `--all`).
+    pub provenance: BTreeMap<String, Provenance>,
 }
 
 /// The file kinds the crawler parses.
@@ -245,7 +252,7 @@ fn crawl_in_pool(
         .map(|p| p.make.clone())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(default_make_vars);
-    let (db, scope) = {
+    let (db, mut scope) = {
         let handles = t.open_all();
         let files = tree::TreeFiles {
             tree: &t,
@@ -395,18 +402,32 @@ fn crawl_in_pool(
     diags.append(&mut gm_sink.diags);
 
     // Images the tree builds itself are not external base images.
-    let mut local_images: BTreeSet<String> = BTreeSet::new();
+    let mut image_dirs: BTreeMap<String, String> = BTreeMap::new();
     for f in &t.files {
         let parts: Vec<&str> = f.path.split('/').collect();
         match parts.as_slice() {
-            ["dockers", d, _, ..] | ["platform", _, d, _, ..] if d.starts_with("docker-") => {
-                local_images.insert((*d).to_string());
-            }
-            [d, _, ..] if d.starts_with("sonic-slave-") => {
-                local_images.insert((*d).to_string());
+            ["dockers", d, _, ..] | ["platform", _, d, _, ..] | [d, _, ..]
+                if d.starts_with("docker-")
+                    || (parts.len() == 2 && d.starts_with("sonic-slave-")) =>
+            {
+                let dir = f.path[..f.path.len() - parts[parts.len() - 1].len() - 1].to_string();
+                let dir = match dir.find(*d) {
+                    Some(i) => dir[..i + d.len()].to_string(),
+                    None => dir,
+                };
+                image_dirs.entry((*d).to_string()).or_insert(dir);
             }
             _ => {}
         }
+    }
+    let local_images: BTreeSet<String> = image_dirs.keys().cloned().collect();
+    if let Some(s) = scope.as_mut() {
+        let handles = t.open_all();
+        let files = tree::TreeFiles {
+            tree: &t,
+            handles: &handles,
+        };
+        s.resolve(&files, &image_dirs);
     }
     let mut host_env: HashMap<String, String> = HashMap::new();
     {
@@ -425,20 +446,26 @@ fn crawl_in_pool(
         host_env,
     };
 
-    // Select files with their contexts.
-    let mut jobs: Vec<(usize, Kind, Vec<Context>)> = Vec::new();
-    for (i, f) in t.files.iter().enumerate() {
-        let Some(kind) = kind_of(&f.path) else {
-            continue;
-        };
-        let ctxs = match &scope {
-            Some(s) => match s.contexts(&f.path) {
-                Some(c) => c.into_iter().collect(),
-                None => continue,
-            },
-            None => vec![scope::context_for_all(&f.path)],
-        };
-        jobs.push((i, kind, ctxs));
+    // Select files with their contexts: what the build reads, or everything with --all.
+    let mut jobs: Vec<(&tree::FileEntry, Kind, Vec<Context>)> = Vec::new();
+    let mut provenance: BTreeMap<String, Provenance> = BTreeMap::new();
+    match scope.as_mut() {
+        Some(s) => {
+            for (path, (ctxs, prov)) in &mut s.files {
+                if let (Some(kind), Some(e)) = (kind_of(path), t.get(path)) {
+                    prov.crawled = true;
+                    jobs.push((e, kind, ctxs.iter().cloned().collect()));
+                }
+                provenance.insert(path.clone(), prov.clone());
+            }
+        }
+        None => {
+            for f in &t.files {
+                if let Some(kind) = kind_of(&f.path) {
+                    jobs.push((f, kind, vec![scope::context_for_all(&f.path)]));
+                }
+            }
+        }
     }
     let total = jobs.len() as u64;
     let done = AtomicU64::new(0);
@@ -446,8 +473,7 @@ fn crawl_in_pool(
         .par_iter()
         .map_init(
             || t.open_all(),
-            |handles, (i, kind, ctxs)| {
-                let e = &t.files[*i];
+            |handles, (e, kind, ctxs)| {
                 let mut sink = Sink::new(&e.path);
                 match Tree::read_with(handles, e) {
                     Ok(bytes) => {
@@ -527,6 +553,7 @@ fn crawl_in_pool(
             .unwrap_or_default(),
         files_parsed,
         submodules,
+        provenance,
     })
 }
 
