@@ -285,45 +285,48 @@ fn crawl_in_pool(
         (ev.db, scope)
     };
 
-    // Submodules.
+    // Submodules: the root's declarations, and nested ones in the
+    // `.gitmodules` of the submodule that encloses them.
     let mut gm_sink = Sink::new(".gitmodules");
     let root_modules = match t.get(".gitmodules") {
-        Some(e) => {
-            let h = t.open_all();
-            match Tree::read_with(&h, e) {
-                Ok(b) => gitmodules::parse(&text::decode(&b).0, &mut gm_sink),
-                Err(m) => {
-                    gm_sink.error(1, format!("cannot read: {m}"), None);
-                    Vec::new()
-                }
+        Some(e) => match t.read(e) {
+            Ok(b) => gitmodules::parse(&text::decode(&b).0, &mut gm_sink),
+            Err(m) => {
+                gm_sink.error(1, format!("cannot read: {m}"), None);
+                Vec::new()
             }
-        }
+        },
         None => Vec::new(),
     };
     let decls: HashMap<String, gitmodules::Submodule> = root_modules
         .iter()
         .map(|s| (s.path.clone(), s.clone()))
         .collect();
-    let nested_decl = |tree: &Tree, path: &str| -> Option<(String, String)> {
-        if let Some(s) = decls.get(path) {
-            return Some((s.name.clone(), s.url.clone()));
+    let find_decl = |tree: &Tree, path: &str| -> (String, Option<gitmodules::Submodule>) {
+        let enclosing: Vec<&str> = tree
+            .gitlinks
+            .iter()
+            .filter(|g| g.resolved.is_some())
+            .map(|g| g.path.as_str())
+            .collect();
+        let (file, rel) = gitmodules::declared_in(path, &enclosing);
+        if file == ".gitmodules" {
+            let d = decls.get(path).cloned();
+            return (file, d);
         }
-        // A nested submodule: declared in the enclosing submodule's .gitmodules.
-        let h = tree.open_all();
-        let mut p = path;
-        while let Some(i) = p.rfind('/') {
-            p = &p[..i];
-            if let Some(e) = tree.get(&format!("{p}/.gitmodules")) {
-                let b = Tree::read_with(&h, e).ok()?;
-                let mut s = Sink::new("");
-                let rel = &path[p.len() + 1..];
-                return gitmodules::parse(&text::decode(&b).0, &mut s)
+        let d = tree
+            .get(&file)
+            .and_then(|e| tree.read(e).ok())
+            .and_then(|b| {
+                let mut s = Sink::new(&file);
+                gitmodules::parse(&text::decode(&b).0, &mut s)
                     .into_iter()
                     .find(|m| m.path == rel)
-                    .map(|m| (m.name, m.url));
-            }
-        }
-        None
+            });
+        (file, d)
+    };
+    let nested_decl = |tree: &Tree, path: &str| -> Option<(String, String)> {
+        find_decl(tree, path).1.map(|m| (m.name, m.url))
     };
     let wanted = |p: &str| scope.as_ref().is_none_or(|s| s.touches(p));
     let clone_cache = opts.clone_submodules.then_some(opts.cache_dir.as_path());
@@ -340,9 +343,10 @@ fn crawl_in_pool(
         if !wanted(&link.path) {
             continue;
         }
-        let decl = decls.get(&link.path);
+        let (gm_file, decl) = find_decl(&t, &link.path);
+        let decl = decl.as_ref();
         let (file, line) = match decl {
-            Some(d) => (".gitmodules".to_string(), d.line),
+            Some(d) => (gm_file.clone(), d.line),
             None => (link.path.clone(), 0),
         };
         let origin = Origin {
@@ -370,16 +374,15 @@ fn crawl_in_pool(
                     });
                 }
             }
-            None if link.parent == 0 => diags.push(Diagnostic {
+            None => diags.push(Diagnostic {
                 severity: Severity::Warning,
                 origin: origin.clone(),
                 message: format!(
-                    "gitlink {} at {} is not declared in .gitmodules",
+                    "gitlink {} at {} is not declared in {gm_file}",
                     link.path, link.commit
                 ),
                 text: None,
             }),
-            None => {}
         }
         if let Some(reason) = &link.missing {
             diags.push(Diagnostic {
