@@ -4,7 +4,8 @@
 //!
 //! Files: `tree` (git access, submodules), `make` (make evaluation), `scope`
 //! (what the platform builds), `reads` (which files a target reads and what
-//! they run), `provenance` (why a file is crawled), `jinja`, `dockerfile`, `shell`, `python`
+//! they run), `provenance` (why a file is crawled), `names` (names apt
+//! would refuse), `jinja`, `dockerfile`, `shell`, `python`
 //! (pip, requirements, setup.py), `debcontrol`, `gomod`, `gitmodules`, `text`.
 
 pub mod debcontrol;
@@ -13,6 +14,7 @@ pub mod gitmodules;
 pub mod gomod;
 pub mod jinja;
 pub mod make;
+pub mod names;
 pub mod provenance;
 pub mod python;
 pub mod reads;
@@ -533,6 +535,7 @@ fn crawl_in_pool(
         diags.append(&mut s.diags);
     }
 
+    names::drop_bad_debian_names(&mut deps, &mut diags);
     let mut manifest = Manifest::new(
         match (&opts.platform, opts.all) {
             (Some(p), false) => p.name.clone(),

@@ -448,7 +448,7 @@ impl Walk<'_> {
 mod tests {
     use super::*;
 
-    fn tree(files: &[&str]) -> impl Fn(&str) -> bool + '_ {
+    fn tree<'a>(files: &'a [&'a str]) -> impl Fn(&str) -> bool + 'a {
         move |p: &str| files.contains(&p)
     }
 
