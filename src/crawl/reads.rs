@@ -420,10 +420,8 @@ impl Walk<'_> {
                     }
                 }
             }
-            "popd" => {
-                if self.cwd.len() > 1 {
-                    self.cwd.pop();
-                }
+            "popd" if self.cwd.len() > 1 => {
+                self.cwd.pop();
             }
             _ if first.text.contains('/') => {
                 let w = first.text.clone();
