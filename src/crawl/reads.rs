@@ -126,8 +126,16 @@ pub fn from_images(text: &str) -> Vec<(String, u32)> {
 }
 
 /// What a file runs, sources, includes or hands to a build tool, resolved to
-/// tree paths. `cwd` is the directory its commands start in.
-pub fn references(path: &str, text: &str, cwd: &str, exists: &dyn Fn(&str) -> bool) -> Vec<Read> {
+/// tree paths. `text` starts at line `first` of `path` (1 for a whole file; a
+/// recipe line's own number for one line of a rule); `cwd` is the directory its
+/// commands start in.
+pub fn references(
+    path: &str,
+    text: &str,
+    first: u32,
+    cwd: &str,
+    exists: &dyn Fn(&str) -> bool,
+) -> Vec<Read> {
     let name = path.rsplit('/').next().unwrap_or(path);
     let dir = path.rfind('/').map_or("", |i| &path[..i]);
     let mut out = Vec::new();
@@ -170,7 +178,7 @@ pub fn references(path: &str, text: &str, cwd: &str, exists: &dyn Fn(&str) -> bo
         exists,
         out: &mut out,
     };
-    for cmd in shell::commands(&body, 1, &HashMap::new()) {
+    for cmd in shell::commands(&body, first.max(1), &HashMap::new()) {
         st.command(&cmd);
     }
     out
@@ -496,7 +504,7 @@ mod tests {
             "src/p/local.sh",
         ]);
         let text = "#!/bin/bash\n. functions.sh\nTARGET_PATH=x scripts/a.sh arg\nsudo bash scripts/b.sh\nj2 -f env files/x.j2 > out\nsudo cp files/copied.sh /fs\nsudo chroot $FS scripts/a.sh\n";
-        let r = references("build.sh", text, "", &t);
+        let r = references("build.sh", text, 1, "", &t);
         let got: Vec<(&str, &str)> = r
             .iter()
             .map(|x| (x.path.as_str(), x.why.as_str()))
@@ -511,7 +519,7 @@ mod tests {
             ]
         );
         let mk = "include other.mk\nall:\n\tpushd ./frr\n\tdpkg-buildpackage -b\n\tpopd\n\tpip3 install -r req.txt\n\t$(MAKE) -C sub\n\t./local.sh\n\tdpkg-buildpackage\n";
-        let r = references("src/p/Makefile", mk, "src/p", &t);
+        let r = references("src/p/Makefile", mk, 1, "src/p", &t);
         let got: Vec<&str> = r.iter().map(|x| x.path.as_str()).collect();
         assert_eq!(
             got,
@@ -541,6 +549,7 @@ mod tests {
         let r = references(
             "p/setup.py",
             "with open('requirements.txt') as f:\n    reqs = f.read()\n# open('test-requirements.txt')\n",
+            1,
             "p",
             &t,
         );

@@ -98,8 +98,8 @@ pub enum Entry {
     Recipe {
         /// File of the rule (`slave.mk`), for origins.
         file: String,
-        /// Text with the recipe lines at their line numbers.
-        text: String,
+        /// Recipe lines (expanded) with their line numbers.
+        lines: Vec<(u32, String)>,
         /// Build context.
         ctx: Context,
         /// The chain of the rule's target.
@@ -249,8 +249,7 @@ pub fn compute(
             let saved = ev.db.vars.remove("*");
             ev.db.set_command_line("*", &root);
             let second = ev.expand(&first);
-            let mut recipe = String::new();
-            let mut at = r.origin.line;
+            let mut recipe: Vec<(u32, String)> = Vec::new();
             for (n, line) in &r.recipe {
                 let l = line.trim_start().trim_start_matches(['@', '-', '+']);
                 // `export name="value"` lines of the recipe: the environment of build_debian.sh.
@@ -263,12 +262,7 @@ pub fn compute(
                             .insert(k.to_string(), v.trim().trim_matches('"').to_string());
                     }
                 }
-                // Keep recipe lines at their own line numbers, so what they run has an origin.
-                while at < *n {
-                    recipe.push('\n');
-                    at += 1;
-                }
-                recipe.push_str(&ev.expand(l).replace('\n', " "));
+                recipe.push((*n, ev.expand(l).replace('\n', " ")));
             }
             ev.db.vars.remove("*");
             if let Some(s) = saved {
@@ -276,7 +270,7 @@ pub fn compute(
             }
             scope.entries.push(Entry::Recipe {
                 file: r.origin.file.clone(),
-                text: recipe,
+                lines: recipe,
                 ctx: image_ctx.clone(),
                 chain: root_chain.clone(),
             });
@@ -485,12 +479,16 @@ impl Scope {
                 }
                 Entry::Recipe {
                     file,
-                    text,
+                    lines,
                     ctx,
                     chain,
                 } => {
-                    for r in reads::references(file, text, "", &exists) {
-                        queue.push_back(with(r, chain, ctx));
+                    // One line at a time: an odd quote in one expanded line
+                    // must not swallow the lines after it.
+                    for (n, l) in lines {
+                        for r in reads::references(file, l, *n, "", &exists) {
+                            queue.push_back(with(r, chain, ctx));
+                        }
                     }
                 }
             }
@@ -537,7 +535,7 @@ impl Scope {
                 }
                 continue;
             }
-            for r in reads::references(&p.path, &text, &p.cwd, &exists) {
+            for r in reads::references(&p.path, &text, 1, &p.cwd, &exists) {
                 queue.push_back(with(r, &p.chain, &p.ctx));
             }
         }
