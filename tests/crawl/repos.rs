@@ -551,7 +551,7 @@ fn scope_is_what_the_targets_read_and_run() {
             "sonic-testp.bin"
         ]
     );
-    // debian/rules is in scope but only read for what it runs.
+    // A wheel target reads its setup.py, and the requirements file it opens.
     let wheel = &out.provenance["src/sub/setup.py"];
     assert!(wheel.crawled);
     assert_eq!(
