@@ -45,6 +45,10 @@ pub struct Args {
     /// Cache directory for cloned repositories.
     #[arg(long, env = "SONIC_LOCK_CACHE", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Print why FILE (a tree path) is in the platform's scope: the chain of
+    /// make targets from the file to the image; exit 1 when it is not in scope.
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub explain: Option<String>,
 }
 
 /// Runs the subcommand.
@@ -91,6 +95,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<Status> {
         pb.set_position(done);
     })?;
     pb.finish_and_clear();
+    if let Some(f) = &args.explain {
+        return explain(&out, f, global);
+    }
     if let Some(o) = &args.output {
         out.manifest.write(o)?;
     }
@@ -109,6 +116,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<Status> {
             "targets": out.targets,
             "files_parsed": out.files_parsed,
             "submodules": out.submodules,
+            "provenance": out.provenance,
         }))?;
     } else {
         print_human(&out, args.output.as_ref());
@@ -117,6 +125,40 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<Status> {
         Status::Found
     } else {
         Status::Ok
+    })
+}
+
+/// `--explain FILE`: the file's chain, or a clear statement that it is out of scope.
+fn explain(out: &CrawlOutput, file: &str, global: &Global) -> anyhow::Result<Status> {
+    let path = file.trim_start_matches("./").trim_end_matches('/');
+    let found = out.provenance.get(path);
+    if global.json {
+        super::print_json(&serde_json::json!({
+            "file": path,
+            "in_scope": found.is_some(),
+            "provenance": found,
+        }))?;
+    } else {
+        match found {
+            Some(p) => {
+                let how = if p.crawled {
+                    "crawled"
+                } else {
+                    "in scope, read only for what it runs"
+                };
+                println!("{path} is {how} for {}:", out.manifest.platform);
+                print!("{}", p.render());
+            }
+            None => println!(
+                "{path} is not in the scope of {}: no make target that the image builds reads or runs it",
+                out.manifest.platform
+            ),
+        }
+    }
+    Ok(if found.is_some() {
+        Status::Ok
+    } else {
+        Status::Found
     })
 }
 

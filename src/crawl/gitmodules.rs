@@ -50,7 +50,7 @@ pub fn parse(text: &str, sink: &mut Sink) -> Vec<Submodule> {
         };
         let v = v.trim().trim_matches('"').to_string();
         match k.trim() {
-            "path" => cur.path = v,
+            "path" => cur.path = clean(&v),
             "url" => cur.url = v,
             "branch" => cur.branch = Some(v),
             _ => {}
@@ -71,9 +71,58 @@ pub fn parse(text: &str, sink: &mut Sink) -> Vec<Submodule> {
     out
 }
 
+/// A declared path as git reads it (`./a/b/` is `a/b`).
+fn clean(p: &str) -> String {
+    super::text::normalize_path(p)
+}
+
+/// Where the submodule at `path` is declared: the `.gitmodules` file (a tree
+/// path) and the path as written there. A submodule of the superproject is
+/// declared in the root `.gitmodules`; a nested one in the `.gitmodules` of
+/// the innermost submodule enclosing it (`enclosing` lists the submodule
+/// paths whose trees were read), with its path relative to that submodule.
+pub fn declared_in(path: &str, enclosing: &[&str]) -> (String, String) {
+    let parent = enclosing
+        .iter()
+        .filter(|e| {
+            path.len() > e.len() + 1 && path.starts_with(*e) && path.as_bytes()[e.len()] == b'/'
+        })
+        .max_by_key(|e| e.len());
+    match parent {
+        Some(e) => (format!("{e}/.gitmodules"), path[e.len() + 1..].to_string()),
+        None => (".gitmodules".to_string(), path.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_submodules_are_declared_by_the_innermost_enclosing_one() {
+        let subs = [
+            "src/sonic-sairedis",
+            "src/sonic-sairedis/SAI",
+            "src/sonic-sairedis/SAIX",
+        ];
+        assert_eq!(
+            declared_in("src/sonic-sairedis/SAI/bm/behavioral-model", &subs),
+            (
+                "src/sonic-sairedis/SAI/.gitmodules".to_string(),
+                "bm/behavioral-model".to_string()
+            )
+        );
+        assert_eq!(
+            declared_in("src/sonic-sairedis", &subs),
+            (".gitmodules".to_string(), "src/sonic-sairedis".to_string())
+        );
+        let mut s = Sink::new("x");
+        let m = parse(
+            "[submodule \"bm\"]\n path = ./bm/behavioral-model/\n url = u\n",
+            &mut s,
+        );
+        assert_eq!(m[0].path, "bm/behavioral-model");
+    }
 
     #[test]
     fn parses_sections_with_branch() {

@@ -3,7 +3,9 @@
 //! one parser per file kind in parallel, producing a [`Manifest`].
 //!
 //! Files: `tree` (git access, submodules), `make` (make evaluation), `scope`
-//! (what the platform builds), `jinja`, `dockerfile`, `shell`, `python`
+//! (what the platform builds), `reads` (which files a target reads and what
+//! they run), `provenance` (why a file is crawled), `names` (names apt
+//! would refuse), `jinja`, `dockerfile`, `shell`, `python`
 //! (pip, requirements, setup.py), `debcontrol`, `gomod`, `gitmodules`, `text`.
 
 pub mod debcontrol;
@@ -12,7 +14,10 @@ pub mod gitmodules;
 pub mod gomod;
 pub mod jinja;
 pub mod make;
+pub mod names;
+pub mod provenance;
 pub mod python;
+pub mod reads;
 pub mod scope;
 pub mod shell;
 pub mod text;
@@ -23,6 +28,7 @@ use crate::manifest::{
 };
 use crate::platform::Platform;
 use make::{Evaluator, MakeDb};
+use provenance::Provenance;
 use rayon::prelude::*;
 use scope::Scope;
 use serde::Serialize;
@@ -89,6 +95,9 @@ pub struct CrawlOutput {
     pub files_parsed: usize,
     /// Submodules in scope, crawled or not.
     pub submodules: Vec<SubmoduleStatus>,
+    /// Every file in the platform's scope and the chain of targets that brings
+    /// it in (empty for `--all`).
+    pub provenance: BTreeMap<String, Provenance>,
 }
 
 /// The file kinds the crawler parses.
@@ -245,7 +254,7 @@ fn crawl_in_pool(
         .map(|p| p.make.clone())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(default_make_vars);
-    let (db, scope) = {
+    let (db, mut scope) = {
         let handles = t.open_all();
         let files = tree::TreeFiles {
             tree: &t,
@@ -278,45 +287,48 @@ fn crawl_in_pool(
         (ev.db, scope)
     };
 
-    // Submodules.
+    // Submodules: the root's declarations, and nested ones in the
+    // `.gitmodules` of the submodule that encloses them.
     let mut gm_sink = Sink::new(".gitmodules");
     let root_modules = match t.get(".gitmodules") {
-        Some(e) => {
-            let h = t.open_all();
-            match Tree::read_with(&h, e) {
-                Ok(b) => gitmodules::parse(&text::decode(&b).0, &mut gm_sink),
-                Err(m) => {
-                    gm_sink.error(1, format!("cannot read: {m}"), None);
-                    Vec::new()
-                }
+        Some(e) => match t.read(e) {
+            Ok(b) => gitmodules::parse(&text::decode(&b).0, &mut gm_sink),
+            Err(m) => {
+                gm_sink.error(1, format!("cannot read: {m}"), None);
+                Vec::new()
             }
-        }
+        },
         None => Vec::new(),
     };
     let decls: HashMap<String, gitmodules::Submodule> = root_modules
         .iter()
         .map(|s| (s.path.clone(), s.clone()))
         .collect();
-    let nested_decl = |tree: &Tree, path: &str| -> Option<(String, String)> {
-        if let Some(s) = decls.get(path) {
-            return Some((s.name.clone(), s.url.clone()));
+    let find_decl = |tree: &Tree, path: &str| -> (String, Option<gitmodules::Submodule>) {
+        let enclosing: Vec<&str> = tree
+            .gitlinks
+            .iter()
+            .filter(|g| g.resolved.is_some())
+            .map(|g| g.path.as_str())
+            .collect();
+        let (file, rel) = gitmodules::declared_in(path, &enclosing);
+        if file == ".gitmodules" {
+            let d = decls.get(path).cloned();
+            return (file, d);
         }
-        // A nested submodule: declared in the enclosing submodule's .gitmodules.
-        let h = tree.open_all();
-        let mut p = path;
-        while let Some(i) = p.rfind('/') {
-            p = &p[..i];
-            if let Some(e) = tree.get(&format!("{p}/.gitmodules")) {
-                let b = Tree::read_with(&h, e).ok()?;
-                let mut s = Sink::new("");
-                let rel = &path[p.len() + 1..];
-                return gitmodules::parse(&text::decode(&b).0, &mut s)
+        let d = tree
+            .get(&file)
+            .and_then(|e| tree.read(e).ok())
+            .and_then(|b| {
+                let mut s = Sink::new(&file);
+                gitmodules::parse(&text::decode(&b).0, &mut s)
                     .into_iter()
                     .find(|m| m.path == rel)
-                    .map(|m| (m.name, m.url));
-            }
-        }
-        None
+            });
+        (file, d)
+    };
+    let nested_decl = |tree: &Tree, path: &str| -> Option<(String, String)> {
+        find_decl(tree, path).1.map(|m| (m.name, m.url))
     };
     let wanted = |p: &str| scope.as_ref().is_none_or(|s| s.touches(p));
     let clone_cache = opts.clone_submodules.then_some(opts.cache_dir.as_path());
@@ -333,9 +345,10 @@ fn crawl_in_pool(
         if !wanted(&link.path) {
             continue;
         }
-        let decl = decls.get(&link.path);
+        let (gm_file, decl) = find_decl(&t, &link.path);
+        let decl = decl.as_ref();
         let (file, line) = match decl {
-            Some(d) => (".gitmodules".to_string(), d.line),
+            Some(d) => (gm_file.clone(), d.line),
             None => (link.path.clone(), 0),
         };
         let origin = Origin {
@@ -363,16 +376,15 @@ fn crawl_in_pool(
                     });
                 }
             }
-            None if link.parent == 0 => diags.push(Diagnostic {
+            None => diags.push(Diagnostic {
                 severity: Severity::Warning,
                 origin: origin.clone(),
                 message: format!(
-                    "gitlink {} at {} is not declared in .gitmodules",
+                    "gitlink {} at {} is not declared in {gm_file}",
                     link.path, link.commit
                 ),
                 text: None,
             }),
-            None => {}
         }
         if let Some(reason) = &link.missing {
             diags.push(Diagnostic {
@@ -395,18 +407,32 @@ fn crawl_in_pool(
     diags.append(&mut gm_sink.diags);
 
     // Images the tree builds itself are not external base images.
-    let mut local_images: BTreeSet<String> = BTreeSet::new();
+    let mut image_dirs: BTreeMap<String, String> = BTreeMap::new();
     for f in &t.files {
         let parts: Vec<&str> = f.path.split('/').collect();
         match parts.as_slice() {
-            ["dockers", d, _, ..] | ["platform", _, d, _, ..] if d.starts_with("docker-") => {
-                local_images.insert((*d).to_string());
-            }
-            [d, _, ..] if d.starts_with("sonic-slave-") => {
-                local_images.insert((*d).to_string());
+            ["dockers", d, _, ..] | ["platform", _, d, _, ..] | [d, _, ..]
+                if d.starts_with("docker-")
+                    || (parts.len() == 2 && d.starts_with("sonic-slave-")) =>
+            {
+                let dir = f.path[..f.path.len() - parts[parts.len() - 1].len() - 1].to_string();
+                let dir = match dir.find(*d) {
+                    Some(i) => dir[..i + d.len()].to_string(),
+                    None => dir,
+                };
+                image_dirs.entry((*d).to_string()).or_insert(dir);
             }
             _ => {}
         }
+    }
+    let local_images: BTreeSet<String> = image_dirs.keys().cloned().collect();
+    if let Some(s) = scope.as_mut() {
+        let handles = t.open_all();
+        let files = tree::TreeFiles {
+            tree: &t,
+            handles: &handles,
+        };
+        s.resolve(&files, &image_dirs);
     }
     let mut host_env: HashMap<String, String> = HashMap::new();
     {
@@ -425,20 +451,26 @@ fn crawl_in_pool(
         host_env,
     };
 
-    // Select files with their contexts.
-    let mut jobs: Vec<(usize, Kind, Vec<Context>)> = Vec::new();
-    for (i, f) in t.files.iter().enumerate() {
-        let Some(kind) = kind_of(&f.path) else {
-            continue;
-        };
-        let ctxs = match &scope {
-            Some(s) => match s.contexts(&f.path) {
-                Some(c) => c.into_iter().collect(),
-                None => continue,
-            },
-            None => vec![scope::context_for_all(&f.path)],
-        };
-        jobs.push((i, kind, ctxs));
+    // Select files with their contexts: what the build reads, or everything with --all.
+    let mut jobs: Vec<(&tree::FileEntry, Kind, Vec<Context>)> = Vec::new();
+    let mut provenance: BTreeMap<String, Provenance> = BTreeMap::new();
+    match scope.as_mut() {
+        Some(s) => {
+            for (path, (ctxs, prov)) in &mut s.files {
+                if let (Some(kind), Some(e)) = (kind_of(path), t.get(path)) {
+                    prov.crawled = true;
+                    jobs.push((e, kind, ctxs.iter().cloned().collect()));
+                }
+                provenance.insert(path.clone(), prov.clone());
+            }
+        }
+        None => {
+            for f in &t.files {
+                if let Some(kind) = kind_of(&f.path) {
+                    jobs.push((f, kind, vec![scope::context_for_all(&f.path)]));
+                }
+            }
+        }
     }
     let total = jobs.len() as u64;
     let done = AtomicU64::new(0);
@@ -446,8 +478,7 @@ fn crawl_in_pool(
         .par_iter()
         .map_init(
             || t.open_all(),
-            |handles, (i, kind, ctxs)| {
-                let e = &t.files[*i];
+            |handles, (e, kind, ctxs)| {
                 let mut sink = Sink::new(&e.path);
                 match Tree::read_with(handles, e) {
                     Ok(bytes) => {
@@ -504,6 +535,7 @@ fn crawl_in_pool(
         diags.append(&mut s.diags);
     }
 
+    names::drop_bad_debian_names(&mut deps, &mut diags);
     let mut manifest = Manifest::new(
         match (&opts.platform, opts.all) {
             (Some(p), false) => p.name.clone(),
@@ -527,6 +559,7 @@ fn crawl_in_pool(
             .unwrap_or_default(),
         files_parsed,
         submodules,
+        provenance,
     })
 }
 

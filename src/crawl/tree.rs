@@ -357,6 +357,18 @@ impl Tree {
             .collect()
     }
 
+    /// Reads one blob, opening only the repository that holds it.
+    pub fn read(&self, e: &FileEntry) -> Result<Vec<u8>, BlobError> {
+        let repo = self
+            .repos
+            .get(e.repo)
+            .and_then(|p| Repository::open(p).ok())
+            .ok_or(BlobError::NoRepository)?;
+        repo.find_blob(e.oid)
+            .map(|b| b.content().to_vec())
+            .map_err(|err| BlobError::Git(err.message().to_string()))
+    }
+
     /// Reads a blob with the given handles.
     pub fn read_with(handles: &[Option<Repository>], e: &FileEntry) -> Result<Vec<u8>, BlobError> {
         let repo = handles

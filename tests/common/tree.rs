@@ -114,6 +114,7 @@ $(addprefix $(TARGET_PATH)/, $(SONIC_INSTALLERS)) : $(TARGET_PATH)/% : \
 	$(HEADER)
 	export sonic_asic_platform="$(patsubst %-$(CONFIGURED_ARCH),%,$(CONFIGURED_PLATFORM))"
 	export include_nat="$(INCLUDE_NAT)"
+	j2 files/build_templates/sonic_debian_extension.j2 > sonic_debian_extension.sh
 	./build_debian.sh
 "#;
 
@@ -185,12 +186,15 @@ pub fn tree(sub: Oid, sdk_version: &str) -> Files {
         .add("sonic-slave-buster/Dockerfile.j2", "FROM debian:buster\nRUN apt-get install -y python-dev\n")
         .add("sonic-slave-stretch/Dockerfile.j2", "FROM debian:stretch\nRUN apt-get install -y stretchonly\n")
         .add("dockers/docker-config-engine-bullseye/Dockerfile.j2", "FROM docker-base-bullseye-{{DOCKER_USERNAME}}:{{DOCKER_USERTAG}}\nRUN pip3 install j2cli==0.3.10\n")
+        // No make target names docker-base-bullseye: only the FROM chain brings it in.
+        .add("dockers/docker-base-bullseye/Dockerfile.j2", "FROM busybox:1.0\nRUN apt-get install -y baseonly\n")
         .add("dockers/docker-x/Dockerfile.j2", "FROM docker-config-engine-bullseye-{{DOCKER_USERNAME}}:{{DOCKER_USERTAG}}\nRUN apt-get update && apt-get install -f -y libxdeps\nRUN pip3 install $SONIC_X_WHEEL_NAME\n")
         .add("dockers/docker-old/Dockerfile.j2", "FROM docker-config-engine-buster-{{DOCKER_USERNAME}}:{{DOCKER_USERTAG}}\nRUN apt-get install -y oldlib\n")
-        .add("build_debian.sh", "#!/bin/bash\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install busybox linux-base\nsudo https_proxy=$https_proxy LANG=C chroot $FILESYSTEM_ROOT pip3 install \"j2cli==0.3.10\" psutil\n")
+        .add("build_debian.sh", "#!/bin/bash\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install busybox linux-base\nsudo https_proxy=$https_proxy LANG=C chroot $FILESYSTEM_ROOT pip3 install \"j2cli==0.3.10\" psutil\nsudo cp files/image_config/runtime.sh $FILESYSTEM_ROOT/usr/bin/\nTARGET_PATH=target scripts/helper.sh\n")
+        .add("scripts/helper.sh", "#!/bin/bash\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install helperpkg\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install linux-headers-$(uname -r)\n")
         .add("files/build_templates/sonic_debian_extension.j2", "#!/bin/bash\n{% if sonic_asic_platform == \"testp\" %}\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install testp-tools\n{% else %}\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install other-tools\n{% endif %}\n{% if include_nat == 'y' %}\nsudo LANG=C chroot $FILESYSTEM_ROOT apt-get -y install conntrack\n{% endif %}\nsudo LANG=C chroot $FILESYSTEM_ROOT pip3 install $(basename {{sonic_utilities_py3_wheel_path}})\n")
         .add("files/build_templates/init_cfg.json.j2", "{%- set f = [(\"bgp\", \"{% if x %}disabled{% else %}enabled{% endif %}\")] %}\n{ \"apt-get install\": 1 }\n")
-        .add("src/foo/Makefile", ".ONESHELL:\nSHELL = /bin/bash\nMAIN_TARGET = $(FOO)\n$(addprefix $(DEST)/, $(MAIN_TARGET)): $(DEST)/% :\n\trm -rf ./foo-$(FOO_VERSION)\n\tdget http://deb.debian.org/debian/pool/main/f/foo/foo_$(FOO_VERSION_FULL).dsc\n\twget -O x.tgz https://example.org/$(NOT_DEFINED_ANYWHERE)/x.tgz\n\tgit clone --depth 1 -b v2.0 https://github.com/acme/foo-extra.git\n")
+        .add("src/foo/Makefile", ".ONESHELL:\nSHELL = /bin/bash\nMAIN_TARGET = $(FOO)\n$(addprefix $(DEST)/, $(MAIN_TARGET)): $(DEST)/% :\n\trm -rf ./foo-$(FOO_VERSION)\n\tdget http://deb.debian.org/debian/pool/main/f/foo/foo_$(FOO_VERSION_FULL).dsc\n\twget -O x.tgz https://example.org/$(NOT_DEFINED_ANYWHERE)/x.tgz\n\tgit clone --depth 1 -b v2.0 https://github.com/acme/foo-extra.git\n\t./latin1.sh\n\tbash blob.sh\n\t. ./unterminated.sh\n\tpython3 setup.py bdist_wheel\n\tpip3 install -r requirements.txt\n\tdpkg-buildpackage -b\n")
         .add("src/foo/debian/control", "Source: foo\nBuild-Depends: debhelper (>= 9.0.0),\n  python3,\n  libfoo-dev [amd64] | libbar-dev\n\nPackage: foo\nDepends: ${misc:Depends}\n")
         .add("src/foo/setup.py", "from setuptools import setup\nsetup(\n    name='foo',\n    install_requires=[\n        'click==7.0',\n        'natsort',\n    ],\n)\n")
         .add("src/foo/requirements.txt", "six\nPyYAML==5.4.1\n")
@@ -200,6 +204,11 @@ pub fn tree(sub: Oid, sdk_version: &str) -> Files {
         .add("src/foo/blob.sh", b"\x00\x01binary apt-get install -y nope\n")
         .add("src/foo/unterminated.sh", "apt-get install -y tailpkg \\")
         .add("src/foo/logo.png", b"\x89PNG\r\n\x1a\n\x00\x00")
+        // Out of scope: CI and test files no target runs, and a script only copied.
+        .add("src/foo/ci/install.sh", "#!/bin/sh\napt-get install -y cionly linux-headers-$(uname -r)\n")
+        .add("src/foo/tests/requirements.txt", "testonly==1.0\n")
+        .add("src/foo/copied.sh", "#!/bin/sh\napt-get install -y copiedonly\n")
+        .add("files/image_config/runtime.sh", "#!/bin/sh\napt-get install -y runtimeonly\n")
         .add("src/bar/Makefile", "all:\n\tapt-get install -y barbuild\n")
         .add("src/unused/Makefile", "all:\n\tapt-get install -y unusedpkg\n")
         .add(".gitmodules", "[submodule \"src/sub\"]\n\tpath = src/sub\n\turl = https://github.com/acme/sub.git\n\tbranch = main\n")
@@ -210,9 +219,11 @@ pub fn tree(sub: Oid, sdk_version: &str) -> Files {
 /// The submodule's own tree.
 pub fn sub_tree() -> Files {
     let mut f = Files::default();
-    f.add("requirements.txt", "requests==2.28.1\nidna\n").add(
-        "setup.py",
-        "setup(name='sub', install_requires=['pyroute2'])\n",
-    );
+    f.add("requirements.txt", "requests==2.28.1\nidna\n")
+        .add(
+            "setup.py",
+            "reqs = open('requirements.txt').read().splitlines()\nsetup(name='sub', install_requires=['pyroute2'])\n",
+        )
+        .add(".azure-pipelines/build.sh", "#!/bin/sh\napt-get install -y subci\n");
     f
 }

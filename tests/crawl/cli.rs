@@ -162,3 +162,80 @@ fn crawl_writes_the_manifest_and_signals_missing_submodules() {
     assert!(v["manifest"]["dependencies"].as_array().unwrap().len() > 20);
     assert_eq!(v["slaves"], serde_json::json!(["bullseye", "buster"]));
 }
+
+#[test]
+fn crawl_explains_why_a_file_is_in_scope() {
+    let s = Setup::new();
+    let args = |f: &str| -> Vec<String> {
+        [
+            "crawl",
+            "--platform",
+            "tb",
+            "--sonic-repo",
+            &s.p("repo.git"),
+            "--submodules",
+            &s.p("subs"),
+            "--explain",
+            f,
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
+    };
+    let a = args("src/foo/debian/control");
+    let (code, out, err) = s.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "src/foo/debian/control is crawled for testbox:");
+    assert!(
+        lines[1]
+            .starts_with("src/foo/debian/control  (read by dpkg-buildpackage at src/foo/Makefile:"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("  <- src/foo/Makefile  (make -C src/foo)"),
+        "{out}"
+    );
+    assert!(
+        lines.last().unwrap().ends_with("<- sonic-testp.bin"),
+        "{out}"
+    );
+
+    let a = args("src/foo/ci/install.sh");
+    let (code, out, _) = s.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("src/foo/ci/install.sh is not in the scope of testbox"),
+        "{out}"
+    );
+
+    let mut a = args("src/sub/setup.py");
+    a.push("--json".into());
+    let (code, out, err) = s.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["in_scope"], true);
+    assert_eq!(v["provenance"]["crawled"], true);
+    assert_eq!(
+        v["provenance"]["chain"][1]["node"],
+        "python3-sub_1.0_all.deb"
+    );
+
+    // `--json` of the crawl itself carries every file's chain.
+    let (code, out, err) = s.run(&[
+        "crawl",
+        "--platform",
+        "tb",
+        "--sonic-repo",
+        &s.p("repo.git"),
+        "--submodules",
+        &s.p("subs"),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let p = &v["provenance"];
+    assert_eq!(p["build_debian.sh"]["chain"][1]["node"], "sonic-testp.bin");
+    assert!(p.get("src/foo/ci/install.sh").is_none());
+    assert!(p.get("src/sub/.azure-pipelines/build.sh").is_none());
+}

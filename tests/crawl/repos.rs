@@ -491,3 +491,165 @@ fn submodules_can_be_cloned_into_the_cache() {
             .any(|d| d.severity == Severity::Error && d.message.contains("src/sub"))
     );
 }
+
+fn chain(out: &sonic_lock::crawl::CrawlOutput, file: &str) -> Vec<String> {
+    out.provenance
+        .get(file)
+        .unwrap_or_else(|| panic!("{file} not in scope"))
+        .chain
+        .iter()
+        .map(|l| l.node.clone())
+        .collect()
+}
+
+#[test]
+fn scope_is_what_the_targets_read_and_run() {
+    let w = world();
+    let out = crawl(&opts(&w, false, true), &|_, _| {}).unwrap();
+    let m = &out.manifest;
+    // CI, tests, copied and runtime scripts, a submodule's pipelines: nobody runs them.
+    for name in ["cionly", "copiedonly", "runtimeonly", "subci"] {
+        assert!(find(m, Ecosystem::Deb, name).is_empty(), "{name}");
+    }
+    assert!(find(m, Ecosystem::Py, "testonly").is_empty());
+    for f in [
+        "src/foo/ci/install.sh",
+        "src/foo/tests/requirements.txt",
+        "src/foo/copied.sh",
+        "files/image_config/runtime.sh",
+        "src/sub/.azure-pipelines/build.sh",
+    ] {
+        assert!(!out.provenance.contains_key(f), "{f}");
+    }
+    // A script the image build runs, with its chain.
+    let h = one(m, Ecosystem::Deb, "helperpkg");
+    assert_eq!(h.context.image.as_deref(), Some("host-image"));
+    assert_eq!(
+        chain(&out, "scripts/helper.sh"),
+        ["scripts/helper.sh", "build_debian.sh", "sonic-testp.bin"]
+    );
+    assert_eq!(
+        out.provenance["scripts/helper.sh"].chain[0].why,
+        "run at build_debian.sh:5"
+    );
+    // The template is rendered by the installer's recipe.
+    let t = &out.provenance["files/build_templates/sonic_debian_extension.j2"];
+    assert!(t.crawled);
+    assert!(
+        t.chain[0].why.starts_with("rendered at slave.mk:"),
+        "{:?}",
+        t.chain
+    );
+    // A deb built with make, whose Makefile runs dpkg-buildpackage.
+    assert_eq!(
+        chain(&out, "src/foo/debian/control"),
+        [
+            "src/foo/debian/control",
+            "src/foo/Makefile",
+            "foo_4.4.1-2.3_amd64.deb",
+            "docker-x.gz",
+            "sonic-testp.bin"
+        ]
+    );
+    // A wheel target reads its setup.py, and the requirements file it opens.
+    let wheel = &out.provenance["src/sub/setup.py"];
+    assert!(wheel.crawled);
+    assert_eq!(
+        chain(&out, "src/sub/requirements.txt")[..2],
+        ["src/sub/requirements.txt", "src/sub/setup.py"]
+    );
+    // The FROM chain: docker-base-bullseye is no make target, yet docker-x sits on it.
+    let base = one(m, Ecosystem::Deb, "baseonly");
+    assert_eq!(base.context.image.as_deref(), Some("docker-base-bullseye"));
+    let c = &out.provenance["dockers/docker-base-bullseye/Dockerfile.j2"].chain;
+    assert_eq!(
+        c[0].why,
+        "FROM of dockers/docker-config-engine-bullseye/Dockerfile.j2:1"
+    );
+}
+
+#[test]
+fn a_name_that_is_not_a_package_is_a_diagnostic_not_a_dependency() {
+    let w = world();
+    let out = crawl(&opts(&w, false, true), &|_, _| {}).unwrap();
+    let m = &out.manifest;
+    assert!(
+        m.dependencies
+            .iter()
+            .all(|d| !(d.ecosystem == Ecosystem::Deb && d.name.starts_with("linux-headers"))),
+        "{:#?}",
+        find(m, Ecosystem::Deb, "linux-headers-$(uname -r)")
+    );
+    let d: Vec<_> = m
+        .diagnostics
+        .iter()
+        .filter(|d| d.origin.file == "scripts/helper.sh" && d.origin.line == 3)
+        .collect();
+    assert!(
+        d.iter()
+            .any(|d| d.message.contains("left out of the manifest")),
+        "{d:#?}"
+    );
+    // The rest of the file is still read.
+    assert!(!find(m, Ecosystem::Deb, "helperpkg").is_empty());
+}
+
+#[test]
+fn nested_submodules_are_declared_by_their_enclosing_submodule() {
+    let dir = tempfile::tempdir().unwrap();
+    let subs = dir.path().join("subs");
+    // The nested clone is found by its repository name, as a directory of clones names it.
+    let inner = git2::Repository::init(subs.join("inner")).unwrap();
+    let mut f = Files::default();
+    f.add("README", "inner\n");
+    let ic = commit(&inner, &f, "inner", 1_500_000_000);
+    let sub = git2::Repository::init(subs.join("src/sub")).unwrap();
+    let mut st = sub_tree();
+    st.add(
+        ".gitmodules",
+        "[submodule \"deep\"]\n\tpath = ./deep/inner/\n\turl = https://github.com/acme/inner.git\n",
+    )
+    .link("deep/inner", ic);
+    let sc = commit(&sub, &st, "sub", 1_600_000_000);
+    let repo = dir.path().join("sb.git");
+    let r = init_bare(&repo);
+    commit(&r, &tree(sc, "1.0"), "c", 1_650_000_000);
+    let platforms = dir.path().join("platforms");
+    std::fs::create_dir_all(&platforms).unwrap();
+    std::fs::write(platforms.join("t.toml"), PLATFORM_TOML).unwrap();
+    let platform = Platforms::load_dir(&platforms)
+        .unwrap()
+        .find("testbox")
+        .unwrap()
+        .clone();
+    let o = CrawlOptions {
+        repo: repo.display().to_string(),
+        rev: "master".into(),
+        platform: Some(platform),
+        all: false,
+        submodules: Some(subs),
+        clone_submodules: false,
+        cache_dir: dir.path().join("cache"),
+    };
+    let out = crawl(&o, &|_, _| {}).unwrap();
+    let nested = out
+        .submodules
+        .iter()
+        .find(|s| s.path == "src/sub/deep/inner")
+        .expect("nested submodule listed");
+    assert!(nested.crawled, "{nested:?}");
+    let m = &out.manifest;
+    assert!(
+        m.diagnostics
+            .iter()
+            .all(|d| !d.message.contains("not declared")),
+        "{:#?}",
+        m.diagnostics
+    );
+    let pin = one(m, Ecosystem::Git, "https://github.com/acme/inner.git");
+    assert_eq!(pin.constraint, Constraint::Exact(ic.to_string()));
+    assert_eq!(
+        (pin.origin.file.as_str(), pin.origin.line),
+        ("src/sub/.gitmodules", 1)
+    );
+}
