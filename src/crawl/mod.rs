@@ -10,6 +10,7 @@ pub mod debcontrol;
 pub mod dockerfile;
 pub mod gitmodules;
 pub mod gomod;
+pub mod images;
 pub mod jinja;
 pub mod make;
 pub mod python;
@@ -163,8 +164,8 @@ pub fn kind_of(path: &str) -> Option<Kind> {
 /// Template variables: the make database's values. An upper-case name the
 /// build does not define is an empty environment variable at render time; a
 /// lower-case one is supplied per docker at build time and stays unknown.
-struct DbVars<'a> {
-    db: &'a MakeDb,
+pub(crate) struct DbVars<'a> {
+    pub(crate) db: &'a MakeDb,
 }
 
 impl jinja::Vars for DbVars<'_> {
@@ -504,6 +505,18 @@ fn crawl_in_pool(
         diags.append(&mut s.diags);
     }
 
+    // The images as SONiC builds them (FROM chains, built debs and wheels).
+    let graph = scope.as_ref().map(|s| {
+        let handles = t.open_all();
+        let reader = images::TreeReader {
+            tree: &t,
+            handles: &handles,
+        };
+        let mut found = images::compute(&db, s, &reader, &mut deps);
+        deps.append(&mut found.deps);
+        diags.append(&mut found.diags);
+        found.graph
+    });
     let mut manifest = Manifest::new(
         match (&opts.platform, opts.all) {
             (Some(p), false) => p.name.clone(),
@@ -514,6 +527,7 @@ fn crawl_in_pool(
         deps,
         diags,
     );
+    manifest.images = graph.unwrap_or_default();
     manifest.normalize();
     Ok(CrawlOutput {
         manifest,
