@@ -446,7 +446,10 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                         entry.insert("parent".into(), serde_json::json!(p));
                     }
                     if let Some(up) = solved.upgrades.get(&image) {
-                        say(format!("{image}: upgraded over its parent: {}", up.join(", ")));
+                        say(format!(
+                            "{image}: upgraded over its parent: {}",
+                            up.join(", ")
+                        ));
                         entry.insert("upgraded".into(), serde_json::json!(up));
                     }
                 }

@@ -100,7 +100,7 @@ impl Ctx<'_, '_> {
     }
 
     /// The first `FROM` of an image's Dockerfile: the reference and its line.
-    fn from_line(&self, dir: &str) -> Option<(String, String, u32)> {
+    fn dockerfile_from(&self, dir: &str) -> Option<(String, String, u32)> {
         ["Dockerfile.j2", "Dockerfile"].iter().find_map(|name| {
             let file = format!("{dir}/{name}");
             let raw = self.files.read(&file)?;
@@ -126,7 +126,7 @@ impl Ctx<'_, '_> {
 
     /// The image's parent when the tree builds it, else its external base.
     fn place(&mut self, image: &str, dir: &str, local: &BTreeSet<String>, fallback: Option<&str>) {
-        let from = self.from_line(dir);
+        let from = self.dockerfile_from(dir);
         let node = self.out.graph.entry(image.to_string()).or_default();
         match from {
             Some((_, r, _)) => {
@@ -251,7 +251,12 @@ pub fn compute(
                 .next()
                 .and_then(|d| d.strip_suffix(".gz"))
                 .map(str::to_string);
-            c.place(image, dir.trim_end_matches('/'), &local, fallback.as_deref());
+            c.place(
+                image,
+                dir.trim_end_matches('/'),
+                &local,
+                fallback.as_deref(),
+            );
             let list = c.value(&format!("{t}_DEPENDS"));
             debs = c.expand(&list, "RDEPENDS");
             let py_debs = c.value(&format!("{t}_PYTHON_DEBS"));
@@ -279,7 +284,13 @@ pub fn compute(
         let mut debs = Vec::new();
         // `lazy_installer_debs` are installed at first boot, on their device only.
         for k in ["installer_debs", "python_swss_debs"] {
-            for w in scope.image_env.get(k).map(|v| words(v)).into_iter().flatten() {
+            for w in scope
+                .image_env
+                .get(k)
+                .map(|v| words(v))
+                .into_iter()
+                .flatten()
+            {
                 let file = w.rsplit('/').next().unwrap_or(w);
                 if file.ends_with(".deb") && !debs.iter().any(|d| d == file) {
                     debs.push(file.to_string());
@@ -410,7 +421,10 @@ fn debs_depends(c: &mut Ctx<'_, '_>, built_debs: &BTreeMap<String, Vec<String>>,
                     }
                 }
                 _ => {
-                    unread.entry(target.clone()).or_default().push(image.clone());
+                    unread
+                        .entry(target.clone())
+                        .or_default()
+                        .push(image.clone());
                     None
                 }
             };
@@ -524,7 +538,11 @@ fn move_wheel_requirements(
             continue;
         };
         let mut s = Sink::new(&file);
-        build_system_requires(&text, &context(&format!("sonic-slave-{suite}"), &suite, Some(&py)), &mut s);
+        build_system_requires(
+            &text,
+            &context(&format!("sonic-slave-{suite}"), &suite, Some(&py)),
+            &mut s,
+        );
         c.out.deps.append(&mut s.deps);
         c.out.diags.append(&mut s.diags);
     }
@@ -568,8 +586,14 @@ mod tests {
             image_stem("docker-config-engine-bullseye-{{DOCKER_USERNAME}}:{{DOCKER_USERTAG}}"),
             "docker-config-engine-bullseye"
         );
-        assert_eq!(strip_templates("{{ prefix }}debian:bullseye"), "debian:bullseye");
+        assert_eq!(
+            strip_templates("{{ prefix }}debian:bullseye"),
+            "debian:bullseye"
+        );
         assert_eq!(image_stem("{{ prefix }}debian:bullseye"), "debian");
-        assert_eq!(deb_package("libswsscommon_1.0.0_amd64.deb"), "libswsscommon");
+        assert_eq!(
+            deb_package("libswsscommon_1.0.0_amd64.deb"),
+            "libswsscommon"
+        );
     }
 }

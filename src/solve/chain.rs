@@ -99,12 +99,17 @@ pub fn solve_chain(
                 };
                 // A registry base image comes with its packages installed.
                 let start = match node.and_then(|n| n.base) {
-                    Some(BaseKind::Minbase) => {
-                        solve_transactions_from(u, base, Vec::new(), vec![reqs.clone()], nogoods, None)
-                            .ok()
-                            .and_then(|s| s.last().map(|s| s.installed.candidates.clone()))
-                            .unwrap_or_default()
-                    }
+                    Some(BaseKind::Minbase) => solve_transactions_from(
+                        u,
+                        base,
+                        Vec::new(),
+                        vec![reqs.clone()],
+                        nogoods,
+                        None,
+                    )
+                    .ok()
+                    .and_then(|s| s.last().map(|s| s.installed.candidates.clone()))
+                    .unwrap_or_default(),
                     _ => Vec::new(),
                 };
                 (start, reqs)

@@ -343,7 +343,10 @@ pub fn solve_manifest(
         let mut cur = image.as_str();
         while let Some(p) = parents.get(cur) {
             if let Some(r) = own.get(p) {
-                py_roots.entry(image.clone()).or_default().extend(r.iter().cloned());
+                py_roots
+                    .entry(image.clone())
+                    .or_default()
+                    .extend(r.iter().cloned());
             }
             cur = p;
         }

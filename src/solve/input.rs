@@ -22,8 +22,7 @@ pub fn debian_transactions(
     domain: &str,
 ) -> Result<BTreeMap<String, Transactions>, UniverseError> {
     type Rel = Option<(String, String)>;
-    let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<(Rel, Requirement)>>> =
-        BTreeMap::new();
+    let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<(Rel, Requirement)>>> = BTreeMap::new();
     for d in &m.dependencies {
         // The crawler marks `apt-get remove/purge` lines with `action=remove`;
         // Build-Depends are rules of their own ([`build_rules`]), not installs.

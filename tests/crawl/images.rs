@@ -123,7 +123,12 @@ fn from_chains_and_bases() {
         .map(|d| d.target.as_str())
         .collect();
     assert_eq!(debs, vec!["liba_1.0_amd64.deb", "libb_1.0_amd64.deb"]);
-    assert_eq!(g["docker-config-engine-bullseye"].wheels[0].source.as_deref(), Some("src/pyx/setup.py"));
+    assert_eq!(
+        g["docker-config-engine-bullseye"].wheels[0]
+            .source
+            .as_deref(),
+        Some("src/pyx/setup.py")
+    );
 }
 
 #[test]
@@ -133,13 +138,19 @@ fn a_built_debs_depends_reach_the_image_that_installs_it() {
         in_image(&deps, Ecosystem::Deb, "libc6"),
         vec!["docker-config-engine-bullseye"]
     );
-    assert_eq!(in_image(&deps, Ecosystem::Deb, "zlib1g"), vec!["docker-config-engine-bullseye"]);
+    assert_eq!(
+        in_image(&deps, Ecosystem::Deb, "zlib1g"),
+        vec!["docker-config-engine-bullseye"]
+    );
     // The tree's own libb is no archive package; liba-dev is not installed.
     assert!(in_image(&deps, Ecosystem::Deb, "libb").is_empty());
     assert!(in_image(&deps, Ecosystem::Deb, "never-installed").is_empty());
     let foo = deps.iter().find(|d| d.name == "foo").unwrap();
     assert_eq!(foo.attrs["alternatives"], "foo | bar");
-    assert_eq!((foo.origin.file.as_str(), foo.origin.line), ("src/liba/debian/control", 7));
+    assert_eq!(
+        (foo.origin.file.as_str(), foo.origin.line),
+        ("src/liba/debian/control", 7)
+    );
     assert_eq!(foo.attrs["installed-by"], "liba_1.0_amd64.deb");
 }
 
@@ -150,13 +161,26 @@ fn install_requires_reach_the_installing_image_and_the_slave_gets_what_building_
         in_image(&deps, Ecosystem::Py, "lxml"),
         vec!["docker-config-engine-bullseye"]
     );
-    assert_eq!(in_image(&deps, Ecosystem::Py, "pytest-runner"), vec!["sonic-slave-bullseye"]);
+    assert_eq!(
+        in_image(&deps, Ecosystem::Py, "pytest-runner"),
+        vec!["sonic-slave-bullseye"]
+    );
     let pytest = deps.iter().find(|d| d.name == "pytest").unwrap();
-    assert_eq!(pytest.context.image.as_deref(), Some("sonic-slave-bullseye"));
+    assert_eq!(
+        pytest.context.image.as_deref(),
+        Some("sonic-slave-bullseye")
+    );
     assert_eq!(pytest.attrs["tests-run"], "pyx-1.0-py3-none-any.whl");
     for n in ["setuptools", "wheel"] {
-        assert_eq!(in_image(&deps, Ecosystem::Py, n), vec!["sonic-slave-bullseye"], "{n}");
+        assert_eq!(
+            in_image(&deps, Ecosystem::Py, n),
+            vec!["sonic-slave-bullseye"],
+            "{n}"
+        );
     }
     let st = deps.iter().find(|d| d.name == "setuptools").unwrap();
-    assert_eq!((st.origin.file.as_str(), st.origin.line), ("src/pyx/pyproject.toml", 3));
+    assert_eq!(
+        (st.origin.file.as_str(), st.origin.line),
+        ("src/pyx/pyproject.toml", 3)
+    );
 }

@@ -84,7 +84,10 @@ fn solve() -> (Universe, Manifest, sonic_lock::solve::images::ManifestSolve) {
         suite: Some("bullseye".into()),
         ..ImageNode::default()
     };
-    m.images.insert("docker-base-bullseye".into(), node(None, Some(BaseKind::Minbase)));
+    m.images.insert(
+        "docker-base-bullseye".into(),
+        node(None, Some(BaseKind::Minbase)),
+    );
     m.images.insert(
         "docker-config-engine-bullseye".into(),
         node(Some("docker-base-bullseye"), None),
@@ -104,7 +107,10 @@ fn solve() -> (Universe, Manifest, sonic_lock::solve::images::ManifestSolve) {
     (u, m, solved)
 }
 
-fn final_picks(s: &sonic_lock::solve::images::ManifestSolve, image: &str) -> BTreeMap<String, String> {
+fn final_picks(
+    s: &sonic_lock::solve::images::ManifestSolve,
+    image: &str,
+) -> BTreeMap<String, String> {
     let states = s.deb[image].as_ref().unwrap();
     states
         .last()
@@ -123,16 +129,25 @@ fn a_child_image_is_solved_on_its_parents_state() {
     assert_eq!(base["base-files"], "11.1");
     assert_eq!(base["apt"], "2.2.4");
     let engine = final_picks(&s, "docker-config-engine-bullseye");
-    assert_eq!((engine["libc6"].as_str(), engine["keepme"].as_str()), ("2.28-1", "1.0"));
+    assert_eq!(
+        (engine["libc6"].as_str(), engine["keepme"].as_str()),
+        ("2.28-1", "1.0")
+    );
     assert!(engine.contains_key("base-files"), "{engine:?}");
     let db = final_picks(&s, "docker-database");
     // Kept: keepme stays at 1.0 although 2.0 is newer; forced: app needs a newer libc6.
     assert_eq!(db["keepme"], "1.0");
     assert_eq!(db["libc6"], "2.31-13");
     assert_eq!(db["app"], "3.0");
-    assert_eq!(s.upgrades["docker-database"], vec!["libc6 2.28-1 -> 2.31-13".to_string()]);
+    assert_eq!(
+        s.upgrades["docker-database"],
+        vec!["libc6 2.28-1 -> 2.31-13".to_string()]
+    );
     assert!(!s.upgrades.contains_key("docker-config-engine-bullseye"));
-    assert_eq!(s.parents["docker-database"], "docker-config-engine-bullseye");
+    assert_eq!(
+        s.parents["docker-database"],
+        "docker-config-engine-bullseye"
+    );
 }
 
 #[test]
@@ -150,7 +165,13 @@ fn the_lock_keeps_what_each_image_adds_or_changes() {
         by_image["docker-config-engine-bullseye"],
         vec!["keepme=1.0", "libc6=2.28-1"]
     );
-    assert_eq!(by_image["docker-database"], vec!["app=3.0", "libc6=2.31-13"]);
+    assert_eq!(
+        by_image["docker-database"],
+        vec!["app=3.0", "libc6=2.31-13"]
+    );
     // The registry base image's own packages come with its digest, not the lock.
-    assert!(!by_image.contains_key("docker-base-bullseye"), "{by_image:?}");
+    assert!(
+        !by_image.contains_key("docker-base-bullseye"),
+        "{by_image:?}"
+    );
 }
