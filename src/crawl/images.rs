@@ -452,8 +452,9 @@ fn debs_depends(c: &mut Ctx<'_, '_>, built_debs: &BTreeMap<String, Vec<String>>,
     }
 }
 
-/// A wheel's `install_requires` go to the images that install it, and the
-/// slave keeps what building it needs. `tests_require` counts for the slave
+/// A wheel's `install_requires` go to the images that install it (those of a
+/// `setup.py` no image installs stay where they were), and the slave keeps
+/// what building it needs. `tests_require` counts for the slave
 /// when the build runs the wheel's tests (`<wheel>_TEST` is not `n` and
 /// `BUILD_SKIP_TEST` is not `y`); PEP 517 `build-system.requires` always does.
 fn move_wheel_requirements(
@@ -517,11 +518,9 @@ fn move_wheel_requirements(
                             deps.push(moved);
                         }
                     }
-                    // No image installs it: not the slave's either; kept, marked.
-                    None => {
-                        d.attrs.insert("scope".into(), "runtime".into());
-                        deps.push(d);
-                    }
+                    // No image installs it (a package built some other way, or a
+                    // wheel the slave installs for building others): the slave keeps it.
+                    None => deps.push(d),
                 }
             }
             Some("tests_require") => {
