@@ -4,6 +4,8 @@
 //! Serialised as JSON (`manifest.json`); `schema_version` is bumped on any
 //! incompatible change so that later stages refuse manifests they do not understand.
 
+pub mod images;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
@@ -399,6 +401,9 @@ pub struct Manifest {
     pub dependencies: Vec<Dependency>,
     /// Everything the crawler could not fully understand.
     pub diagnostics: Vec<Diagnostic>,
+    /// The images of the build: `FROM` parent, Debian base, the tree's debs and wheels each installs.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub images: images::ImageGraph,
 }
 
 /// Errors reading or writing a manifest.
@@ -488,6 +493,7 @@ impl Manifest {
             commit_date,
             dependencies,
             diagnostics,
+            images: images::ImageGraph::new(),
         }
     }
 

@@ -436,6 +436,22 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                     ));
                     entry.insert("picks".into(), serde_json::json!(picks));
                     entry.insert("removed".into(), serde_json::json!(removed));
+                    if let Some(p) = solved.parents.get(&image) {
+                        let inherited = solved.inherited.get(&image).map_or(0, |i| i.len());
+                        say(format!(
+                            "{image}: FROM {p}: {inherited} packages inherited, {} added or changed",
+                            picks.len().saturating_sub(inherited)
+                                + solved.upgrades.get(&image).map_or(0, |u| u.len())
+                        ));
+                        entry.insert("parent".into(), serde_json::json!(p));
+                    }
+                    if let Some(up) = solved.upgrades.get(&image) {
+                        say(format!(
+                            "{image}: upgraded over its parent: {}",
+                            up.join(", ")
+                        ));
+                        entry.insert("upgraded".into(), serde_json::json!(up));
+                    }
                 }
                 Some(Err((i, unsat))) => {
                     status = Status::Found;

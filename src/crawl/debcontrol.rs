@@ -7,25 +7,27 @@ use crate::manifest::{Constraint, Context, Ecosystem};
 use debian_control::lossy::Relation;
 use debian_control::relations::VersionConstraint;
 
-/// Parses the source paragraph of a `debian/control`.
-pub fn parse(text: &str, ctx: &Context, sink: &mut Sink) {
-    // Deb822: the first paragraph is the source one; fields may continue on
-    // lines that start with whitespace; `#` lines are comments.
+/// A paragraph's fields: name, then each line of its value with its line number.
+type Fields = Vec<(String, Vec<(u32, String)>)>;
+
+/// The paragraphs of a deb822 file: fields may continue on lines that start
+/// with whitespace; `#` lines are comments.
+fn paragraphs(text: &str, sink: &mut Sink) -> Vec<Fields> {
+    let mut out: Vec<Fields> = Vec::new();
+    let mut fields: Fields = Vec::new();
     let mut field: Option<(String, Vec<(u32, String)>)> = None;
-    let mut fields: Vec<(String, Vec<(u32, String)>)> = Vec::new();
-    let mut seen_any = false;
     for (i, raw) in text.lines().enumerate() {
         let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
         if raw.starts_with('#') {
             continue;
         }
         if raw.trim().is_empty() {
-            if seen_any {
-                break;
+            fields.extend(field.take());
+            if !fields.is_empty() {
+                out.push(std::mem::take(&mut fields));
             }
             continue;
         }
-        seen_any = true;
         if raw.starts_with([' ', '\t']) {
             match field.as_mut() {
                 Some((_, parts)) => parts.push((line, raw.trim().to_string())),
@@ -33,9 +35,7 @@ pub fn parse(text: &str, ctx: &Context, sink: &mut Sink) {
             }
             continue;
         }
-        if let Some(f) = field.take() {
-            fields.push(f);
-        }
+        fields.extend(field.take());
         match raw.split_once(':') {
             Some((k, v)) => {
                 field = Some((k.trim().to_string(), vec![(line, v.trim().to_string())]))
@@ -43,9 +43,18 @@ pub fn parse(text: &str, ctx: &Context, sink: &mut Sink) {
             None => sink.warn(line, "malformed control line", Some(raw)),
         }
     }
-    if let Some(f) = field.take() {
-        fields.push(f);
+    fields.extend(field.take());
+    if !fields.is_empty() {
+        out.push(fields);
     }
+    out
+}
+
+/// Parses the source paragraph of a `debian/control`.
+pub fn parse(text: &str, ctx: &Context, sink: &mut Sink) {
+    let Some(fields) = paragraphs(text, sink).into_iter().next() else {
+        return;
+    };
     for (name, parts) in fields {
         let kind = match name.to_ascii_lowercase().as_str() {
             "build-depends" => "build-depends",
@@ -53,31 +62,88 @@ pub fn parse(text: &str, ctx: &Context, sink: &mut Sink) {
             "build-depends-arch" => "build-depends-arch",
             _ => continue,
         };
-        // Entries are comma-separated and may span lines: carry partial text over.
-        let mut pending = String::new();
-        let mut pending_line = 0;
-        for (line, part) in &parts {
-            for piece in part.split_inclusive(',') {
-                if pending.trim().is_empty() {
-                    pending_line = *line;
-                }
-                pending.push(' ');
-                pending.push_str(piece);
-                if piece.ends_with(',') {
-                    entry(
-                        pending.trim().trim_end_matches(','),
-                        pending_line,
-                        kind,
-                        ctx,
-                        sink,
-                    );
-                    pending.clear();
-                }
+        relations(&parts, kind, ctx, sink);
+    }
+}
+
+/// The `Pre-Depends` and `Depends` of the binary package `package` of a
+/// `debian/control`, one dependency per relation, as `apt-get -f install`
+/// pulls them in after `dpkg -i`; `false` when no paragraph builds `package`.
+/// Relations on `built` packages (the tree's own) are left out.
+pub fn binary_depends(
+    text: &str,
+    package: &str,
+    built: &std::collections::BTreeSet<String>,
+    ctx: &Context,
+    sink: &mut Sink,
+) -> bool {
+    let mut found = false;
+    for fields in paragraphs(text, sink).into_iter().skip(1) {
+        let is_it = fields.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("package") && v.first().is_some_and(|(_, p)| p == package)
+        });
+        if !is_it {
+            continue;
+        }
+        found = true;
+        for (name, parts) in &fields {
+            let kind = match name.to_ascii_lowercase().as_str() {
+                "pre-depends" => "pre-depends",
+                "depends" => "depends",
+                _ => continue,
+            };
+            let mut s = Sink::new(&sink.file);
+            relations(parts, kind, ctx, &mut s);
+            sink.diags.append(&mut s.diags);
+            // An alternative the tree builds is satisfied by the tree: the whole relation is.
+            let tree_built: std::collections::BTreeSet<(u32, String)> = s
+                .deps
+                .iter()
+                .filter(|d| built.contains(&d.name))
+                .map(|d| (d.origin.line, alternatives_of(d)))
+                .collect();
+            sink.deps.extend(
+                s.deps
+                    .into_iter()
+                    .filter(|d| !tree_built.contains(&(d.origin.line, alternatives_of(d)))),
+            );
+        }
+    }
+    found
+}
+
+fn alternatives_of(d: &crate::manifest::Dependency) -> String {
+    d.attrs
+        .get("alternatives")
+        .cloned()
+        .unwrap_or_else(|| d.name.clone())
+}
+
+/// A relation field's comma-separated entries, which may span lines.
+fn relations(parts: &[(u32, String)], kind: &str, ctx: &Context, sink: &mut Sink) {
+    let mut pending = String::new();
+    let mut pending_line = 0;
+    for (line, part) in parts {
+        for piece in part.split_inclusive(',') {
+            if pending.trim().is_empty() {
+                pending_line = *line;
+            }
+            pending.push(' ');
+            pending.push_str(piece);
+            if piece.ends_with(',') {
+                entry(
+                    pending.trim().trim_end_matches(','),
+                    pending_line,
+                    kind,
+                    ctx,
+                    sink,
+                );
+                pending.clear();
             }
         }
-        if !pending.trim().is_empty() {
-            entry(pending.trim(), pending_line, kind, ctx, sink);
-        }
+    }
+    if !pending.trim().is_empty() {
+        entry(pending.trim(), pending_line, kind, ctx, sink);
     }
 }
 

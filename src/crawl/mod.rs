@@ -12,6 +12,7 @@ pub mod debcontrol;
 pub mod dockerfile;
 pub mod gitmodules;
 pub mod gomod;
+pub mod images;
 pub mod jinja;
 pub mod make;
 pub mod names;
@@ -172,8 +173,8 @@ pub fn kind_of(path: &str) -> Option<Kind> {
 /// Template variables: the make database's values. An upper-case name the
 /// build does not define is an empty environment variable at render time; a
 /// lower-case one is supplied per docker at build time and stays unknown.
-struct DbVars<'a> {
-    db: &'a MakeDb,
+pub(crate) struct DbVars<'a> {
+    pub(crate) db: &'a MakeDb,
 }
 
 impl jinja::Vars for DbVars<'_> {
@@ -535,6 +536,18 @@ fn crawl_in_pool(
         diags.append(&mut s.diags);
     }
 
+    // The images as SONiC builds them (FROM chains, built debs and wheels).
+    let graph = scope.as_ref().map(|s| {
+        let handles = t.open_all();
+        let reader = images::TreeReader {
+            tree: &t,
+            handles: &handles,
+        };
+        let mut found = images::compute(&db, s, &reader, &mut deps);
+        deps.append(&mut found.deps);
+        diags.append(&mut found.diags);
+        found.graph
+    });
     names::drop_bad_debian_names(&mut deps, &mut diags);
     let mut manifest = Manifest::new(
         match (&opts.platform, opts.all) {
@@ -546,6 +559,7 @@ fn crawl_in_pool(
         deps,
         diags,
     );
+    manifest.images = graph.unwrap_or_default();
     manifest.normalize();
     Ok(CrawlOutput {
         manifest,

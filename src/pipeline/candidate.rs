@@ -235,7 +235,13 @@ fn manifest_candidate(
     u: &Universe,
     solved: &ManifestSolve,
 ) -> Result<(Lock, Vec<String>), PipelineError> {
-    let picks = final_picks(&solved.deb)?;
+    let mut picks = final_picks(&solved.deb)?;
+    // An image's pins are what it adds or changes over what it starts from.
+    for (image, p) in &mut picks {
+        if let Some(from) = solved.inherited.get(image) {
+            p.retain(|k, v| from.get(k) != Some(v));
+        }
+    }
     let mut lock = candidate::candidate_lock(platform, manifest, u, &picks);
     let mut notes = solved.notes.clone();
     let origins = candidate::deb_origins(manifest);
@@ -265,7 +271,16 @@ fn manifest_candidate(
     for (image, r) in &solved.py {
         match r {
             Ok(o) => {
-                for pin in candidate::py_pins(u, image, o) {
+                let from = solved
+                    .parents
+                    .get(image)
+                    .and_then(|p| solved.py.get(p))
+                    .and_then(|r| r.as_ref().ok());
+                let mut o = o.clone();
+                if let Some(from) = from {
+                    o.picks.retain(|k, v| from.picks.get(k) != Some(v));
+                }
+                for pin in candidate::py_pins(u, image, &o) {
                     lock.upsert(pin);
                 }
             }

@@ -7,6 +7,7 @@
 
 use super::python::{DebianDist, MetadataSource, PyOutcome, PyResolver, debian_dists};
 use super::{Nogood, Preference, Solver, TransactionState, Unsat, input, solve_transactions};
+use crate::manifest::images::parent_of;
 use crate::manifest::{Constraint, Ecosystem, Manifest};
 use crate::universe::suite::{deb_domain, python_env_for};
 use crate::universe::{PackageKey, Requirement, Universe, UniverseError, VersionConstraint};
@@ -118,7 +119,10 @@ pub fn python_roots(
         .filter(|d| d.ecosystem == Ecosystem::Py)
     {
         let attr = |k: &str| d.attrs.get(k).map(String::as_str);
-        if attr("action") == Some("remove") || attr("scope") == Some("test") {
+        // Test requirements count where the build runs the tests; a runtime
+        // requirement of something no image installs counts nowhere.
+        let test_skipped = attr("scope") == Some("test") && attr("tests-run").is_none();
+        if attr("action") == Some("remove") || test_skipped || attr("scope") == Some("runtime") {
             continue;
         }
         if attr("url").is_some() {
@@ -231,6 +235,12 @@ pub struct ManifestSolve {
     /// Each source package's Build-Depends, solved on top of its image's final
     /// apt state (which it keeps unless a relation forces a change).
     pub build: Vec<(input::BuildRule, Result<super::Solution, Unsat>)>,
+    /// Per image of the manifest's image graph, its `FROM` parent.
+    pub parents: BTreeMap<String, String>,
+    /// Per image, the Debian picks it starts from (its parent's, or its base image's).
+    pub inherited: BTreeMap<String, BTreeMap<PackageKey, String>>,
+    /// Per image, the inherited packages it had to change (`name old -> new`).
+    pub upgrades: BTreeMap<String, Vec<String>>,
 }
 
 impl ManifestSolve {
@@ -321,8 +331,45 @@ pub fn solve_manifest(
         }
         rule.requirements = kept;
     }
-    let (py_roots, mut notes) = python_roots(u, m)?;
-    let deb = solve_images(u, &opts.base, &transactions, opts.nogoods, opts.reference);
+    let (mut py_roots, mut notes) = python_roots(u, m)?;
+    let parents: BTreeMap<String, String> = m
+        .images
+        .keys()
+        .filter_map(|i| Some((i.clone(), parent_of(&m.images, i)?.to_string())))
+        .collect();
+    // What pip installed in a parent stays installed in its children.
+    let own = py_roots.clone();
+    for image in m.images.keys() {
+        let mut cur = image.as_str();
+        while let Some(p) = parents.get(cur) {
+            if let Some(r) = own.get(p) {
+                py_roots
+                    .entry(image.clone())
+                    .or_default()
+                    .extend(r.iter().cloned());
+            }
+            cur = p;
+        }
+    }
+    let (deb, inherited, upgrades) = match m.images.is_empty() {
+        true => (
+            solve_images(u, &opts.base, &transactions, opts.nogoods, opts.reference),
+            BTreeMap::new(),
+            BTreeMap::new(),
+        ),
+        false => {
+            let c = super::chain::solve_chain(
+                u,
+                &m.images,
+                &transactions,
+                &opts.base,
+                opts.nogoods,
+                opts.reference,
+                &arch,
+            );
+            (c.deb, c.inherited, c.upgrades)
+        }
+    };
     let mut build = Vec::new();
     for rule in rules {
         let installed = match deb.get(&rule.image) {
@@ -362,6 +409,9 @@ pub fn solve_manifest(
         transactions,
         py_roots,
         build,
+        parents,
+        inherited,
+        upgrades,
     };
     let mut resolver = PyResolver::new(u, opts.source);
     let images: Vec<String> = out.py_roots.keys().cloned().collect();

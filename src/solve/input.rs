@@ -21,7 +21,8 @@ pub fn debian_transactions(
     m: &Manifest,
     domain: &str,
 ) -> Result<BTreeMap<String, Transactions>, UniverseError> {
-    let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<Requirement>>> = BTreeMap::new();
+    type Rel = Option<(String, String)>;
+    let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<(Rel, Requirement)>>> = BTreeMap::new();
     for d in &m.dependencies {
         // The crawler marks `apt-get remove/purge` lines with `action=remove`;
         // Build-Depends are rules of their own ([`build_rules`]), not installs.
@@ -48,20 +49,49 @@ pub fn debian_transactions(
             Constraint::Range(r) => parse_range(r),
             Constraint::None | Constraint::Ref(_) => VersionConstraint::Any,
         };
-        let req = Requirement::single(pid, constraint)
-            .with_kind(RelationKind::Root)
-            .with_origin(d.origin.to_string());
+        let alt = crate::universe::Alternative {
+            package: pid,
+            constraint,
+            arch: crate::universe::ArchQualifier::None,
+        };
         let tx = d.context.transaction.unwrap_or(0);
-        grouped
+        // The Depends of the tree's debs an image installs are one `apt-get -f
+        // install`, before the image's own transactions.
+        let file = match d.attrs.contains_key("installed-by") {
+            true => String::new(),
+            false => d.origin.file.clone(),
+        };
+        // Alternatives of one relation (`a | b`) are one requirement.
+        let rel = d
+            .attrs
+            .get("alternatives")
+            .map(|a| (d.origin.to_string(), a.clone()));
+        let reqs = grouped
             .entry(image)
             .or_default()
-            .entry((d.origin.file.clone(), tx, 0))
-            .or_default()
-            .push(req);
+            .entry((file, tx, 0))
+            .or_default();
+        match reqs.iter_mut().find(|(k, _)| rel.is_some() && *k == rel) {
+            Some((_, r)) => r.alternatives.push(alt),
+            None => reqs.push((
+                rel,
+                Requirement {
+                    alternatives: vec![alt],
+                    kind: RelationKind::Root,
+                    origin: Some(d.origin.to_string()),
+                },
+            )),
+        }
     }
     Ok(grouped
         .into_iter()
-        .map(|(img, txs)| (img, txs.into_values().collect()))
+        .map(|(img, txs)| {
+            let txs = txs
+                .into_values()
+                .map(|rs| rs.into_iter().map(|(_, r)| r).collect())
+                .collect();
+            (img, txs)
+        })
         .collect())
 }
 

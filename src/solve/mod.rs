@@ -9,6 +9,7 @@
 //! any other and persist across re-solves of one [`Solver`].
 
 pub mod candidate;
+pub mod chain;
 pub mod check;
 pub mod engine;
 pub mod explain;
@@ -340,13 +341,29 @@ pub fn solve_transactions(
     transactions: Vec<Vec<Requirement>>,
     nogoods: &[Nogood],
 ) -> Result<Vec<TransactionState>, (usize, Unsat)> {
+    solve_transactions_from(u, &base, Vec::new(), transactions, nogoods, None)
+}
+
+/// As [`solve_transactions`], on top of what is `installed` already (a parent
+/// image's state: kept unless a requirement forces it out), closest to
+/// `reference` when given.
+pub fn solve_transactions_from(
+    u: &Universe,
+    base: &[Requirement],
+    mut installed: Vec<CandidateId>,
+    transactions: Vec<Vec<Requirement>>,
+    nogoods: &[Nogood],
+    reference: Option<&BTreeMap<PackageKey, String>>,
+) -> Result<Vec<TransactionState>, (usize, Unsat)> {
     let mut out: Vec<TransactionState> = Vec::new();
-    let mut installed: Vec<CandidateId> = Vec::new();
     for (i, reqs) in transactions.into_iter().enumerate() {
         let mut s = Solver::new(u, reqs);
-        s.set_base(base.clone());
+        s.set_base(base.to_vec());
         for n in nogoods {
             s.add_nogood(n.clone());
+        }
+        if let Some(r) = reference {
+            s.set_preference(Preference::Closest(r.clone()));
         }
         s.set_keep(installed.clone());
         let sol = s.solve().map_err(|e| (i, e))?;

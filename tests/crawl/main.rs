@@ -6,4 +6,5 @@ mod common;
 
 mod cli;
 mod fuzz;
+mod images;
 mod repos;

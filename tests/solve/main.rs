@@ -7,6 +7,7 @@ mod common;
 
 mod api;
 mod build_deps;
+mod chain;
 mod check_cli;
 mod check_debian;
 mod lock_cli;

@@ -1,0 +1,186 @@
+//! The image graph of a small tree built in code: `FROM` parents, the Debian
+//! base of root images, a built deb's `Depends` reaching the image that
+//! installs it, and a wheel's `install_requires` reaching the installing
+//! image while the slave keeps `setup_requires`, `tests_require` (the build
+//! runs the tests) and PEP 517 build requirements.
+
+use sonic_lock::crawl::images::{ReadFile, compute};
+use sonic_lock::crawl::make::Evaluator;
+use sonic_lock::crawl::scope::Scope;
+use sonic_lock::crawl::text::Sink;
+use sonic_lock::manifest::images::BaseKind;
+use sonic_lock::manifest::{Context, Dependency, Ecosystem};
+use std::collections::BTreeMap;
+
+const RULES: &str = "\
+SRC_PATH = src
+LIBA = liba_1.0_amd64.deb
+$(LIBA)_SRC_PATH = $(SRC_PATH)/liba
+LIBB = libb_1.0_amd64.deb
+$(LIBB)_SRC_PATH = $(SRC_PATH)/libb
+$(LIBA)_RDEPENDS += $(LIBB)
+PYX = pyx-1.0-py3-none-any.whl
+$(PYX)_SRC_PATH = $(SRC_PATH)/pyx
+$(PYX)_PYTHON_VERSION = 3
+DOCKER_BASE = docker-base-bullseye.gz
+$(DOCKER_BASE)_PATH = dockers/docker-base-bullseye
+DOCKER_ENGINE = docker-config-engine-bullseye.gz
+$(DOCKER_ENGINE)_PATH = dockers/docker-config-engine-bullseye
+$(DOCKER_ENGINE)_DEPENDS += $(LIBA)
+$(DOCKER_ENGINE)_PYTHON_WHEELS += $(PYX)
+DOCKER_DB = docker-database.gz
+$(DOCKER_DB)_PATH = dockers/docker-database
+";
+
+struct Files(BTreeMap<&'static str, &'static str>);
+
+impl ReadFile for Files {
+    fn read(&self, path: &str) -> Option<String> {
+        self.0.get(path).map(|s| s.to_string())
+    }
+}
+
+fn files() -> Files {
+    Files(
+        [
+            ("dockers/docker-base-bullseye/Dockerfile.j2", "{% if CONFIGURED_ARCH == \"armhf\" %}\nFROM multiarch/debian-debootstrap:armhf-bullseye\n{% else %}\nFROM {{ prefix }}debian:bullseye\n{% endif %}\n"),
+            ("dockers/docker-config-engine-bullseye/Dockerfile.j2", "FROM docker-base-bullseye-{{DOCKER_USERNAME}}:{{DOCKER_USERTAG}}\n"),
+            ("dockers/docker-database/Dockerfile.j2", "FROM docker-config-engine-bullseye-{{DOCKER_USERNAME}}:{{DOCKER_USERTAG}}\n"),
+            ("sonic-slave-bullseye/Dockerfile.j2", "FROM {{ prefix }}debian:bullseye\n"),
+            ("src/liba/debian/control", "Source: liba\nBuild-Depends: debhelper\n\nPackage: liba\nArchitecture: any\nDepends: ${shlibs:Depends}, libc6 (>= 2.28),\n libb, foo | bar\n\nPackage: liba-dev\nDepends: liba, never-installed\n"),
+            ("src/libb/debian/control", "Source: libb\n\nPackage: libb\nPre-Depends: zlib1g\n"),
+            ("src/pyx/setup.py", "setup(\n    name='pyx',\n    install_requires=['lxml==4.9.1'],\n    setup_requires=['pytest-runner'],\n    tests_require=['pytest'],\n)\n"),
+            ("src/pyx/pyproject.toml", "[build-system]\nrequires = [\n  \"setuptools>=40\",\n  \"wheel\",\n]\n"),
+        ]
+        .into(),
+    )
+}
+
+fn slave() -> Context {
+    Context {
+        image: Some("sonic-slave-bullseye".into()),
+        suite: Some("bullseye".into()),
+        ..Context::default()
+    }
+}
+
+fn crawl() -> (sonic_lock::crawl::images::Images, Vec<Dependency>) {
+    let mut ev = Evaluator::new(None, None);
+    ev.db.set_command_line("CONFIGURED_ARCH", "amd64");
+    let mut sink = Sink::new("rules/x.mk");
+    ev.eval_text(RULES, &mut sink);
+    let mut scope = Scope::default();
+    for t in [
+        "liba_1.0_amd64.deb",
+        "libb_1.0_amd64.deb",
+        "pyx-1.0-py3-none-any.whl",
+        "docker-base-bullseye.gz",
+        "docker-config-engine-bullseye.gz",
+        "docker-database.gz",
+    ] {
+        scope
+            .targets
+            .insert(t.to_string(), ["bullseye".to_string()].into());
+    }
+    scope.slaves.insert("bullseye".into());
+    // What the parsers read from the wheel's setup.py, in the slave that builds it.
+    let mut s = Sink::new("src/pyx/setup.py");
+    sonic_lock::crawl::python::setup_py(files().0["src/pyx/setup.py"], &slave(), &mut s);
+    let mut deps = s.deps;
+    let out = compute(&ev.db, &scope, &files(), &mut deps);
+    deps.extend(out.deps.iter().cloned());
+    (out, deps)
+}
+
+fn in_image<'a>(deps: &'a [Dependency], eco: Ecosystem, name: &str) -> Vec<&'a str> {
+    deps.iter()
+        .filter(|d| d.ecosystem == eco && d.name == name)
+        .filter_map(|d| d.context.image.as_deref())
+        .collect()
+}
+
+#[test]
+fn from_chains_and_bases() {
+    let (out, _) = crawl();
+    let g = &out.graph;
+    let base = &g["docker-base-bullseye"];
+    assert_eq!(base.parent, None);
+    assert_eq!(base.base, Some(BaseKind::Minbase));
+    assert_eq!(base.from.as_deref(), Some("debian:bullseye"));
+    assert_eq!(
+        g["docker-config-engine-bullseye"].parent.as_deref(),
+        Some("docker-base-bullseye")
+    );
+    assert_eq!(
+        g["docker-database"].parent.as_deref(),
+        Some("docker-config-engine-bullseye")
+    );
+    assert_eq!(g["sonic-slave-bullseye"].base, Some(BaseKind::Minbase));
+    assert_eq!(g["host-image"].base, Some(BaseKind::Debootstrap));
+    let debs: Vec<&str> = g["docker-config-engine-bullseye"]
+        .debs
+        .iter()
+        .map(|d| d.target.as_str())
+        .collect();
+    assert_eq!(debs, vec!["liba_1.0_amd64.deb", "libb_1.0_amd64.deb"]);
+    assert_eq!(
+        g["docker-config-engine-bullseye"].wheels[0]
+            .source
+            .as_deref(),
+        Some("src/pyx/setup.py")
+    );
+}
+
+#[test]
+fn a_built_debs_depends_reach_the_image_that_installs_it() {
+    let (_, deps) = crawl();
+    assert_eq!(
+        in_image(&deps, Ecosystem::Deb, "libc6"),
+        vec!["docker-config-engine-bullseye"]
+    );
+    assert_eq!(
+        in_image(&deps, Ecosystem::Deb, "zlib1g"),
+        vec!["docker-config-engine-bullseye"]
+    );
+    // The tree's own libb is no archive package; liba-dev is not installed.
+    assert!(in_image(&deps, Ecosystem::Deb, "libb").is_empty());
+    assert!(in_image(&deps, Ecosystem::Deb, "never-installed").is_empty());
+    let foo = deps.iter().find(|d| d.name == "foo").unwrap();
+    assert_eq!(foo.attrs["alternatives"], "foo | bar");
+    assert_eq!(
+        (foo.origin.file.as_str(), foo.origin.line),
+        ("src/liba/debian/control", 7)
+    );
+    assert_eq!(foo.attrs["installed-by"], "liba_1.0_amd64.deb");
+}
+
+#[test]
+fn install_requires_reach_the_installing_image_and_the_slave_gets_what_building_needs() {
+    let (_, deps) = crawl();
+    assert_eq!(
+        in_image(&deps, Ecosystem::Py, "lxml"),
+        vec!["docker-config-engine-bullseye"]
+    );
+    assert_eq!(
+        in_image(&deps, Ecosystem::Py, "pytest-runner"),
+        vec!["sonic-slave-bullseye"]
+    );
+    let pytest = deps.iter().find(|d| d.name == "pytest").unwrap();
+    assert_eq!(
+        pytest.context.image.as_deref(),
+        Some("sonic-slave-bullseye")
+    );
+    assert_eq!(pytest.attrs["tests-run"], "pyx-1.0-py3-none-any.whl");
+    for n in ["setuptools", "wheel"] {
+        assert_eq!(
+            in_image(&deps, Ecosystem::Py, n),
+            vec!["sonic-slave-bullseye"],
+            "{n}"
+        );
+    }
+    let st = deps.iter().find(|d| d.name == "setuptools").unwrap();
+    assert_eq!(
+        (st.origin.file.as_str(), st.origin.line),
+        ("src/pyx/pyproject.toml", 3)
+    );
+}

@@ -1,0 +1,177 @@
+//! Images solved parents first: a child image starts from its parent's
+//! installed state, keeps it unless a relation forces a change (recorded as
+//! an upgrade), a registry base image's `Priority: required` set is there
+//! from the start, and the lock keeps only what each image adds or changes.
+
+use sonic_lock::manifest::images::{BaseKind, ImageNode};
+use sonic_lock::manifest::{Constraint, Context, Dependency, Ecosystem, Manifest, Origin};
+use sonic_lock::pipeline::candidate::candidate_of;
+use sonic_lock::solve::images::{ManifestOptions, solve_manifest};
+use sonic_lock::universe::{Universe, debian};
+use std::collections::BTreeMap;
+
+const PACKAGES: &str = "\
+Package: base-files
+Version: 11.1
+Architecture: amd64
+Priority: required
+
+Package: apt
+Version: 2.2.4
+Architecture: amd64
+Priority: important
+
+Package: libc6
+Version: 2.28-1
+Architecture: amd64
+
+Package: libc6
+Version: 2.31-13
+Architecture: amd64
+
+Package: keepme
+Version: 1.0
+Architecture: amd64
+
+Package: keepme
+Version: 2.0
+Architecture: amd64
+
+Package: app
+Version: 3.0
+Architecture: amd64
+Depends: libc6 (>= 2.31)
+";
+
+fn dep(image: &str, name: &str, c: Constraint, line: u32) -> Dependency {
+    Dependency {
+        ecosystem: Ecosystem::Deb,
+        name: name.into(),
+        pinned: c.is_pinned(),
+        constraint: c,
+        origin: Origin {
+            file: format!("dockers/{image}/Dockerfile.j2"),
+            line,
+        },
+        context: Context {
+            image: Some(image.into()),
+            suite: Some("bullseye".into()),
+            transaction: Some(1),
+            ..Context::default()
+        },
+        attrs: BTreeMap::new(),
+    }
+}
+
+fn solve() -> (Universe, Manifest, sonic_lock::solve::images::ManifestSolve) {
+    let mut u = Universe::new();
+    debian::load_packages(&mut u, PACKAGES.as_bytes(), "Packages", "bullseye/amd64").unwrap();
+    let exact = |v: &str| Constraint::Exact(v.into());
+    let mut m = Manifest::new(
+        "p".into(),
+        "a".repeat(40),
+        "2022-12-01T00:00:00Z".into(),
+        vec![
+            dep("docker-config-engine-bullseye", "libc6", exact("2.28-1"), 2),
+            dep("docker-config-engine-bullseye", "keepme", exact("1.0"), 3),
+            dep("docker-database", "app", Constraint::None, 2),
+        ],
+        vec![],
+    );
+    let node = |parent: Option<&str>, base: Option<BaseKind>| ImageNode {
+        parent: parent.map(String::from),
+        base,
+        suite: Some("bullseye".into()),
+        ..ImageNode::default()
+    };
+    m.images.insert(
+        "docker-base-bullseye".into(),
+        node(None, Some(BaseKind::Minbase)),
+    );
+    m.images.insert(
+        "docker-config-engine-bullseye".into(),
+        node(Some("docker-base-bullseye"), None),
+    );
+    m.images.insert(
+        "docker-database".into(),
+        node(Some("docker-config-engine-bullseye"), None),
+    );
+    let opts = ManifestOptions {
+        default_domain: "bullseye/amd64".into(),
+        base: vec![],
+        nogoods: &[],
+        reference: None,
+        source: None,
+    };
+    let solved = solve_manifest(&mut u, &m, &opts).unwrap();
+    (u, m, solved)
+}
+
+fn final_picks(
+    s: &sonic_lock::solve::images::ManifestSolve,
+    image: &str,
+) -> BTreeMap<String, String> {
+    let states = s.deb[image].as_ref().unwrap();
+    states
+        .last()
+        .unwrap()
+        .installed
+        .picks
+        .iter()
+        .map(|(k, v)| (k.name.clone(), v.clone()))
+        .collect()
+}
+
+#[test]
+fn a_child_image_is_solved_on_its_parents_state() {
+    let (_, _, s) = solve();
+    let base = final_picks(&s, "docker-base-bullseye");
+    assert_eq!(base["base-files"], "11.1");
+    assert_eq!(base["apt"], "2.2.4");
+    let engine = final_picks(&s, "docker-config-engine-bullseye");
+    assert_eq!(
+        (engine["libc6"].as_str(), engine["keepme"].as_str()),
+        ("2.28-1", "1.0")
+    );
+    assert!(engine.contains_key("base-files"), "{engine:?}");
+    let db = final_picks(&s, "docker-database");
+    // Kept: keepme stays at 1.0 although 2.0 is newer; forced: app needs a newer libc6.
+    assert_eq!(db["keepme"], "1.0");
+    assert_eq!(db["libc6"], "2.31-13");
+    assert_eq!(db["app"], "3.0");
+    assert_eq!(
+        s.upgrades["docker-database"],
+        vec!["libc6 2.28-1 -> 2.31-13".to_string()]
+    );
+    assert!(!s.upgrades.contains_key("docker-config-engine-bullseye"));
+    assert_eq!(
+        s.parents["docker-database"],
+        "docker-config-engine-bullseye"
+    );
+}
+
+#[test]
+fn the_lock_keeps_what_each_image_adds_or_changes() {
+    let (u, m, s) = solve();
+    let (lock, _) = candidate_of("p", &m, &u, None, &s).unwrap();
+    let mut by_image: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in &lock.pins {
+        by_image
+            .entry(p.image.clone().unwrap_or_default())
+            .or_default()
+            .push(format!("{}={}", p.name, p.version));
+    }
+    assert_eq!(
+        by_image["docker-config-engine-bullseye"],
+        vec!["keepme=1.0", "libc6=2.28-1"]
+    );
+    assert_eq!(
+        by_image["docker-database"],
+        vec!["app=3.0", "libc6=2.31-13"]
+    );
+    // The registry base image's own packages come with its digest, not the lock.
+    assert!(
+        !by_image.contains_key("docker-base-bullseye"),
+        "{by_image:?}"
+    );
+}
