@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
+mod apt_source;
+pub use apt_source::AptSource;
+
 /// Current manifest schema version.
 pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
 
@@ -399,6 +402,9 @@ pub struct Manifest {
     pub dependencies: Vec<Dependency>,
     /// Everything the crawler could not fully understand.
     pub diagnostics: Vec<Diagnostic>,
+    /// apt repositories the images' Dockerfiles and scripts add, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apt_sources: Vec<AptSource>,
 }
 
 /// Errors reading or writing a manifest.
@@ -488,6 +494,7 @@ impl Manifest {
             commit_date,
             dependencies,
             diagnostics,
+            apt_sources: Vec::new(),
         }
     }
 
@@ -505,6 +512,8 @@ impl Manifest {
         self.diagnostics
             .sort_by(|a, b| (&a.origin, &a.message).cmp(&(&b.origin, &b.message)));
         self.diagnostics.dedup();
+        self.apt_sources.sort();
+        self.apt_sources.dedup();
     }
 
     /// Reads and validates a manifest file.
@@ -537,6 +546,14 @@ impl Manifest {
                     m.commit_date.escape_debug()
                 ),
             });
+        }
+        for a in &m.apt_sources {
+            a.validate().map_err(|message| ManifestError::Invalid {
+                path: p.clone(),
+                origin: a.origin.to_string(),
+                name: format!("apt source `{}`", a.url.escape_debug()),
+                message,
+            })?;
         }
         for d in &m.dependencies {
             d.validate().map_err(|message| ManifestError::Invalid {
