@@ -283,14 +283,13 @@ pub fn place(src: &AptSource, ctx: &Context) -> AptSource {
     };
     if let Some(suite) = &ctx.suite {
         let dist = crate::universe::suite::dist_of(suite);
-        for form in [
-            "$(lsb_release -cs)",
-            "$(lsb_release -sc)",
-            "$(lsb_release --codename --short)",
-            "`lsb_release -cs`",
-        ] {
-            a.suite = a.suite.replace(form, dist);
+        // `$(lsb_release -cs)`, `-sc`, `-s -c`, `--codename --short`: the codename.
+        while let Some(i) = a.suite.find("$(lsb_release")
+            && let Some(j) = a.suite[i..].find(')')
+        {
+            a.suite.replace_range(i..i + j + 1, dist);
         }
+        a.suite = a.suite.replace("`lsb_release -cs`", dist);
     }
     a
 }
@@ -348,6 +347,15 @@ mod tests {
             },
         );
         assert_eq!(placed.suite, "bullseye");
+        let other = AptSource {
+            suite: "$(lsb_release -s -c)".into(),
+            ..a.clone()
+        };
+        let ctx = Context {
+            suite: Some("buster".into()),
+            ..Context::default()
+        };
+        assert_eq!(place(&other, &ctx).suite, "buster");
         assert!(placed.unexpanded().is_none());
     }
 
@@ -387,5 +395,21 @@ mod tests {
             s.apt_sources[0].keys,
             vec!["https://b.example/key".to_string()]
         );
+    }
+}
+#[cfg(test)]
+mod dockerfile_tests {
+    use crate::crawl::text::Sink;
+    use crate::manifest::Context;
+
+    #[test]
+    fn a_dockerfile_run_adds_a_repository() {
+        let text = "FROM debian:bullseye\nRUN curl -fsSL https://download.docker.com/linux/debian/gpg | sudo apt-key add -\nRUN add-apt-repository \\\n           \"deb [arch=amd64] https://download.docker.com/linux/debian \\\n           $(lsb_release -cs) \\\n           stable\"\nRUN apt-get update\nRUN echo \"deb http://ftp.debian.org/debian buster-backports main\" >> /etc/apt/sources.list\n";
+        let mut s = Sink::new("sonic-slave-bullseye/Dockerfile.j2");
+        crate::crawl::dockerfile::parse(text, &Context::default(), &Default::default(), &mut s);
+        assert_eq!(s.apt_sources.len(), 2, "{:?}", s.diags);
+        assert_eq!(s.apt_sources[0].origin.line, 3);
+        assert_eq!(s.apt_sources[1].origin.line, 8);
+        assert_eq!(s.apt_sources[0].keys.len(), 1);
     }
 }
