@@ -43,17 +43,15 @@ pub fn command(prog: &str, w: &[Word], st: &mut AptState, sink: &mut Sink) {
     let echo = st.echo.take();
     match prog {
         "curl" | "wget" => fetch(w, st),
-        "apt-key" => {
-            if w.iter().any(|x| x.text == "add") {
-                let file = w.last().map(|x| x.text.as_str()).unwrap_or("-");
-                let url = if file == "-" {
-                    st.last_fetch.as_ref().map(|(u, _)| u.clone())
-                } else {
-                    st.fetched.get(base(file)).cloned()
-                };
-                if let Some(u) = url {
-                    st.keys.push((u, None));
-                }
+        "apt-key" if w.iter().any(|x| x.text == "add") => {
+            let file = w.last().map(|x| x.text.as_str()).unwrap_or("-");
+            let url = if file == "-" {
+                st.last_fetch.as_ref().map(|(u, _)| u.clone())
+            } else {
+                st.fetched.get(base(file)).cloned()
+            };
+            if let Some(u) = url {
+                st.keys.push((u, None));
             }
         }
         "gpg" => {

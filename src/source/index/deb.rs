@@ -103,12 +103,20 @@ impl IndexSource for DebianIndex {
         }
         // A package only an unreadable added repository has: say which gap it falls into.
         let gap_of = |image: Option<&str>| -> String {
-            added
+            let gaps: BTreeSet<String> = added
                 .gaps
                 .iter()
                 .filter(|g| g.images.iter().any(|i| Some(i.as_str()) == image))
-                .map(|g| format!("; {}", g.message()))
-                .collect()
+                .map(|g| format!("gap: {} {}", g.url, g.reason))
+                .collect();
+            if gaps.is_empty() {
+                return String::new();
+            }
+            let list: Vec<String> = gaps.into_iter().collect();
+            format!(
+                "; apt sources this image adds could not be read: {}",
+                list.join(", ")
+            )
         };
         for eco in [Ecosystem::Deb, Ecosystem::DebSrc] {
             let deps = cx.dependencies(eco);
