@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
+mod apt_source;
+pub use apt_source::AptSource;
+
 /// Current manifest schema version.
 pub const MANIFEST_SCHEMA_VERSION: u32 = 1;
 
@@ -404,6 +407,9 @@ pub struct Manifest {
     /// The images of the build: `FROM` parent, Debian base, the tree's debs and wheels each installs.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub images: images::ImageGraph,
+    /// apt repositories the images' Dockerfiles and scripts add, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apt_sources: Vec<AptSource>,
 }
 
 /// Errors reading or writing a manifest.
@@ -494,6 +500,7 @@ impl Manifest {
             dependencies,
             diagnostics,
             images: images::ImageGraph::new(),
+            apt_sources: Vec::new(),
         }
     }
 
@@ -511,6 +518,8 @@ impl Manifest {
         self.diagnostics
             .sort_by(|a, b| (&a.origin, &a.message).cmp(&(&b.origin, &b.message)));
         self.diagnostics.dedup();
+        self.apt_sources.sort();
+        self.apt_sources.dedup();
     }
 
     /// Reads and validates a manifest file.
@@ -543,6 +552,14 @@ impl Manifest {
                     m.commit_date.escape_debug()
                 ),
             });
+        }
+        for a in &m.apt_sources {
+            a.validate().map_err(|message| ManifestError::Invalid {
+                path: p.clone(),
+                origin: a.origin.to_string(),
+                name: format!("apt source `{}`", a.url.escape_debug()),
+                message,
+            })?;
         }
         for d in &m.dependencies {
             d.validate().map_err(|message| ManifestError::Invalid {

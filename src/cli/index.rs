@@ -266,6 +266,22 @@ fn print_summary(r: &IndexReport, src: &Sources) {
             println!("    warning: {w}");
         }
     }
+    for a in &r.apt_sources {
+        println!(
+            "  added apt source {} {} ({} packages, as of {}) for {}",
+            a.url,
+            a.suite,
+            a.packages,
+            a.as_of,
+            a.images.join(", ")
+        );
+        for n in &a.notes {
+            println!("    note: {n}");
+        }
+    }
+    for g in &r.source_gaps {
+        println!("  {}", g.message());
+    }
     println!(
         "  {:<8} {:>6} {:>6} {:>9} {:>8}",
         "", "deps", "names", "versions", "missing"

@@ -6,8 +6,10 @@
 //! (what the platform builds), `reads` (which files a target reads and what
 //! they run), `provenance` (why a file is crawled), `names` (names apt
 //! would refuse), `jinja`, `dockerfile`, `shell`, `python`
-//! (pip, requirements, setup.py), `debcontrol`, `gomod`, `gitmodules`, `text`.
+//! (pip, requirements, setup.py), `debcontrol`, `gomod`, `gitmodules`, `text`,
+//! `aptsources` (apt repositories the scripts add).
 
+pub mod aptsources;
 pub mod debcontrol;
 pub mod dockerfile;
 pub mod gitmodules;
@@ -509,9 +511,11 @@ fn crawl_in_pool(
         )
         .collect();
     let files_parsed = results.len();
+    let mut apt_sources = Vec::new();
     for mut s in results {
         deps.append(&mut s.deps);
         diags.append(&mut s.diags);
+        apt_sources.append(&mut s.apt_sources);
     }
 
     // Downloads declared in make rules (`$(X)_URL`, SONIC_ONLINE_DEBS/FILES).
@@ -560,6 +564,7 @@ fn crawl_in_pool(
         diags,
     );
     manifest.images = graph.unwrap_or_default();
+    manifest.apt_sources = apt_sources;
     manifest.normalize();
     Ok(CrawlOutput {
         manifest,
@@ -714,6 +719,9 @@ fn parse_file(
     }
     sink.diags.append(&mut s.diags);
     for c in ctxs {
+        for a in &s.apt_sources {
+            sink.apt_sources.push(aptsources::place(a, c));
+        }
         for d in &s.deps {
             let mut d = d.clone();
             d.context.image = d.context.image.or_else(|| c.image.clone());

@@ -32,6 +32,8 @@ pub struct ShellState {
     pub last_clone: Option<usize>,
     /// Dockerfile `RUN` index the commands belong to, if any.
     pub run: Option<u32>,
+    /// apt sources and keys the file has added so far.
+    pub apt: super::aptsources::AptState,
 }
 
 /// Splits `text` (starting at physical line `line`) into simple commands.
@@ -414,6 +416,7 @@ pub fn command(words: &[Word], st: &mut ShellState, ctx: &Context, sink: &mut Si
     }
     let Some(first) = w.first() else { return };
     let prog = basename(&first.text);
+    super::aptsources::command(prog, w, &mut st.apt, sink);
     match prog {
         "apt-get" | "apt" | "aptitude" => apt(w, st, ctx, sink),
         "dget" => dget(w, ctx, sink),

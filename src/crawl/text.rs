@@ -1,7 +1,9 @@
 //! Text helpers shared by the parsers: decoding blobs, joining continued
 //! lines, and the per-file output collector.
 
-use crate::manifest::{Constraint, Context, Dependency, Diagnostic, Ecosystem, Origin, Severity};
+use crate::manifest::{
+    AptSource, Constraint, Context, Dependency, Diagnostic, Ecosystem, Origin, Severity,
+};
 use std::collections::BTreeMap;
 
 /// Resolves `.` and `..` components of a tree-relative path (never above the root).
@@ -105,6 +107,8 @@ pub struct Sink {
     pub deps: Vec<Dependency>,
     /// Diagnostics raised.
     pub diags: Vec<Diagnostic>,
+    /// apt sources added.
+    pub apt_sources: Vec<AptSource>,
 }
 
 impl Sink {
@@ -114,6 +118,7 @@ impl Sink {
             file: file.to_string(),
             deps: Vec::new(),
             diags: Vec::new(),
+            apt_sources: Vec::new(),
         }
     }
 

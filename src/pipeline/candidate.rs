@@ -154,6 +154,12 @@ impl Pipeline<'_> {
             |si| index::load_suite(&mut universe, si).map(|_| ()),
         )?;
         warnings.extend(index::add_report(&mut universe, &manifest, &report)?);
+        for a in &report.apt_sources {
+            for n in &a.notes {
+                warnings.push(format!("apt source {} {}: {n}", a.url, a.suite));
+            }
+        }
+        warnings.extend(report.source_gaps.iter().map(|g| g.message()));
         for m in &report.missing {
             warnings.push(format!(
                 "no version at the cutoff: {} {} ({}): {}",

@@ -251,6 +251,7 @@ impl<'s> Pipeline<'s> {
         let solved = self.solve(&mut indexed, &self.options.nogoods, previous)?;
         let mut candidate = solved.lock;
         finish(&mut candidate, &crawled.gaps, &indexed.cutoff);
+        candidate.gaps.extend(source_gaps(&indexed.report));
         sources::record(&mut candidate, self.sources, &indexed.report);
         let mut warnings: Vec<String> = indexed
             .warnings
@@ -275,6 +276,18 @@ pub fn finish(lock: &mut Lock, gaps: &[Gap], cutoff: &Cutoff) {
     lock.gaps = gaps.to_vec();
     lock.cutoff = cutoff.rfc3339();
     lock.normalize();
+}
+
+/// The added apt repositories that could not be read, as lock gaps (at their first origin).
+pub fn source_gaps(report: &crate::source::index::IndexReport) -> Vec<Gap> {
+    report
+        .source_gaps
+        .iter()
+        .map(|g| Gap {
+            origin: g.origins.first().cloned().unwrap_or_default(),
+            message: g.message().replace(|c: char| c.is_control(), " "),
+        })
+        .collect()
 }
 
 /// What the crawl could not read (its error diagnostics: unreadable submodules,

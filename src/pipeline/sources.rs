@@ -211,6 +211,9 @@ mod tests {
             web: vec![],
             docker: vec![],
             not_indexed: vec![],
+            apt_sources: vec![],
+            source_gaps: vec![],
+            added: vec![],
         };
         let g = gaps(&report);
         assert_eq!(g.len(), 2, "{g:?}");

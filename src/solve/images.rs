@@ -26,8 +26,29 @@ pub fn solve_images(
     nogoods: &[Nogood],
     reference: Option<&BTreeMap<PackageKey, String>>,
 ) -> ImageResults {
+    solve_images_hiding(u, base, transactions, nogoods, &BTreeMap::new(), reference)
+}
+
+/// As [`solve_images`], with per-image nogoods added (the added apt
+/// repositories an image does not see, from [`super::aptsources::hidden`]).
+pub fn solve_images_hiding(
+    u: &Universe,
+    base: &[Requirement],
+    transactions: &BTreeMap<String, Vec<Vec<Requirement>>>,
+    shared: &[Nogood],
+    per_image: &BTreeMap<String, Vec<Nogood>>,
+    reference: Option<&BTreeMap<PackageKey, String>>,
+) -> ImageResults {
     let mut out = BTreeMap::new();
     for (image, txs) in transactions {
+        let own;
+        let nogoods = match per_image.get(image) {
+            Some(extra) => {
+                own = [shared, extra.as_slice()].concat();
+                own.as_slice()
+            }
+            None => shared,
+        };
         let result = match reference {
             // Closeness is defined against one solution, so it applies to one transaction.
             Some(r) if txs.len() == 1 => {
@@ -353,7 +374,14 @@ pub fn solve_manifest(
     }
     let (deb, inherited, upgrades) = match m.images.is_empty() {
         true => (
-            solve_images(u, &opts.base, &transactions, opts.nogoods, opts.reference),
+            solve_images_hiding(
+                u,
+                &opts.base,
+                &transactions,
+                opts.nogoods,
+                &super::aptsources::hidden(u, m, transactions.keys()),
+                opts.reference,
+            ),
             BTreeMap::new(),
             BTreeMap::new(),
         ),

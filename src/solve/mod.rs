@@ -8,6 +8,7 @@
 //! non-chronological backjumping. Nogoods from trial builds are clauses like
 //! any other and persist across re-solves of one [`Solver`].
 
+pub mod aptsources;
 pub mod candidate;
 pub mod chain;
 pub mod check;

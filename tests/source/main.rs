@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod added;
 mod cache;
 mod docker;
 mod git;

@@ -2,5 +2,6 @@
 
 pub mod release;
 
+pub mod added;
 pub mod archive;
 pub mod mr;

@@ -165,13 +165,14 @@ impl Keyring {
     /// Loads every public key of a keyring file.
     pub fn load(path: &Path) -> Result<Keyring, SourceError> {
         let bytes = std::fs::read(path).map_err(|e| SourceError::io(path, e))?;
-        let (iter, _) =
-            PublicOrSecret::from_reader_many(std::io::Cursor::new(bytes)).map_err(|e| {
-                SourceError::parse(
-                    path.display().to_string(),
-                    format!("not an OpenPGP keyring: {e}"),
-                )
-            })?;
+        Keyring::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// Reads every public key of keyring bytes (binary or armored, as
+    /// `apt-key add` takes them); `label` names them in errors.
+    pub fn from_bytes(bytes: &[u8], label: &str) -> Result<Keyring, SourceError> {
+        let (iter, _) = PublicOrSecret::from_reader_many(std::io::Cursor::new(bytes))
+            .map_err(|e| SourceError::parse(label, format!("not an OpenPGP keyring: {e}")))?;
         let mut keys = Vec::new();
         for k in iter {
             match k {
@@ -179,21 +180,18 @@ impl Keyring {
                 Ok(PublicOrSecret::Secret(k)) => keys.push(k.to_public_key()),
                 Err(e) => {
                     return Err(SourceError::parse(
-                        path.display().to_string(),
+                        label,
                         format!("bad key in keyring: {e}"),
                     ));
                 }
             }
         }
         if keys.is_empty() {
-            return Err(SourceError::parse(
-                path.display().to_string(),
-                "keyring holds no keys",
-            ));
+            return Err(SourceError::parse(label, "keyring holds no keys"));
         }
         Ok(Keyring {
             keys,
-            path: path.display().to_string(),
+            path: label.to_string(),
         })
     }
 
@@ -220,20 +218,25 @@ impl Keyring {
                 files.push(p.clone());
             }
         }
+        let loaded = files
+            .iter()
+            .map(|f| Keyring::load(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Keyring::merge(loaded))
+    }
+
+    /// One keyring of all of `rings`' keys; `None` when they hold none.
+    pub fn merge(rings: Vec<Keyring>) -> Option<Keyring> {
         let mut keys = Vec::new();
         let mut names = Vec::new();
-        for f in &files {
-            let k = Keyring::load(f)?;
+        for k in rings {
             keys.extend(k.keys);
             names.push(k.path);
         }
-        if keys.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(Keyring {
+        (!keys.is_empty()).then(|| Keyring {
             keys,
             path: names.join(", "),
-        }))
+        })
     }
 
     /// Keys loaded.

@@ -99,6 +99,15 @@ pub struct IndexReport {
     pub docker: Vec<DockerPin>,
     /// Docker references that could not be asked for (not expanded by the crawler), by name.
     pub not_indexed: Vec<String>,
+    /// apt repositories the scripts add that were read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub apt_sources: Vec<super::aptsources::AddedSourceReport>,
+    /// apt repositories the scripts add that could not be read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub source_gaps: Vec<super::aptsources::SourceGap>,
+    /// The added repositories' indices, for the universe (not serialised).
+    #[serde(skip)]
+    pub added: Vec<super::aptsources::AddedLoad>,
 }
 
 /// True when the crawler left a variable or template in a name (it cannot be asked for).

@@ -21,6 +21,12 @@ pub struct DebianIndex;
 /// distribution's domain, so apt's view is their union). Called from the
 /// [`SuiteHook`] as each suite arrives, hence no `add_to_universe` here.
 pub fn load_suite(u: &mut Universe, si: &SuiteIndex) -> Result<usize, SourceError> {
+    load_into(u, si, dist_of(&si.spec.suite))
+}
+
+/// Loads a suite's `Packages` into the apt view of distribution `dist`
+/// (an added repository joins the view of the images that add it).
+pub fn load_into(u: &mut Universe, si: &SuiteIndex, dist: &str) -> Result<usize, SourceError> {
     let mut n = 0;
     // Pool paths are relative to the archive root, the part of `dists_url` before `dists/`.
     let root = si
@@ -29,7 +35,7 @@ pub fn load_suite(u: &mut Universe, si: &SuiteIndex) -> Result<usize, SourceErro
         .map(|i| &si.dists_url[..i])
         .unwrap_or(&si.dists_url);
     for ix in si.indices.iter().filter(|i| i.kind == IndexKind::Packages) {
-        let domain = deb_domain(&si.spec.suite, &ix.arch);
+        let domain = deb_domain(dist, &ix.arch);
         let first = u.candidate_count();
         n += crate::universe::debian::load_packages(u, &ix.bytes, &ix.url, &domain)?;
         u.absolutize_urls_since(first, root);
@@ -80,6 +86,38 @@ impl IndexSource for DebianIndex {
             on_suite(&si)?;
             out.suites.push(si.report());
         }
+        let added = super::aptsources::read_all(cx);
+        for l in &added.loads {
+            for dist in &l.dists {
+                let dn = names.entry(dist.clone()).or_default();
+                for ix in l
+                    .suite
+                    .indices
+                    .iter()
+                    .filter(|i| i.kind == IndexKind::Packages)
+                {
+                    out.counts.entry(Ecosystem::Deb).or_default().versions +=
+                        scan_names(&ix.bytes, &mut dn.binaries, true);
+                }
+            }
+        }
+        // A package only an unreadable added repository has: say which gap it falls into.
+        let gap_of = |image: Option<&str>| -> String {
+            let gaps: BTreeSet<String> = added
+                .gaps
+                .iter()
+                .filter(|g| g.images.iter().any(|i| Some(i.as_str()) == image))
+                .map(|g| format!("gap: {} {}", g.url, g.reason))
+                .collect();
+            if gaps.is_empty() {
+                return String::new();
+            }
+            let list: Vec<String> = gaps.into_iter().collect();
+            format!(
+                "; apt sources this image adds could not be read: {}",
+                list.join(", ")
+            )
+        };
         for eco in [Ecosystem::Deb, Ecosystem::DebSrc] {
             let deps = cx.dependencies(eco);
             let uniq: BTreeSet<&str> = deps.iter().map(|d| strip_arch(&d.name)).collect();
@@ -124,13 +162,18 @@ impl IndexSource for DebianIndex {
                     }
                 });
                 match &d.constraint {
-                    _ if !known => out
-                        .missing
-                        .push(Missing::of(d, "not in any index at the cutoff")),
+                    _ if !known => out.missing.push(Missing::of(
+                        d,
+                        format!(
+                            "not in any index at the cutoff{}",
+                            gap_of(d.context.image.as_deref())
+                        ),
+                    )),
                     Constraint::Exact(v) if !versions.iter().any(|x| *x == v) => {
                         let mut reason = format!(
-                            "version {v} not in the indices at the cutoff (have: {})",
-                            join_some(versions.iter().map(|s| s.as_str()))
+                            "version {v} not in the indices at the cutoff (have: {}){}",
+                            join_some(versions.iter().map(|s| s.as_str())),
+                            gap_of(d.context.image.as_deref())
                         );
                         if eco == Ecosystem::Deb {
                             reason.push_str(&snapshot_history(src, name, v, cx.arch));
@@ -139,6 +182,24 @@ impl IndexSource for DebianIndex {
                     }
                     _ => {}
                 }
+            }
+        }
+        out.apt_sources = added.reports;
+        out.source_gaps = added.gaps;
+        out.added = added.loads;
+        Ok(())
+    }
+
+    fn add_to_universe(
+        &self,
+        u: &mut Universe,
+        _manifest: &crate::manifest::Manifest,
+        report: &IndexReport,
+        _notes: &mut Vec<String>,
+    ) -> Result<(), SourceError> {
+        for l in &report.added {
+            for dist in &l.dists {
+                load_into(u, &l.suite, dist)?;
             }
         }
         Ok(())

@@ -7,6 +7,7 @@
 //! over its client (its index step and what it adds to the universe); this
 //! file registers them and runs them in order.
 
+pub mod aptsources;
 pub mod context;
 pub mod deb;
 pub mod docker;
@@ -82,6 +83,9 @@ pub fn run(
         web: Vec::new(),
         docker: Vec::new(),
         not_indexed: Vec::new(),
+        apt_sources: Vec::new(),
+        source_gaps: Vec::new(),
+        added: Vec::new(),
     };
     for d in &manifest.dependencies {
         report.counts.entry(d.ecosystem).or_default().dependencies += 1;
