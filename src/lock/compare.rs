@@ -4,7 +4,7 @@
 //! `host-image`), not the files, since one pin can sit in different files of
 //! two trees and mean the same build.
 
-use super::sonic_versions::{ALL, VersionTree, effective};
+use super::sonic_versions::{ALL, DEFAULT_MODULE, VersionTree, effective};
 use super::split::module_dists;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -113,10 +113,16 @@ fn names(pins: Option<&BTreeMap<String, String>>, ctype: &str) -> BTreeMap<Strin
         .collect()
 }
 
-/// Compares the effective sets of every module of either tree, on every dist
+/// Compares the effective sets of every module (but `default`) of either tree, on every dist
 /// either names for it, for `arch`.
 pub fn compare_trees(recorded: &VersionTree, ours: &VersionTree, arch: &str) -> Comparison {
-    let modules: BTreeSet<&String> = recorded.modules.keys().chain(ours.modules.keys()).collect();
+    // `default` is no image: it is compared through every module that inherits it.
+    let modules: BTreeSet<&String> = recorded
+        .modules
+        .keys()
+        .chain(ours.modules.keys())
+        .filter(|m| *m != DEFAULT_MODULE)
+        .collect();
     let mut rows = Vec::new();
     for m in modules {
         let mut dists: BTreeSet<String> = module_dists(recorded, m).into_iter().collect();

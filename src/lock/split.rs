@@ -424,6 +424,9 @@ pub fn restate(tree: &mut VersionTree, extra_archs: &[String]) -> Result<usize, 
     archs.extend(extra_archs.iter().cloned());
     archs.sort();
     archs.dedup();
+    if archs.is_empty() {
+        archs.push(ALL.to_string());
+    }
     let mut restated = 0;
     // `default` first: its pins reach the other modules.
     let mut names: Vec<String> = tree.modules.keys().cloned().collect();
