@@ -268,7 +268,7 @@ fn github_actions_nights_lock_build_bisect_and_record() {
     assert!(
         std::fs::read_to_string(
             ws.join(
-                "tonight-versions/build/build-sonic-slave-bullseye/versions-deb-bullseye-amd64"
+                "tonight-versions/dockers/sonic-slave-bullseye/versions-deb-bullseye-amd64"
             )
         )
         .unwrap()
