@@ -35,7 +35,7 @@ if [ -d "$INPUT" ]; then
 fi
 mkdir -p "$WORK/ours-src/files/build"
 "$SONIC_LOCK" --quiet export --lock "$LOCK" --format sonic-versions \
-  --out "$WORK/ours-src/files/build/versions" "$@" || exit 2
+  --out "$WORK/ours-src/files/build/versions" "$@" >&2 || exit 2
 "$SONIC_LOCK" --quiet export --lock "$LOCK" --format effective --out "$WORK/effective" "$@" >/dev/null || exit 2
 
 # generate SRC OUT: runs generate for every module/dist/arch of the index into OUT.
