@@ -46,6 +46,8 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// Show the differences between two locks or version trees (exit 1 when they differ).
     Diff(cli::diff::DiffArgs),
+    /// Compare two version trees per module and kind through their effective sets (exit 1 when they differ).
+    CompareVersions(cli::compare::CompareArgs),
     /// Find which dependency changes between a good and a bad candidate break the build.
     Bisect(cli::bisect::BisectArgs),
     /// Watch the whole pipeline on a generated world, offline: crawl, index, solve, trial builds, export, bisect.
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Export(args) => cli::export::run(args, &cli.global),
         Command::Import(args) => cli::import::run(args, &cli.global),
         Command::Diff(args) => cli::diff::run(args, &cli.global),
+        Command::CompareVersions(args) => cli::compare::run(args, &cli.global),
         Command::Trial(args) => cli::trial::run(args, &cli.global),
         Command::Lock(args) => cli::lock::run(*args, &cli.global),
         Command::Platforms(args) => cli::platforms::run(args, &cli.global),

@@ -109,7 +109,8 @@ fn check_demo(builder: &str) {
     );
     assert_eq!(
         pin(&lock, "deb", "libfoo-dev")["image"].as_str(),
-        Some("build-sonic-slave-bullseye")
+        Some("sonic-slave-bullseye"),
+        "the slave's Dockerfile installs it: SONiC records it under dockers/sonic-slave-bullseye"
     );
     // pyfoo 2.0 and pybar 3.2 were released after the cutoff.
     assert_eq!(version("py", "pyfoo"), "1.1");
@@ -173,8 +174,8 @@ fn check_demo(builder: &str) {
     assert_eq!(
         learned,
         vec![
-            "deb libfoo-dev [build-sonic-slave-bullseye bullseye amd64] = 2.0-1",
-            "py pyfoo [build-sonic-slave-bullseye py3] = 1.2",
+            "deb libfoo-dev [sonic-slave-bullseye bullseye amd64] = 2.0-1",
+            "py pyfoo [sonic-slave-bullseye py3] = 1.2",
         ]
     );
     // The failed build's log says why, in the words of a real build.
@@ -195,13 +196,11 @@ fn check_demo(builder: &str) {
 
     // The export: SONiC's own layout and formats.
     let v = dir.join("files/build/versions");
-    let debs = std::fs::read_to_string(
-        v.join("build/build-sonic-slave-bullseye/versions-deb-bullseye-amd64"),
-    )
-    .unwrap();
+    let debs =
+        std::fs::read_to_string(v.join("dockers/sonic-slave-bullseye/versions-deb-bullseye-amd64"))
+            .unwrap();
     assert!(debs.lines().any(|l| l == "libfoo-dev==1.2-1"), "{debs}");
-    let py =
-        std::fs::read_to_string(v.join("build/build-sonic-slave-bullseye/versions-py3")).unwrap();
+    let py = std::fs::read_to_string(v.join("dockers/sonic-slave-bullseye/versions-py3")).unwrap();
     assert!(py.lines().any(|l| l == "pyfoo==1.1"), "{py}");
     let mirror = std::fs::read_to_string(v.join("default/versions-mirror")).unwrap();
     assert_eq!(mirror.trim(), "debian==20221205T000000Z");

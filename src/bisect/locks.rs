@@ -231,9 +231,11 @@ impl Materialize for LockChanges {
             path: lockfile.display().to_string(),
             message: e.to_string(),
         })?;
-        sonic_versions::export(&lock, &versions_dir).map_err(|e| BisectError::Prepare {
-            path: versions_dir.display().to_string(),
-            message: e.to_string(),
+        crate::lock::split::export(&lock, &Default::default(), &versions_dir).map_err(|e| {
+            BisectError::Prepare {
+                path: versions_dir.display().to_string(),
+                message: e.to_string(),
+            }
         })?;
         Ok(Prepared {
             lockfile,

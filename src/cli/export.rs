@@ -2,6 +2,7 @@
 
 use super::{Global, Status, print_json};
 use anyhow::Context as _;
+use sonic_lock::lock::split::{self, ImageGraph, SplitOptions};
 use sonic_lock::lock::{Lock, apt_prefs, pip_constraints, rewrite, sonic_versions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,6 +18,9 @@ pub enum Format {
     PipConstraints,
     /// The lock as JSON (`lock.json`).
     Json,
+    /// Each module's effective set, as `versions_manager.py generate` yields it:
+    /// `<module>/<dist>-<arch>/versions-<type>`, and `modules.txt` listing them.
+    Effective,
 }
 
 /// Arguments of `export`.
@@ -31,6 +35,18 @@ pub struct ExportArgs {
     /// Output directory (for `sonic-versions`: the directory that becomes `files/build/versions/`).
     #[arg(long)]
     pub out: PathBuf,
+    /// Image parents, one `image parent` a line (`FROM` chains): an image's files
+    /// leave out what it inherits unchanged from its parent. SONiC's own
+    /// `build-sonic-slave-<dist>` on `sonic-slave-<dist>` and `host-image` on
+    /// `host-base-image` are always applied.
+    #[arg(long, value_name = "FILE")]
+    pub parents: Option<PathBuf>,
+    /// Write every pin in the image the lock puts it in, leaving nothing out.
+    #[arg(long, conflicts_with = "parents")]
+    pub no_split: bool,
+    /// Architectures the effective sets are checked and written for.
+    #[arg(long = "arch", default_value = "amd64")]
+    pub archs: Vec<String>,
     /// Also write the URL rewrites SONiC cannot pin itself: the list to this file and a sed script to `<file>.sed`.
     #[arg(long)]
     pub rewrite_urls: Option<PathBuf>,
@@ -44,6 +60,8 @@ struct Report {
     pins: usize,
     not_representable: Vec<String>,
     removed: Vec<String>,
+    inherited: usize,
+    restated: usize,
     rewrites: usize,
 }
 
@@ -52,8 +70,28 @@ pub fn run(args: ExportArgs, global: &Global) -> anyhow::Result<Status> {
     let lock = Lock::read(&args.lock)?;
     let rewrites = rewrite::rewrites(&lock)
         .with_context(|| format!("{}: URL rewrites", args.lock.display()))?;
+    let opts = SplitOptions {
+        graph: match &args.parents {
+            Some(p) => ImageGraph::read(p)?,
+            None => ImageGraph::new(),
+        },
+        no_split: args.no_split,
+        archs: args.archs.clone(),
+    };
     let (format, summary) = match args.format {
-        Format::SonicVersions => ("sonic-versions", sonic_versions::export(&lock, &args.out)?),
+        Format::SonicVersions => ("sonic-versions", split::export(&lock, &opts, &args.out)?),
+        Format::Effective => {
+            let (tree, summary, modules) = split::split_tree(&lock, &opts)?;
+            let files = split::effective_files(&tree, &modules, &args.archs);
+            let written = sonic_versions::write_files(&args.out, &files)?;
+            (
+                "effective",
+                sonic_versions::ExportSummary {
+                    files: written,
+                    ..summary
+                },
+            )
+        }
         Format::AptPreferences => (
             "apt-preferences",
             write(&args.out, apt_prefs::render(&lock)?)?,
@@ -93,6 +131,8 @@ pub fn run(args: ExportArgs, global: &Global) -> anyhow::Result<Status> {
         pins: summary.pins,
         not_representable: summary.not_representable,
         removed: summary.removed,
+        inherited: summary.inherited,
+        restated: summary.restated,
         rewrites: rewrites.len(),
     };
     if global.json {
@@ -105,6 +145,18 @@ pub fn run(args: ExportArgs, global: &Global) -> anyhow::Result<Status> {
             report.out,
             report.format
         );
+        if report.inherited > 0 {
+            println!(
+                "left out {} pins images inherit unchanged from their parents",
+                report.inherited
+            );
+        }
+        if report.restated > 0 {
+            println!(
+                "restated {} pins at a narrower scope so that SONiC's merge yields them",
+                report.restated
+            );
+        }
         if !report.removed.is_empty() {
             println!("removed {} stale version files", report.removed.len());
         }

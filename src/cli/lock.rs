@@ -241,7 +241,7 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
         let lock = prove::unproven(candidate, &args.platform);
         lock.write(&out_path)?;
         if let Some(dir) = &args.export {
-            sonic_lock::lock::sonic_versions::export(&lock, dir)?;
+            sonic_lock::lock::split::export(&lock, &Default::default(), dir)?;
         }
         eprintln!(
             "wrote {} from the static solve only: the lock is UNPROVEN (no --builder given, nothing was built)",
@@ -340,7 +340,7 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
         Ok(Proven { lock, locked }) => {
             lock.write(&out_path)?;
             if let Some(dir) = &args.export {
-                sonic_lock::lock::sonic_versions::export(&lock, dir)?;
+                sonic_lock::lock::split::export(&lock, &Default::default(), dir)?;
             }
             let report = Report {
                 platform: args.platform,

@@ -3,6 +3,7 @@
 
 pub mod bisect;
 pub mod cache;
+pub mod compare;
 pub mod crawl;
 pub mod cutoff;
 pub mod demo;

@@ -3,11 +3,13 @@
 //! imports from existing SONiC version trees, and diffs between locks.
 
 pub mod apt_prefs;
+pub mod compare;
 pub mod diff;
 pub mod lockfile;
 pub mod pip_constraints;
 pub mod rewrite;
 pub mod sonic_versions;
+pub mod split;
 pub mod verdict;
 
 pub use diff::{Change, ChangeKind, LockDiff, diff};

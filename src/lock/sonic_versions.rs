@@ -33,8 +33,9 @@ pub const DEFAULT_MODULE: &str = "default";
 /// Component types SONiC's build reads.
 pub const CTYPES: [&str; 7] = ["deb", "py2", "py3", "git", "web", "docker", "mirror"];
 /// Component types of `default` that slave and host images do not inherit.
-const DEFAULT_OVERWRITE: [&str; 3] = ["deb", "py2", "py3"];
-const ALL: &str = "all";
+pub const DEFAULT_OVERWRITE: [&str; 3] = ["deb", "py2", "py3"];
+/// The dist or arch word that stands for every dist or architecture.
+pub const ALL: &str = "all";
 
 /// Errors reading or writing a version tree.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +93,8 @@ pub struct Component {
 }
 
 impl Component {
-    fn new(ctype: &str, dist: &str, arch: &str) -> Component {
+    /// An empty component of `ctype` scoped to `dist` and `arch` (`all` for any).
+    pub fn new(ctype: &str, dist: &str, arch: &str) -> Component {
         Component {
             ctype: ctype.to_string(),
             dist: dist.to_string(),
@@ -117,7 +119,7 @@ impl Component {
     }
 
     /// Generic-to-specific sort key, `all` sorting first.
-    fn order_key(&self) -> (String, String, String) {
+    pub fn order_key(&self) -> (String, String, String) {
         let blank = |s: &str| {
             if s == ALL {
                 String::new()
@@ -159,6 +161,11 @@ impl Component {
 
     fn subtract(&mut self, versions: &BTreeMap<String, String>) {
         self.versions.retain(|k, v| versions.get(k) != Some(v));
+    }
+
+    /// Whether this component applies to a build for `dist` and `arch`.
+    pub fn covers(&self, dist: &str, arch: &str) -> bool {
+        (self.dist == ALL || self.dist == dist) && (self.arch == ALL || self.arch == arch)
     }
 }
 
@@ -612,6 +619,10 @@ pub struct ExportSummary {
     pub not_representable: Vec<String>,
     /// Stale `versions-*` files removed from the output directory.
     pub removed: Vec<String>,
+    /// Pins left out of an image's files because it inherits them unchanged from its base image.
+    pub inherited: usize,
+    /// Pins written again at a narrower scope so that SONiC's merge yields the effective set.
+    pub restated: usize,
 }
 
 /// Builds the tree a lock exports to; fails on pins SONiC cannot represent
@@ -895,8 +906,17 @@ fn stale_files(out_dir: &Path, keep: &BTreeSet<PathBuf>) -> Result<Vec<PathBuf>,
 /// written as one transaction ([`write_files`]), and only then are stale version
 /// files removed.
 pub fn export(lock: &Lock, out_dir: &Path) -> Result<ExportSummary, VersionsError> {
-    let (tree, mut summary) = lock_to_tree(lock)?;
-    let files = render_tree(&tree);
+    let (tree, summary) = lock_to_tree(lock)?;
+    export_tree(&tree, summary, out_dir)
+}
+
+/// Writes `tree` under `out_dir` as [`export`] does, completing `summary`.
+pub fn export_tree(
+    tree: &VersionTree,
+    mut summary: ExportSummary,
+    out_dir: &Path,
+) -> Result<ExportSummary, VersionsError> {
+    let files = render_tree(tree);
     for rel in files.keys() {
         check_inside(out_dir, rel)?;
     }

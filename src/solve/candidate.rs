@@ -7,9 +7,19 @@ use crate::manifest::{Ecosystem, Manifest};
 use crate::universe::{PackageKey, Universe};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The lock's image name for a manifest image: slaves are SONiC's `build-sonic-slave-<dist>` modules.
-pub fn lock_image(image: &str) -> String {
-    if image.starts_with("sonic-slave-") {
+/// The lock's image (SONiC module) for a pin of manifest image `image` that
+/// `why` declared. SONiC records a slave image's own installs under
+/// `dockers/sonic-slave-<dist>` and what package builds install in it under
+/// `build/build-sonic-slave-<dist>`: a slave pin declared only outside the
+/// slave's own directory (a `debian/control`, a `setup.py`, a `rules/*.mk`)
+/// goes to the build module; one its Dockerfile declares, or that only
+/// dependencies pulled in, stays with the slave image.
+pub fn lock_image(image: &str, why: &[String]) -> String {
+    let dir = format!("{image}/");
+    if image.starts_with("sonic-slave-")
+        && !why.is_empty()
+        && why.iter().all(|o| !o.starts_with(&dir))
+    {
         format!("build-{image}")
     } else {
         image.to_string()
@@ -65,7 +75,6 @@ pub fn deb_pins(
             continue;
         }
         let mut pin = Pin::new(Ecosystem::Deb, &key.name, version);
-        pin.image = Some(lock_image(image));
         let mut parts = key.domain.splitn(2, '/');
         pin.suite = parts.next().filter(|s| !s.is_empty()).map(str::to_string);
         pin.arch = parts.next().filter(|s| !s.is_empty()).map(str::to_string);
@@ -78,6 +87,7 @@ pub fn deb_pins(
         if let Some(o) = origins.get(&(image.to_string(), key.name.clone())) {
             pin.why = o.iter().cloned().collect();
         }
+        pin.image = Some(lock_image(image, &pin.why));
         if let Some(d) = dependents.get(key.name.as_str()) {
             pin.dependents = d.iter().cloned().collect();
         }
@@ -111,7 +121,6 @@ pub fn py_pins(u: &Universe, image: &str, o: &super::python::PyOutcome) -> Vec<P
     let mut pins = Vec::new();
     for (key, version) in &o.picks {
         let mut pin = Pin::new(Ecosystem::Py, &key.name, version);
-        pin.image = Some(lock_image(image));
         pin.python = Some(super::python::flavour(&key.domain).to_string());
         if let Some(c) = u.lookup(key).and_then(|p| u.find_version(p, version)) {
             let meta = &u.candidate(c).meta;
@@ -122,6 +131,7 @@ pub fn py_pins(u: &Universe, image: &str, o: &super::python::PyOutcome) -> Vec<P
         if let Some(w) = o.why.get(key) {
             pin.why = w.iter().cloned().collect();
         }
+        pin.image = Some(lock_image(image, &pin.why));
         if let Some(d) = o.dependents.get(key) {
             pin.dependents = d.iter().cloned().collect();
         }
@@ -173,8 +183,8 @@ pub fn go_pins(image: &str, mods: &[super::images::GoModule]) -> (Vec<Pin>, Vec<
         .into_iter()
         .map(|(module, acc)| {
             let mut pin = Pin::new(Ecosystem::Go, module, acc.version);
-            pin.image = Some(lock_image(image));
             pin.why = acc.why.into_iter().collect();
+            pin.image = Some(lock_image(image, &pin.why));
             pin.dependents = acc.dependents.into_iter().collect();
             pin
         })
@@ -187,6 +197,37 @@ mod tests {
     use super::*;
     use crate::manifest::{Constraint, Context, Dependency, Origin};
     use crate::universe::{CandidateMeta, debian};
+
+    #[test]
+    fn slave_pins_go_where_sonic_records_them() {
+        let why = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let slave = "sonic-slave-bullseye";
+        assert_eq!(
+            lock_image(slave, &why(&["sonic-slave-bullseye/Dockerfile.j2:60"])),
+            slave
+        );
+        // Only a package build declares it: what building installs in the slave.
+        assert_eq!(
+            lock_image(slave, &why(&["src/libfoo/debian/control:5"])),
+            "build-sonic-slave-bullseye"
+        );
+        assert_eq!(
+            lock_image(
+                slave,
+                &why(&[
+                    "src/libfoo/debian/control:5",
+                    "sonic-slave-bullseye/Dockerfile.j2:9"
+                ])
+            ),
+            slave
+        );
+        // Pulled in as a dependency: installed with the slave image.
+        assert_eq!(lock_image(slave, &[]), slave);
+        assert_eq!(
+            lock_image("docker-database", &why(&["rules/x.mk:1"])),
+            "docker-database"
+        );
+    }
 
     #[test]
     fn picks_become_pins_with_url_hash_and_origin() {
@@ -224,7 +265,8 @@ mod tests {
         let lock = candidate_lock("wedge100bf-32x", &m, &u, &per_image);
         assert_eq!(lock.pins.len(), 1);
         let p = &lock.pins[0];
-        assert_eq!(p.image.as_deref(), Some("build-sonic-slave-bullseye"));
+        // Declared by the slave's Dockerfile: the slave image's own pin, as SONiC records it.
+        assert_eq!(p.image.as_deref(), Some("sonic-slave-bullseye"));
         assert_eq!(
             (p.suite.as_deref(), p.arch.as_deref()),
             (Some("bullseye"), Some("amd64"))

@@ -105,12 +105,12 @@ impl Stage<PinKey> for LockStage {
             path: input.lockfile.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        crate::lock::sonic_versions::export(&lock, &input.versions_dir).map_err(|e| {
-            TrialError::Io {
+        crate::lock::split::export(&lock, &Default::default(), &input.versions_dir).map_err(
+            |e| TrialError::Io {
                 path: input.versions_dir.clone(),
                 source: std::io::Error::other(e.to_string()),
-            }
-        })?;
+            },
+        )?;
         Ok(())
     }
 

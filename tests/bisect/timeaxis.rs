@@ -241,7 +241,7 @@ fn bad_date_that_builds_means_nothing_to_bisect_and_usage_errors_are_named() {
         "{text}"
     );
     assert!(
-        text.contains("deb hello [build-sonic-slave-bullseye bullseye amd64] 1.0-1 -> 2.0-1"),
+        text.contains("deb hello [sonic-slave-bullseye bullseye amd64] 1.0-1 -> 2.0-1"),
         "{text}"
     );
 

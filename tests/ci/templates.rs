@@ -267,9 +267,7 @@ fn github_actions_nights_lock_build_bisect_and_record() {
     );
     assert!(
         std::fs::read_to_string(
-            ws.join(
-                "tonight-versions/build/build-sonic-slave-bullseye/versions-deb-bullseye-amd64"
-            )
+            ws.join("tonight-versions/dockers/sonic-slave-bullseye/versions-deb-bullseye-amd64")
         )
         .unwrap()
         .contains("hello==1.0-1")

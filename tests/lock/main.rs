@@ -9,4 +9,5 @@ mod cli;
 mod file;
 mod input;
 mod previous;
+mod split;
 mod versions;

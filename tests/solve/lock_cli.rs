@@ -127,7 +127,8 @@ fn manifest_solution_becomes_a_lock_and_a_sonic_versions_tree() {
         versions.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{out}{err}");
-    let slave = versions.join("build/build-sonic-slave-bullseye");
+    // Installed by the slave's Dockerfile: SONiC records it with the slave image.
+    let slave = versions.join("dockers/sonic-slave-bullseye");
     let debs: String = std::fs::read_dir(&slave)
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())

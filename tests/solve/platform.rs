@@ -221,7 +221,7 @@ fn solve_platform_pins_python_through_requires_dist_and_answers_why() {
     );
     let lib = lock.pins.iter().find(|p| p.name == "lib").unwrap();
     assert_eq!(lib.dependents, vec!["app".to_string()]);
-    assert_eq!(lib.image.as_deref(), Some("build-sonic-slave-bullseye"));
+    assert_eq!(lib.image.as_deref(), Some("sonic-slave-bullseye"));
     assert_eq!(lib.python.as_deref(), Some("py3"));
     assert!(
         lib.url
