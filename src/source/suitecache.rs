@@ -270,10 +270,7 @@ fn decode(bytes: &[u8]) -> Result<ParsedSuite, String> {
 /// A suite's parsed form for `plan`: the cached one when its entry is there
 /// and sound, else its indices fetched, verified and parsed, and the entry
 /// written. The report carries a warning when a corrupt entry was replaced.
-pub fn load(
-    http: &Http,
-    plan: SuitePlan,
-) -> Result<(SuiteReport, ParsedSuite), SourceError> {
+pub fn load(http: &Http, plan: SuitePlan) -> Result<(SuiteReport, ParsedSuite), SourceError> {
     let sc = SuiteCache::new(http.cache());
     let mut report = plan.report();
     match sc.get(&plan)? {
@@ -285,9 +282,10 @@ pub fn load(
     let parsed = ParsedSuite::from_index(&si)?;
     // An entry that cannot be written costs the next run time, not this one its result.
     if let Err(e) = sc.put(&plan, &parsed) {
-        report
-            .warnings
-            .push(format!("{}: parsed form not cached: {e}", plan.spec.label()));
+        report.warnings.push(format!(
+            "{}: parsed form not cached: {e}",
+            plan.spec.label()
+        ));
     }
     Ok((report, parsed))
 }

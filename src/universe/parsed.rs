@@ -43,7 +43,11 @@ impl ParsedIndex {
         u.absolutize_urls_since(0, root);
         Ok(ParsedIndex {
             packages: u.packages.into_iter().map(|p| p.key).collect(),
-            candidates: u.candidates.into_iter().map(StoredCandidate::from).collect(),
+            candidates: u
+                .candidates
+                .into_iter()
+                .map(StoredCandidate::from)
+                .collect(),
         })
     }
 
@@ -70,8 +74,9 @@ impl ParsedIndex {
 
     /// Adds the index to `u` exactly as loading its text would; returns the
     /// number of candidates it holds. A package id out of range (a stored
-    /// form that does not hang together) is refused.
-    pub fn load_into(&self, u: &mut Universe) -> Result<usize, UniverseError> {
+    /// form that does not hang together) is refused. Consumes the index: its
+    /// strings move into the universe instead of being copied.
+    pub fn load_into(self, u: &mut Universe) -> Result<usize, UniverseError> {
         let mut ids = Vec::with_capacity(self.packages.len());
         let mut scope: Option<(&PackageKey, super::Scope)> = None;
         for k in &self.packages {
@@ -91,8 +96,9 @@ impl ParsedIndex {
                 .copied()
                 .ok_or(UniverseError::UnknownPackage(i))
         };
-        for c in &self.candidates {
-            let c = c.to_candidate(&map)?;
+        let n = self.candidates.len();
+        for c in self.candidates {
+            let c = c.into_candidate(&map)?;
             u.add_candidate(
                 c.package,
                 &c.version,
@@ -102,7 +108,7 @@ impl ParsedIndex {
                 c.provides,
             )?;
         }
-        Ok(self.candidates.len())
+        Ok(n)
     }
 }
 
@@ -156,25 +162,25 @@ fn store_reqs(rs: Vec<Requirement>) -> Vec<StoredRequirement> {
 }
 
 fn load_reqs(
-    rs: &[StoredRequirement],
+    rs: Vec<StoredRequirement>,
     map: &impl Fn(u32) -> Result<PackageId, UniverseError>,
 ) -> Result<Vec<Requirement>, UniverseError> {
-    rs.iter()
+    rs.into_iter()
         .map(|r| {
             Ok(Requirement {
                 alternatives: r
                     .alternatives
-                    .iter()
-                    .map(|(p, c, a)| {
+                    .into_iter()
+                    .map(|(p, constraint, arch)| {
                         Ok(Alternative {
-                            package: map(*p)?,
-                            constraint: c.clone(),
-                            arch: a.clone(),
+                            package: map(p)?,
+                            constraint,
+                            arch,
                         })
                     })
                     .collect::<Result<_, UniverseError>>()?,
                 kind: r.kind,
-                origin: r.origin.clone(),
+                origin: r.origin,
             })
         })
         .collect()
@@ -214,39 +220,39 @@ impl From<Candidate> for StoredCandidate {
 }
 
 impl StoredCandidate {
-    fn to_candidate(
-        &self,
+    fn into_candidate(
+        self,
         map: &impl Fn(u32) -> Result<PackageId, UniverseError>,
     ) -> Result<Candidate, UniverseError> {
-        let m = &self.meta;
+        let m = self.meta;
         Ok(Candidate {
             package: map(self.package)?,
-            version: self.version.clone(),
+            version: self.version,
             meta: CandidateMeta {
-                url: m.url.clone(),
-                sha256: m.sha256.clone(),
-                md5: m.md5.clone(),
-                first_seen: m.first_seen.clone(),
-                provenance: m.provenance.clone(),
-                architecture: m.architecture.clone(),
+                url: m.url,
+                sha256: m.sha256,
+                md5: m.md5,
+                first_seen: m.first_seen,
+                provenance: m.provenance,
+                architecture: m.architecture,
                 multi_arch: m.multi_arch,
                 essential: m.essential,
-                priority: m.priority.clone(),
-                source: m.source.clone(),
-                replaces: load_reqs(&m.replaces, map)?,
-                recommends: load_reqs(&m.recommends, map)?,
+                priority: m.priority,
+                source: m.source,
+                replaces: load_reqs(m.replaces, map)?,
+                recommends: load_reqs(m.recommends, map)?,
                 requires_unknown: m.requires_unknown,
-                requires_dist: m.requires_dist.clone(),
+                requires_dist: m.requires_dist,
             },
-            depends: load_reqs(&self.depends, map)?,
-            conflicts: load_reqs(&self.conflicts, map)?,
+            depends: load_reqs(self.depends, map)?,
+            conflicts: load_reqs(self.conflicts, map)?,
             provides: self
                 .provides
-                .iter()
+                .into_iter()
                 .map(|(p, v)| {
                     Ok(Provide {
-                        package: map(*p)?,
-                        version: v.clone(),
+                        package: map(p)?,
+                        version: v,
                     })
                 })
                 .collect::<Result<_, UniverseError>>()?,
@@ -305,10 +311,7 @@ Filename: pool/main/a/a_1.0-2_amd64.deb
     fn dump(u: &Universe) -> String {
         let mut s = String::new();
         for p in &u.packages {
-            s.push_str(&format!(
-                "{} {:?} {:?}\n",
-                p.key, p.candidates, p.providers
-            ));
+            s.push_str(&format!("{} {:?} {:?}\n", p.key, p.candidates, p.providers));
         }
         for c in &u.candidates {
             s.push_str(&format!("{c:?}\n"));

@@ -9,3 +9,4 @@ mod docker;
 mod git;
 mod index;
 mod net;
+mod suitecache;

@@ -6,13 +6,13 @@ use crate::manifest::{Constraint, Dependency, Ecosystem, Manifest};
 use crate::source::History;
 use crate::source::SourceError;
 use crate::source::debian::archive::{Location, SuiteReport, SuiteSpec};
-use crate::source::suitecache::ParsedSuite;
 use crate::source::debian::release::Trust;
 use crate::source::docker::{DockerPin, DockerRegistry};
 use crate::source::git::{GitPin, GitSource};
 use crate::source::go::GoProxy;
 use crate::source::http::Http;
 use crate::source::pypi::PyPi;
+use crate::source::suitecache::ParsedSuite;
 use crate::source::web::{WebConfig, WebPin};
 use crate::universe::Universe;
 use serde::Serialize;
@@ -145,7 +145,7 @@ impl<'a> IndexContext<'a> {
 }
 
 /// Sees each Debian suite's verified indices, parsed, as they arrive (to load them into a universe).
-pub type SuiteHook<'a> = dyn FnMut(&ParsedSuite) -> Result<(), SourceError> + 'a;
+pub type SuiteHook<'a> = dyn FnMut(ParsedSuite) -> Result<(), SourceError> + 'a;
 
 /// One ecosystem's step of the index stage: given the manifest's
 /// dependencies of its ecosystem and the cutoff, it adds to the report what

@@ -21,9 +21,9 @@ pub struct DebianIndex;
 /// `<dist>/<arch>` (updates, backports and security share their
 /// distribution's domain, so apt's view is their union). Called from the
 /// [`SuiteHook`] as each suite arrives, hence no `add_to_universe` here.
-pub fn load_suite(u: &mut Universe, ps: &ParsedSuite) -> Result<usize, SourceError> {
+pub fn load_suite(u: &mut Universe, ps: ParsedSuite) -> Result<usize, SourceError> {
     let mut n = 0;
-    for (_, p) in &ps.packages {
+    for (_, p) in ps.packages {
         n += p.load_into(u)?;
     }
     Ok(n)
@@ -76,7 +76,7 @@ impl IndexSource for DebianIndex {
                 }
                 out.counts.entry(eco).or_default().versions += ix.stanzas;
             }
-            on_suite(&parsed)?;
+            on_suite(parsed)?;
             out.suites.push(report);
         }
         for eco in [Ecosystem::Deb, Ecosystem::DebSrc] {

@@ -69,7 +69,7 @@ pub fn run(
     cutoff: &Cutoff,
     suites: &[SuiteSpec],
     py_metadata: usize,
-    mut on_suite: impl FnMut(&ParsedSuite) -> Result<(), SourceError>,
+    mut on_suite: impl FnMut(ParsedSuite) -> Result<(), SourceError>,
 ) -> Result<IndexReport, SourceError> {
     let mut report = IndexReport {
         schema_version: INDEX_SCHEMA_VERSION,
