@@ -216,7 +216,7 @@ impl<'a> SuiteCache<'a> {
             .filter(|p| p != keep && p.extension().is_some_and(|x| x == "bin"))
             .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
             .collect();
-        entries.sort_by(|a, b| b.0.cmp(&a.0));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.0));
         for (_, p) in entries.into_iter().skip(KEEP.saturating_sub(1)) {
             // Another run may have removed it first; either way it is gone.
             let _ = std::fs::remove_file(p);
