@@ -7,6 +7,7 @@
 //! keys/<sha256 of key>.json       request key (URL + Accept) -> blob, final URL after redirects
 //! partial/<sha256 of URL>         downloads in progress, resumed with HTTP Range
 //! git/<sha256 of URL>.git         bare clones for the git source
+//! parsed/<suite>/<key>.bin        parsed Debian suites (see `source::suitecache`)
 //! ```
 //!
 //! Blobs are written atomically and re-hashed on every read; a blob whose
