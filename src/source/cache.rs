@@ -7,6 +7,7 @@
 //! keys/<sha256 of key>.json       request key (URL + Accept) -> blob, final URL after redirects
 //! partial/<sha256 of URL>         downloads in progress, resumed with HTTP Range
 //! git/<sha256 of URL>.git         bare clones for the git source
+//! parsed/<suite>/<key>.bin        parsed Debian suites (see `source::suitecache`)
 //! ```
 //!
 //! Blobs are written atomically and re-hashed on every read; a blob whose
@@ -192,6 +193,18 @@ impl Cache {
             .clone()
     }
 
+    /// Records a corrupt entry that was removed (a blob, a parsed suite):
+    /// counted, kept among the warnings and printed at once, since a run
+    /// that fails later may never print its report.
+    pub fn note_corrupt(&self, msg: String) {
+        self.corrupt_removed.fetch_add(1, Ordering::Relaxed);
+        eprintln!("warning: {msg}");
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(msg);
+    }
+
     /// Reads the blob named `sha256`, re-hashing it; a corrupt blob is deleted and reported missing.
     pub fn get(&self, sha256: &str) -> Result<Option<Vec<u8>>, SourceError> {
         match self.lookup(sha256, sha256)? {
@@ -216,17 +229,10 @@ impl Cache {
         if crate::fsio::sha256_hex(&bytes) != sha256 {
             // Never serve it; the next fetch replaces it.
             let _ = std::fs::remove_file(&p);
-            self.corrupt_removed.fetch_add(1, Ordering::Relaxed);
-            let msg = format!(
+            self.note_corrupt(format!(
                 "corrupt cache blob {} (for {wanted_for}): its content does not match its name; removed",
                 p.display()
-            );
-            // Printed at once as well: a run that fails later may never print its report.
-            eprintln!("warning: {msg}");
-            self.warnings
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(msg);
+            ));
             return Ok(Lookup::Corrupt(p));
         }
         Ok(Lookup::Hit(bytes))

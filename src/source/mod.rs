@@ -14,6 +14,7 @@ pub mod go;
 pub mod http;
 pub mod index;
 pub mod pypi;
+pub mod suitecache;
 pub mod web;
 
 pub use crate::universe::history::{History, VersionAt};

@@ -10,6 +10,7 @@
 pub mod debian;
 pub mod go;
 pub mod history;
+pub mod parsed;
 pub mod python;
 pub mod suite;
 pub mod version;

@@ -10,3 +10,4 @@ mod docker;
 mod git;
 mod index;
 mod net;
+mod suitecache;

@@ -9,7 +9,7 @@ use crate::date::{parse_snapshot_ts, rfc3339};
 use crate::source::http::{Http, Request};
 use crate::source::{SourceError, join_url};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::Read;
 
 /// Where a Debian archive is read from.
@@ -130,7 +130,7 @@ pub struct IndexFile {
 }
 
 /// Which index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IndexKind {
     /// Binary packages.
@@ -185,30 +185,15 @@ pub struct SuiteReport {
 impl SuiteIndex {
     /// The report form.
     pub fn report(&self) -> SuiteReport {
-        SuiteReport {
-            suite: self.spec.label(),
-            url: self.dists_url.clone(),
-            snapshot: self.snapshot.clone(),
-            date: self.release.date.as_ref().map(rfc3339),
-            valid_until: self.release.valid_until.as_ref().map(rfc3339),
-            signature: self.signature.clone(),
-            indices: self
-                .indices
-                .iter()
-                .map(|i| {
-                    format!(
-                        "{}/{}/{}",
-                        i.component,
-                        i.arch,
-                        match i.kind {
-                            IndexKind::Packages => "Packages",
-                            IndexKind::Sources => "Sources",
-                        }
-                    )
-                })
-                .collect(),
-            warnings: self.warnings.clone(),
-        }
+        report_of(
+            &self.spec,
+            &self.dists_url,
+            &self.snapshot,
+            &self.release,
+            &self.signature,
+            &self.warnings,
+            self.indices.iter().map(|i| (&i.component, &i.arch, i.kind)),
+        )
     }
 }
 
@@ -229,6 +214,101 @@ pub fn timestamp_in_url(url: &str, archive: &str) -> Option<String> {
     parse_snapshot_ts(ts).map(|_| ts.to_string())
 }
 
+/// What a suite's Release says is to be read, decided before any index is
+/// fetched: enough to tell whether a parsed form of the same indices is
+/// already at hand (the index hashes name their content).
+#[derive(Debug, Clone)]
+pub struct SuitePlan {
+    /// What was asked.
+    pub spec: SuiteSpec,
+    /// The `dists/<suite>/` URL everything comes from (with the resolved timestamp).
+    pub dists_url: String,
+    /// The snapshot timestamp used, when reading snapshot.debian.org.
+    pub snapshot: Option<String>,
+    /// The Release file.
+    pub release: Release,
+    /// Signature check outcome.
+    pub signature: SignatureStatus,
+    /// Things the user should know (as [`SuiteIndex::warnings`]).
+    pub warnings: Vec<String>,
+    /// The indices to read, in order.
+    pub indices: Vec<PlannedIndex>,
+}
+
+/// One index a [`SuitePlan`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedIndex {
+    /// `Packages` or `Sources`.
+    pub kind: IndexKind,
+    /// Component.
+    pub component: String,
+    /// Architecture (`source` for Sources).
+    pub arch: String,
+    /// The file under `dists/<suite>/` (`main/binary-amd64/Packages.xz`).
+    pub file: String,
+    /// Its URL.
+    pub url: String,
+    /// SHA-256 of the file as listed in the Release file.
+    pub sha256: String,
+    /// Its size as listed.
+    pub size: u64,
+    /// SHA-256 of the uncompressed file, when the Release also lists it.
+    pub plain_sha256: Option<String>,
+}
+
+/// The archive root that pool paths are relative to: the part of a
+/// `dists/<suite>/` URL before `dists/`.
+pub fn archive_root(dists_url: &str) -> &str {
+    dists_url
+        .rfind("/dists/")
+        .map(|i| &dists_url[..i])
+        .unwrap_or(dists_url)
+}
+
+impl SuitePlan {
+    /// The report form (what a fetched suite would report).
+    pub fn report(&self) -> SuiteReport {
+        report_of(
+            &self.spec,
+            &self.dists_url,
+            &self.snapshot,
+            &self.release,
+            &self.signature,
+            &self.warnings,
+            self.indices.iter().map(|i| (&i.component, &i.arch, i.kind)),
+        )
+    }
+}
+
+fn report_of<'a>(
+    spec: &SuiteSpec,
+    dists_url: &str,
+    snapshot: &Option<String>,
+    release: &Release,
+    signature: &SignatureStatus,
+    warnings: &[String],
+    indices: impl Iterator<Item = (&'a String, &'a String, IndexKind)>,
+) -> SuiteReport {
+    SuiteReport {
+        suite: spec.label(),
+        url: dists_url.to_string(),
+        snapshot: snapshot.clone(),
+        date: release.date.as_ref().map(rfc3339),
+        valid_until: release.valid_until.as_ref().map(rfc3339),
+        signature: signature.clone(),
+        indices: indices
+            .map(|(component, arch, kind)| {
+                let kind = match kind {
+                    IndexKind::Packages => "Packages",
+                    IndexKind::Sources => "Sources",
+                };
+                format!("{component}/{arch}/{kind}")
+            })
+            .collect(),
+        warnings: warnings.to_vec(),
+    }
+}
+
 /// Fetches one suite as of `cutoff`, verifying the whole chain.
 pub fn fetch_suite(
     http: &Http,
@@ -237,6 +317,18 @@ pub fn fetch_suite(
     cutoff: &Cutoff,
     keyring: Option<&Keyring>,
 ) -> Result<SuiteIndex, SourceError> {
+    fetch_planned(http, plan_suite(http, loc, spec, cutoff, keyring)?)
+}
+
+/// Reads and verifies a suite's Release as of `cutoff` and lists the indices
+/// to read, without fetching them.
+pub fn plan_suite(
+    http: &Http,
+    loc: &Location,
+    spec: &SuiteSpec,
+    cutoff: &Cutoff,
+    keyring: Option<&Keyring>,
+) -> Result<SuitePlan, SourceError> {
     let label = spec.label();
     let mut warnings = Vec::new();
     let base = dists_url(loc, &spec.archive, &cutoff.snapshot_ts(), &spec.suite);
@@ -336,41 +428,68 @@ pub fn fetch_suite(
                 warnings.push(format!("{label}: Release lists no {path}"));
                 continue;
             };
-            let url = join_url(&dists, &file);
-            let what = format!("{label} {file}");
-            let f = http.get(&Request::new(&url, &what).expect(&entry.sha256, Some(entry.size)))?;
-            let bytes = decompress(&f.bytes, &file, &url)?;
-            // When the Release also lists the uncompressed file, check what we decompressed too.
-            if file != path
-                && let Some(plain) = release.sha256.get(&path)
-            {
-                let got = crate::fsio::sha256_hex(&bytes);
-                if got != plain.sha256 {
-                    return Err(SourceError::HashMismatch {
-                        url,
-                        what: format!("{what} decompressed"),
-                        expected: plain.sha256.clone(),
-                        got,
-                    });
-                }
-            }
-            indices.push(IndexFile {
+            // When the Release also lists the uncompressed file, what is decompressed is checked too.
+            let plain_sha256 = (file != path)
+                .then(|| release.sha256.get(&path).map(|e| e.sha256.clone()))
+                .flatten();
+            indices.push(PlannedIndex {
                 kind,
                 component: comp.clone(),
                 arch,
-                url,
+                url: join_url(&dists, &file),
                 sha256: entry.sha256.clone(),
-                bytes,
+                size: entry.size,
+                plain_sha256,
+                file,
             });
         }
     }
-    Ok(SuiteIndex {
+    Ok(SuitePlan {
         spec: spec.clone(),
         dists_url: dists,
         snapshot,
         release,
         signature,
         warnings,
+        indices,
+    })
+}
+
+/// Fetches, verifies and decompresses every index of a plan.
+pub fn fetch_planned(http: &Http, plan: SuitePlan) -> Result<SuiteIndex, SourceError> {
+    let label = plan.spec.label();
+    let mut indices = Vec::new();
+    for p in plan.indices {
+        let what = format!("{label} {}", p.file);
+        let f = http.get(&Request::new(&p.url, &what).expect(&p.sha256, Some(p.size)))?;
+        let bytes = decompress(&f.bytes, &p.file, &p.url)?;
+        if let Some(plain) = &p.plain_sha256 {
+            let got = crate::fsio::sha256_hex(&bytes);
+            if &got != plain {
+                return Err(SourceError::HashMismatch {
+                    url: p.url,
+                    what: format!("{what} decompressed"),
+                    expected: plain.clone(),
+                    got,
+                });
+            }
+        }
+        indices.push(IndexFile {
+            kind: p.kind,
+            component: p.component,
+            arch: p.arch,
+            url: p.url,
+            sha256: p.sha256,
+            bytes,
+        });
+    }
+    Ok(SuiteIndex {
+        spec: plan.spec,
+        dists_url: plan.dists_url,
+        snapshot: plan.snapshot,
+        release: plan.release,
+        signature: plan.signature,
+        warnings: plan.warnings,
         indices,
     })
 }

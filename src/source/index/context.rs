@@ -5,13 +5,14 @@ use crate::date::Cutoff;
 use crate::manifest::{Constraint, Dependency, Ecosystem, Manifest};
 use crate::source::History;
 use crate::source::SourceError;
-use crate::source::debian::archive::{Location, SuiteIndex, SuiteReport, SuiteSpec};
+use crate::source::debian::archive::{Location, SuiteReport, SuiteSpec};
 use crate::source::debian::release::Trust;
 use crate::source::docker::{DockerPin, DockerRegistry};
 use crate::source::git::{GitPin, GitSource};
 use crate::source::go::GoProxy;
 use crate::source::http::Http;
 use crate::source::pypi::PyPi;
+use crate::source::suitecache::ParsedSuite;
 use crate::source::web::{WebConfig, WebPin};
 use crate::universe::Universe;
 use serde::Serialize;
@@ -164,8 +165,8 @@ impl<'a> IndexContext<'a> {
     }
 }
 
-/// Sees each Debian suite's verified indices as they arrive (to load them into a universe).
-pub type SuiteHook<'a> = dyn FnMut(&SuiteIndex) -> Result<(), SourceError> + 'a;
+/// Sees each Debian suite's verified indices, parsed, as they arrive (to load them into a universe).
+pub type SuiteHook<'a> = dyn FnMut(ParsedSuite) -> Result<(), SourceError> + 'a;
 
 /// One ecosystem's step of the index stage: given the manifest's
 /// dependencies of its ecosystem and the cutoff, it adds to the report what

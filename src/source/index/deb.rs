@@ -7,7 +7,8 @@ use super::context::{
 };
 use crate::manifest::{Constraint, Ecosystem};
 use crate::source::SourceError;
-use crate::source::debian::archive::{IndexKind, Location, SuiteIndex, fetch_suite};
+use crate::source::debian::archive::{IndexKind, Location, SuiteIndex, SuiteReport, plan_suite};
+use crate::source::suitecache::{self, ParsedSuite};
 use crate::universe::Universe;
 use crate::universe::suite::{deb_domain, dist_of};
 use rayon::prelude::*;
@@ -16,29 +17,27 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// Debian's index step (binary and source packages).
 pub struct DebianIndex;
 
-/// Loads every verified `Packages` index of a suite into domain
+/// Loads every `Packages` index of a parsed suite into domain
 /// `<dist>/<arch>` (updates, backports and security share their
 /// distribution's domain, so apt's view is their union). Called from the
 /// [`SuiteHook`] as each suite arrives, hence no `add_to_universe` here.
-pub fn load_suite(u: &mut Universe, si: &SuiteIndex) -> Result<usize, SourceError> {
-    load_into(u, si, dist_of(&si.spec.suite))
+pub fn load_suite(u: &mut Universe, ps: ParsedSuite) -> Result<usize, SourceError> {
+    let mut n = 0;
+    for (_, p) in ps.packages {
+        n += p.load_into(u)?;
+    }
+    Ok(n)
 }
 
 /// Loads a suite's `Packages` into the apt view of distribution `dist`
 /// (an added repository joins the view of the images that add it).
 pub fn load_into(u: &mut Universe, si: &SuiteIndex, dist: &str) -> Result<usize, SourceError> {
     let mut n = 0;
-    // Pool paths are relative to the archive root, the part of `dists_url` before `dists/`.
-    let root = si
-        .dists_url
-        .rfind("/dists/")
-        .map(|i| &si.dists_url[..i])
-        .unwrap_or(&si.dists_url);
+    let root = crate::source::debian::archive::archive_root(&si.dists_url);
     for ix in si.indices.iter().filter(|i| i.kind == IndexKind::Packages) {
         let domain = deb_domain(dist, &ix.arch);
-        let first = u.candidate_count();
-        n += crate::universe::debian::load_packages(u, &ix.bytes, &ix.url, &domain)?;
-        u.absolutize_urls_since(first, root);
+        n += crate::universe::parsed::ParsedIndex::parse(&ix.bytes, &ix.url, &domain, root)?
+            .load_into(u)?;
     }
     Ok(n)
 }
@@ -61,30 +60,37 @@ impl IndexSource for DebianIndex {
         } else {
             src.trust.keyring()?
         };
-        let fetched: Vec<Result<SuiteIndex, SourceError>> = cx
+        // Each suite's Release decides whether its parsed form is cached; only a miss reads the indices.
+        let loaded: Vec<Result<(SuiteReport, ParsedSuite), SourceError>> = cx
             .suites
             .par_iter()
-            .map(|s| fetch_suite(&src.http, &src.debian, s, cx.cutoff, keyring))
+            .map(|s| {
+                let plan = plan_suite(&src.http, &src.debian, s, cx.cutoff, keyring)?;
+                suitecache::load(&src.http, plan)
+            })
             .collect();
         let mut names: BTreeMap<String, DebNames> = BTreeMap::new();
-        for r in fetched {
-            let si = r?;
+        for r in loaded {
+            let (report, parsed) = r?;
+            let spec = cx.suites.iter().find(|s| s.label() == report.suite);
             let dn = names
-                .entry(dist_of(&si.spec.suite).to_string())
+                .entry(dist_of(spec.map_or("", |s| s.suite.as_str())).to_string())
                 .or_default();
-            for ix in &si.indices {
-                let n = match ix.kind {
-                    IndexKind::Packages => scan_names(&ix.bytes, &mut dn.binaries, true),
-                    IndexKind::Sources => scan_names(&ix.bytes, &mut dn.sources, false),
+            for ix in &parsed.names {
+                let (eco, into) = match ix.kind {
+                    IndexKind::Packages => (Ecosystem::Deb, &mut dn.binaries),
+                    IndexKind::Sources => (Ecosystem::DebSrc, &mut dn.sources),
                 };
-                let eco = match ix.kind {
-                    IndexKind::Packages => Ecosystem::Deb,
-                    IndexKind::Sources => Ecosystem::DebSrc,
-                };
-                out.counts.entry(eco).or_default().versions += n;
+                for (name, version) in &ix.entries {
+                    let vs = into.entry(name.clone()).or_default();
+                    if let Some(v) = version {
+                        vs.insert(v.clone());
+                    }
+                }
+                out.counts.entry(eco).or_default().versions += ix.stanzas;
             }
-            on_suite(&si)?;
-            out.suites.push(si.report());
+            on_suite(parsed)?;
+            out.suites.push(report);
         }
         let added = super::aptsources::read_all(cx);
         for l in &added.loads {
@@ -96,8 +102,14 @@ impl IndexSource for DebianIndex {
                     .iter()
                     .filter(|i| i.kind == IndexKind::Packages)
                 {
-                    out.counts.entry(Ecosystem::Deb).or_default().versions +=
-                        scan_names(&ix.bytes, &mut dn.binaries, true);
+                    let scanned = suitecache::scan_names(&ix.bytes, IndexKind::Packages);
+                    for (name, version) in scanned.entries {
+                        let vs = dn.binaries.entry(name).or_default();
+                        if let Some(v) = version {
+                            vs.insert(v);
+                        }
+                    }
+                    out.counts.entry(Ecosystem::Deb).or_default().versions += scanned.stanzas;
                 }
             }
         }
@@ -211,38 +223,6 @@ impl IndexSource for DebianIndex {
 struct DebNames {
     binaries: HashMap<String, BTreeSet<String>>,
     sources: HashMap<String, BTreeSet<String>>,
-}
-
-/// Reads the `Package`, `Version` and `Provides` names of an index for the
-/// missing-dependency report (the universe does the full parse).
-fn scan_names(bytes: &[u8], into: &mut HashMap<String, BTreeSet<String>>, provides: bool) -> usize {
-    let text = String::from_utf8_lossy(bytes);
-    let mut n = 0;
-    for stanza in text.split("\n\n") {
-        let mut pkg = None;
-        let mut ver = None;
-        let mut prov = Vec::new();
-        for line in stanza.lines() {
-            if let Some(v) = line.strip_prefix("Package:") {
-                pkg = Some(v.trim().to_string());
-            } else if let Some(v) = line.strip_prefix("Version:") {
-                ver = Some(v.trim().to_string());
-            } else if provides && let Some(v) = line.strip_prefix("Provides:") {
-                prov.extend(
-                    v.split(',')
-                        .filter_map(|p| p.split_whitespace().next().map(str::to_string)),
-                );
-            }
-        }
-        if let (Some(p), Some(v)) = (pkg, ver) {
-            n += 1;
-            into.entry(p).or_default().insert(v);
-            for p in prov {
-                into.entry(p).or_default();
-            }
-        }
-    }
-    n
 }
 
 fn strip_arch(name: &str) -> &str {

@@ -26,7 +26,8 @@ pub use deb::load_suite;
 use crate::date::Cutoff;
 use crate::manifest::{Ecosystem, Manifest};
 use crate::source::SourceError;
-use crate::source::debian::archive::{SuiteIndex, SuiteSpec};
+use crate::source::debian::archive::SuiteSpec;
+use crate::source::suitecache::ParsedSuite;
 use crate::universe::Universe;
 use deb::DebianIndex;
 use docker::DockerIndex;
@@ -69,7 +70,7 @@ pub fn run(
     cutoff: &Cutoff,
     suites: &[SuiteSpec],
     py_metadata: usize,
-    mut on_suite: impl FnMut(&SuiteIndex) -> Result<(), SourceError>,
+    mut on_suite: impl FnMut(ParsedSuite) -> Result<(), SourceError>,
 ) -> Result<IndexReport, SourceError> {
     let mut report = IndexReport {
         schema_version: INDEX_SCHEMA_VERSION,
