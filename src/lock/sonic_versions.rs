@@ -18,7 +18,7 @@
 //! and host images, and `host-image` inherits `host-base-image`.
 
 use super::lockfile::{
-    Archive, FieldError, Lock, LockError, Pin, canonical_name, check_context_word,
+    Archive, FieldError, Lock, LockError, Pin, canonical_name, check_archive, check_context_word,
     check_image_name, check_version, is_arbitrary_py_version,
 };
 use crate::manifest::{Ecosystem, check_name};
@@ -317,6 +317,14 @@ pub fn parse_file(
                     value.escape_debug()
                 ))
             })?;
+        }
+        if ctype == "mirror" {
+            let archive = Archive {
+                name: key.clone(),
+                snapshot: value.clone(),
+                url: None,
+            };
+            check_archive(&archive).map_err(|(_, m)| err(m))?;
         }
         if let Some(eco) = eco {
             // Docker keys are `<arch>:<image>`; the image is the name.
