@@ -763,6 +763,14 @@ pub fn write_files(
     for rel in files.keys() {
         check_inside(out_dir, rel)?;
     }
+    // A run killed between staging and renaming left `.<name>.<pid>.<n>.tmp` files.
+    let dirs: BTreeSet<PathBuf> = files
+        .keys()
+        .filter_map(|rel| out_dir.join(rel).parent().map(Path::to_path_buf))
+        .collect();
+    for d in &dirs {
+        crate::fsio::remove_stale_staged(d).map_err(io(d))?;
+    }
     let mut created: Vec<PathBuf> = Vec::new();
     let staged = stage_all(out_dir, files, &mut created);
     let staged = match staged {
