@@ -154,7 +154,11 @@ struct DebNames {
 
 /// Reads the `Package`, `Version` and `Provides` names of an index for the
 /// missing-dependency report (the universe does the full parse).
-fn scan_names(bytes: &[u8], into: &mut HashMap<String, BTreeSet<String>>, provides: bool) -> usize {
+pub fn scan_names(
+    bytes: &[u8],
+    into: &mut HashMap<String, BTreeSet<String>>,
+    provides: bool,
+) -> usize {
     let text = String::from_utf8_lossy(bytes);
     let mut n = 0;
     for stanza in text.split("\n\n") {
