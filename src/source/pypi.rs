@@ -306,7 +306,7 @@ impl PyPi {
         let (p, url) = self.legacy(&norm, Some(&version.version))?;
         let mut reqs = Vec::new();
         for r in p.info.requires_dist.unwrap_or_default() {
-            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(&r)
+            crate::universe::python::parse_pep508(&r)
                 .map_err(|e| SourceError::parse(&url, format!("bad Requires-Dist `{r}`: {e}")))?;
             reqs.push(r);
         }
@@ -433,7 +433,7 @@ pub fn parse_core_metadata(bytes: &[u8], location: &str) -> Result<PyMetadata, S
     for (line, k, v) in headers {
         match k.as_str() {
             "requires-dist" => {
-                pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(&v).map_err(|e| {
+                crate::universe::python::parse_pep508(&v).map_err(|e| {
                     SourceError::parse(
                         format!("{location}:{line}"),
                         format!("bad Requires-Dist `{v}`: {e}"),
