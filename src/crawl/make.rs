@@ -630,17 +630,20 @@ impl<'a> Evaluator<'a> {
                     out.push_str(&v);
                     i = end + 1;
                 }
-                Some(&c) => {
-                    let name = (c as char).to_string();
+                Some(_) => {
+                    // One character names the variable; it may take several bytes.
+                    let c = text[i + 1..].chars().next().unwrap_or('$');
+                    let end = i + 1 + c.len_utf8();
+                    let name = c.to_string();
                     if self.var(&name).is_some() {
                         self.refs += 1;
-                        let v = self.lookup(&name, &text[i..i + 2]);
+                        let v = self.lookup(&name, &text[i..end]);
                         out.push_str(&v);
                     } else {
                         // Automatic variables (`$@`, `$*`, `$<`) belong to the recipe: kept.
-                        out.push_str(&text[i..i + 2]);
+                        out.push_str(&text[i..end]);
                     }
-                    i += 2;
+                    i = end;
                 }
             }
         }
