@@ -60,9 +60,6 @@ impl PythonEnv {
     }
 }
 
-/// A Python distribution name: valid per PEP 508 (ASCII letters and digits, inner
-/// runs of `-_.`) and normalised per PEP 503 (lower case, each run one `-`), so that
-
 /// Parses a PEP 508 requirement. pep508_rs 0.9 panics on some malformed text
 /// (a name ending in `.`, a multi-byte character after a marker), so the
 /// panic is caught and reported as a parse error: outside input never aborts.
@@ -74,6 +71,8 @@ pub fn parse_pep508(text: &str) -> Result<pep508_rs::Requirement<pep508_rs::Verb
     .unwrap_or_else(|_| Err("the PEP 508 parser cannot read this text".to_string()))
 }
 
+/// A Python distribution name: valid per PEP 508 (ASCII letters and digits, inner
+/// runs of `-_.`) and normalised per PEP 503 (lower case, each run one `-`), so that
 /// `zope.interface` and `Zope_Interface` are one key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PyName(pep508_rs::PackageName);
