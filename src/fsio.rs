@@ -91,6 +91,84 @@ impl Drop for Staged {
     }
 }
 
+/// The process id in a staging file's name (`.<name>.<pid>.<n>.tmp`, as
+/// [`Staged`] names them), or `None` for any other name.
+pub fn staged_owner(file_name: &str) -> Option<u32> {
+    let inner = file_name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (rest, n) = inner.rsplit_once('.')?;
+    let (name, pid) = rest.rsplit_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if name.is_empty() || !digits(n) || !digits(pid) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// True while a process with this id exists (it may be another program that
+/// reused the id: then its staging files are kept, erring on the safe side).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Removes the staging files a killed run left in `dir` (not below it): files
+/// named as [`Staged`] names them whose process is gone. Files of a running
+/// process, this one included, are kept. Returns the files removed.
+pub fn remove_stale_staged(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e),
+    };
+    for e in entries {
+        let e = e?;
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(staged_owner) else {
+            continue;
+        };
+        if pid == std::process::id() || process_alive(pid) || !e.file_type()?.is_file() {
+            continue;
+        }
+        match std::fs::remove_file(e.path()) {
+            Ok(()) => removed.push(e.path()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(removed)
+}
+
+/// [`remove_stale_staged`] in `root` and every directory below it (symlinks
+/// are not followed), for trees a run writes as a whole (an export).
+pub fn remove_stale_staged_tree(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut removed = remove_stale_staged(root)?;
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e),
+    };
+    let mut dirs = Vec::new();
+    for e in entries {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            dirs.push(e.path());
+        }
+    }
+    dirs.sort();
+    for d in dirs {
+        removed.extend(remove_stale_staged_tree(&d)?);
+    }
+    Ok(removed)
+}
+
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -153,5 +231,42 @@ mod tests {
             sha256_hex(b"abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn staging_names_are_recognised_and_only_dead_owners_swept() {
+        assert_eq!(staged_owner(".versions-deb.123.7.tmp"), Some(123));
+        assert_eq!(staged_owner(".a.b.42.0.tmp"), Some(42));
+        for other in [
+            "versions-deb",
+            ".x.tmp",
+            ".x.12.tmp",
+            ".x.a.1.tmp",
+            "x.1.2.tmp",
+            "..1.2.tmp",
+        ] {
+            assert_eq!(staged_owner(other), None, "{other}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // A process that has exited: its id is free (or reused, then kept).
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let sub = dir.path().join("dockers/x");
+        std::fs::create_dir_all(&sub).unwrap();
+        let stale = sub.join(format!(".versions-deb.{dead}.0.tmp"));
+        let mine = dir
+            .path()
+            .join(format!(".versions-py3.{}.0.tmp", std::process::id()));
+        let user = dir.path().join(".notes.tmp");
+        for p in [&stale, &mine, &user] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        let removed = remove_stale_staged_tree(dir.path()).unwrap();
+        if !process_alive(dead) {
+            assert_eq!(removed, vec![stale.clone()]);
+            assert!(!stale.exists());
+        }
+        assert!(mine.exists() && user.exists());
     }
 }

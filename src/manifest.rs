@@ -529,7 +529,13 @@ impl Manifest {
             path: p.clone(),
             source,
         })?;
-        let m: Manifest = serde_json::from_str(&text).map_err(|e| ManifestError::Json {
+        Manifest::from_json_str(&text, &p)
+    }
+
+    /// Parses and validates manifest JSON; `p` names the file in errors.
+    pub fn from_json_str(text: &str, p: &str) -> Result<Manifest, ManifestError> {
+        let p = p.to_string();
+        let m: Manifest = serde_json::from_str(text).map_err(|e| ManifestError::Json {
             path: p.clone(),
             line: e.line(),
             column: e.column(),

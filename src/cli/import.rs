@@ -1,7 +1,7 @@
 //! `sonic-lock import`: reads an existing SONiC `files/build/versions/` tree into a lock.
 
 use super::{Global, Status, print_json};
-use sonic_lock::lock::sonic_versions;
+use sonic_lock::lock::{lockfile, sonic_versions};
 use std::path::PathBuf;
 
 /// Arguments of `import`.
@@ -40,6 +40,10 @@ pub fn run(args: ImportArgs, global: &Global) -> anyhow::Result<Status> {
     }
     if let Some(c) = args.cutoff {
         lock.cutoff = c;
+    }
+    // A bad option value is the option's fault, not a line of the lock.
+    if let Err((field, message)) = lockfile::check_header(&lock) {
+        anyhow::bail!("--{field}: {message}");
     }
     lock.validate()?;
     match &args.output {

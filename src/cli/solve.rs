@@ -690,6 +690,73 @@ fn find_package(
     domains.iter().find_map(|d| u.lookup_name(eco, d, &name))
 }
 
+/// What `why` found, printed as text or (with `--json`) as one JSON object alone on stdout.
+struct WhyAnswer {
+    json: bool,
+    package: String,
+    image: Option<String>,
+    /// The control file whose build dependencies bring the package in.
+    built_for: Option<String>,
+}
+
+impl WhyAnswer {
+    fn print(&self, extra: serde_json::Value, text: &str) -> anyhow::Result<()> {
+        if self.json {
+            let mut v = serde_json::json!({
+                "package": self.package,
+                "image": self.image,
+                "built_for": self.built_for,
+            });
+            if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+                o.extend(e);
+            }
+            print_json(&v)?;
+        } else {
+            println!("{text}");
+        }
+        Ok(())
+    }
+
+    fn unsat(&self, explanation: String) -> anyhow::Result<Status> {
+        self.print(
+            serde_json::json!({ "in_solution": false, "unsat": explanation }),
+            &explanation,
+        )?;
+        Ok(Status::Found)
+    }
+
+    fn absent(&self) -> anyhow::Result<Status> {
+        self.print(
+            serde_json::json!({ "in_solution": false }),
+            &format!("{} is not part of the solution", self.package),
+        )?;
+        Ok(Status::Found)
+    }
+
+    fn chain(&self, chain: Vec<sonic_lock::solve::graph::Step>) -> anyhow::Result<Status> {
+        let mut text = String::new();
+        if let Some(control) = &self.built_for {
+            text.push_str(&format!("to build {control}:\n"));
+        }
+        for st in &chain {
+            let o = st
+                .origin
+                .as_deref()
+                .map(|o| format!(" ({o})"))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "{} needs {}{} -> {}\n",
+                st.from, st.relation, o, st.to
+            ));
+        }
+        self.print(
+            serde_json::json!({ "in_solution": true, "chain": chain }),
+            text.trim_end(),
+        )?;
+        Ok(Status::Ok)
+    }
+}
+
 /// Runs `why`.
 pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
     let mut l = load(&args.input, global)?;
@@ -700,15 +767,18 @@ pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
         args.input.image.as_deref(),
         &args.package,
     )?;
+    let mut answer = WhyAnswer {
+        json: global.json,
+        package: args.package.clone(),
+        image: image.clone(),
+        built_for: None,
+    };
     let (roots, eco, sol) = match &q {
         Question::Deb(roots) => {
             let sol = match (&image, &solved) {
                 (Some(i), Some(s)) => match s.deb.get(i) {
                     Some(Ok(states)) => states.last().map(|s| s.installed.clone()),
-                    Some(Err((_, e))) => {
-                        println!("{}", e.explain());
-                        return Ok(Status::Found);
-                    }
+                    Some(Err((_, e))) => return answer.unsat(e.explain()),
                     None => None,
                 },
                 _ => {
@@ -719,10 +789,7 @@ pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
                     }
                     match s.solve() {
                         Ok(sol) => Some(sol),
-                        Err(e) => {
-                            println!("{}", e.explain());
-                            return Ok(Status::Found);
-                        }
+                        Err(e) => return answer.unsat(e.explain()),
                     }
                 }
             };
@@ -732,10 +799,7 @@ pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
             let sol = match (&image, &solved) {
                 (Some(i), Some(s)) => match s.py.get(i) {
                     Some(Ok(o)) => Some(o.solution.clone()),
-                    Some(Err(e)) => {
-                        println!("{}", e.explain());
-                        return Ok(Status::Found);
-                    }
+                    Some(Err(e)) => return answer.unsat(e.explain()),
                     None => None,
                 },
                 _ => None,
@@ -747,8 +811,7 @@ pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
         bail!("unknown package `{}`", args.package);
     };
     let Some(sol) = sol else {
-        println!("{} is not part of the solution", args.package);
-        return Ok(Status::Found);
+        return answer.absent();
     };
     let mut chain = SolutionGraph::new(&l.u, &roots, &sol).why(&l.u, pid);
     // Not installed by the image itself: maybe by building one of its source packages.
@@ -760,34 +823,15 @@ pub fn run_why(args: WhyArgs, global: &Global) -> anyhow::Result<Status> {
             if let Ok(bsol) = r
                 && let Some(c) = SolutionGraph::new(&l.u, &rule.requirements, bsol).why(&l.u, pid)
             {
-                if !global.json {
-                    println!("to build {}:", rule.control);
-                }
+                answer.built_for = Some(rule.control.clone());
                 chain = Some(c);
                 break;
             }
         }
     }
     match chain {
-        Some(chain) => {
-            if global.json {
-                print_json(&chain)?;
-            } else {
-                for st in &chain {
-                    let o = st
-                        .origin
-                        .as_deref()
-                        .map(|o| format!(" ({o})"))
-                        .unwrap_or_default();
-                    println!("{} needs {}{} -> {}", st.from, st.relation, o, st.to);
-                }
-            }
-            Ok(Status::Ok)
-        }
-        None => {
-            println!("{} is not part of the solution", args.package);
-            Ok(Status::Found)
-        }
+        Some(chain) => answer.chain(chain),
+        None => answer.absent(),
     }
 }
 
@@ -813,10 +857,15 @@ pub fn run_why_not(args: WhyNotArgs, global: &Global) -> anyhow::Result<Status> 
                 .iter()
                 .map(|&c| l.u.candidate(c).version.as_str())
                 .collect();
-        println!(
+        let text = format!(
             "{name} has no version {version} at the cutoff (it has: {})",
             have.join(", ")
         );
+        say_why_not(
+            global,
+            serde_json::json!({ "pick": args.pick, "possible": false, "known": false, "versions": have }),
+            &text,
+        )?;
         return Ok(Status::Found);
     };
     let result = match q {
@@ -849,13 +898,32 @@ pub fn run_why_not(args: WhyNotArgs, global: &Global) -> anyhow::Result<Status> 
     };
     match result {
         Ok(n) => {
-            println!("{name}={version} is possible: a solution with it has {n} packages");
+            say_why_not(
+                global,
+                serde_json::json!({ "pick": args.pick, "possible": true, "known": true, "packages": n }),
+                &format!("{name}={version} is possible: a solution with it has {n} packages"),
+            )?;
             Ok(Status::Ok)
         }
         Err(e) => {
-            println!("{}", e.explain());
+            let explanation = e.explain();
+            say_why_not(
+                global,
+                serde_json::json!({ "pick": args.pick, "possible": false, "known": true, "unsat": explanation }),
+                &explanation,
+            )?;
             write_dot(args.explain_dot.as_ref(), &e.to_dot())?;
             Ok(Status::Found)
         }
+    }
+}
+
+/// `why-not`'s answer: the JSON object alone with `--json`, else the text.
+fn say_why_not(global: &Global, json: serde_json::Value, text: &str) -> anyhow::Result<()> {
+    if global.json {
+        print_json(&json)
+    } else {
+        println!("{text}");
+        Ok(())
     }
 }

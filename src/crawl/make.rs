@@ -87,9 +87,24 @@ pub struct Evaluator<'a> {
     pub cwd: String,
     files: Option<&'a dyn Files>,
     depth: u32,
+    /// Nested `expand` calls in progress; the outermost one resets `refs`.
+    expanding: u32,
+    /// References expanded since the outermost expansion began.
+    refs: u64,
 }
 
 const MAX_DEPTH: u32 = 200;
+
+/// References one outermost expansion may make. A variable that references
+/// itself twice (`X = $(X) $(X)`) doubles the work at each level, which
+/// [`MAX_DEPTH`] alone would let run for 2^200 steps; real make trees stay far below.
+pub const MAX_REFS: u64 = 100_000;
+
+/// Longest text one expansion builds (simple variables that double themselves).
+const MAX_LEN: usize = 1 << 22;
+
+/// The diagnostic of an expansion cut short by [`MAX_REFS`] or [`MAX_LEN`].
+pub const BUDGET_EXCEEDED: &str = "(expansion budget exceeded: a variable that references itself, or text that doubles, cut short)";
 
 #[derive(Clone, Copy)]
 struct Cond {
@@ -109,6 +124,8 @@ impl<'a> Evaluator<'a> {
             cwd: String::new(),
             files,
             depth: 0,
+            expanding: 0,
+            refs: 0,
         }
     }
 
@@ -393,7 +410,9 @@ impl<'a> Evaluator<'a> {
 
     fn report_unknown(&mut self, sink: &mut Sink, line: u32, text: &str) {
         for u in std::mem::take(&mut self.unknown) {
-            if u.starts_with("$(shell") {
+            if u == BUDGET_EXCEEDED {
+                sink.warn(line, u, Some(text));
+            } else if u.starts_with("$(shell") {
                 sink.warn(
                     line,
                     format!(
@@ -564,11 +583,25 @@ impl<'a> Evaluator<'a> {
             self.unknown.push("(recursion too deep)".to_string());
             return String::new();
         }
+        if self.expanding == 0 {
+            self.refs = 0;
+        }
+        if self.refs > MAX_REFS {
+            return String::new();
+        }
         self.depth += 1;
+        self.expanding += 1;
         let mut out = String::with_capacity(text.len());
         let b = text.as_bytes();
         let mut i = 0;
         while i < b.len() {
+            if self.refs > MAX_REFS || out.len() > MAX_LEN {
+                if !self.unknown.iter().any(|u| u == BUDGET_EXCEEDED) {
+                    self.unknown.push(BUDGET_EXCEEDED.to_string());
+                }
+                self.refs = MAX_REFS + 1;
+                break;
+            }
             if b[i] != b'$' {
                 let next = text[i..].find('$').map_or(b.len(), |p| i + p);
                 out.push_str(&text[i..next]);
@@ -592,24 +625,30 @@ impl<'a> Evaluator<'a> {
                     };
                     let inner = &text[i + 2..end];
                     let raw = &text[i..=end];
+                    self.refs += 1;
                     let v = self.reference(inner, raw);
                     out.push_str(&v);
                     i = end + 1;
                 }
-                Some(&c) => {
-                    let name = (c as char).to_string();
+                Some(_) => {
+                    // One character names the variable; it may take several bytes.
+                    let c = text[i + 1..].chars().next().unwrap_or('$');
+                    let end = i + 1 + c.len_utf8();
+                    let name = c.to_string();
                     if self.var(&name).is_some() {
-                        let v = self.lookup(&name, &text[i..i + 2]);
+                        self.refs += 1;
+                        let v = self.lookup(&name, &text[i..end]);
                         out.push_str(&v);
                     } else {
                         // Automatic variables (`$@`, `$*`, `$<`) belong to the recipe: kept.
-                        out.push_str(&text[i..i + 2]);
+                        out.push_str(&text[i..end]);
                     }
-                    i += 2;
+                    i = end;
                 }
             }
         }
         self.depth -= 1;
+        self.expanding -= 1;
         out
     }
 
@@ -1271,6 +1310,32 @@ mod tests {
     fn runaway_recursion_is_bounded() {
         let (db, _) = eval("A = $(B)\nB = $(A)\n");
         assert_eq!(get(&db, "A"), "");
+    }
+
+    #[test]
+    fn self_doubling_references_stop_at_the_budget_with_a_warning() {
+        let start = std::time::Instant::now();
+        // 2^200 references without a budget.
+        let (db, s) = eval("X = $(X) $(X)\n$(X)\nY := y\nY := $(Y)$(Y)\nY := $(Y)$(Y)\n");
+        let mut e = Evaluator::new(Some(&db), None);
+        let _ = e.expand("$(X)");
+        assert!(
+            e.unknown.iter().any(|u| u == BUDGET_EXCEEDED),
+            "{:?}",
+            e.unknown
+        );
+        assert!(
+            s.diags
+                .iter()
+                .any(|d| d.message.contains("expansion budget")),
+            "{:?}",
+            s.diags
+        );
+        assert_eq!(get(&db, "Y"), "yyyy");
+        // Simple variables that double themselves stop growing too.
+        let (db, _) = eval(&format!("Z := z\n{}", "Z := $(Z)$(Z)\n".repeat(40)));
+        assert!(get(&db, "Z").len() <= 4 * MAX_LEN);
+        assert!(start.elapsed() < std::time::Duration::from_secs(20));
     }
 }
 #[cfg(test)]

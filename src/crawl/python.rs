@@ -4,10 +4,9 @@
 use super::text::{Sink, has_unexpanded, is_commit_sha, logical_lines};
 use crate::manifest::{Constraint, Context, Ecosystem};
 use crate::universe::python::{BadPyName, PyName};
+use pep508_rs::VersionOrUrl;
 use pep508_rs::pep440_rs::Operator;
-use pep508_rs::{Requirement, VersionOrUrl};
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 /// A requirement understood well enough to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,8 +58,7 @@ pub fn requirement(spec: &str) -> Result<Option<PyReq>, BadRequirement> {
             "`{spec}` does not start with a valid distribution name"
         )));
     }
-    let req = Requirement::<pep508_rs::VerbatimUrl>::from_str(spec).map_err(|e| {
-        let msg = e.to_string();
+    let req = crate::universe::python::parse_pep508(spec).map_err(|msg| {
         BadRequirement(
             msg.lines()
                 .next()

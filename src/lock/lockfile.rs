@@ -891,7 +891,8 @@ fn list(out: &mut String, key: &str, values: &[String]) {
     let _ = writeln!(out, "{key} = [{}]", items.join(", "));
 }
 
-fn check_header(lock: &Lock) -> Result<(), (&'static str, String)> {
+/// The lock's own fields (platform, commit, cutoff, tool): the field and what is wrong.
+pub fn check_header(lock: &Lock) -> Result<(), (&'static str, String)> {
     check_token("platform", &lock.platform)?;
     check_token("commit", &lock.commit)?;
     // `unknown` marks locks imported from a version tree, which name no commit or date.
@@ -911,14 +912,40 @@ fn check_header(lock: &Lock) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-fn check_archive(a: &Archive) -> Result<(), (&'static str, String)> {
+/// An archive's name and snapshot become parts of snapshot URLs
+/// (`/archive/<name>/<snapshot>/`) and of `versions-mirror` lines: a name is
+/// `[a-z0-9][a-z0-9.+-]*`, a snapshot a timestamp `YYYYMMDDTHHMMSSZ`.
+pub fn check_archive(a: &Archive) -> Result<(), (&'static str, String)> {
     check_token("name", &a.name)?;
-    if a.name.contains("==") {
-        return Err(("name", "must not contain `==`".into()));
+    let name_ok = a
+        .name
+        .starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && a.name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '+' | '-'));
+    if !name_ok {
+        return Err((
+            "name",
+            format!(
+                "`{}` is not an archive name (`[a-z0-9][a-z0-9.+-]*`, as `debian-security`)",
+                a.name.escape_debug()
+            ),
+        ));
     }
     check_token("snapshot", &a.snapshot)?;
-    if a.snapshot.contains("==") {
-        return Err(("snapshot", "must not contain `==`".into()));
+    let b = a.snapshot.as_bytes();
+    let ts_ok = b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
+    if !ts_ok {
+        return Err((
+            "snapshot",
+            format!(
+                "`{}` is not a snapshot timestamp (`YYYYMMDDTHHMMSSZ`)",
+                a.snapshot.escape_debug()
+            ),
+        ));
     }
     if let Some(u) = &a.url {
         check_token("url", u)?;

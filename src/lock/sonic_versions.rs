@@ -18,7 +18,7 @@
 //! and host images, and `host-image` inherits `host-base-image`.
 
 use super::lockfile::{
-    Archive, FieldError, Lock, LockError, Pin, canonical_name, check_context_word,
+    Archive, FieldError, Lock, LockError, Pin, canonical_name, check_archive, check_context_word,
     check_image_name, check_version, is_arbitrary_py_version,
 };
 use crate::manifest::{Ecosystem, check_name};
@@ -324,6 +324,14 @@ pub fn parse_file(
                     value.escape_debug()
                 ))
             })?;
+        }
+        if ctype == "mirror" {
+            let archive = Archive {
+                name: key.clone(),
+                snapshot: value.clone(),
+                url: None,
+            };
+            check_archive(&archive).map_err(|(_, m)| err(m))?;
         }
         if let Some(eco) = eco {
             // Docker keys are `<arch>:<image>`; the image is the name.
@@ -765,6 +773,14 @@ pub fn write_files(
 ) -> Result<Vec<String>, VersionsError> {
     for rel in files.keys() {
         check_inside(out_dir, rel)?;
+    }
+    // A run killed between staging and renaming left `.<name>.<pid>.<n>.tmp` files.
+    let dirs: BTreeSet<PathBuf> = files
+        .keys()
+        .filter_map(|rel| out_dir.join(rel).parent().map(Path::to_path_buf))
+        .collect();
+    for d in &dirs {
+        crate::fsio::remove_stale_staged(d).map_err(io(d))?;
     }
     let mut created: Vec<PathBuf> = Vec::new();
     let staged = stage_all(out_dir, files, &mut created);

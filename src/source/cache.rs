@@ -112,6 +112,16 @@ impl Cache {
             let d = root.join(sub);
             std::fs::create_dir_all(&d).map_err(|e| SourceError::io(&d, e))?;
         }
+        // Staging files of a killed run (`.<name>.<pid>.<n>.tmp`) are never
+        // read, but they would pile up: remove those whose process is gone.
+        let mut dirs = vec![root.join("keys"), root.join("partial")];
+        let blobs = root.join("blobs/sha256");
+        if let Ok(shards) = std::fs::read_dir(&blobs) {
+            dirs.extend(shards.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        }
+        for d in dirs {
+            crate::fsio::remove_stale_staged(&d).map_err(|e| SourceError::io(&d, e))?;
+        }
         Ok(Cache {
             root: root.to_path_buf(),
             corrupt_removed: AtomicUsize::new(0),

@@ -215,9 +215,10 @@ struct Platform {
     variant: Option<String>,
 }
 
+/// An image manifest or manifest list (OCI or Docker v2), as a registry serves it.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ManifestDoc {
+pub struct ManifestDoc {
     schema_version: u32,
     #[serde(default)]
     media_type: Option<String>,
@@ -251,6 +252,132 @@ struct TokenDoc {
     token: Option<String>,
     #[serde(default)]
     access_token: Option<String>,
+}
+
+/// Reads a manifest or manifest list fetched from `url`; only schema 2 (OCI and Docker v2).
+pub fn parse_manifest(bytes: &[u8], url: &str) -> Result<ManifestDoc, SourceError> {
+    let doc: ManifestDoc = serde_json::from_slice(bytes)
+        .map_err(|e| SourceError::parse(url, format!("bad manifest JSON: {e}")))?;
+    if doc.schema_version != 2 {
+        return Err(SourceError::parse(
+            url,
+            format!(
+                "schema version {} manifests are not supported (only 2: OCI and Docker v2)",
+                doc.schema_version
+            ),
+        ));
+    }
+    Ok(doc)
+}
+
+/// For a manifest list, the digest of the Debian architecture `arch`'s
+/// linux image (an error when it has none); `None` for a single manifest.
+pub fn platform_digest(
+    doc: &ManifestDoc,
+    arch: &str,
+    url: &str,
+) -> Result<Option<String>, SourceError> {
+    let (os_arch, variant) = oci_platform(arch);
+    let is_list = doc.manifests.is_some()
+        || doc.media_type.as_deref().is_some_and(|m| {
+            m.ends_with("manifest.list.v2+json") || m.ends_with("image.index.v1+json")
+        });
+    if !is_list {
+        return Ok(None);
+    }
+    let entries = doc.manifests.as_deref().unwrap_or_default();
+    let pick = entries.iter().find(|d| {
+        d.platform.as_ref().is_some_and(|p| {
+            p.os == "linux"
+                && p.architecture == os_arch
+                && (variant.is_none() || p.variant.as_deref() == variant)
+        })
+    });
+    let Some(pick) = pick else {
+        let have: Vec<String> = entries
+            .iter()
+            .filter_map(|d| d.platform.as_ref())
+            .map(|p| {
+                format!(
+                    "{}/{}{}",
+                    p.os,
+                    p.architecture,
+                    p.variant
+                        .as_deref()
+                        .map(|v| format!("/{v}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        return Err(SourceError::parse(
+            url,
+            format!(
+                "no linux/{os_arch}{} image in the manifest list (has: {})",
+                variant.map(|v| format!("/{v}")).unwrap_or_default(),
+                if have.is_empty() {
+                    "none".into()
+                } else {
+                    have.join(", ")
+                }
+            ),
+        ));
+    };
+    if !valid_digest(&pick.digest) {
+        return Err(SourceError::parse(
+            url,
+            format!("bad digest `{}` in the manifest list", pick.digest),
+        ));
+    }
+    Ok(Some(pick.digest.clone()))
+}
+
+/// The config blob digest of an image manifest.
+pub fn config_digest(manifest: &ManifestDoc, url: &str) -> Result<String, SourceError> {
+    let config = manifest
+        .config
+        .as_ref()
+        .ok_or_else(|| SourceError::parse(url, "image manifest has no config"))?;
+    if !valid_digest(&config.digest) {
+        return Err(SourceError::parse(
+            url,
+            format!("bad config digest `{}`", config.digest),
+        ));
+    }
+    Ok(config.digest.clone())
+}
+
+/// Reads an image config fetched from `curl` (for the manifest at `url`): its
+/// creation time, after checking that a single-platform image (not reached
+/// through a list) is `arch`'s.
+pub fn parse_config(
+    bytes: &[u8],
+    curl: &str,
+    url: &str,
+    arch: &str,
+    from_list: bool,
+) -> Result<Option<String>, SourceError> {
+    let (os_arch, variant) = oci_platform(arch);
+    let cfg: ConfigDoc = serde_json::from_slice(bytes)
+        .map_err(|e| SourceError::parse(curl, format!("bad image config JSON: {e}")))?;
+    if !from_list
+        && let (Some(a), Some(os)) = (&cfg.architecture, &cfg.os)
+        && (a != os_arch
+            || os != "linux"
+            || (variant.is_some() && cfg.variant.as_deref() != variant))
+    {
+        return Err(SourceError::parse(
+            url,
+            format!("single-platform image is {os}/{a}, not linux/{os_arch}"),
+        ));
+    }
+    match &cfg.created {
+        Some(c) => Ok(Some(
+            date::parse_rfc3339(c)
+                .map(|t| date::rfc3339(&t))
+                .ok_or_else(|| SourceError::parse(curl, format!("bad `created` time `{c}`")))?,
+        )),
+        None => Ok(None),
+    }
 }
 
 /// A `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge.
@@ -456,17 +583,7 @@ impl DockerRegistry {
         let expect = valid_digest(reference).then_some(reference);
         let bytes = self.get(r, &url, &what, Some(MANIFEST_ACCEPT), expect)?;
         let digest = format!("sha256:{}", crate::fsio::sha256_hex(&bytes));
-        let doc: ManifestDoc = serde_json::from_slice(&bytes)
-            .map_err(|e| SourceError::parse(&url, format!("bad manifest JSON: {e}")))?;
-        if doc.schema_version != 2 {
-            return Err(SourceError::parse(
-                &url,
-                format!(
-                    "schema version {} manifests are not supported (only 2: OCI and Docker v2)",
-                    doc.schema_version
-                ),
-            ));
-        }
+        let doc = parse_manifest(&bytes, &url)?;
         Ok((doc, digest, url))
     }
 
@@ -504,101 +621,20 @@ impl DockerRegistry {
         reference: &str,
         arch: &str,
     ) -> Result<(String, String, Option<String>), SourceError> {
-        let (os_arch, variant) = oci_platform(arch);
         let (doc, top_digest, url) = self.manifest(r, reference)?;
-        let is_list = doc.manifests.is_some()
-            || doc.media_type.as_deref().is_some_and(|m| {
-                m.ends_with("manifest.list.v2+json") || m.ends_with("image.index.v1+json")
-            });
-        let (arch_digest, manifest) = if is_list {
-            let entries = doc.manifests.unwrap_or_default();
-            let pick = entries.iter().find(|d| {
-                d.platform.as_ref().is_some_and(|p| {
-                    p.os == "linux"
-                        && p.architecture == os_arch
-                        && (variant.is_none() || p.variant.as_deref() == variant)
-                })
-            });
-            let Some(pick) = pick else {
-                let have: Vec<String> = entries
-                    .iter()
-                    .filter_map(|d| d.platform.as_ref())
-                    .map(|p| {
-                        format!(
-                            "{}/{}{}",
-                            p.os,
-                            p.architecture,
-                            p.variant
-                                .as_deref()
-                                .map(|v| format!("/{v}"))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect();
-                return Err(SourceError::parse(
-                    &url,
-                    format!(
-                        "no linux/{os_arch}{} image in the manifest list (has: {})",
-                        variant.map(|v| format!("/{v}")).unwrap_or_default(),
-                        if have.is_empty() {
-                            "none".into()
-                        } else {
-                            have.join(", ")
-                        }
-                    ),
-                ));
-            };
-            if !valid_digest(&pick.digest) {
-                return Err(SourceError::parse(
-                    &url,
-                    format!("bad digest `{}` in the manifest list", pick.digest),
-                ));
+        let listed = platform_digest(&doc, arch, &url)?;
+        let (arch_digest, manifest) = match &listed {
+            Some(digest) => {
+                let (m, _, _) = self.manifest(r, digest)?;
+                (digest.clone(), m)
             }
-            let (m, _, _) = self.manifest(r, &pick.digest)?;
-            (pick.digest.clone(), m)
-        } else {
-            (top_digest.clone(), doc)
+            None => (top_digest.clone(), doc),
         };
-        let config = manifest
-            .config
-            .ok_or_else(|| SourceError::parse(&url, "image manifest has no config"))?;
-        if !valid_digest(&config.digest) {
-            return Err(SourceError::parse(
-                &url,
-                format!("bad config digest `{}`", config.digest),
-            ));
-        }
-        let curl = format!(
-            "{}/v2/{}/blobs/{}",
-            self.base(r),
-            r.repository,
-            config.digest
-        );
+        let config = config_digest(&manifest, &url)?;
+        let curl = format!("{}/v2/{}/blobs/{}", self.base(r), r.repository, config);
         let what = format!("image config of {}:{reference}", r.qualified());
-        let bytes = self.get(r, &curl, &what, None, Some(&config.digest))?;
-        let cfg: ConfigDoc = serde_json::from_slice(&bytes)
-            .map_err(|e| SourceError::parse(&curl, format!("bad image config JSON: {e}")))?;
-        if !is_list
-            && let (Some(a), Some(os)) = (&cfg.architecture, &cfg.os)
-            && (a != os_arch
-                || os != "linux"
-                || (variant.is_some() && cfg.variant.as_deref() != variant))
-        {
-            return Err(SourceError::parse(
-                &url,
-                format!("single-platform image is {os}/{a}, not linux/{os_arch}"),
-            ));
-        }
-        let created = match &cfg.created {
-            Some(c) => Some(
-                date::parse_rfc3339(c)
-                    .map(|t| date::rfc3339(&t))
-                    .ok_or_else(|| {
-                        SourceError::parse(&curl, format!("bad `created` time `{c}`"))
-                    })?,
-            ),
-            None => None,
-        };
+        let bytes = self.get(r, &curl, &what, None, Some(&config))?;
+        let created = parse_config(&bytes, &curl, &url, arch, listed.is_some())?;
         Ok((arch_digest, top_digest, created))
     }
 

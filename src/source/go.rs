@@ -58,6 +58,28 @@ fn semver_of(v: &str) -> Option<semver::Version> {
     semver::Version::parse(v.strip_prefix('v')?).ok()
 }
 
+/// Reads a proxy's `@v/list` answer fetched from `url`: one version a line.
+pub fn parse_list(bytes: &[u8], url: &str) -> Result<Vec<String>, SourceError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| SourceError::parse(url, format!("not UTF-8: {e}")))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Reads a proxy's `@v/<version>.info` answer fetched from `url`: the
+/// canonical version and its commit time (RFC 3339, UTC).
+pub fn parse_info(bytes: &[u8], url: &str) -> Result<(String, String), SourceError> {
+    let i: Info = serde_json::from_slice(bytes)
+        .map_err(|e| SourceError::parse(url, format!("bad .info JSON: {e}")))?;
+    let t = parse_rfc3339(&i.time)
+        .ok_or_else(|| SourceError::parse(url, format!("bad Time `{}`", i.time)))?;
+    Ok((i.version, rfc3339(&t)))
+}
+
 impl GoProxy {
     /// The proxy base URL (`https://proxy.golang.org`).
     pub fn base(&self) -> &str {
@@ -79,14 +101,7 @@ impl GoProxy {
         let Some(f) = self.http.get_opt(&Request::new(&url, &what))? else {
             return Ok(Vec::new());
         };
-        let text = std::str::from_utf8(&f.bytes)
-            .map_err(|e| SourceError::parse(&url, format!("not UTF-8: {e}")))?;
-        Ok(text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect())
+        parse_list(&f.bytes, &url)
     }
 
     /// The version's canonical name and commit time.
@@ -97,11 +112,7 @@ impl GoProxy {
         );
         let what = format!("Go module {module} {version} info");
         let f = self.http.get(&Request::new(&url, &what))?;
-        let i: Info = serde_json::from_slice(&f.bytes)
-            .map_err(|e| SourceError::parse(&url, format!("bad .info JSON: {e}")))?;
-        let t = parse_rfc3339(&i.time)
-            .ok_or_else(|| SourceError::parse(&url, format!("bad Time `{}`", i.time)))?;
-        Ok((i.version, rfc3339(&t)))
+        parse_info(&f.bytes, &url)
     }
 
     /// The `require` lines of the module's go.mod at `version` (`@v/<v>.mod`),

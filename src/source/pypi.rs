@@ -187,42 +187,7 @@ impl PyPi {
         let f = self
             .http
             .get(&Request::new(&url, &what).accept(SIMPLE_JSON))?;
-        let p: SimpleProject = serde_json::from_slice(&f.bytes).map_err(|e| {
-            SourceError::parse(
-                format!("{url}:{}", e.line()),
-                format!("not a PEP 691 JSON project page: {e}"),
-            )
-        })?;
-        let base_url = reqwest::Url::parse(&f.final_url)
-            .map_err(|e| SourceError::parse(&f.final_url, e.to_string()))?;
-        let mut out = Vec::new();
-        let mut missing_time = false;
-        for sf in p.files {
-            let Some(version) = version_from_filename(&norm, &sf.filename) else {
-                continue;
-            };
-            missing_time |= sf.upload_time.is_none();
-            let abs = base_url
-                .join(&sf.url)
-                .map(|u| u.to_string())
-                .map_err(|e| SourceError::parse(&url, format!("bad file URL `{}`: {e}", sf.url)))?;
-            let yanked = match &sf.yanked {
-                serde_json::Value::Bool(b) => *b,
-                serde_json::Value::String(_) => true,
-                _ => false,
-            };
-            out.push(PyFile {
-                filename: sf.filename,
-                version,
-                url: abs,
-                sha256: sf.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
-                upload_time: sf.upload_time,
-                requires_python: sf.requires_python.filter(|s| !s.trim().is_empty()),
-                yanked,
-                core_metadata: metadata_hash(&sf.core_metadata)
-                    .or_else(|| metadata_hash(&sf.dist_info_metadata)),
-            });
-        }
+        let (out, missing_time) = parse_simple(&f.bytes, &url, &f.final_url, &norm)?;
         if missing_time {
             // PEP 700 not served (an old mirror): the JSON API has the times.
             return self.legacy_files(&norm);
@@ -244,36 +209,13 @@ impl PyPi {
         let f = self
             .http
             .get(&Request::new(&url, &what).accept("application/json"))?;
-        let p = serde_json::from_slice(&f.bytes).map_err(|e| {
-            SourceError::parse(
-                format!("{url}:{}", e.line()),
-                format!("not a PyPI JSON document: {e}"),
-            )
-        })?;
+        let p = legacy_json(&f.bytes, &url)?;
         Ok((p, url))
     }
 
     fn legacy_files(&self, norm: &str) -> Result<Vec<PyFile>, SourceError> {
         let (p, _) = self.legacy(norm, None)?;
-        let mut out = Vec::new();
-        for (_, files) in p.releases {
-            for lf in files {
-                let Some(version) = version_from_filename(norm, &lf.filename) else {
-                    continue;
-                };
-                out.push(PyFile {
-                    filename: lf.filename,
-                    version,
-                    url: lf.url,
-                    sha256: lf.digests.get("sha256").map(|h| h.to_ascii_lowercase()),
-                    upload_time: lf.upload_time_iso_8601.or(lf.upload_time),
-                    requires_python: lf.requires_python.filter(|s| !s.trim().is_empty()),
-                    yanked: lf.yanked,
-                    core_metadata: None,
-                });
-            }
-        }
-        Ok(out)
+        Ok(legacy_project_files(p, norm))
     }
 
     /// The versions of `name` that existed at the cutoff, oldest first, and how many came later.
@@ -369,7 +311,7 @@ impl PyPi {
         let (p, url) = self.legacy(&norm, Some(&version.version))?;
         let mut reqs = Vec::new();
         for r in p.info.requires_dist.unwrap_or_default() {
-            pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(&r)
+            crate::universe::python::parse_pep508(&r)
                 .map_err(|e| SourceError::parse(&url, format!("bad Requires-Dist `{r}`: {e}")))?;
             reqs.push(r);
         }
@@ -379,6 +321,92 @@ impl PyPi {
             from: url,
         })
     }
+}
+
+/// Reads a PEP 691 project page (`Accept: application/vnd.pypi.simple.v1+json`)
+/// fetched from `url` (redirected to `final_url`) for the normalised project
+/// `norm`: its files, and whether any lacks a PEP 700 upload time.
+pub fn parse_simple(
+    bytes: &[u8],
+    url: &str,
+    final_url: &str,
+    norm: &str,
+) -> Result<(Vec<PyFile>, bool), SourceError> {
+    let p: SimpleProject = serde_json::from_slice(bytes).map_err(|e| {
+        SourceError::parse(
+            format!("{url}:{}", e.line()),
+            format!("not a PEP 691 JSON project page: {e}"),
+        )
+    })?;
+    let base_url =
+        reqwest::Url::parse(final_url).map_err(|e| SourceError::parse(final_url, e.to_string()))?;
+    let mut out = Vec::new();
+    let mut missing_time = false;
+    for sf in p.files {
+        let Some(version) = version_from_filename(norm, &sf.filename) else {
+            continue;
+        };
+        missing_time |= sf.upload_time.is_none();
+        let abs = base_url
+            .join(&sf.url)
+            .map(|u| u.to_string())
+            .map_err(|e| SourceError::parse(url, format!("bad file URL `{}`: {e}", sf.url)))?;
+        let yanked = match &sf.yanked {
+            serde_json::Value::Bool(b) => *b,
+            serde_json::Value::String(_) => true,
+            _ => false,
+        };
+        out.push(PyFile {
+            filename: sf.filename,
+            version,
+            url: abs,
+            sha256: sf.hashes.get("sha256").map(|h| h.to_ascii_lowercase()),
+            upload_time: sf.upload_time,
+            requires_python: sf.requires_python.filter(|s| !s.trim().is_empty()),
+            yanked,
+            core_metadata: metadata_hash(&sf.core_metadata)
+                .or_else(|| metadata_hash(&sf.dist_info_metadata)),
+        });
+    }
+    Ok((out, missing_time))
+}
+
+/// Reads a PyPI JSON API document (`/pypi/<name>/json`) fetched from `url`:
+/// the files of every release of the normalised project `norm`.
+pub fn parse_legacy(bytes: &[u8], url: &str, norm: &str) -> Result<Vec<PyFile>, SourceError> {
+    let p: LegacyProject = legacy_json(bytes, url)?;
+    Ok(legacy_project_files(p, norm))
+}
+
+fn legacy_json(bytes: &[u8], url: &str) -> Result<LegacyProject, SourceError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        SourceError::parse(
+            format!("{url}:{}", e.line()),
+            format!("not a PyPI JSON document: {e}"),
+        )
+    })
+}
+
+fn legacy_project_files(p: LegacyProject, norm: &str) -> Vec<PyFile> {
+    let mut out = Vec::new();
+    for (_, files) in p.releases {
+        for lf in files {
+            let Some(version) = version_from_filename(norm, &lf.filename) else {
+                continue;
+            };
+            out.push(PyFile {
+                filename: lf.filename,
+                version,
+                url: lf.url,
+                sha256: lf.digests.get("sha256").map(|h| h.to_ascii_lowercase()),
+                upload_time: lf.upload_time_iso_8601.or(lf.upload_time),
+                requires_python: lf.requires_python.filter(|s| !s.trim().is_empty()),
+                yanked: lf.yanked,
+                core_metadata: None,
+            });
+        }
+    }
+    out
 }
 
 /// Parses a core metadata file (RFC 822 style headers); every `Requires-Dist` must be valid PEP 508.
@@ -410,7 +438,7 @@ pub fn parse_core_metadata(bytes: &[u8], location: &str) -> Result<PyMetadata, S
     for (line, k, v) in headers {
         match k.as_str() {
             "requires-dist" => {
-                pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(&v).map_err(|e| {
+                crate::universe::python::parse_pep508(&v).map_err(|e| {
                     SourceError::parse(
                         format!("{location}:{line}"),
                         format!("bad Requires-Dist `{v}`: {e}"),

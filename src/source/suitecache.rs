@@ -86,7 +86,7 @@ impl ParsedSuite {
 }
 
 /// Reads the `Package`, `Version` and (binary indices) `Provides` names of an index.
-pub(crate) fn scan_names(bytes: &[u8], kind: IndexKind) -> IndexNames {
+pub fn scan_names(bytes: &[u8], kind: IndexKind) -> IndexNames {
     let provides = kind == IndexKind::Packages;
     let text = String::from_utf8_lossy(bytes);
     let mut entries = Vec::new();

@@ -727,12 +727,17 @@ impl Universe {
             path: path.to_path_buf(),
             source,
         })?;
+        Universe::from_json_slice(&bytes, path)
+    }
+
+    /// Parses a universe artifact's JSON, checking its schema and references; `path` names it in errors.
+    pub fn from_json_slice(bytes: &[u8], path: &Path) -> Result<Universe, UniverseError> {
         let fmt_err = |message: String| UniverseError::Format {
             path: path.to_path_buf(),
             message,
         };
         let file: UniverseFile =
-            serde_json::from_slice(&bytes).map_err(|e| fmt_err(e.to_string()))?;
+            serde_json::from_slice(bytes).map_err(|e| fmt_err(e.to_string()))?;
         if file.schema_version != UNIVERSE_SCHEMA_VERSION {
             return Err(fmt_err(format!(
                 "universe schema version {} is not supported (expected {})",

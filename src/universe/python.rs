@@ -60,6 +60,17 @@ impl PythonEnv {
     }
 }
 
+/// Parses a PEP 508 requirement. pep508_rs 0.9 panics on some malformed text
+/// (a name ending in `.`, a multi-byte character after a marker), so the
+/// panic is caught and reported as a parse error: outside input never aborts.
+pub fn parse_pep508(text: &str) -> Result<pep508_rs::Requirement<pep508_rs::VerbatimUrl>, String> {
+    use std::str::FromStr;
+    std::panic::catch_unwind(|| {
+        pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(text).map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|_| Err("the PEP 508 parser cannot read this text".to_string()))
+}
+
 /// A Python distribution name: valid per PEP 508 (ASCII letters and digits, inner
 /// runs of `-_.`) and normalised per PEP 503 (lower case, each run one `-`), so that
 /// `zope.interface` and `Zope_Interface` are one key.
@@ -160,7 +171,7 @@ fn requirement(
     extras: &[ExtraName],
     origin: &str,
 ) -> Result<Option<Requirement>, UniverseError> {
-    let r = pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(line)
+    let r = parse_pep508(line)
         .map_err(|e| parse_err(origin, format!("bad requirement `{line}`: {e}")))?;
     if !r.marker.evaluate(&env.markers, extras) {
         return Ok(None);

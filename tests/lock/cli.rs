@@ -231,3 +231,37 @@ fn bad_inputs_exit_2_naming_file_and_line() {
         text(&o)
     );
 }
+
+#[test]
+fn import_errors_name_the_input_not_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("tree");
+    std::fs::create_dir_all(root.join("default")).unwrap();
+    std::fs::write(root.join("default/versions-deb"), "libc6==2.31-13\n").unwrap();
+    let root = root.to_str().unwrap();
+    for (option, value) in [("--cutoff", "garbage"), ("--commit", "not-a-sha")] {
+        let o = run(&["import", "--sonic-versions", root, option, value]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{t}");
+        assert!(t.contains(option) && !t.contains("<lock>"), "{t}");
+    }
+    // A versions-mirror line becomes a snapshot URL: checked where it is read.
+    for bad in [
+        "debian==../../x",
+        "debian==20221206",
+        "Debian/x==20221206T000000Z",
+    ] {
+        std::fs::write(
+            dir.path().join("tree/default/versions-mirror"),
+            format!("debian-security==20221206T000000Z\n{bad}\n"),
+        )
+        .unwrap();
+        let o = run(&["import", "--sonic-versions", root]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{t}");
+        assert!(
+            t.contains("versions-mirror:2:") && !t.contains("<lock>"),
+            "{t}"
+        );
+    }
+}

@@ -170,7 +170,7 @@ fn duplicate_pins_name_both_lines() {
     );
     assert_eq!(Lock::from_toml_str(&ok, "t.lock").unwrap().pins.len(), 2);
     let arch = format!(
-        "{HEADER}\n[[archive]]\nname = \"debian\"\nsnapshot = \"1\"\n\n[[archive]]\nname = \"debian\"\nsnapshot = \"2\"\n"
+        "{HEADER}\n[[archive]]\nname = \"debian\"\nsnapshot = \"20221205T000000Z\"\n\n[[archive]]\nname = \"debian\"\nsnapshot = \"20221206T000000Z\"\n"
     );
     let (s, _) = err(&arch);
     assert!(

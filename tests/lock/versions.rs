@@ -247,6 +247,30 @@ fn export_is_deterministic_and_removes_stale_files() {
     );
 }
 
+#[test]
+fn export_removes_staging_files_a_killed_export_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v");
+    sonic_versions::export(&fixture(), &out).unwrap();
+    // The id of a process that has exited stands for the killed export.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let left = out.join(format!("default/.versions-deb.{dead}.3.tmp"));
+    let users = out.join("default/.versions-deb.notes.tmp");
+    std::fs::write(&left, "half").unwrap();
+    std::fs::write(&users, "mine").unwrap();
+    sonic_versions::export(&fixture(), &out).unwrap();
+    assert!(users.exists(), "a file of the user's own was removed");
+    // (Unless the id was reused at once by a live process, which keeps it.)
+    let alive = unsafe { libc::kill(dead as libc::pid_t, 0) } == 0;
+    assert!(
+        alive || !left.exists(),
+        "{} was left behind",
+        left.display()
+    );
+}
+
 fn representable(l: &Lock) -> Vec<Pin> {
     let mut v: Vec<Pin> = l
         .pins

@@ -135,3 +135,53 @@ fn solve_why_and_why_not() {
     assert_eq!(code, 1);
     assert!(out.contains("conf-x=1.0 conflicts with conf-y"), "{out}");
 }
+
+#[test]
+fn why_and_why_not_json_print_json_alone() {
+    let base = [
+        "--quiet",
+        "--json",
+        "--packages",
+        FIXTURE,
+        "--domain",
+        "t/amd64",
+        "--install",
+        "backtrack-top",
+    ];
+    let json = |args: &[&str]| -> (i32, serde_json::Value) {
+        let (code, out, err) = run(args);
+        let v = serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON alone ({e}):\n{out}\n{err}"));
+        (code, v)
+    };
+    let (code, v) = json(&[&["why", "bt-c"][..], &base].concat());
+    assert_eq!(
+        (code, &v["in_solution"]),
+        (0, &serde_json::json!(true)),
+        "{v}"
+    );
+    assert!(
+        v["chain"][1]["to"].as_str().unwrap().starts_with("bt-c"),
+        "{v}"
+    );
+    let (code, v) = json(&[&["why", "bt-a"][..], &base].concat());
+    assert_eq!(
+        (code, &v["in_solution"]),
+        (1, &serde_json::json!(false)),
+        "{v}"
+    );
+    let (code, v) = json(&[&["why-not", "bt-a=1.0"][..], &base].concat());
+    assert_eq!(
+        (code, &v["possible"]),
+        (1, &serde_json::json!(false)),
+        "{v}"
+    );
+    assert!(
+        v["unsat"].as_str().unwrap().contains("conflicts with bt-c"),
+        "{v}"
+    );
+    let (code, v) = json(&[&["why-not", "bt-a=9.9"][..], &base].concat());
+    assert_eq!((code, &v["known"]), (1, &serde_json::json!(false)), "{v}");
+    let (code, v) = json(&[&["why-not", "bt-c=1.0"][..], &base].concat());
+    assert_eq!((code, &v["possible"]), (0, &serde_json::json!(true)), "{v}");
+}
