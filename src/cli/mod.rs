@@ -9,6 +9,7 @@ pub mod demo;
 pub mod diff;
 pub mod export;
 pub mod import;
+pub mod layers_args;
 pub mod index;
 pub mod platforms;
 

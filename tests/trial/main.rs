@@ -8,6 +8,7 @@ mod universe;
 
 mod cli;
 mod docker;
+mod layers;
 mod learn;
 mod lock_cli;
 mod pipeline;
