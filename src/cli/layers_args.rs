@@ -82,7 +82,10 @@ impl LayersArgs {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b == b'-')
         {
-            bail!("--base-variant `{}`: expected an mmdebstrap variant such as minbase", self.base_variant);
+            bail!(
+                "--base-variant `{}`: expected an mmdebstrap variant such as minbase",
+                self.base_variant
+            );
         }
         let mut c = LayersConfig::new(self.apt_mirrors.clone());
         c.runtime = common.container_runtime.clone();

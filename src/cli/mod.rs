@@ -9,8 +9,8 @@ pub mod demo;
 pub mod diff;
 pub mod export;
 pub mod import;
-pub mod layers_args;
 pub mod index;
+pub mod layers_args;
 pub mod platforms;
 
 use std::process::ExitCode;

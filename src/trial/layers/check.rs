@@ -116,7 +116,13 @@ mod tests {
     #[test]
     fn findings_name_wrong_missing_and_unnamed_packages() {
         let before = m(&[("base", "1"), ("old", "1")]);
-        let after = m(&[("base", "1"), ("old", "2"), ("a", "1"), ("b", "3"), ("d", "5")]);
+        let after = m(&[
+            ("base", "1"),
+            ("old", "2"),
+            ("a", "1"),
+            ("b", "3"),
+            ("d", "5"),
+        ]);
         let required = m(&[("a", "1"), ("b", "2"), ("c", "1")]);
         let allowed = m(&[("d", "4")]);
         let f = compare("deb", &before, &after, &required, &allowed, true);

@@ -156,8 +156,10 @@ struct Trial<'a> {
 
 impl Trial<'_> {
     fn left(&self) -> Option<Duration> {
-        self.deadline
-            .map(|d| d.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)))
+        self.deadline.map(|d| {
+            d.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        })
     }
 
     fn count(&self, f: impl FnOnce(&mut Tally)) {
@@ -220,7 +222,9 @@ impl LayersBuilder {
                 suites
             };
             for s in suites {
-                let opt = signed_by.map(|k| format!("[signed-by={k}] ")).unwrap_or_default();
+                let opt = signed_by
+                    .map(|k| format!("[signed-by={k}] "))
+                    .unwrap_or_default();
                 out.push(format!("deb {opt}{url} {s} main"));
             }
         }
@@ -250,7 +254,9 @@ impl LayersBuilder {
         let lock = self.locks.of(&key);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         if has_image(rt, &image) {
-            trial.log.note(&format!("base {suite}: cache hit ({})", &key[..12]));
+            trial
+                .log
+                .note(&format!("base {suite}: cache hit ({})", &key[..12]));
             trial.count(|t| t.hits += 1);
             return Ok(Some((key, image)));
         }
@@ -272,7 +278,9 @@ impl LayersBuilder {
         trial.log.append(&format!("base {suite}: mmdebstrap"), &log);
         if ok {
             trial.count(|t| t.built += 1);
-            trial.log.note(&format!("base {suite}: built ({})", &key[..12]));
+            trial
+                .log
+                .note(&format!("base {suite}: built ({})", &key[..12]));
             Ok(Some((key, image)))
         } else {
             trial.count(|t| t.failed += 1);
@@ -282,13 +290,22 @@ impl LayersBuilder {
     }
 
     /// The files and script of one step (name -> text); the script is `script.sh`.
-    fn step_files(&self, img: &ImagePlan, step: &Step) -> Result<BTreeMap<String, String>, TrialError> {
+    fn step_files(
+        &self,
+        img: &ImagePlan,
+        step: &Step,
+    ) -> Result<BTreeMap<String, String>, TrialError> {
         let mut files = BTreeMap::new();
         let mut script = String::from("set -e\nS=");
         script.push_str(STEP_DIR);
         script.push('\n');
         if self.config.ca_bundle.is_some() {
-            for v in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "PIP_CERT", "CURL_CA_BUNDLE"] {
+            for v in [
+                "SSL_CERT_FILE",
+                "REQUESTS_CA_BUNDLE",
+                "PIP_CERT",
+                "CURL_CA_BUNDLE",
+            ] {
                 script.push_str(&format!(
                     "export {v}={}\n",
                     super::docker::CONTAINER_CA_BUNDLE
@@ -298,11 +315,19 @@ impl LayersBuilder {
         let install: Vec<String> = step
             .install
             .iter()
-            .map(|(n, v)| sh_quote(&format!("{n}={}{v}", if step.kind == StepKind::Pip { "=" } else { "" })))
+            .map(|(n, v)| {
+                sh_quote(&format!(
+                    "{n}={}{v}",
+                    if step.kind == StepKind::Pip { "=" } else { "" }
+                ))
+            })
             .collect();
         match step.kind {
             StepKind::Apt => {
-                let signed = self.keyring.as_ref().map(|_| "/etc/apt/keyrings/sonic-lock.asc");
+                let signed = self
+                    .keyring
+                    .as_ref()
+                    .map(|_| "/etc/apt/keyrings/sonic-lock.asc");
                 let mut sources = self.sources(&img.suite, signed).join("\n");
                 sources.push('\n');
                 files.insert("sources.list".into(), sources);
@@ -317,7 +342,10 @@ impl LayersBuilder {
                 prefs.push_str("\nPackage: *\nPin: release *\nPin-Priority: -1\n");
                 files.insert("preferences".into(), prefs);
                 if let Some(k) = &self.keyring {
-                    files.insert("keyring.asc".into(), String::from_utf8_lossy(k).into_owned());
+                    files.insert(
+                        "keyring.asc".into(),
+                        String::from_utf8_lossy(k).into_owned(),
+                    );
                     script.push_str("mkdir -p /etc/apt/keyrings\ncp $S/keyring.asc /etc/apt/keyrings/sonic-lock.asc\n");
                 }
                 script.push_str(
@@ -349,7 +377,10 @@ impl LayersBuilder {
                 );
                 if let Some(url) = &self.config.pypi_index {
                     script.push_str(&format!("export PIP_INDEX_URL={}\n", sh_quote(url)));
-                    if let Some(host) = url.strip_prefix("http://").and_then(|r| r.split(['/', ':']).next()) {
+                    if let Some(host) = url
+                        .strip_prefix("http://")
+                        .and_then(|r| r.split(['/', ':']).next())
+                    {
                         script.push_str(&format!("export PIP_TRUSTED_HOST={}\n", sh_quote(host)));
                     }
                 }
@@ -371,18 +402,40 @@ impl LayersBuilder {
         let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap_or_default();
         match step.kind {
             StepKind::Apt => {
-                let (before, after) = (check::parse_dpkg(&read("before.txt")), check::parse_dpkg(&read("after.txt")));
+                let (before, after) = (
+                    check::parse_dpkg(&read("before.txt")),
+                    check::parse_dpkg(&read("after.txt")),
+                );
                 if after.is_empty() {
                     return vec!["dpkg-query recorded nothing after the step".into()];
                 }
-                check::compare("deb", &before, &after, &img.deb_required, &img.deb_allowed, step.last_apt).problems
+                check::compare(
+                    "deb",
+                    &before,
+                    &after,
+                    &img.deb_required,
+                    &img.deb_allowed,
+                    step.last_apt,
+                )
+                .problems
             }
             StepKind::Pip => {
-                let (before, after) = (check::parse_freeze(&read("before.txt")), check::parse_freeze(&read("after.txt")));
+                let (before, after) = (
+                    check::parse_freeze(&read("before.txt")),
+                    check::parse_freeze(&read("after.txt")),
+                );
                 if after.is_empty() {
                     return vec!["pip freeze recorded nothing after the step".into()];
                 }
-                check::compare("py", &before, &after, &img.py_required, &BTreeMap::new(), true).problems
+                check::compare(
+                    "py",
+                    &before,
+                    &after,
+                    &img.py_required,
+                    &BTreeMap::new(),
+                    true,
+                )
+                .problems
             }
         }
     }
@@ -397,9 +450,16 @@ impl LayersBuilder {
         parent: &(String, String),
     ) -> Result<Result<(String, String), bool>, TrialError> {
         let files = self.step_files(img, step)?;
-        let mut parts: Vec<String> = vec![format!("{:?}", step.kind), format!("last_apt={}", step.last_apt)];
+        let mut parts: Vec<String> = vec![
+            format!("{:?}", step.kind),
+            format!("last_apt={}", step.last_apt),
+        ];
         parts.extend(files.iter().map(|(k, v)| format!("{k}\n{v}")));
-        for (what, m) in [("required", &img.deb_required), ("allowed", &img.deb_allowed), ("py", &img.py_required)] {
+        for (what, m) in [
+            ("required", &img.deb_required),
+            ("allowed", &img.deb_allowed),
+            ("py", &img.py_required),
+        ] {
             parts.push(format!("{what}:{m:?}"));
         }
         let key = layer_key(&parent.0, &parts);
@@ -408,7 +468,9 @@ impl LayersBuilder {
         let lock = self.locks.of(&key);
         let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
         if has_image(&self.config.runtime, &image) {
-            trial.log.note(&format!("{name}: cache hit ({})", &key[..12]));
+            trial
+                .log
+                .note(&format!("{name}: cache hit ({})", &key[..12]));
             trial.count(|t| t.hits += 1);
             return Ok(Ok((key, image)));
         }
@@ -432,12 +494,16 @@ impl LayersBuilder {
         let secs = started.elapsed().as_secs_f64();
         match ended {
             Ended::TimedOut => {
-                trial.log.note(&format!("{name}: timed out after {secs:.1}s"));
+                trial
+                    .log
+                    .note(&format!("{name}: timed out after {secs:.1}s"));
                 trial.count(|t| t.failed += 1);
                 return Ok(Err(true));
             }
             Ended::Exited(code) if code != 0 => {
-                trial.log.note(&format!("{name}: failed (exit {code}) after {secs:.1}s"));
+                trial
+                    .log
+                    .note(&format!("{name}: failed (exit {code}) after {secs:.1}s"));
                 self.note_triage(trial, &name, &log);
                 trial.count(|t| t.failed += 1);
                 return Ok(Err(false));
@@ -458,7 +524,10 @@ impl LayersBuilder {
             return Ok(Err(false));
         }
         self.runner.commit(&container, &image, &key)?;
-        trial.log.note(&format!("{name}: passed in {secs:.1}s, cached as {}", &key[..12]));
+        trial.log.note(&format!(
+            "{name}: passed in {secs:.1}s, cached as {}",
+            &key[..12]
+        ));
         trial.count(|t| t.built += 1);
         Ok(Ok((key, image)))
     }
@@ -468,20 +537,35 @@ impl LayersBuilder {
         let Ok(report) = self.triage.scan_file(log) else {
             return;
         };
-        let sigs: Vec<&str> = report.matches.iter().map(|m| m.signature.as_str()).collect();
+        let sigs: Vec<&str> = report
+            .matches
+            .iter()
+            .map(|m| m.signature.as_str())
+            .collect();
         let pins: Vec<String> = report
             .implicated()
             .iter()
             .filter_map(|i| {
                 let n = i.name.as_deref().or(i.file.as_deref())?;
-                Some(format!("{} {n}{}", i.ecosystem, i.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default()))
+                Some(format!(
+                    "{} {n}{}",
+                    i.ecosystem,
+                    i.version
+                        .as_deref()
+                        .map(|v| format!(" {v}"))
+                        .unwrap_or_default()
+                ))
             })
             .collect();
         if !sigs.is_empty() {
             trial.log.note(&format!(
                 "{name}: triage: {} -> {}",
                 sigs.join(", "),
-                if pins.is_empty() { "no pin named".into() } else { pins.join(", ") }
+                if pins.is_empty() {
+                    "no pin named".into()
+                } else {
+                    pins.join(", ")
+                }
             ));
         }
     }
@@ -581,16 +665,26 @@ impl Builder for LayersBuilder {
             tally: Mutex::new(Tally::default()),
             deadline: self.config.timeout.map(|t| started + t),
         };
-        trial.log.note(&format!("{}; {} image(s)", self.describe(), plans.len()));
+        trial
+            .log
+            .note(&format!("{}; {} image(s)", self.describe(), plans.len()));
         let ends: Mutex<BTreeMap<String, ImageEnd>> = Mutex::new(BTreeMap::new());
         let error: Mutex<Option<TrialError>> = Mutex::new(None);
         // Waves: an image builds once its parent has; images of one wave are independent.
         let mut left: Vec<&ImagePlan> = plans.iter().collect();
         while !left.is_empty() {
-            let done: Vec<String> = ends.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
-            let (ready, later): (Vec<&ImagePlan>, Vec<&ImagePlan>) = left
-                .into_iter()
-                .partition(|p| p.parent.as_ref().is_none_or(|q| done.contains(q) || !plans.iter().any(|x| &x.name == q)));
+            let done: Vec<String> = ends
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .keys()
+                .cloned()
+                .collect();
+            let (ready, later): (Vec<&ImagePlan>, Vec<&ImagePlan>) =
+                left.into_iter().partition(|p| {
+                    p.parent
+                        .as_ref()
+                        .is_none_or(|q| done.contains(q) || !plans.iter().any(|x| &x.name == q))
+                });
             left = later;
             if ready.is_empty() {
                 break;
@@ -601,12 +695,20 @@ impl Builder for LayersBuilder {
                         let (trial, ends, error) = (&trial, &ends, &error);
                         s.spawn(move || {
                             let parent_end = img.parent.as_ref().and_then(|p| {
-                                ends.lock().unwrap_or_else(|e| e.into_inner()).get(p).cloned()
+                                ends.lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .get(p)
+                                    .cloned()
                             });
                             let end = match parent_end {
-                                Some(ImageEnd::Passed(k, i)) => self.image(trial, img, Some(&(k, i))),
+                                Some(ImageEnd::Passed(k, i)) => {
+                                    self.image(trial, img, Some(&(k, i)))
+                                }
                                 Some(_) => {
-                                    trial.log.note(&format!("{}: not built: its parent failed", img.name));
+                                    trial.log.note(&format!(
+                                        "{}: not built: its parent failed",
+                                        img.name
+                                    ));
                                     Ok(ImageEnd::Failed)
                                 }
                                 None => self.image(trial, img, None),
@@ -615,7 +717,9 @@ impl Builder for LayersBuilder {
                                 *error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                                 ImageEnd::Failed
                             });
-                            ends.lock().unwrap_or_else(|p| p.into_inner()).insert(img.name.clone(), end);
+                            ends.lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(img.name.clone(), end);
                         });
                     }
                 });
@@ -639,7 +743,11 @@ impl Builder for LayersBuilder {
         let pass = ends.values().all(|e| matches!(e, ImageEnd::Passed(..)));
         Ok(TrialResult {
             verdict: if pass { Verdict::Pass } else { Verdict::Fail },
-            exit_code: if timed_out { None } else { Some(i32::from(!pass)) },
+            exit_code: if timed_out {
+                None
+            } else {
+                Some(i32::from(!pass))
+            },
             duration: started.elapsed(),
             log: input.log.clone(),
             timed_out,

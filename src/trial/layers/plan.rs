@@ -377,7 +377,11 @@ mod tests {
             .map(|s| (s.label.as_str(), s.install.len()))
             .collect();
         assert_eq!(labels, [("apt 1", 1), ("apt 2", 1), ("pip", 1)]);
-        assert!(base.notes.iter().any(|n| n.contains("sonic-own")), "{:?}", base.notes);
+        assert!(
+            base.notes.iter().any(|n| n.contains("sonic-own")),
+            "{:?}",
+            base.notes
+        );
 
         let only = PlanOptions {
             only: Some("base".into()),
@@ -388,6 +392,9 @@ mod tests {
             parents: [("a".into(), "b".into()), ("b".into(), "a".into())].into(),
             ..opts
         };
-        assert!(matches!(plan(&lock(), None, &cyc), Err(PlanError::Cycle(_))));
+        assert!(matches!(
+            plan(&lock(), None, &cyc),
+            Err(PlanError::Cycle(_))
+        ));
     }
 }

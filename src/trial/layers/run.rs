@@ -5,7 +5,9 @@
 
 use super::super::builder::TrialError;
 use super::super::command::supervise;
-use super::super::docker::{CANDIDATE_LABEL, CONTAINER_CA_BUNDLE, OWNER_LABEL, output, parse_state};
+use super::super::docker::{
+    CANDIDATE_LABEL, CONTAINER_CA_BUNDLE, OWNER_LABEL, output, parse_state,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -197,7 +199,10 @@ pub fn mmdebstrap_base(
         cmd.arg(format!("--keyring={}", k.display()));
     }
     if let Some(ca) = ca_bundle {
-        cmd.arg(format!("--aptopt=Acquire::https::CAInfo \"{}\"", ca.display()));
+        cmd.arg(format!(
+            "--aptopt=Acquire::https::CAInfo \"{}\"",
+            ca.display()
+        ));
     }
     cmd.arg(suite).arg(&tar).args(sources);
     let run = supervise(cmd, log, timeout, "layers: mmdebstrap", None, &|| {})?;
