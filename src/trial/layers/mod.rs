@@ -21,7 +21,7 @@ use crate::lock::Lock;
 use crate::manifest::Manifest;
 use cache::{KeyLocks, Tally, has_image, layer_image, layer_key};
 use plan::{ImagePlan, PlanOptions, Step, StepKind};
-use run::{Ended, Runner, STEP_DIR};
+use run::{Ended, Runner, STEP_CA_BUNDLE, STEP_DIR};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -299,6 +299,7 @@ impl LayersBuilder {
         let mut script = String::from("set -e\nS=");
         script.push_str(STEP_DIR);
         script.push('\n');
+        let mut apt_opts = String::new();
         if self.config.ca_bundle.is_some() {
             for v in [
                 "SSL_CERT_FILE",
@@ -306,11 +307,9 @@ impl LayersBuilder {
                 "PIP_CERT",
                 "CURL_CA_BUNDLE",
             ] {
-                script.push_str(&format!(
-                    "export {v}={}\n",
-                    super::docker::CONTAINER_CA_BUNDLE
-                ));
+                script.push_str(&format!("export {v}={STEP_CA_BUNDLE}\n"));
             }
+            apt_opts = format!(" -o Acquire::https::CAInfo={STEP_CA_BUNDLE}");
         }
         let install: Vec<String> = step
             .install
@@ -353,11 +352,11 @@ impl LayersBuilder {
                      rm -f /etc/apt/sources.list.d/*\n\
                      cp $S/sources.list /etc/apt/sources.list\n\
                      cp $S/preferences /etc/apt/preferences.d/sonic-lock\n\
-                     export DEBIAN_FRONTEND=noninteractive\n\
-                     apt-get update\n",
+                     export DEBIAN_FRONTEND=noninteractive\n",
                 );
                 script.push_str(&format!(
-                    "apt-get install -y --no-install-recommends {}\n",
+                    "apt-get{apt_opts} update\n\
+                     apt-get{apt_opts} install -y --no-install-recommends {}\n",
                     install.join(" ")
                 ));
                 script.push_str(

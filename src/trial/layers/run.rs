@@ -5,9 +5,7 @@
 
 use super::super::builder::TrialError;
 use super::super::command::supervise;
-use super::super::docker::{
-    CANDIDATE_LABEL, CONTAINER_CA_BUNDLE, OWNER_LABEL, output, parse_state,
-};
+use super::super::docker::{CANDIDATE_LABEL, OWNER_LABEL, output, parse_state};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +13,9 @@ use std::time::Duration;
 
 /// Where a step's files (script, apt sources and preferences, constraints, outputs) appear in its container.
 pub const STEP_DIR: &str = "/sonic-lock/step";
+/// Where `--ca-bundle` appears in a step container: beside, not over, the
+/// image's own bundle, which installing `ca-certificates` must be able to replace.
+pub const STEP_CA_BUNDLE: &str = "/sonic-lock/ca-bundle.crt";
 /// Label marking a container as a layer step (value: the layer key).
 pub const STEP_LABEL: &str = "sonic-lock.layer-step";
 
@@ -96,7 +97,7 @@ impl Runner {
             args.extend([
                 "--mount".into(),
                 format!(
-                    "type=bind,source={},target={CONTAINER_CA_BUNDLE},readonly",
+                    "type=bind,source={},target={STEP_CA_BUNDLE},readonly",
                     ca.display()
                 ),
             ]);
