@@ -454,11 +454,16 @@ impl LayersBuilder {
             format!("last_apt={}", step.last_apt),
         ];
         parts.extend(files.iter().map(|(k, v)| format!("{k}\n{v}")));
-        for (what, m) in [
-            ("required", &img.deb_required),
-            ("allowed", &img.deb_allowed),
-            ("py", &img.py_required),
-        ] {
+        // What the step's check compares with: an apt layer does not depend on
+        // the Python pins, so changing one rebuilds only the pip layers.
+        let checked = match step.kind {
+            StepKind::Apt => [
+                ("required", &img.deb_required),
+                ("allowed", &img.deb_allowed),
+            ],
+            StepKind::Pip => [("py", &img.py_required), ("py", &img.py_required)],
+        };
+        for (what, m) in checked {
             parts.push(format!("{what}:{m:?}"));
         }
         let key = layer_key(&parent.0, &parts);
