@@ -103,3 +103,62 @@ impl LayersArgs {
         Ok(LayersBuilder::new(c)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        builder: BuilderArgs,
+    }
+
+    fn error(args: &[&str]) -> String {
+        let cli = Cli::try_parse_from(std::iter::once("t").chain(args.iter().copied())).unwrap();
+        match cli.builder.build() {
+            Ok(_) => panic!("{args:?} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn layers_options_belong_to_the_layers_builder() {
+        let e = error(&[
+            "--builder",
+            "command",
+            "--apt-mirror",
+            "http://x/debian",
+            "--",
+            "true",
+        ]);
+        assert!(
+            e.contains("--apt-mirror does not apply to --builder command"),
+            "{e}"
+        );
+        let e = error(&["--builder", "layers"]);
+        assert!(e.contains("needs --apt-mirror"), "{e}");
+        let e = error(&[
+            "--builder",
+            "layers",
+            "--apt-mirror",
+            "http://x",
+            "--image",
+            "i",
+        ]);
+        assert!(
+            e.contains("--image does not apply to --builder layers"),
+            "{e}"
+        );
+        let e = error(&[
+            "--builder",
+            "layers",
+            "--apt-mirror",
+            "http://x",
+            "--",
+            "make",
+        ]);
+        assert!(e.contains("drop the command"), "{e}");
+    }
+}
