@@ -19,6 +19,8 @@ pub enum BuilderKind {
     Docker,
     /// Build a make target of a sonic-buildimage checkout with the candidate's version files.
     Sonic,
+    /// Install each image's pins for real, as cached container layers (apt, then pip).
+    Layers,
 }
 
 /// Builder options, flattened into each building subcommand.
@@ -77,6 +79,9 @@ pub struct BuilderArgs {
     /// Trials to run at once.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Options of the layers builder.
+    #[command(flatten)]
+    pub layers: super::layers_args::LayersArgs,
     /// The build command (command and docker builders), after `--`.
     #[arg(last = true)]
     pub argv: Vec<String>,
@@ -147,7 +152,11 @@ impl BuilderArgs {
             }
             Ok(())
         };
+        if kind != BuilderKind::Layers {
+            self.layers.refuse(&format!("{kind:?}").to_lowercase())?;
+        }
         let b: Box<dyn Builder> = match kind {
+            BuilderKind::Layers => Box::new(self.layers.build(self)?),
             BuilderKind::Command => {
                 refuse(&docker_only, "command")?;
                 refuse(&sonic_only, "command")?;

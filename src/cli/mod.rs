@@ -11,6 +11,7 @@ pub mod diff;
 pub mod export;
 pub mod import;
 pub mod index;
+pub mod layers_args;
 pub mod platforms;
 
 use std::process::ExitCode;

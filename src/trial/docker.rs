@@ -248,7 +248,7 @@ fn quiet(runtime: &str, args: &[&str]) -> std::io::Result<std::process::ExitStat
         .status()
 }
 
-fn output(runtime: &str, args: &[&str]) -> Result<String, RuntimeError> {
+pub(crate) fn output(runtime: &str, args: &[&str]) -> Result<String, RuntimeError> {
     let out = Command::new(runtime)
         .args(args)
         .stdin(Stdio::null())
@@ -316,7 +316,7 @@ pub fn reap_orphans(runtime: &str) -> usize {
 /// `(exit code, OOM-killed)`, or `None` when the container never started. Docker
 /// prints the time as one RFC 3339 word, podman as several
 /// (`2026-11-26 11:20:00.1 +0000 UTC`); a never-started container has year 1 in both.
-fn parse_state(s: &str) -> Option<(i32, bool)> {
+pub(crate) fn parse_state(s: &str) -> Option<(i32, bool)> {
     let f: Vec<&str> = s.split_whitespace().collect();
     match f.as_slice() {
         [at, .., code, oom] if !at.starts_with("0001-") => {

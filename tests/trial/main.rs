@@ -8,6 +8,9 @@ mod universe;
 
 mod cli;
 mod docker;
+mod layers;
+// Also included by the `layers` bench.
+mod layers_world;
 mod learn;
 mod lock_cli;
 mod pipeline;

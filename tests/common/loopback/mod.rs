@@ -281,10 +281,19 @@ pub fn signing_key(
     dir: &std::path::Path,
     name: &str,
 ) -> (pgp::composed::SignedSecretKey, std::path::PathBuf) {
-    use pgp::composed::{KeyType, SecretKeyParamsBuilder};
+    signing_key_of(dir, name, pgp::composed::KeyType::Ed25519)
+}
+
+/// As [`signing_key`] with a given key type: `Ed25519Legacy` is the one apt's gpgv verifies.
+pub fn signing_key_of(
+    dir: &std::path::Path,
+    name: &str,
+    key_type: pgp::composed::KeyType,
+) -> (pgp::composed::SignedSecretKey, std::path::PathBuf) {
+    use pgp::composed::SecretKeyParamsBuilder;
     let mut rng = rand::thread_rng();
     let params = SecretKeyParamsBuilder::default()
-        .key_type(KeyType::Ed25519)
+        .key_type(key_type)
         .can_sign(true)
         .primary_user_id(format!("{name} <{name}@example.org>"))
         .build()
