@@ -4,6 +4,7 @@ pub mod builder;
 pub mod command;
 pub mod docker;
 pub mod journal;
+pub mod k8s;
 pub mod learn;
 pub mod pool;
 pub mod search;
