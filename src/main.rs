@@ -46,6 +46,8 @@ enum Command {
     Import(cli::import::ImportArgs),
     /// Show the differences between two locks or version trees (exit 1 when they differ).
     Diff(cli::diff::DiffArgs),
+    /// Check that every build node (or the container runtime) reaches the sources a lock needs.
+    Preflight(cli::preflight::PreflightArgs),
     /// Find which dependency changes between a good and a bad candidate break the build.
     Bisect(cli::bisect::BisectArgs),
     /// Watch the whole pipeline on a generated world, offline: crawl, index, solve, trial builds, export, bisect.
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Index(args) => cli::index::run(args, &cli.global),
         Command::Cache(args) => cli::cache::run(args, &cli.global),
         Command::Bisect(args) => cli::bisect::run(args, &cli.global),
+        Command::Preflight(args) => cli::preflight::run(args, &cli.global),
         Command::Demo(args) => cli::demo::run(args, &cli.global),
     };
     match result {

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use sonic_lock::trial::builder::Builder;
 use sonic_lock::trial::command::CommandBuilder;
 use sonic_lock::trial::docker::{DockerBuilder, DockerConfig, Mount};
+use sonic_lock::trial::k8s::K8sBuilder;
 use sonic_lock::trial::sonic::{SonicBuilder, SonicConfig};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +20,8 @@ pub enum BuilderKind {
     Docker,
     /// Build a make target of a sonic-buildimage checkout with the candidate's version files.
     Sonic,
+    /// Run ARGV in a Job of --image on a Kubernetes cluster.
+    K8s,
 }
 
 /// Builder options, flattened into each building subcommand.
@@ -77,6 +80,9 @@ pub struct BuilderArgs {
     /// Trials to run at once.
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Kubernetes options (k8s builder).
+    #[command(flatten)]
+    pub k8s: super::k8s_args::K8sArgs,
     /// The build command (command and docker builders), after `--`.
     #[arg(last = true)]
     pub argv: Vec<String>,
@@ -147,7 +153,24 @@ impl BuilderArgs {
             }
             Ok(())
         };
+        if kind != BuilderKind::K8s
+            && let Some(name) = self.k8s.given()
+        {
+            bail!("{name} applies to --builder k8s only");
+        }
         let b: Box<dyn Builder> = match kind {
+            BuilderKind::K8s => {
+                refuse(&docker_only[1..], "k8s")?;
+                refuse(&sonic_only, "k8s")?;
+                let image = self.image.clone().context("--builder k8s needs --image")?;
+                if self.argv.is_empty() {
+                    bail!("--builder k8s needs the build command after `--`");
+                }
+                let config = self
+                    .k8s
+                    .config(self.timeout, &self.env, &image, self.argv.clone())?;
+                Box::new(K8sBuilder::new(config).context("--builder k8s")?)
+            }
             BuilderKind::Command => {
                 refuse(&docker_only, "command")?;
                 refuse(&sonic_only, "command")?;
