@@ -3,11 +3,14 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/k8s_emulator/mod.rs"]
+mod k8s_emulator;
 // Also included by the `learn` bench.
 mod universe;
 
 mod cli;
 mod docker;
+mod k8s;
 mod learn;
 mod lock_cli;
 mod pipeline;

@@ -143,6 +143,9 @@ pub struct Follow<'a> {
     pub log: &'a Path,
     /// Longest single watch request.
     pub watch_timeout: Duration,
+    /// When `activeDeadlineSeconds` runs out at the earliest (measured from
+    /// before the Job was created): a pod lost after it was ended by the deadline.
+    pub job_deadline: Option<Instant>,
     /// The builder's own backstop for `activeDeadlineSeconds`.
     pub deadline: Option<Instant>,
     /// Polled for Ctrl-C.
@@ -235,7 +238,14 @@ impl Follow<'_> {
             pod: None,
             log_task: None,
         };
-        let out = self.follow(&mut pass).await;
+        let mut out = self.follow(&mut pass).await;
+        // The Job controller deletes the pods of a Job past its deadline,
+        // possibly before it writes the Job's condition.
+        if matches!(out, Ok(Outcome::Lost { .. }))
+            && self.job_deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            out = Ok(Outcome::DeadlineExceeded);
+        }
         match &out {
             Ok(Outcome::Exited { .. }) => self.finish_log(&mut pass).await,
             _ => {

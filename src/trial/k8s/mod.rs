@@ -212,6 +212,7 @@ impl K8sBuilder {
                     placement: &placement,
                 },
             );
+            let created = Instant::now();
             if let Err(e) = self
                 .cluster
                 .jobs()
@@ -238,6 +239,7 @@ impl K8sBuilder {
                 job: &name,
                 log: &input.log,
                 watch_timeout: self.config.watch_timeout,
+                job_deadline: self.config.timeout.map(|t| created + t),
                 deadline: self
                     .config
                     .timeout

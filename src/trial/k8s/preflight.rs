@@ -327,6 +327,7 @@ async fn probe_node(
         job: &name,
         log: &log,
         watch_timeout: config.watch_timeout,
+        job_deadline: None,
         deadline: Some(Instant::now() + budget),
         interrupted: crate::trial::signal::interrupted,
     }

@@ -305,9 +305,11 @@ pub fn job(config: &K8sConfig, req: JobRequest<'_>) -> Job {
         },
         spec: Some(JobSpec {
             backoff_limit: Some(0),
-            active_deadline_seconds: config
-                .timeout
-                .map(|t| i64::try_from(t.as_secs().max(1)).unwrap_or(i64::MAX)),
+            active_deadline_seconds: config.timeout.map(|t| {
+                i64::try_from(t.as_secs() + u64::from(t.subsec_nanos() > 0))
+                    .unwrap_or(i64::MAX)
+                    .max(1)
+            }),
             ttl_seconds_after_finished: config.ttl_after_finished,
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
@@ -358,7 +360,7 @@ mod tests {
             },
         );
         let v = serde_json::to_value(&j).unwrap();
-        assert_eq!(v["spec"]["activeDeadlineSeconds"], 1);
+        assert_eq!(v["spec"]["activeDeadlineSeconds"], 2);
         assert_eq!(v["spec"]["backoffLimit"], 0);
         let pod = &v["spec"]["template"]["spec"];
         assert_eq!(pod["hostNetwork"], true);

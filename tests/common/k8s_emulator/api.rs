@@ -28,14 +28,14 @@ pub fn status(code: u16, reason: &str, message: &str) -> Reply {
 }
 
 fn discovery(state: &State, path: &str) -> Option<Value> {
-    let res = |name: &str, kind: &str, namespaced: bool, verbs: &[&str]| {
-        json!({"name": name, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": verbs})
-    };
+    let res = |name: &str, kind: &str, namespaced: bool, verbs: &[&str]| json!({"name": name, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": verbs});
     let all = ["create", "delete", "get", "list", "patch", "watch"];
     Some(match path {
-        "/version" => json!({"major": "1", "minor": "35", "gitVersion": "v1.35.0-sonic-lock-emulator",
+        "/version" => {
+            json!({"major": "1", "minor": "35", "gitVersion": "v1.35.0-sonic-lock-emulator",
                               "platform": "linux/amd64", "goVersion": "go1.25", "compiler": "gc",
-                              "gitCommit": "", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z"}),
+                              "gitCommit": "", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z"})
+        }
         "/api" => json!({"kind": "APIVersions", "versions": ["v1"],
                           "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": format!("127.0.0.1:{}", state.port())}]}),
         "/apis" => json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
@@ -45,8 +45,10 @@ fn discovery(state: &State, path: &str) -> Option<Value> {
             res("pods", "Pod", true, &all), res("pods/log", "Pod", true, &["get"]),
             res("nodes", "Node", false, &all), res("configmaps", "ConfigMap", true, &all),
             res("events", "Event", true, &all)]}),
-        "/apis/batch/v1" => json!({"kind": "APIResourceList", "groupVersion": "batch/v1", "resources": [
-            res("jobs", "Job", true, &all)]}),
+        "/apis/batch/v1" => {
+            json!({"kind": "APIResourceList", "groupVersion": "batch/v1", "resources": [
+            res("jobs", "Job", true, &all)]})
+        }
         _ => return None,
     })
 }
@@ -96,7 +98,12 @@ fn table(kind: Kind, items: &[Value], rv: u64) -> Value {
                 .iter()
                 .map(|j| {
                     let done = field(j, "status.succeeded").unwrap_or_else(|| "0".into());
-                    vec![field(j, "metadata.name").unwrap_or_default(), format!("{done}/1"), "-".into(), age(j)]
+                    vec![
+                        field(j, "metadata.name").unwrap_or_default(),
+                        format!("{done}/1"),
+                        "-".into(),
+                        age(j),
+                    ]
                 })
                 .collect(),
         ),
@@ -120,7 +127,10 @@ fn table(kind: Kind, items: &[Value], rv: u64) -> Value {
         ),
         _ => (
             vec!["Name", "Age"],
-            items.iter().map(|v| vec![field(v, "metadata.name").unwrap_or_default(), age(v)]).collect(),
+            items
+                .iter()
+                .map(|v| vec![field(v, "metadata.name").unwrap_or_default(), age(v)])
+                .collect(),
         ),
     };
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()},
@@ -165,31 +175,58 @@ fn merge(target: &mut Value, patch: &Value) {
 }
 
 pub fn handle(state: &Arc<State>, req: Request) -> Reply {
-    state.requests.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{} {}", req.method, req.path));
+    state
+        .requests
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(format!("{} {}", req.method, req.path));
     if req.method == "GET"
         && let Some(v) = discovery(state, &req.path)
     {
         return reply(200, &v);
     }
     let Some((kind, ns, name, sub)) = route(&req.path) else {
-        return status(404, "NotFound", &format!("the server could not find the requested resource ({})", req.path));
+        return status(
+            404,
+            "NotFound",
+            &format!(
+                "the server could not find the requested resource ({})",
+                req.path
+            ),
+        );
     };
     let ns_s = ns.clone().unwrap_or_default();
     let store = &state.store;
     match (req.method.as_str(), name, sub.as_deref()) {
-        ("GET", Some(name), Some("log")) => state.log(&ns_s, &name, req.param("follow") == Some("true")),
-        ("GET", None, None) if matches!(req.param("watch"), Some("true" | "1")) => watch(state, kind, ns, &req),
+        ("GET", Some(name), Some("log")) => {
+            state.log(&ns_s, &name, req.param("follow") == Some("true"))
+        }
+        ("GET", None, None) if matches!(req.param("watch"), Some("true" | "1")) => {
+            watch(state, kind, ns, &req)
+        }
         ("GET", None, None) => {
-            let (items, rv) = store.list(kind, ns.as_deref(), req.param("labelSelector"), req.param("fieldSelector"));
+            let (items, rv) = store.list(
+                kind,
+                ns.as_deref(),
+                req.param("labelSelector"),
+                req.param("fieldSelector"),
+            );
             if req.header("accept").contains("as=Table") {
                 return reply(200, &table(kind, &items, rv));
             }
-            reply(200, &json!({"kind": format!("{}List", kind.name()), "apiVersion": kind.api_version(),
-                                "metadata": {"resourceVersion": rv.to_string()}, "items": items}))
+            reply(
+                200,
+                &json!({"kind": format!("{}List", kind.name()), "apiVersion": kind.api_version(),
+                                "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
+            )
         }
         ("GET", Some(name), None) => match store.get(kind, &ns_s, &name) {
             Some(v) => reply(200, &v),
-            None => status(404, "NotFound", &format!("{} \"{name}\" not found", kind.name().to_lowercase())),
+            None => status(
+                404,
+                "NotFound",
+                &format!("{} \"{name}\" not found", kind.name().to_lowercase()),
+            ),
         },
         ("POST", None, None) => {
             let obj = match validate(kind, &req.body) {
@@ -207,20 +244,38 @@ pub fn handle(state: &Arc<State>, req: Request) -> Reply {
             };
             match store.update(kind, &ns_s, &name, |v| merge(v, &patch)) {
                 Some(v) => reply(200, &v),
-                None => status(404, "NotFound", &format!("{} \"{name}\" not found", kind.name().to_lowercase())),
+                None => status(
+                    404,
+                    "NotFound",
+                    &format!("{} \"{name}\" not found", kind.name().to_lowercase()),
+                ),
             }
         }
         ("DELETE", Some(name), None) => {
             let opts: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
             let propagation = field(&opts, "propagationPolicy")
                 .or_else(|| req.param("propagationPolicy").map(str::to_string))
-                .unwrap_or_else(|| if kind == Kind::Job { "Orphan".into() } else { "Background".into() });
+                .unwrap_or_else(|| {
+                    if kind == Kind::Job {
+                        "Orphan".into()
+                    } else {
+                        "Background".into()
+                    }
+                });
             match state.delete(kind, &ns_s, &name, propagation != "Orphan") {
                 Some(v) => reply(200, &v),
-                None => status(404, "NotFound", &format!("{} \"{name}\" not found", kind.name().to_lowercase())),
+                None => status(
+                    404,
+                    "NotFound",
+                    &format!("{} \"{name}\" not found", kind.name().to_lowercase()),
+                ),
             }
         }
-        _ => status(405, "MethodNotAllowed", &format!("{} {} is not emulated", req.method, req.path)),
+        _ => status(
+            405,
+            "MethodNotAllowed",
+            &format!("{} {} is not emulated", req.method, req.path),
+        ),
     }
 }
 
@@ -229,14 +284,27 @@ pub fn handle(state: &Arc<State>, req: Request) -> Reply {
 fn watch(state: &Arc<State>, kind: Kind, ns: Option<String>, req: &Request) -> Reply {
     let labels = req.param("labelSelector").map(str::to_string);
     let fields = req.param("fieldSelector").map(str::to_string);
-    let timeout = req.param("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).unwrap_or(300).min(300);
+    let timeout = req
+        .param("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(300)
+        .min(300);
     let until = Instant::now() + Duration::from_secs(timeout);
-    let from: u64 = req.param("resourceVersion").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let from: u64 = req
+        .param("resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut pending: Vec<Value> = Vec::new();
     let mut rv = from;
     if from == 0 {
-        let (items, now) = state.store.list(kind, ns.as_deref(), labels.as_deref(), fields.as_deref());
-        pending = items.into_iter().map(|o| json!({"type": "ADDED", "object": o})).collect();
+        let (items, now) =
+            state
+                .store
+                .list(kind, ns.as_deref(), labels.as_deref(), fields.as_deref());
+        pending = items
+            .into_iter()
+            .map(|o| json!({"type": "ADDED", "object": o}))
+            .collect();
         rv = now;
     }
     let state = state.clone();
@@ -250,7 +318,11 @@ fn watch(state: &Arc<State>, kind: Kind, ns: Option<String>, req: &Request) -> R
             if state.stopped() || Instant::now() >= until {
                 return None;
             }
-            let (changes, last) = state.store.changes_after(kind, rv, until.min(Instant::now() + Duration::from_millis(200)));
+            let (changes, last) = state.store.changes_after(
+                kind,
+                rv,
+                until.min(Instant::now() + Duration::from_millis(200)),
+            );
             for c in changes {
                 if ns.as_deref().is_none_or(|n| n == c.ns)
                     && super::store::matches(&c.object, labels.as_deref(), fields.as_deref())

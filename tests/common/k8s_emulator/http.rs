@@ -100,7 +100,10 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
         }
     }
     let mut body = Vec::new();
-    if let Some(n) = headers.get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    if let Some(n) = headers
+        .get("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         body.resize(n, 0);
         r.read_exact(&mut body).ok()?;
     } else if headers
@@ -207,10 +210,7 @@ fn serve(stream: TcpStream, handler: Arc<dyn Fn(Request) -> Reply + Send + Sync>
 }
 
 /// Serves `handler` on a loopback port until `stop` is set; returns the port.
-pub fn start(
-    stop: Arc<AtomicBool>,
-    handler: Arc<dyn Fn(Request) -> Reply + Send + Sync>,
-) -> u16 {
+pub fn start(stop: Arc<AtomicBool>, handler: Arc<dyn Fn(Request) -> Reply + Send + Sync>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {

@@ -58,7 +58,11 @@ impl State {
         }
         let path = self.log_path(ns, name);
         if !path.exists() {
-            return api::status(400, "BadRequest", &format!("container \"build\" in pod \"{name}\" is waiting to start"));
+            return api::status(
+                400,
+                "BadRequest",
+                &format!("container \"build\" in pod \"{name}\" is waiting to start"),
+            );
         }
         if !follow {
             return http::Reply::Full {
@@ -255,7 +259,11 @@ impl Drop for Emulator {
 }
 
 fn node_object(n: &NodeSpec) -> Value {
-    let mut labels: serde_json::Map<String, Value> = n.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    let mut labels: serde_json::Map<String, Value> = n
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
     labels.insert("kubernetes.io/hostname".into(), json!(n.name));
     labels.insert("kubernetes.io/os".into(), json!("linux"));
     let taints: Vec<Value> = n

@@ -95,31 +95,42 @@ pub fn field(v: &Value, path: &str) -> Option<String> {
 /// Does `v` match a label selector (`a=b,c!=d,e,!f`) and a field selector (`x.y=z`)?
 pub fn matches(v: &Value, labels: Option<&str>, fields: Option<&str>) -> bool {
     let lbl = |k: &str| {
-        v.pointer(&format!("/metadata/labels/{}", k.replace('~', "~0").replace('/', "~1")))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+        v.pointer(&format!(
+            "/metadata/labels/{}",
+            k.replace('~', "~0").replace('/', "~1")
+        ))
+        .and_then(Value::as_str)
+        .map(str::to_string)
     };
-    let ok_labels = labels.unwrap_or("").split(',').filter(|t| !t.trim().is_empty()).all(|t| {
-        let t = t.trim();
-        if let Some((k, val)) = t.split_once("!=") {
-            lbl(k).as_deref() != Some(val)
-        } else if let Some((k, val)) = t.split_once("==").or_else(|| t.split_once('=')) {
-            lbl(k).as_deref() == Some(val)
-        } else if let Some(k) = t.strip_prefix('!') {
-            lbl(k).is_none()
-        } else {
-            lbl(t).is_some()
-        }
-    });
-    let ok_fields = fields.unwrap_or("").split(',').filter(|t| !t.trim().is_empty()).all(|t| {
-        if let Some((k, val)) = t.split_once("!=") {
-            field(v, k).as_deref() != Some(val)
-        } else if let Some((k, val)) = t.split_once("==").or_else(|| t.split_once('=')) {
-            field(v, k).unwrap_or_default() == val
-        } else {
-            true
-        }
-    });
+    let ok_labels = labels
+        .unwrap_or("")
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .all(|t| {
+            let t = t.trim();
+            if let Some((k, val)) = t.split_once("!=") {
+                lbl(k).as_deref() != Some(val)
+            } else if let Some((k, val)) = t.split_once("==").or_else(|| t.split_once('=')) {
+                lbl(k).as_deref() == Some(val)
+            } else if let Some(k) = t.strip_prefix('!') {
+                lbl(k).is_none()
+            } else {
+                lbl(t).is_some()
+            }
+        });
+    let ok_fields = fields
+        .unwrap_or("")
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .all(|t| {
+            if let Some((k, val)) = t.split_once("!=") {
+                field(v, k).as_deref() != Some(val)
+            } else if let Some((k, val)) = t.split_once("==").or_else(|| t.split_once('=')) {
+                field(v, k).unwrap_or_default() == val
+            } else {
+                true
+            }
+        });
     ok_labels && ok_fields
 }
 
@@ -145,7 +156,8 @@ impl Store {
         let name = match field(&obj, "metadata.name") {
             Some(n) => n,
             None => {
-                let prefix = field(&obj, "metadata.generateName").ok_or("name or generateName required")?;
+                let prefix =
+                    field(&obj, "metadata.generateName").ok_or("name or generateName required")?;
                 g.uid += 1;
                 format!("{prefix}{:05x}", g.uid)
             }
@@ -174,23 +186,40 @@ impl Store {
     }
 
     pub fn get(&self, kind: Kind, ns: &str, name: &str) -> Option<Value> {
-        self.lock().objects.get(&(kind, ns.to_string(), name.to_string())).cloned()
+        self.lock()
+            .objects
+            .get(&(kind, ns.to_string(), name.to_string()))
+            .cloned()
     }
 
     /// Matching objects and the current resource version.
-    pub fn list(&self, kind: Kind, ns: Option<&str>, labels: Option<&str>, fields: Option<&str>) -> (Vec<Value>, u64) {
+    pub fn list(
+        &self,
+        kind: Kind,
+        ns: Option<&str>,
+        labels: Option<&str>,
+        fields: Option<&str>,
+    ) -> (Vec<Value>, u64) {
         let g = self.lock();
         let items = g
             .objects
             .iter()
-            .filter(|((k, n, _), v)| *k == kind && ns.is_none_or(|ns| ns == n) && matches(v, labels, fields))
+            .filter(|((k, n, _), v)| {
+                *k == kind && ns.is_none_or(|ns| ns == n) && matches(v, labels, fields)
+            })
             .map(|(_, v)| v.clone())
             .collect();
         (items, g.rv)
     }
 
     /// Changes an object in place; `None` when it does not exist.
-    pub fn update(&self, kind: Kind, ns: &str, name: &str, f: impl FnOnce(&mut Value)) -> Option<Value> {
+    pub fn update(
+        &self,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+        f: impl FnOnce(&mut Value),
+    ) -> Option<Value> {
         let mut g = self.lock();
         let key = (kind, ns.to_string(), name.to_string());
         let mut obj = g.objects.get(&key)?.clone();
@@ -208,7 +237,9 @@ impl Store {
 
     pub fn delete(&self, kind: Kind, ns: &str, name: &str) -> Option<Value> {
         let mut g = self.lock();
-        let mut obj = g.objects.remove(&(kind, ns.to_string(), name.to_string()))?;
+        let mut obj = g
+            .objects
+            .remove(&(kind, ns.to_string(), name.to_string()))?;
         g.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(g.rv.to_string());
         self.record(&mut g, kind, ns, "DELETED", obj.clone());
@@ -219,7 +250,12 @@ impl Store {
     pub fn changes_after(&self, kind: Kind, rv: u64, until: Instant) -> (Vec<Change>, u64) {
         let mut g = self.lock();
         loop {
-            let found: Vec<Change> = g.changes.iter().filter(|c| c.rv > rv && c.kind == kind).cloned().collect();
+            let found: Vec<Change> = g
+                .changes
+                .iter()
+                .filter(|c| c.rv > rv && c.kind == kind)
+                .cloned()
+                .collect();
             let last = g.rv;
             if !found.is_empty() {
                 return (found, last);
@@ -229,7 +265,11 @@ impl Store {
                 return (Vec::new(), last);
             }
             let wait = (until - now).min(Duration::from_millis(100));
-            g = self.changed.wait_timeout(g, wait).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
+            g = self
+                .changed
+                .wait_timeout(g, wait)
+                .map(|r| r.0)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 }
