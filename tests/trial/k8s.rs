@@ -101,7 +101,9 @@ fn node_loss(partition: bool) {
     let b = K8sBuilder::new(config(&emu, d.path(), sh(&script))).unwrap();
     let input = trial_input(d.path(), "lost", &b.identity());
     std::thread::scope(|s| {
-        let t = s.spawn(|| b.run(&input));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (b, input) = (&b, &input);
+        s.spawn(move || tx.send(b.run(input)));
         emu.wait_for(20, "first attempt running", |e| {
             mark.exists() && !e.running_pods().is_empty()
         });
@@ -111,7 +113,25 @@ fn node_loss(partition: bool) {
         } else {
             emu.lose_node(&node);
         }
-        let r = t.join().unwrap().unwrap();
+        let Ok(r) = rx.recv_timeout(Duration::from_secs(30)) else {
+            let reqs = emu.state.requests.lock().unwrap().clone();
+            let pods: Vec<String> = emu
+                .list(Kind::Pod)
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{} {} {}",
+                        p["metadata"]["name"], p["spec"]["nodeName"], p["status"]["phase"]
+                    )
+                })
+                .collect();
+            panic!(
+                "no verdict 30s after the node loss (partition: {partition})\nlast requests:\n{}\npods: {pods:?}\nlog: {}",
+                reqs[reqs.len().saturating_sub(30)..].join("\n"),
+                std::fs::read_to_string(&input.log).unwrap_or_default()
+            );
+        };
+        let r = r.unwrap();
         assert_eq!(
             r.verdict,
             Verdict::Pass,

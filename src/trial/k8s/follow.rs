@@ -207,6 +207,15 @@ impl Follow<'_> {
     /// Looks at one state of the pod.
     fn look(&self, pass: &mut Pass, p: &Pod) -> Option<Outcome> {
         let name = p.metadata.name.clone().unwrap_or_default();
+        // Another pod of the Job: the Job controller replaced ours, which is gone.
+        if let Some((seen, node)) = &pass.pod
+            && *seen != name
+        {
+            return Some(Outcome::Lost {
+                node: node.clone().unwrap_or_default(),
+                reason: format!("pod {seen} deleted and replaced"),
+            });
+        }
         pass.pod = Some((name, pod_node(p)));
         self.start_log(pass, p);
         classify(p)
@@ -267,7 +276,16 @@ impl Follow<'_> {
             }
             let list = pods.list(&lp).await?;
             let rv = list.metadata.resource_version.clone().unwrap_or_default();
-            match list.items.last() {
+            let ours = pass.pod.as_ref().map(|(n, _)| n.clone());
+            let mine = match &ours {
+                Some(n) => list
+                    .items
+                    .iter()
+                    .find(|p| p.metadata.name.as_ref() == Some(n))
+                    .or(list.items.first()),
+                None => list.items.first(),
+            };
+            match mine {
                 Some(p) => {
                     if let Some(o) = self.look(pass, p) {
                         return Ok(o);
