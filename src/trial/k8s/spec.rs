@@ -46,11 +46,7 @@ pub struct CandidateError {
     pub source: std::io::Error,
 }
 
-fn files_under(
-    root: &Path,
-    dir: &Path,
-    out: &mut Vec<std::path::PathBuf>,
-) -> Result<(), CandidateError> {
+fn files_under(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), CandidateError> {
     let err = |source| CandidateError {
         path: dir.to_path_buf(),
         source,
@@ -63,7 +59,7 @@ fn files_under(
     for e in entries {
         let p = e.path();
         if p.is_dir() {
-            files_under(root, &p, out)?;
+            files_under(&p, out)?;
         } else {
             out.push(p);
         }
@@ -86,7 +82,7 @@ pub fn candidate_config_map(
     }
     let mut tree = Vec::new();
     if versions_dir.is_dir() {
-        files_under(versions_dir, versions_dir, &mut tree)?;
+        files_under(versions_dir, &mut tree)?;
     }
     for f in tree {
         let rel = f.strip_prefix(versions_dir).unwrap_or(&f);

@@ -54,7 +54,9 @@ fn discovery(state: &State, path: &str) -> Option<Value> {
 }
 
 /// `(kind, namespace, name, subresource)` of a resource path.
-fn route(path: &str) -> Option<(Kind, Option<String>, Option<String>, Option<String>)> {
+type Route = (Kind, Option<String>, Option<String>, Option<String>);
+
+fn route(path: &str) -> Option<Route> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let rest = match segs.as_slice() {
         ["api", "v1", rest @ ..] => rest,
