@@ -48,6 +48,9 @@ enum Command {
     Diff(cli::diff::DiffArgs),
     /// Compare two version trees per module and kind through their effective sets (exit 1 when they differ).
     CompareVersions(cli::compare::CompareArgs),
+
+    /// Check that every build node (or the container runtime) reaches the sources a lock needs.
+    Preflight(cli::preflight::PreflightArgs),
     /// Find which dependency changes between a good and a bad candidate break the build.
     Bisect(cli::bisect::BisectArgs),
     /// Watch the whole pipeline on a generated world, offline: crawl, index, solve, trial builds, export, bisect.
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Index(args) => cli::index::run(args, &cli.global),
         Command::Cache(args) => cli::cache::run(args, &cli.global),
         Command::Bisect(args) => cli::bisect::run(args, &cli.global),
+        Command::Preflight(args) => cli::preflight::run(args, &cli.global),
         Command::Demo(args) => cli::demo::run(args, &cli.global),
     };
     match result {

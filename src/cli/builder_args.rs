@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use sonic_lock::trial::builder::Builder;
 use sonic_lock::trial::command::CommandBuilder;
 use sonic_lock::trial::docker::{DockerBuilder, DockerConfig, Mount};
+use sonic_lock::trial::k8s::K8sBuilder;
 use sonic_lock::trial::sonic::{SonicBuilder, SonicConfig};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,6 +22,8 @@ pub enum BuilderKind {
     Sonic,
     /// Install each image's pins for real, as cached container layers (apt, then pip).
     Layers,
+    /// Run ARGV in a Job of --image on a Kubernetes cluster.
+    K8s,
 }
 
 /// Builder options, flattened into each building subcommand.
@@ -82,6 +85,9 @@ pub struct BuilderArgs {
     /// Options of the layers builder.
     #[command(flatten)]
     pub layers: super::layers_args::LayersArgs,
+    /// Kubernetes options (k8s builder).
+    #[command(flatten)]
+    pub k8s: super::k8s_args::K8sArgs,
     /// The build command (command and docker builders), after `--`.
     #[arg(last = true)]
     pub argv: Vec<String>,
@@ -155,8 +161,25 @@ impl BuilderArgs {
         if kind != BuilderKind::Layers {
             self.layers.refuse(&format!("{kind:?}").to_lowercase())?;
         }
+        if kind != BuilderKind::K8s
+            && let Some(name) = self.k8s.given()
+        {
+            bail!("{name} applies to --builder k8s only");
+        }
         let b: Box<dyn Builder> = match kind {
             BuilderKind::Layers => Box::new(self.layers.build(self)?),
+            BuilderKind::K8s => {
+                refuse(&docker_only[1..], "k8s")?;
+                refuse(&sonic_only, "k8s")?;
+                let image = self.image.clone().context("--builder k8s needs --image")?;
+                if self.argv.is_empty() {
+                    bail!("--builder k8s needs the build command after `--`");
+                }
+                let config = self
+                    .k8s
+                    .config(self.timeout, &self.env, &image, self.argv.clone())?;
+                Box::new(K8sBuilder::new(config).context("--builder k8s")?)
+            }
             BuilderKind::Command => {
                 refuse(&docker_only, "command")?;
                 refuse(&sonic_only, "command")?;

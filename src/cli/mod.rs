@@ -13,10 +13,12 @@ pub mod import;
 pub mod index;
 pub mod layers_args;
 pub mod platforms;
+pub mod preflight;
 
 use std::process::ExitCode;
 
 pub mod builder_args;
+pub mod k8s_args;
 pub mod lock;
 pub mod trial;
 

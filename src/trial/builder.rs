@@ -34,6 +34,19 @@ pub struct TrialResult {
     pub log: PathBuf,
     /// True when the builder killed the build at its wall-clock limit (reported as `Fail`).
     pub timed_out: bool,
+    /// Attempts lost to the machine rather than judged (a cluster node that
+    /// vanished under the build) and run again elsewhere; empty for local builders.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requeues: Vec<Requeue>,
+}
+
+/// One attempt of a trial lost to its machine and re-queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requeue {
+    /// Where the attempt ran (a cluster node name).
+    pub node: String,
+    /// Why it was lost (`node NotReady`, `pod evicted`, `DisruptionTarget: ...`).
+    pub reason: String,
 }
 
 /// Errors that stop a builder from judging at all (as opposed to a failed build).

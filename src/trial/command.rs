@@ -203,6 +203,7 @@ impl Run {
                 duration: self.duration,
                 log,
                 timed_out: true,
+                requeues: Vec::new(),
             },
             Ended::Exited(status) => {
                 let code = status.code();
@@ -212,6 +213,7 @@ impl Run {
                     duration: self.duration,
                     log,
                     timed_out: false,
+                    requeues: Vec::new(),
                 }
             }
         }

@@ -275,6 +275,7 @@ mod tests {
             duration: Duration::from_millis(1500),
             log: PathBuf::from("/tmp/x.log"),
             timed_out: false,
+            requeues: Vec::new(),
         }
     }
 

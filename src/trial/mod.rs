@@ -5,6 +5,8 @@ pub mod command;
 pub mod docker;
 pub mod journal;
 pub mod layers;
+
+pub mod k8s;
 pub mod learn;
 pub mod pool;
 pub mod search;

@@ -3,6 +3,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/k8s_emulator/mod.rs"]
+mod k8s_emulator;
 // Also included by the `learn` bench.
 mod universe;
 
@@ -11,6 +13,8 @@ mod docker;
 mod layers;
 // Also included by the `layers` bench.
 mod layers_world;
+
+mod k8s;
 mod learn;
 mod lock_cli;
 mod pipeline;

@@ -755,6 +755,7 @@ impl Builder for LayersBuilder {
             duration: started.elapsed(),
             log: input.log.clone(),
             timed_out,
+            requeues: Vec::new(),
         })
     }
 }
