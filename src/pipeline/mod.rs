@@ -247,6 +247,12 @@ impl<'s> Pipeline<'s> {
         on_stage: &dyn Fn(&str),
     ) -> Result<Output, PipelineError> {
         let mut indexed = self.index(crawled.manifest.clone(), cutoff, on_stage)?;
+        let dropped = sources::drop_gapped(&mut indexed.manifest, &indexed.report);
+        if dropped > 0 {
+            indexed.warnings.push(format!(
+                "{dropped} dependencies left out of the solve: their sources could not be read (recorded as gaps)"
+            ));
+        }
         on_stage("solving");
         let solved = self.solve(&mut indexed, &self.options.nogoods, previous)?;
         let mut candidate = solved.lock;

@@ -21,6 +21,34 @@ pub fn record(lock: &mut Lock, sources: &Sources, report: &IndexReport) {
     lock.normalize();
 }
 
+/// True when `m` is missing because a source could not be read at all (an
+/// unreachable host, a suite no source serves here, an added apt repository
+/// out of reach) rather than because nothing matched: such a miss is a gap.
+pub fn is_gap(m: &Missing) -> bool {
+    m.unreachable.is_some()
+        || m.reason.starts_with("no suite indexed for ")
+        || m.reason
+            .contains("apt sources this image adds could not be read")
+}
+
+/// Removes from `manifest` the dependencies that `report` could not resolve
+/// because their source is out of reach, so the images that declare them are
+/// solved without them; [`gaps`] and the index's source gaps record them in
+/// the lock. Returns how many were removed.
+pub fn drop_gapped(manifest: &mut crate::manifest::Manifest, report: &IndexReport) -> usize {
+    let gapped: BTreeSet<(Ecosystem, &str, &str)> = report
+        .missing
+        .iter()
+        .filter(|m| is_gap(m))
+        .map(|m| (m.ecosystem, m.name.as_str(), m.origin.as_str()))
+        .collect();
+    let before = manifest.dependencies.len();
+    manifest.dependencies.retain(|d| {
+        !gapped.contains(&(d.ecosystem, d.name.as_str(), d.origin.to_string().as_str()))
+    });
+    before - manifest.dependencies.len()
+}
+
 /// The sources the index read for `report`, each with its as-of rule and
 /// whether it answered.
 pub fn records(sources: &Sources, report: &IndexReport) -> Vec<SourceRecord> {
@@ -117,6 +145,7 @@ pub fn gaps(report: &IndexReport) -> Vec<Gap> {
         let why = match &m.unreachable {
             Some(host) => format!("{host} could not be reached from where this lock was made"),
             None if m.reason.starts_with("no suite indexed for ") => m.reason.clone(),
+            // Added apt repositories have gaps of their own (the index's source gaps).
             None => continue,
         };
         groups.entry((why, m.ecosystem)).or_default().push(m);

@@ -353,21 +353,50 @@ pub fn solve_manifest(
         rule.requirements = kept;
     }
     let (mut py_roots, mut notes) = python_roots(u, m)?;
+    // A Python name PyPI never had is a wheel the tree builds (swsssdk,
+    // sonic-py-common): SONiC builds it before the images that need it.
+    for (image, roots) in py_roots.iter_mut() {
+        roots.retain(|r| {
+            let known = r.alternatives.is_empty()
+                || r.alternatives
+                    .iter()
+                    .any(|a| !u.candidates_of(a.package).is_empty());
+            if !known {
+                notes.push(format!(
+                    "{image}: {} is in no index at the cutoff: taken as a wheel the tree builds",
+                    super::explain::requirement_text(u, r)
+                ));
+            }
+            known
+        });
+    }
     let parents: BTreeMap<String, String> = m
         .images
         .keys()
         .filter_map(|i| Some((i.clone(), parent_of(&m.images, i)?.to_string())))
         .collect();
-    // What pip installed in a parent stays installed in its children.
+    // What pip installed in a parent stays installed in its children, unless
+    // a nearer image asks for that package itself: its later `pip install`
+    // replaces the parent's version (docker-sonic-mgmt-framework pins
+    // setuptools 21.0.0 over docker-base-buster's 49.6.0).
     let own = py_roots.clone();
+    let names = |reqs: &[Requirement]| -> BTreeSet<crate::universe::PackageId> {
+        reqs.iter()
+            .flat_map(|r| r.alternatives.iter().map(|a| a.package))
+            .collect()
+    };
     for image in m.images.keys() {
+        let mut named = own.get(image).map(|r| names(r)).unwrap_or_default();
         let mut cur = image.as_str();
         while let Some(p) = parents.get(cur) {
             if let Some(r) = own.get(p) {
-                py_roots
-                    .entry(image.clone())
-                    .or_default()
-                    .extend(r.iter().cloned());
+                let inherited: Vec<Requirement> = r
+                    .iter()
+                    .filter(|q| !q.alternatives.iter().any(|a| named.contains(&a.package)))
+                    .cloned()
+                    .collect();
+                named.extend(names(r));
+                py_roots.entry(image.clone()).or_default().extend(inherited);
             }
             cur = p;
         }
