@@ -248,6 +248,8 @@ impl<'s> Pipeline<'s> {
     ) -> Result<Output, PipelineError> {
         let mut indexed = self.index(crawled.manifest.clone(), cutoff, on_stage)?;
         let dropped = sources::drop_gapped(&mut indexed.manifest, &indexed.report);
+        let tree_wheels = sources::drop_tree_wheels(&mut indexed.manifest, &indexed.report);
+        indexed.warnings.extend(tree_wheels);
         if dropped > 0 {
             indexed.warnings.push(format!(
                 "{dropped} dependencies left out of the solve: their sources could not be read (recorded as gaps)"

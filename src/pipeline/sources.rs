@@ -49,6 +49,39 @@ pub fn drop_gapped(manifest: &mut crate::manifest::Manifest, report: &IndexRepor
     before - manifest.dependencies.len()
 }
 
+/// Removes the Python dependencies PyPI answered "no such project" for: a
+/// name PyPI never had is a wheel the tree builds (swsssdk, sonic-py-common),
+/// built before the images that need it. Returns a note for each.
+pub fn drop_tree_wheels(
+    manifest: &mut crate::manifest::Manifest,
+    report: &IndexReport,
+) -> Vec<String> {
+    let unknown: BTreeSet<(&str, &str)> = report
+        .missing
+        .iter()
+        .filter(|m| {
+            m.ecosystem == Ecosystem::Py
+                && m.reason.contains("not found (HTTP 404)")
+                && m.reason.contains("PyPI project")
+        })
+        .map(|m| (m.name.as_str(), m.origin.as_str()))
+        .collect();
+    let mut notes = Vec::new();
+    manifest.dependencies.retain(|d| {
+        let origin = d.origin.to_string();
+        let tree =
+            d.ecosystem == Ecosystem::Py && unknown.contains(&(d.name.as_str(), origin.as_str()));
+        if tree {
+            notes.push(format!(
+                "{origin}: py {} is no PyPI project: taken as a wheel the tree builds",
+                d.name
+            ));
+        }
+        !tree
+    });
+    notes
+}
+
 /// The sources the index read for `report`, each with its as-of rule and
 /// whether it answered.
 pub fn records(sources: &Sources, report: &IndexReport) -> Vec<SourceRecord> {

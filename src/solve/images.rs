@@ -353,23 +353,6 @@ pub fn solve_manifest(
         rule.requirements = kept;
     }
     let (mut py_roots, mut notes) = python_roots(u, m)?;
-    // A Python name PyPI never had is a wheel the tree builds (swsssdk,
-    // sonic-py-common): SONiC builds it before the images that need it.
-    for (image, roots) in py_roots.iter_mut() {
-        roots.retain(|r| {
-            let known = r.alternatives.is_empty()
-                || r.alternatives
-                    .iter()
-                    .any(|a| !u.candidates_of(a.package).is_empty());
-            if !known {
-                notes.push(format!(
-                    "{image}: {} is in no index at the cutoff: taken as a wheel the tree builds",
-                    super::explain::requirement_text(u, r)
-                ));
-            }
-            known
-        });
-    }
     let parents: BTreeMap<String, String> = m
         .images
         .keys()
