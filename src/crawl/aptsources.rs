@@ -295,14 +295,7 @@ pub fn place(src: &AptSource, ctx: &Context) -> AptSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crawl::shell::{ShellState, scan};
-
-    fn run(text: &str) -> Sink {
-        let mut s = Sink::new("f");
-        let mut st = ShellState::default();
-        scan(text, 1, &mut st, &Context::default(), &mut s);
-        s
-    }
+    use crate::crawl::shell::tests::run;
 
     #[test]
     fn deb_lines_with_options() {

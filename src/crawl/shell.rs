@@ -941,10 +941,11 @@ fn pip(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn run(text: &str) -> Sink {
+    /// Scans `text` as the shell file `f` in a fresh state (shared by the crawl's tests).
+    pub(crate) fn run(text: &str) -> Sink {
         let mut s = Sink::new("f");
         let mut st = ShellState::default();
         scan(text, 1, &mut st, &Context::default(), &mut s);

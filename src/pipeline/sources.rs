@@ -133,21 +133,21 @@ pub fn records(sources: &Sources, report: &IndexReport) -> Vec<SourceRecord> {
             None,
         );
     }
-    let mut hosts: BTreeMap<(Ecosystem, String), ()> = BTreeMap::new();
+    let mut hosts: BTreeSet<(Ecosystem, String)> = BTreeSet::new();
     for p in &report.git {
-        hosts.insert((Ecosystem::Git, origin_of(&p.url)), ());
+        hosts.insert((Ecosystem::Git, origin_of(&p.url)));
     }
     for p in &report.web {
-        hosts.insert((Ecosystem::Web, origin_of(&p.url)), ());
+        hosts.insert((Ecosystem::Web, origin_of(&p.url)));
     }
     for m in &report.missing {
         if matches!(m.ecosystem, Ecosystem::Git | Ecosystem::Web)
             && let Some(h) = &m.unreachable
         {
-            hosts.insert((m.ecosystem, h.clone()), ());
+            hosts.insert((m.ecosystem, h.clone()));
         }
     }
-    for (eco, host) in hosts.into_keys() {
+    for (eco, host) in hosts {
         let as_of = match eco {
             Ecosystem::Git => "the declared branch's newest commit at or before the cutoff",
             _ => {
@@ -187,14 +187,13 @@ pub fn gaps(report: &IndexReport) -> Vec<Gap> {
     for ((why, eco), mut ms) in groups {
         ms.sort_by(|a, b| a.origin.cmp(&b.origin));
         let names: BTreeSet<&str> = ms.iter().map(|m| m.name.as_str()).collect();
-        let mut listed: Vec<&str> = names.iter().copied().take(NAMES_SHOWN).collect();
+        let listed: Vec<&str> = names.iter().copied().take(NAMES_SHOWN).collect();
         let more = names.len().saturating_sub(NAMES_SHOWN);
         let more = if more > 0 {
             format!(" and {more} more")
         } else {
             String::new()
         };
-        listed.dedup();
         out.push(Gap {
             origin: ms[0].origin.clone(),
             message: format!(
