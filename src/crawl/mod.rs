@@ -540,6 +540,17 @@ fn crawl_in_pool(
         diags.append(&mut s.diags);
     }
 
+    // A build dependency under a `<profile>` restriction holds or not by the
+    // profiles the dpkg-buildpackage run that reads its control activates.
+    if let Some(s) = &scope {
+        for d in &mut deps {
+            if let Some(active) = s.profiles.get(&d.origin.file) {
+                let list: Vec<&str> = active.iter().map(String::as_str).collect();
+                d.attrs.insert("build_profiles".to_string(), list.join(" "));
+            }
+        }
+    }
+
     // The images as SONiC builds them (FROM chains, built debs and wheels).
     let graph = scope.as_ref().map(|s| {
         let handles = t.open_all();

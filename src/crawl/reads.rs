@@ -14,7 +14,7 @@
 
 use super::shell;
 use super::text::normalize_path;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// How `slave.mk` builds a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,7 +39,7 @@ pub const BUILD_LISTS: [(&str, Build); 5] = [
 ];
 
 /// A file that something reads, found in the tree.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Read {
     /// Tree path of the file read.
     pub path: String,
@@ -47,6 +47,40 @@ pub struct Read {
     pub cwd: String,
     /// How it is read (`runs (x.sh:12)`, `read by dpkg-buildpackage`).
     pub why: String,
+    /// For a `debian/control` read by `dpkg-buildpackage`: the build profiles
+    /// that run activates (`-P`, `--build-profiles=`, `DEB_BUILD_PROFILES=`).
+    pub profiles: Option<BTreeSet<String>>,
+}
+
+/// The build profiles a `dpkg-buildpackage` run activates: `assignments` are
+/// the `VAR=value` words before the command, `args` its arguments.
+pub fn build_profiles(assignments: &[&str], args: &[&str]) -> BTreeSet<String> {
+    let mut lists: Vec<&str> = assignments
+        .iter()
+        .filter_map(|a| a.strip_prefix("DEB_BUILD_PROFILES="))
+        .collect();
+    let mut k = 0;
+    while k < args.len() {
+        let a = args[k];
+        if a == "-P" || a == "--build-profiles" {
+            if let Some(v) = args.get(k + 1) {
+                lists.push(v);
+            }
+            k += 1;
+        } else if let Some(v) = a
+            .strip_prefix("--build-profiles=")
+            .or_else(|| a.strip_prefix("-P"))
+        {
+            lists.push(v);
+        }
+        k += 1;
+    }
+    lists
+        .iter()
+        .flat_map(|l| l.trim_matches(['"', '\'']).split([',', ' ']))
+        .filter(|p| !p.is_empty() && !p.contains('$'))
+        .map(str::to_string)
+        .collect()
 }
 
 /// The files a target of kind `build` with source directory `src` reads first.
@@ -89,6 +123,9 @@ pub fn entry_files(build: Build, src: &str, exists: &dyn Fn(&str) -> bool) -> Ve
         .map(|(f, why)| (at(f), why))
         .filter(|(p, _)| exists(p))
         .map(|(path, why)| Read {
+            // slave.mk runs dpkg-buildpackage with no profile of its own.
+            profiles: (path.ends_with("debian/control") && build == Build::Dpkg)
+                .then(BTreeSet::new),
             path,
             cwd: src.clone(),
             why: format!("{why} {src}"),
@@ -155,6 +192,7 @@ pub fn references(
                     path: p,
                     cwd: dir.to_string(),
                     why: format!("included by {path}:{}", i + 1),
+                    ..Read::default()
                 });
             }
         }
@@ -198,6 +236,7 @@ fn includes(path: &str, text: &str, dir: &str, exists: &dyn Fn(&str) -> bool, ou
                     path: p,
                     cwd: dir.to_string(),
                     why: format!("included by {path}:{}", i + 1),
+                    ..Read::default()
                 });
             }
         }
@@ -226,6 +265,7 @@ fn requirement_literals(
                     path: p,
                     cwd: dir.to_string(),
                     why: format!("opened by {path}:{}", i + 1),
+                    ..Read::default()
                 });
             }
         }
@@ -289,11 +329,19 @@ impl Walk<'_> {
                 path: p,
                 cwd: here,
                 why: format!("{how} at {}:{line}", self.path),
+                ..Read::default()
             });
         }
     }
 
-    fn push_in(&mut self, dir: &str, files: &[&str], line: u32, how: &str) {
+    fn push_in(
+        &mut self,
+        dir: &str,
+        files: &[&str],
+        line: u32,
+        how: &str,
+        profiles: Option<&BTreeSet<String>>,
+    ) {
         for f in files {
             let w = if dir.is_empty() {
                 (*f).to_string()
@@ -304,10 +352,12 @@ impl Walk<'_> {
             if let Some(p) = resolve(&w, &here, self.dir, self.exists) {
                 let cwd = p.rfind('/').map_or("", |i| &p[..i]).to_string();
                 let cwd = cwd.strip_suffix("/debian").unwrap_or(&cwd).to_string();
+                let profiles = profiles.filter(|_| p.ends_with("debian/control")).cloned();
                 self.out.push(Read {
                     path: p,
                     cwd,
                     why: format!("{how} at {}:{line}", self.path),
+                    profiles,
                 });
             }
         }
@@ -370,18 +420,21 @@ impl Walk<'_> {
                 }
             }
             "dpkg-buildpackage" | "debuild" => {
+                let assignments: Vec<&str> = words[..i].iter().map(|w| w.text.as_str()).collect();
+                let profiles = build_profiles(&assignments, &rest);
                 self.push_in(
                     "",
                     &["debian/control", "debian/rules"],
                     line,
                     "read by dpkg-buildpackage",
+                    Some(&profiles),
                 );
             }
             "go" if rest
                 .first()
                 .is_some_and(|s| matches!(*s, "build" | "install" | "mod" | "test")) =>
             {
-                self.push_in("", &["go.mod"], line, "read by go");
+                self.push_in("", &["go.mod"], line, "read by go", None);
             }
             "make" => {
                 let mut k = 0;
@@ -389,7 +442,7 @@ impl Walk<'_> {
                     match rest[k] {
                         "-C" if k + 1 < rest.len() => {
                             let d = rest[k + 1].to_string();
-                            self.push_in(&d, &["Makefile"], line, "make -C");
+                            self.push_in(&d, &["Makefile"], line, "make -C", None);
                             k += 1;
                         }
                         "-f" if k + 1 < rest.len() => {
@@ -532,6 +585,40 @@ mod tests {
             ]
         );
         assert_eq!(r[0].cwd, "src/p/frr");
+    }
+
+    #[test]
+    fn dpkg_buildpackage_profiles_reach_the_control_it_reads() {
+        assert_eq!(
+            build_profiles(&["DEB_BUILD_PROFILES=nopython2"], &["-b", "-Pa,b", "-us"]),
+            ["a", "b", "nopython2"].map(String::from).into()
+        );
+        assert_eq!(
+            build_profiles(&[], &["--build-profiles=x", "-P", "y", "-P$(P)"]),
+            ["x", "y"].map(String::from).into()
+        );
+        let t = tree(&["s/frr/debian/control", "s/frr/debian/rules"]);
+        let mk = "all:
+	pushd ./frr
+ifeq ($(CROSS), y)
+	dpkg-buildpackage -b -Ppkg.frr.nortrlib -a$(ARCH) -Pcross,nocheck
+else
+	dpkg-buildpackage -b -Ppkg.frr.nortrlib
+endif
+";
+        let r = references("s/Makefile", mk, 1, "s", &t);
+        let control: Vec<_> = r
+            .iter()
+            .filter(|x| x.path == "s/frr/debian/control")
+            .map(|x| x.profiles.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(control.len(), 2);
+        assert!(control[0].contains("cross") && control[0].contains("pkg.frr.nortrlib"));
+        assert_eq!(control[1], ["pkg.frr.nortrlib".to_string()].into());
+        assert!(r.iter().all(|x| x.path.ends_with("control") || x.profiles.is_none()));
+        let plain = entry_files(Build::Dpkg, "s/frr", &t);
+        assert_eq!(plain[0].profiles, Some(BTreeSet::new()));
+        assert_eq!(plain[1].profiles, None);
     }
 
     #[test]

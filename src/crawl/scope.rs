@@ -58,6 +58,10 @@ pub struct Scope {
     pub entries: Vec<Entry>,
     /// Every file in scope after [`Scope::resolve`]: its contexts and its chain.
     pub files: BTreeMap<String, (BTreeSet<Context>, Provenance)>,
+    /// The build profiles active for each `debian/control` that
+    /// `dpkg-buildpackage` reads: those every run of it activates (a cross
+    /// build's `-Pcross,nocheck` beside the native run's `-Pa` leaves `a`).
+    pub profiles: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Something the build reads first, before following what it runs.
@@ -409,6 +413,7 @@ struct Pending {
     cwd: String,
     ctx: Context,
     chain: Vec<Link>,
+    profiles: Option<BTreeSet<String>>,
 }
 
 impl Scope {
@@ -436,6 +441,7 @@ impl Scope {
                 cwd: r.cwd,
                 ctx: ctx.clone(),
                 chain: c,
+                profiles: r.profiles,
             }
         };
         for e in &self.entries {
@@ -458,6 +464,7 @@ impl Scope {
                             path: f,
                             cwd: dir.clone(),
                             why: format!("docker build of {target}"),
+                            profiles: None,
                         };
                         queue.push_back(with(r, &chain, ctx));
                     }
@@ -474,6 +481,7 @@ impl Scope {
                             cwd: cwd.clone(),
                             ctx: ctx.clone(),
                             chain: chain.clone(),
+                            profiles: None,
                         });
                     }
                 }
@@ -495,6 +503,12 @@ impl Scope {
         }
         let mut seen: HashSet<(String, Context)> = HashSet::new();
         while let Some(p) = queue.pop_front() {
+            if let Some(active) = &p.profiles {
+                self.profiles
+                    .entry(p.path.clone())
+                    .and_modify(|have| have.retain(|x| active.contains(x)))
+                    .or_insert_with(|| active.clone());
+            }
             if !seen.insert((p.path.clone(), p.ctx.clone())) {
                 continue;
             }
@@ -530,6 +544,7 @@ impl Scope {
                         path: f,
                         cwd: dir.clone(),
                         why: format!("FROM of {}:{line}", p.path),
+                        profiles: None,
                     };
                     queue.push_back(with(r, &p.chain, &ctx));
                 }

@@ -325,11 +325,104 @@ pub fn expand_vars(s: &str, vars: &HashMap<String, String>) -> String {
     out
 }
 
-/// Scans shell text and records every dependency its commands declare.
+/// Scans shell text and records every dependency its commands declare. A
+/// branch of `if`/`elif`/`else` whose test is decided by known variables
+/// (`if [[ $CONFIGURED_ARCH == armhf ]]`) and does not hold is skipped; an
+/// undecidable test keeps every branch.
 pub fn scan(text: &str, line: u32, st: &mut ShellState, ctx: &Context, sink: &mut Sink) {
+    let mut branches = Branches::default();
     for cmd in commands(text, line, &st.vars) {
-        command(&cmd, st, ctx, sink);
+        if let Some(rest) = branches.step(&cmd, &st.vars) {
+            command(rest, st, ctx, sink);
+        }
     }
+}
+
+/// One open `if ... fi`.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    /// Whether the current branch can run.
+    active: bool,
+    /// Whether an earlier branch is known to hold (so later ones cannot run).
+    decided: bool,
+}
+
+/// The `if`/`elif`/`else`/`fi` nesting of a shell file.
+#[derive(Debug, Default)]
+struct Branches {
+    frames: Vec<Frame>,
+}
+
+impl Branches {
+    fn running(&self) -> bool {
+        self.frames.iter().all(|f| f.active)
+    }
+
+    /// Follows the keywords of `cmd`; returns the command to handle, if it can run.
+    fn step<'w>(
+        &mut self,
+        cmd: &'w [Word],
+        vars: &HashMap<String, String>,
+    ) -> Option<&'w [Word]> {
+        let first = cmd.first()?.text.as_str();
+        match first {
+            "if" => {
+                let holds = test_holds(&cmd[1..], vars);
+                self.frames.push(Frame {
+                    active: holds != Some(false),
+                    decided: holds == Some(true),
+                });
+                None
+            }
+            "elif" => {
+                let holds = test_holds(&cmd[1..], vars);
+                if let Some(f) = self.frames.last_mut() {
+                    f.active = !f.decided && holds != Some(false);
+                    f.decided |= holds == Some(true);
+                }
+                None
+            }
+            "else" => {
+                if let Some(f) = self.frames.last_mut() {
+                    f.active = !f.decided;
+                }
+                self.running().then_some(&cmd[1..]).filter(|r| !r.is_empty())
+            }
+            "fi" => {
+                self.frames.pop();
+                None
+            }
+            _ => self.running().then_some(cmd),
+        }
+    }
+}
+
+/// Whether a test command (`[[ a == b ]]`, `[ a != b ]`, `test a = b`, with
+/// `!`) holds, when both sides are known text; `None` when it cannot be told.
+fn test_holds(words: &[Word], vars: &HashMap<String, String>) -> Option<bool> {
+    let mut w: Vec<String> = words.iter().map(|x| expand_vars(&x.text, vars)).collect();
+    let negate = w.first().is_some_and(|x| x == "!");
+    if negate {
+        w.remove(0);
+    }
+    let inner: &[String] = match w.first().map(String::as_str) {
+        Some("[[") if w.last().map(String::as_str) == Some("]]") => &w[1..w.len() - 1],
+        Some("[") if w.last().map(String::as_str) == Some("]") => &w[1..w.len() - 1],
+        Some("test") => &w[1..],
+        _ => return None,
+    };
+    let [a, op, b] = inner else { return None };
+    let known = |s: &str| !s.contains(['$', '`', '*', '?', '[']);
+    if !known(a) || !known(b) {
+        return None;
+    }
+    let same = a == b;
+    let holds = match op.as_str() {
+        "==" | "=" => same,
+        "!=" => !same,
+        _ => return None,
+    };
+    Some(holds != negate)
 }
 
 fn basename(s: &str) -> &str {
@@ -968,6 +1061,17 @@ pub(crate) mod tests {
             s.deps[2].attrs.get("action").map(String::as_str),
             Some("remove")
         );
+    }
+
+    #[test]
+    fn branches_decided_by_known_variables() {
+        let mut s = Sink::new("f");
+        let mut st = ShellState::default();
+        st.vars.insert("CONFIGURED_ARCH".into(), "amd64".into());
+        let text = "if [[ $CONFIGURED_ARCH == armhf ]]; then\n  pip3 install cryptography==3.3.1\nelif [ \"$CONFIGURED_ARCH\" = amd64 ]; then\n  pip3 install onamd64\nelse\n  pip3 install never\nfi\nif [ $UNKNOWN != y ]; then pip3 install maybe; else pip3 install maybe2; fi\nif ! test $CONFIGURED_ARCH = armhf\nthen\n  if [[ x == y ]]; then pip3 install nested; fi\n  pip3 install notarm\nfi\npip3 install after\n";
+        scan(text, 1, &mut st, &Context::default(), &mut s);
+        let got: Vec<_> = s.deps.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(got, ["onamd64", "maybe", "maybe2", "notarm", "after"]);
     }
 
     #[test]

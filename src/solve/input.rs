@@ -185,10 +185,15 @@ pub fn build_rules(
         {
             continue;
         }
-        if let Some(f) = d.attrs.get("profiles")
-            && !profiles_hold(f, profiles)
-        {
-            continue;
+        if let Some(f) = d.attrs.get("profiles") {
+            // The crawler records what the build that reads this control activates.
+            let mut active: Vec<&str> = profiles.to_vec();
+            if let Some(own) = d.attrs.get("build_profiles") {
+                active.extend(own.split_whitespace());
+            }
+            if !profiles_hold(f, &active) {
+                continue;
+            }
         }
         let name = d.name.split(':').next().unwrap_or(&d.name);
         debian::check_name(name).map_err(|e| UniverseError::Parse {

@@ -211,6 +211,13 @@ fn platform_scope_finds_every_kind_with_origins() {
     assert_eq!(dh.constraint, Constraint::Range(">= 9.0.0".into()));
     assert_eq!(dh.origin.file, "src/foo/debian/control");
     assert_eq!(one(m, Ecosystem::Deb, "libbar-dev").origin.line, 4);
+    // `dpkg-buildpackage -Ppkg.foo.nortr` in src/foo/Makefile: the profile is the control's.
+    let rtr = one(m, Ecosystem::Deb, "librtr-dev");
+    assert_eq!(
+        rtr.attrs.get("build_profiles").map(String::as_str),
+        Some("pkg.foo.nortr")
+    );
+    assert!(rtr.attrs["profiles"].contains("pkg.foo.nortr"));
     assert!(one(m, Ecosystem::Py, "click").pinned);
     assert_eq!(one(m, Ecosystem::Py, "natsort").origin.line, 6);
     assert!(one(m, Ecosystem::Py, "pyyaml").pinned);

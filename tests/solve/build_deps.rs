@@ -87,6 +87,11 @@ fn manifest(dir: &Path, debhelper: &str) -> PathBuf {
             // A test dependency that only the `check` profile enables: left out.
             bd("python3-pytest", serde_json::json!({ "kind": "none" }), 7,
                serde_json::json!({ "profiles": "[[Enabled(\"check\")]]" })),
+            // Left out by the profile the Makefile's `dpkg-buildpackage -Ppkg.x.nortrlib`
+            // activates (no index has it: kept, it would stop the solve).
+            bd("librtr-dev", serde_json::json!({ "kind": "range", "value": ">= 0.8.0~" }), 9,
+               serde_json::json!({ "profiles": "[[Disabled(\"pkg.x.nortrlib\")]]",
+                                   "build_profiles": "pkg.x.nortrlib" })),
         ],
         "diagnostics": []
     });
@@ -136,6 +141,7 @@ fn build_depends_are_solved_on_top_of_the_slave_and_pinned_in_it() {
     assert_eq!(picks["libbar-dev"], "2.0", "{doc}");
     assert!(picks.get("libfoo-dev").is_none(), "{doc}");
     assert!(picks.get("python3-pytest").is_none(), "{doc}");
+    assert!(picks.get("librtr-dev").is_none(), "{doc}");
     // `why` finds a build dependency through the control file that asks for it.
     let (code, stdout, stderr) = run(&[
         "why",
