@@ -298,6 +298,22 @@ fn manifest_candidate(
             }
         }
     }
+    // `setup.py test` fetches a target's test requirements into its own
+    // `.eggs`: SONiC's version files do not pin them, so neither does the lock.
+    for t in &solved.tests {
+        match &t.outcome {
+            Ok(_) => notes.push(format!(
+                "{}: the {} test requirements of {} install on top of it (fetched by `setup.py test` into the package's .eggs; not pinned)",
+                t.image, t.requirements, t.target
+            )),
+            Err(unsat) => notes.push(format!(
+                "{}: the test requirements of {} cannot be installed on top of it; its `setup.py test` will fail:\n{}",
+                t.image,
+                t.target,
+                unsat.explain()
+            )),
+        }
+    }
     for (image, mods) in &solved.go {
         let (pins, n) = candidate::go_pins(image, mods);
         notes.extend(n);

@@ -209,7 +209,10 @@ pub fn python_roots(
                     .collect()
             })
             .unwrap_or_default();
-        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        let mut image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        if let (Some("test"), Some(target)) = (attr("scope"), attr("tests-run")) {
+            image = tests_key(&image, target);
+        }
         let r = super::python::root(
             u,
             &domain,
@@ -221,6 +224,32 @@ pub fn python_roots(
         out.entry(image).or_default().push(r);
     }
     Ok((out, notes))
+}
+
+/// The key of a target's test requirements among the Python roots: `setup.py
+/// test` fetches `tests_require` into the package's own `.eggs`, one target at
+/// a time, so they are solved per target on top of the slave, not in it.
+fn tests_key(image: &str, target: &str) -> String {
+    format!("{image}\ttests of {target}")
+}
+
+/// The slave and the target of a [`tests_key`].
+fn split_tests_key(key: &str) -> Option<(&str, &str)> {
+    let (image, rest) = key.split_once('\t')?;
+    Some((image, rest.strip_prefix("tests of ")?))
+}
+
+/// One target's test requirements, solved on top of the slave that builds it.
+#[derive(Debug)]
+pub struct TestsSolve {
+    /// The slave image.
+    pub image: String,
+    /// The wheel target whose `setup.py test` runs.
+    pub target: String,
+    /// How many requirements `tests_require` names.
+    pub requirements: usize,
+    /// The set pip would see, or why there is none.
+    pub outcome: Result<PyOutcome, Unsat>,
 }
 
 /// One main module's Go build list.
@@ -243,6 +272,8 @@ pub struct ManifestSolve {
     pub deb: ImageResults,
     /// Per image with pip declarations, the Python outcome or why there is none.
     pub py: BTreeMap<String, Result<PyOutcome, Unsat>>,
+    /// Per tested wheel target, its `tests_require` on top of its slave.
+    pub tests: Vec<TestsSolve>,
     /// Per image, the Go main modules built in it.
     pub go: BTreeMap<String, Vec<GoModule>>,
     /// Notes for the reader (declarations not solved, metadata not read, ...).
@@ -353,6 +384,16 @@ pub fn solve_manifest(
         rule.requirements = kept;
     }
     let (mut py_roots, mut notes) = python_roots(u, m)?;
+    let test_roots: Vec<(String, Vec<Requirement>)> = {
+        let keys: Vec<String> = py_roots
+            .keys()
+            .filter(|k| split_tests_key(k).is_some())
+            .cloned()
+            .collect();
+        keys.into_iter()
+            .filter_map(|k| py_roots.remove(&k).map(|r| (k, r)))
+            .collect()
+    };
     let parents: BTreeMap<String, String> = m
         .images
         .keys()
@@ -443,6 +484,7 @@ pub fn solve_manifest(
     let mut out = ManifestSolve {
         deb,
         py: BTreeMap::new(),
+        tests: Vec::new(),
         go,
         notes,
         py_metadata_reads: 0,
@@ -464,6 +506,22 @@ pub fn solve_manifest(
                 .extend(o.notes.iter().map(|n| format!("{image}: {n}")));
         }
         out.py.insert(image, outcome);
+    }
+    for (key, reqs) in test_roots {
+        let Some((image, target)) = split_tests_key(&key) else {
+            continue;
+        };
+        let debian: Vec<DebianDist> = out.debian_dists(u, image);
+        let mut roots = out.py_roots.get(image).cloned().unwrap_or_default();
+        let requirements = reqs.len();
+        roots.extend(reqs);
+        let outcome = resolver.solve_image(u, &roots, &debian, opts.nogoods)?;
+        out.tests.push(TestsSolve {
+            image: image.to_string(),
+            target: target.to_string(),
+            requirements,
+            outcome,
+        });
     }
     out.py_metadata_reads = resolver.reads;
     Ok(out)
@@ -630,6 +688,89 @@ mod tests {
         let (roots, notes) = python_roots(&mut u, &bad).unwrap();
         assert!(roots.is_empty());
         assert!(notes[0].starts_with("d/Dockerfile:9:"), "{notes:?}");
+    }
+
+    #[test]
+    fn test_requirements_are_solved_per_target_not_in_the_slave() {
+        let env = super::super::python::env_for_domain("py3").unwrap();
+        let mut u = Universe::new();
+        for v in ["5.2.3", "6.2.2"] {
+            crate::universe::python::add_distribution(
+                &mut u,
+                &env,
+                "deepdiff",
+                v,
+                &[],
+                None,
+                &[],
+                Default::default(),
+            )
+            .unwrap();
+        }
+        crate::universe::python::add_distribution(
+            &mut u,
+            &env,
+            "wheel",
+            "0.38.1",
+            &[],
+            None,
+            &[],
+            Default::default(),
+        )
+        .unwrap();
+        let slave = |name: &str, c: Constraint, file: &str, target: Option<&str>| {
+            let mut d = dep(Ecosystem::Py, name, c, file, 9);
+            d.context.image = Some("sonic-slave-bullseye".into());
+            if let Some(t) = target {
+                d.attrs.insert("scope".into(), "test".into());
+                d.attrs.insert("tests-run".into(), t.into());
+            }
+            d
+        };
+        let m = manifest(vec![
+            slave("wheel", Constraint::None, "sonic-slave-bullseye/Dockerfile.j2", None),
+            slave(
+                "deepdiff",
+                Constraint::Exact("5.2.3".into()),
+                "src/a/setup.py",
+                Some("a-1.0-py3-none-any.whl"),
+            ),
+            slave(
+                "deepdiff",
+                Constraint::Exact("6.2.2".into()),
+                "src/b/setup.py",
+                Some("b-1.0-py3-none-any.whl"),
+            ),
+        ]);
+        let opts = ManifestOptions {
+            default_domain: "bullseye/amd64".into(),
+            base: vec![],
+            nogoods: &[],
+            reference: None,
+            source: None,
+        };
+        let out = solve_manifest(&mut u, &m, &opts).unwrap();
+        let picks = |o: &Result<PyOutcome, Unsat>| -> Vec<(String, String)> {
+            let o = o.as_ref().unwrap();
+            o.picks
+                .iter()
+                .map(|(k, v)| (k.name.clone(), v.clone()))
+                .collect()
+        };
+        assert_eq!(
+            picks(&out.py["sonic-slave-bullseye"]),
+            [("wheel".to_string(), "0.38.1".to_string())]
+        );
+        let tests: Vec<(&str, Vec<(String, String)>)> = out
+            .tests
+            .iter()
+            .map(|t| (t.target.as_str(), picks(&t.outcome)))
+            .collect();
+        assert_eq!(tests.len(), 2);
+        assert_eq!(tests[0].0, "a-1.0-py3-none-any.whl");
+        assert!(tests[0].1.contains(&("deepdiff".into(), "5.2.3".into())));
+        assert!(tests[0].1.contains(&("wheel".into(), "0.38.1".into())));
+        assert!(tests[1].1.contains(&("deepdiff".into(), "6.2.2".into())));
     }
 
     #[test]
