@@ -325,7 +325,7 @@ pub fn parse_file(
                 ))
             })?;
         }
-        if ctype == "mirror" {
+        if ctype == "mirror" && !is_mirror_release(&key, &value) {
             let archive = Archive {
                 name: key.clone(),
                 snapshot: value.clone(),
@@ -542,6 +542,10 @@ pub fn tree_to_lock(tree: &VersionTree) -> Lock {
                     "git" => (Ecosystem::Git, None),
                     "web" => (Ecosystem::Web, None),
                     "docker" => (Ecosystem::Docker, None),
+                    // A mirror without snapshots is recorded by its Release
+                    // date: it names what the build saw, not an archive apt
+                    // can be pointed at again, so it is no lock archive.
+                    _ if is_mirror_release(k, v) => continue,
                     _ => {
                         lock.archives.push(Archive {
                             name: k.clone(),
@@ -580,6 +584,27 @@ pub fn tree_to_lock(tree: &VersionTree) -> Lock {
 }
 
 /// `20230919T000224Z` → `2023-09-19T00:02:24Z`.
+/// A `versions-mirror` line of a mirror without snapshots: its Release file's
+/// path with `/` as `_` (`download.docker.com_linux_debian_dists_bullseye`),
+/// then the Release `Date` (`2023-10-18T15:15:34Z`).
+fn is_mirror_release(key: &str, value: &str) -> bool {
+    let b = value.as_bytes();
+    let date = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'Z'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 4 | 7 | 10 | 13 | 16 | 19) || c.is_ascii_digit());
+    date && key.contains("_dists_")
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-'))
+}
+
 fn snapshot_to_rfc3339(ts: &str) -> Option<String> {
     let b = ts.as_bytes();
     if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {

@@ -264,4 +264,29 @@ fn import_errors_name_the_input_not_the_lock() {
             "{t}"
         );
     }
+    // A mirror without snapshots is recorded by its Release date (SONiC 202305
+    // writes these): read, and not taken for an archive apt can be sent to.
+    for bad in [
+        "download.docker.com_linux_debian_dists_bullseye==2023-10-18",
+        "download.docker.com/linux==2023-10-18T15:15:34Z",
+    ] {
+        std::fs::write(
+            dir.path().join("tree/default/versions-mirror"),
+            format!("debian==20231021T000212Z\n{bad}\n"),
+        )
+        .unwrap();
+        let o = run(&["import", "--sonic-versions", root]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    }
+    std::fs::write(
+        dir.path().join("tree/default/versions-mirror"),
+        "debian==20231021T000212Z\ndeb.nodesource.com_node%5f14.x_dists_bullseye==2023-02-17T00:35:28Z\ndownload.docker.com_linux_debian_dists_bullseye==2023-10-18T15:15:34Z\n",
+    )
+    .unwrap();
+    let lock = dir.path().join("m.lock");
+    let o = run(&["import", "--sonic-versions", root, "-o", lock.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let lock = sonic_lock::lock::Lock::read(&lock).unwrap();
+    let names: Vec<&str> = lock.archives.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["debian"]);
 }
