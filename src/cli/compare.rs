@@ -4,7 +4,7 @@
 use super::{Global, Status, print_json};
 use anyhow::Context as _;
 use sonic_lock::lock::Lock;
-use sonic_lock::lock::compare::{Comparison, compare_trees};
+use sonic_lock::lock::compare::{Comparison, ModuleScope, compare_trees};
 use sonic_lock::lock::sonic_versions::{self, VersionTree};
 use sonic_lock::lock::split::{self, SplitOptions};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,10 @@ pub struct CompareArgs {
     /// List every difference (name and versions), not only the counts.
     #[arg(long)]
     pub differences: bool,
+    /// Compare only the modules ours has (what our platform builds), not every
+    /// docker a release branch records for all platforms.
+    #[arg(long)]
+    pub only_ours: bool,
 }
 
 fn load(path: &Path, arch: &str) -> anyhow::Result<VersionTree> {
@@ -113,7 +117,12 @@ fn print_human(c: &Comparison, differences: bool) {
 pub fn run(args: CompareArgs, global: &Global) -> anyhow::Result<Status> {
     let recorded = load(&args.recorded, &args.arch)?;
     let ours = load(&args.ours, &args.arch)?;
-    let c = compare_trees(&recorded, &ours, &args.arch);
+    let scope = if args.only_ours {
+        ModuleScope::Ours
+    } else {
+        ModuleScope::Both
+    };
+    let c = compare_trees(&recorded, &ours, &args.arch, scope);
     if global.json {
         print_json(&serde_json::json!({
             "arch": c.arch,

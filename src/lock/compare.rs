@@ -4,7 +4,7 @@
 //! `host-image`), not the files, since one pin can sit in different files of
 //! two trees and mean the same build.
 
-use super::sonic_versions::{ALL, DEFAULT_MODULE, VersionTree, effective};
+use super::sonic_versions::{ALL, DEFAULT_MODULE, DEFAULT_OVERWRITE, VersionTree, effective};
 use super::split::module_dists;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -113,18 +113,50 @@ fn names(pins: Option<&BTreeMap<String, String>>, ctype: &str) -> BTreeMap<Strin
         .collect()
 }
 
-/// Compares the effective sets of every module (but `default`) of either tree, on every dist
-/// either names for it, for `arch`.
-pub fn compare_trees(recorded: &VersionTree, ours: &VersionTree, arch: &str) -> Comparison {
+/// The module name of the rows that compare what every module shares.
+pub const ALL_MODULES: &str = "(all modules)";
+
+/// Which modules get rows of their own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ModuleScope {
+    /// Every module of either tree.
+    #[default]
+    Both,
+    /// Only the modules our tree has (what our platform builds): a release
+    /// branch records every platform's dockers.
+    Ours,
+}
+
+/// Compares the effective sets of every module (but `default`) of either tree
+/// (or of ours only), on every dist either names for it, for `arch`. Debian and
+/// Python sets are per module; web, git, docker and mirror pins, which
+/// `default` gives every module, are compared once over the union of all
+/// modules' effective sets (module [`ALL_MODULES`]).
+pub fn compare_trees(
+    recorded: &VersionTree,
+    ours: &VersionTree,
+    arch: &str,
+    scope: ModuleScope,
+) -> Comparison {
     // `default` is no image: it is compared through every module that inherits it.
-    let modules: BTreeSet<&String> = recorded
-        .modules
-        .keys()
-        .chain(ours.modules.keys())
+    let modules: BTreeSet<&String> = match scope {
+        ModuleScope::Both => recorded.modules.keys().chain(ours.modules.keys()).collect(),
+        ModuleScope::Ours => ours.modules.keys().collect(),
+    };
+    let modules: BTreeSet<&String> = modules
+        .into_iter()
         .filter(|m| *m != DEFAULT_MODULE)
         .collect();
+    let per_module = |c: &str| DEFAULT_OVERWRITE.contains(&c);
     let mut rows = Vec::new();
-    for m in modules {
+    // Shared kinds: (ctype) -> union of names over modules, for each tree.
+    type Union = BTreeMap<String, BTreeMap<String, String>>;
+    let (mut shared_r, mut shared_o): (Union, Union) = Default::default();
+    for m in modules
+        .iter()
+        .copied()
+        .chain(std::iter::once(&DEFAULT_MODULE.to_string()))
+    {
         let mut dists: BTreeSet<String> = module_dists(recorded, m).into_iter().collect();
         dists.extend(module_dists(ours, m));
         if dists.len() > 1 {
@@ -137,32 +169,64 @@ pub fn compare_trees(recorded: &VersionTree, ours: &VersionTree, arch: &str) -> 
             for ctype in ctypes {
                 let rp = names(r.get(ctype), ctype);
                 let op = names(o.get(ctype), ctype);
-                let mut row = KindRow {
-                    module: m.clone(),
-                    kind: kind_name(ctype, dist, dists.len()),
-                    ctype: ctype.clone(),
-                    ..KindRow::default()
-                };
-                for (name, rv) in &rp {
-                    match op.get(name) {
-                        Some(ov) if ov == rv => row.exact += 1,
-                        Some(ov) => row
-                            .other_version
-                            .push((name.clone(), rv.clone(), ov.clone())),
-                        None => row.missing.push((name.clone(), rv.clone())),
-                    }
+                if !per_module(ctype) {
+                    shared_r.entry(ctype.clone()).or_default().extend(rp);
+                    shared_o.entry(ctype.clone()).or_default().extend(op);
+                    continue;
                 }
-                for (name, ov) in &op {
-                    if !rp.contains_key(name) {
-                        row.extra.push((name.clone(), ov.clone()));
-                    }
+                if m == DEFAULT_MODULE {
+                    continue;
                 }
-                rows.push(row);
+                rows.push(row(
+                    m,
+                    &kind_name(ctype, dist, dists.len()),
+                    ctype,
+                    &rp,
+                    &op,
+                ));
             }
         }
+    }
+    let ctypes: BTreeSet<&String> = shared_r.keys().chain(shared_o.keys()).collect();
+    let empty = BTreeMap::new();
+    for ctype in ctypes {
+        let rp = shared_r.get(ctype).unwrap_or(&empty);
+        let op = shared_o.get(ctype).unwrap_or(&empty);
+        rows.push(row(ALL_MODULES, &kind_name(ctype, ALL, 1), ctype, rp, op));
     }
     Comparison {
         arch: arch.to_string(),
         rows,
     }
+}
+
+/// One module and kind: recorded `rp` against ours `op`.
+fn row(
+    module: &str,
+    kind: &str,
+    ctype: &str,
+    rp: &BTreeMap<String, String>,
+    op: &BTreeMap<String, String>,
+) -> KindRow {
+    let mut row = KindRow {
+        module: module.to_string(),
+        kind: kind.to_string(),
+        ctype: ctype.to_string(),
+        ..KindRow::default()
+    };
+    for (name, rv) in rp {
+        match op.get(name) {
+            Some(ov) if ov == rv => row.exact += 1,
+            Some(ov) => row
+                .other_version
+                .push((name.clone(), rv.clone(), ov.clone())),
+            None => row.missing.push((name.clone(), rv.clone())),
+        }
+    }
+    for (name, ov) in op {
+        if !rp.contains_key(name) {
+            row.extra.push((name.clone(), ov.clone()));
+        }
+    }
+    row
 }

@@ -728,7 +728,12 @@ mod tests {
             d
         };
         let m = manifest(vec![
-            slave("wheel", Constraint::None, "sonic-slave-bullseye/Dockerfile.j2", None),
+            slave(
+                "wheel",
+                Constraint::None,
+                "sonic-slave-bullseye/Dockerfile.j2",
+                None,
+            ),
             slave(
                 "deepdiff",
                 Constraint::Exact("5.2.3".into()),

@@ -284,7 +284,13 @@ fn import_errors_name_the_input_not_the_lock() {
     )
     .unwrap();
     let lock = dir.path().join("m.lock");
-    let o = run(&["import", "--sonic-versions", root, "-o", lock.to_str().unwrap()]);
+    let o = run(&[
+        "import",
+        "--sonic-versions",
+        root,
+        "-o",
+        lock.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let lock = sonic_lock::lock::Lock::read(&lock).unwrap();
     let names: Vec<&str> = lock.archives.iter().map(|a| a.name.as_str()).collect();

@@ -3,7 +3,7 @@
 //! locks built in code.
 
 use crate::common::run;
-use sonic_lock::lock::compare::compare_trees;
+use sonic_lock::lock::compare::{ALL_MODULES, ModuleScope, compare_trees};
 use sonic_lock::lock::sonic_versions::{VersionTree, effective, read_tree};
 use sonic_lock::lock::split::{ImageGraph, SplitError, SplitOptions, lock_effective, split_tree};
 use sonic_lock::lock::{Lock, Pin};
@@ -448,7 +448,7 @@ fn compare_versions_counts_per_module_and_kind_through_effective_sets() {
     );
     let (r, _) = read_tree(&rec).unwrap();
     let (o, _) = read_tree(&ours).unwrap();
-    let c = compare_trees(&r, &o, "amd64");
+    let c = compare_trees(&r, &o, "amd64", ModuleScope::Both);
     let row = |m: &str, k: &str| {
         c.rows
             .iter()
@@ -460,7 +460,13 @@ fn compare_versions_counts_per_module_and_kind_through_effective_sets() {
     assert_eq!(d.other_version, [("bb".into(), "1".into(), "2".into())]);
     assert_eq!(d.missing, [("cc".into(), "1".into())]);
     assert_eq!(d.extra, [("dd".into(), "1".into())]);
-    assert!(!row("docker-a", "versions-web").differs());
+    // Web pins are compared once, over what every module gets.
+    assert!(!row(ALL_MODULES, "versions-web").differs());
+    assert!(
+        c.rows
+            .iter()
+            .all(|r| r.module == ALL_MODULES || r.ctype != "web")
+    );
     assert_eq!(row("docker-a", "versions-py3").exact, 2);
     let t = c.totals();
     assert_eq!(t["deb"].recorded(), 3);
@@ -493,4 +499,46 @@ fn compare_versions_counts_per_module_and_kind_through_effective_sets() {
     assert_eq!(v["totals"]["all"]["differing_rows"], 0);
     assert_eq!(v["arch"], "amd64");
     assert!(v["rows"].as_array().unwrap().len() >= 3);
+}
+
+#[test]
+fn compare_versions_only_ours_leaves_out_other_platforms_dockers() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("recorded");
+    let ours = dir.path().join("ours");
+    write_tree(
+        &rec,
+        &[
+            (
+                "default/versions-git",
+                "https://x/a.git==0123456789abcdef0123456789abcdef01234567",
+            ),
+            ("dockers/docker-a/versions-deb-bullseye", "aa==1"),
+            (
+                "dockers/docker-syncd-other/versions-deb-bullseye",
+                "vendor==1",
+            ),
+        ],
+    );
+    write_tree(
+        &ours,
+        &[("dockers/docker-a/versions-deb-bullseye", "aa==1")],
+    );
+    let (r, _) = read_tree(&rec).unwrap();
+    let (o, _) = read_tree(&ours).unwrap();
+    let modules = |s| -> Vec<String> {
+        compare_trees(&r, &o, "amd64", s)
+            .rows
+            .into_iter()
+            .map(|r| r.module)
+            .collect()
+    };
+    assert_eq!(
+        modules(ModuleScope::Both),
+        ["docker-a", "docker-syncd-other", ALL_MODULES]
+    );
+    assert_eq!(modules(ModuleScope::Ours), ["docker-a", ALL_MODULES]);
+    let c = compare_trees(&r, &o, "amd64", ModuleScope::Ours);
+    assert_eq!(c.totals()["git"].missing, 1);
+    assert_eq!(c.totals()["deb"].exact, 1);
 }
