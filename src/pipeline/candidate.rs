@@ -300,12 +300,14 @@ fn manifest_candidate(
     }
     // `setup.py test` fetches a target's test requirements into its own
     // `.eggs`: SONiC's version files do not pin them, so neither does the lock.
+    let mut tested: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for t in &solved.tests {
         match &t.outcome {
-            Ok(_) => notes.push(format!(
-                "{}: the {} test requirements of {} install on top of it (fetched by `setup.py test` into the package's .eggs; not pinned)",
-                t.image, t.requirements, t.target
-            )),
+            Ok(_) => {
+                let e = tested.entry(t.image.as_str()).or_default();
+                e.0 += 1;
+                e.1 += t.requirements;
+            }
             Err(unsat) => notes.push(format!(
                 "{}: the test requirements of {} cannot be installed on top of it; its `setup.py test` will fail:\n{}",
                 t.image,
@@ -313,6 +315,11 @@ fn manifest_candidate(
                 unsat.explain()
             )),
         }
+    }
+    for (image, (targets, reqs)) in tested {
+        notes.push(format!(
+            "{image}: the test requirements of {targets} targets ({reqs} in all) install on top of it (fetched by `setup.py test` into each package's .eggs; not pinned)"
+        ));
     }
     for (image, mods) in &solved.go {
         let (pins, n) = candidate::go_pins(image, mods);
