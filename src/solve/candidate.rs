@@ -57,7 +57,9 @@ pub fn deb_pins(
         let Some(c) = u.lookup(key).and_then(|p| u.find_version(p, version)) else {
             continue;
         };
-        for r in &u.candidate(c).depends {
+        // A Recommends apt followed drags its package along as a Depends does.
+        let cand = u.candidate(c);
+        for r in cand.depends.iter().chain(&cand.meta.recommends) {
             for alt in &r.alternatives {
                 let target = u.key(alt.package);
                 if target.name != key.name && picks.contains_key(target) {

@@ -82,6 +82,19 @@ pub fn per_suite_transactions(
     manifest: &Manifest,
     default_domain: &str,
 ) -> Result<BTreeMap<String, Vec<Vec<Requirement>>>, UniverseError> {
+    Ok(per_suite_transactions_flagged(u, manifest, default_domain)?
+        .into_iter()
+        .map(|(img, txs)| (img, txs.into_iter().map(|(t, _)| t).collect()))
+        .collect())
+}
+
+/// [`per_suite_transactions`], each with whether its command lets apt install
+/// Recommends.
+pub fn per_suite_transactions_flagged(
+    u: &mut Universe,
+    manifest: &Manifest,
+    default_domain: &str,
+) -> Result<BTreeMap<String, Vec<(Vec<Requirement>, bool)>>, UniverseError> {
     let arch = default_domain.split('/').nth(1).unwrap_or("amd64");
     let mut by_domain: BTreeMap<String, Vec<crate::manifest::Dependency>> = BTreeMap::new();
     for d in &manifest.dependencies {
@@ -92,14 +105,14 @@ pub fn per_suite_transactions(
         };
         by_domain.entry(domain).or_default().push(d.clone());
     }
-    let mut out: BTreeMap<String, Vec<Vec<Requirement>>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<(Vec<Requirement>, bool)>> = BTreeMap::new();
     for (domain, deps) in by_domain {
         let part = Manifest {
             dependencies: deps,
             diagnostics: Vec::new(),
             ..manifest.clone()
         };
-        for (image, txs) in input::debian_transactions(u, &part, &domain)? {
+        for (image, txs) in input::debian_transactions_flagged(u, &part, &domain)? {
             out.entry(image).or_default().extend(txs);
         }
     }
@@ -348,7 +361,15 @@ pub fn solve_manifest(
     m: &Manifest,
     opts: &ManifestOptions<'_>,
 ) -> Result<ManifestSolve, UniverseError> {
-    let transactions = per_suite_transactions(u, m, &opts.default_domain)?;
+    let flagged = per_suite_transactions_flagged(u, m, &opts.default_domain)?;
+    let recommends: BTreeMap<String, Vec<bool>> = flagged
+        .iter()
+        .map(|(img, txs)| (img.clone(), txs.iter().map(|(_, r)| *r).collect()))
+        .collect();
+    let transactions: BTreeMap<String, Vec<Vec<Requirement>>> = flagged
+        .into_iter()
+        .map(|(img, txs)| (img, txs.into_iter().map(|(t, _)| t).collect()))
+        .collect();
     let arch = opts
         .default_domain
         .split('/')
@@ -443,6 +464,7 @@ pub fn solve_manifest(
                 u,
                 &m.images,
                 &transactions,
+                &recommends,
                 &opts.base,
                 opts.nogoods,
                 opts.reference,

@@ -175,3 +175,127 @@ fn the_lock_keeps_what_each_image_adds_or_changes() {
         "{by_image:?}"
     );
 }
+
+const RECOMMENDING: &str = "\
+Package: base-files
+Version: 11.1
+Architecture: amd64
+Priority: required
+
+Package: tool
+Version: 1.0
+Architecture: amd64
+Recommends: helper, extra | other, badrec
+
+Package: helper
+Version: 1.0
+Architecture: amd64
+Depends: libhelper
+Recommends: deeper
+
+Package: libhelper
+Version: 1.0
+Architecture: amd64
+
+Package: deeper
+Version: 1.0
+Architecture: amd64
+
+Package: extra
+Version: 1.0
+Architecture: amd64
+
+Package: other
+Version: 1.0
+Architecture: amd64
+
+Package: badrec
+Version: 1.0
+Architecture: amd64
+Conflicts: tool
+
+Package: tool2
+Version: 1.0
+Architecture: amd64
+Recommends: extra2
+
+Package: extra2
+Version: 1.0
+Architecture: amd64
+";
+
+#[test]
+fn apt_installs_recommends_unless_the_image_or_the_command_says_not_to() {
+    let mut u = Universe::new();
+    debian::load_packages(
+        &mut u,
+        RECOMMENDING.as_bytes(),
+        "Packages",
+        "bullseye/amd64",
+    )
+    .unwrap();
+    let mut no_rec = dep("sonic-slave-bullseye", "tool2", Constraint::None, 9);
+    no_rec.context.transaction = Some(2);
+    no_rec
+        .attrs
+        .insert("no-install-recommends".into(), "true".into());
+    let mut m = Manifest::new(
+        "p".into(),
+        "a".repeat(40),
+        "2022-12-01T00:00:00Z".into(),
+        vec![
+            dep("sonic-slave-bullseye", "tool", Constraint::None, 2),
+            no_rec,
+            dep("docker-quiet", "tool", Constraint::None, 2),
+            dep("docker-child", "tool", Constraint::None, 2),
+        ],
+        vec![],
+    );
+    let root = |off: bool| ImageNode {
+        base: Some(BaseKind::Minbase),
+        suite: Some("bullseye".into()),
+        install_recommends: off.then_some(false),
+        ..ImageNode::default()
+    };
+    m.images.insert("sonic-slave-bullseye".into(), root(false));
+    m.images.insert("docker-quiet".into(), root(true));
+    m.images.insert(
+        "docker-child".into(),
+        ImageNode {
+            parent: Some("docker-quiet".into()),
+            suite: Some("bullseye".into()),
+            ..ImageNode::default()
+        },
+    );
+    let opts = ManifestOptions {
+        default_domain: "bullseye/amd64".into(),
+        base: vec![],
+        nogoods: &[],
+        reference: None,
+        source: None,
+    };
+    let s = solve_manifest(&mut u, &m, &opts).unwrap();
+    let slave = final_picks(&s, "sonic-slave-bullseye");
+    // Recommends, their Depends, and Recommends of what they brought in; the
+    // first alternative; never one that cannot be installed beside the rest.
+    for p in ["tool", "helper", "libhelper", "deeper", "extra", "tool2"] {
+        assert!(slave.contains_key(p), "{p}: {slave:?}");
+    }
+    for p in ["other", "badrec", "extra2"] {
+        assert!(!slave.contains_key(p), "{p}: {slave:?}");
+    }
+    // An image whose apt configuration turns Recommends off, and its children.
+    for image in ["docker-quiet", "docker-child"] {
+        let picks = final_picks(&s, image);
+        assert!(picks.contains_key("tool"), "{picks:?}");
+        assert!(!picks.contains_key("helper"), "{image}: {picks:?}");
+    }
+    // The pin says what brought it in.
+    let (lock, _) = candidate_of("p", &m, &u, None, &s).unwrap();
+    let helper = lock
+        .pins
+        .iter()
+        .find(|p| p.name == "helper" && p.image.as_deref() == Some("sonic-slave-bullseye"))
+        .unwrap();
+    assert_eq!(helper.dependents, ["tool"]);
+}
