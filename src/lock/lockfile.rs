@@ -76,6 +76,11 @@ pub struct Pin {
     /// Packages whose dependencies pulled this one in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependents: Vec<String>,
+    /// The make target that builds it when the tree builds the package itself
+    /// (`lldpd_1.0.4-1_amd64.deb`): installed from the build's own output, not
+    /// fetched, and recorded as SONiC's freeze records every installed package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built: Option<String>,
 }
 
 /// The identity of a pin: at most one pin per key may exist in a lock.
@@ -127,6 +132,7 @@ impl Pin {
             first_seen: None,
             why: Vec::new(),
             dependents: Vec::new(),
+            built: None,
         }
     }
 
@@ -218,6 +224,12 @@ impl Pin {
                     "name",
                     "a rewritten web pin must be named by its new URL (`name` = `url`)".into(),
                 ));
+            }
+        }
+        if let Some(b) = &self.built {
+            check_token("built", b)?;
+            if b.contains('/') {
+                return Err(("built", format!("`{b}` is a make target, not a path")));
             }
         }
         for o in &self.why {
@@ -714,6 +726,7 @@ impl Lock {
             opt(&mut out, "sha256", &p.sha256);
             opt(&mut out, "md5", &p.md5);
             opt(&mut out, "first_seen", &p.first_seen);
+            opt(&mut out, "built", &p.built);
             list(&mut out, "why", &p.why);
             list(&mut out, "dependents", &p.dependents);
         }

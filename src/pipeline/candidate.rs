@@ -249,6 +249,18 @@ fn manifest_candidate(
         }
     }
     let mut lock = candidate::candidate_lock(platform, manifest, u, &picks);
+    // The tree's own debs an image installs: dpkg puts them in before apt
+    // resolves, so they stand where an archive package of that name would.
+    let arch = lock
+        .pins
+        .iter()
+        .find(|p| p.ecosystem == Ecosystem::Deb)
+        .and_then(|p| p.arch.clone())
+        .unwrap_or_else(|| "amd64".to_string());
+    let domain_of = |suite: Option<&str>| format!("{}/{arch}", suite.unwrap_or("bullseye"));
+    for pin in candidate::built_deb_pins(manifest, &domain_of) {
+        lock.upsert(pin);
+    }
     let mut notes = solved.notes.clone();
     let origins = candidate::deb_origins(manifest);
     for (rule, r) in &solved.build {

@@ -299,3 +299,58 @@ fn apt_installs_recommends_unless_the_image_or_the_command_says_not_to() {
         .unwrap();
     assert_eq!(helper.dependents, ["tool"]);
 }
+
+#[test]
+fn debs_the_tree_builds_are_pinned_where_installed_with_their_target_version() {
+    use sonic_lock::manifest::images::BuiltPackage;
+    let (u, mut m, s) = solve();
+    let built = |t: &str| BuiltPackage {
+        target: t.into(),
+        source: None,
+    };
+    if let Some(n) = m.images.get_mut("docker-config-engine-bullseye") {
+        n.debs = vec![built("libswsscommon_1.0.0_amd64.deb")];
+    }
+    if let Some(n) = m.images.get_mut("docker-database") {
+        n.debs = vec![
+            built("libswsscommon_1.0.0_amd64.deb"),
+            built("lldpd_1.0.4-1_amd64.deb"),
+            built("not a deb.tar.gz"),
+        ];
+    }
+    let (lock, _) = candidate_of("p", &m, &u, None, &s).unwrap();
+    let built_pins: Vec<(String, String, String, String)> = lock
+        .pins
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.image.clone()?,
+                p.name.clone(),
+                p.version.clone(),
+                p.built.clone()?,
+            ))
+        })
+        .collect();
+    assert_eq!(
+        built_pins,
+        [
+            (
+                "docker-config-engine-bullseye".to_string(),
+                "libswsscommon".to_string(),
+                "1.0.0".to_string(),
+                "libswsscommon_1.0.0_amd64.deb".to_string()
+            ),
+            (
+                "docker-database".to_string(),
+                "lldpd".to_string(),
+                "1.0.4-1".to_string(),
+                "lldpd_1.0.4-1_amd64.deb".to_string()
+            ),
+        ]
+    );
+    let lldpd = lock.pins.iter().find(|p| p.name == "lldpd").unwrap();
+    assert_eq!(
+        (lldpd.suite.as_deref(), lldpd.arch.as_deref()),
+        (Some("bullseye"), Some("amd64"))
+    );
+}

@@ -145,7 +145,10 @@ fn image_plan(
     img: &str,
     ancestors: &[String],
 ) -> Result<ImagePlan, PlanError> {
-    let own = |p: &&Pin| p.image.as_deref() == Some(img) && pin_applies(p, &opts.arch);
+    // A package the tree builds is stood in by its dependencies, never fetched.
+    let own = |p: &&Pin| {
+        p.image.as_deref() == Some(img) && pin_applies(p, &opts.arch) && p.built.is_none()
+    };
     let suite = lock
         .pins
         .iter()
@@ -174,7 +177,10 @@ fn image_plan(
     let mut notes = Vec::new();
     for a in ancestors {
         for p in lock.pins.iter().filter(|p| {
-            p.image.as_deref() == Some(a.as_str()) && pin_applies(p, &opts.arch) && on_suite(p)
+            p.image.as_deref() == Some(a.as_str())
+                && pin_applies(p, &opts.arch)
+                && on_suite(p)
+                && p.built.is_none()
         }) {
             match (p.ecosystem, p.python.as_deref()) {
                 (Ecosystem::Deb, _) => {
@@ -369,7 +375,23 @@ mod tests {
             dep("base", "liba", 1),
             dep("base", "sonic-own", 1),
         ];
-        let plans = plan(&lock(), Some(&m), &opts).unwrap();
+        // The tree's own `sonic-own` deb, pinned with its make target's version:
+        // stood in, never fetched.
+        let mut with_built = lock();
+        let mut own = Pin::new(Ecosystem::Deb, "sonic-own", "1.0");
+        own.image = Some("base".into());
+        own.suite = Some("bookworm".into());
+        own.built = Some("sonic-own_1.0_amd64.deb".into());
+        with_built.upsert(own);
+        let plans = plan(&with_built, Some(&m), &opts).unwrap();
+        assert!(
+            plans
+                .iter()
+                .flat_map(|p| &p.steps)
+                .all(|s| !s.install.contains_key("sonic-own")),
+            "{plans:?}"
+        );
+        assert!(!plans[1].deb_required.contains_key("sonic-own"));
         let base = &plans[0];
         let labels: Vec<_> = base
             .steps
