@@ -266,7 +266,13 @@ fn manifest_candidate(
     for (rule, r) in &solved.build {
         match r {
             Ok(sol) => {
-                for pin in candidate::deb_pins(u, &rule.image, &sol.picks, &origins) {
+                // What the slave inherits from its base image is no pin of its
+                // own, whichever solution names it.
+                let mut picks = sol.picks.clone();
+                if let Some(from) = solved.inherited.get(&rule.image) {
+                    picks.retain(|k, v| from.get(k) != Some(v));
+                }
+                for pin in candidate::deb_pins(u, &rule.image, &picks, &origins) {
                     match lock.pins.iter().find(|p| p.key() == pin.key()) {
                         Some(have) if have.version != pin.version => notes.push(format!(
                             "{}: {} needs {}={} but the image has {}; the image's pin is kept",

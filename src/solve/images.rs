@@ -94,7 +94,7 @@ pub fn per_suite_transactions_flagged(
     u: &mut Universe,
     manifest: &Manifest,
     default_domain: &str,
-) -> Result<BTreeMap<String, Vec<(Vec<Requirement>, bool)>>, UniverseError> {
+) -> Result<BTreeMap<String, input::FlaggedTransactions>, UniverseError> {
     let arch = default_domain.split('/').nth(1).unwrap_or("amd64");
     let mut by_domain: BTreeMap<String, Vec<crate::manifest::Dependency>> = BTreeMap::new();
     for d in &manifest.dependencies {
@@ -105,7 +105,7 @@ pub fn per_suite_transactions_flagged(
         };
         by_domain.entry(domain).or_default().push(d.clone());
     }
-    let mut out: BTreeMap<String, Vec<(Vec<Requirement>, bool)>> = BTreeMap::new();
+    let mut out: BTreeMap<String, input::FlaggedTransactions> = BTreeMap::new();
     for (domain, deps) in by_domain {
         let part = Manifest {
             dependencies: deps,

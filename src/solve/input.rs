@@ -13,6 +13,9 @@ type TxKey = (String, u32, u32);
 /// The apt transactions of one image, in order, each a list of requirements.
 pub type Transactions = Vec<Vec<Requirement>>;
 
+/// Transactions, each with whether apt may install Recommends in it.
+pub type FlaggedTransactions = Vec<(Vec<Requirement>, bool)>;
+
 /// Groups the manifest's `deb` dependencies by image and transaction and turns
 /// them into requirements of `domain` (packages that do not exist stay as
 /// requirements nothing satisfies, so the search explains them).
@@ -33,7 +36,7 @@ pub fn debian_transactions_flagged(
     u: &mut Universe,
     m: &Manifest,
     domain: &str,
-) -> Result<BTreeMap<String, Vec<(Vec<Requirement>, bool)>>, UniverseError> {
+) -> Result<BTreeMap<String, FlaggedTransactions>, UniverseError> {
     type Rel = Option<(String, String)>;
     let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<(Rel, Requirement)>>> = BTreeMap::new();
     let mut no_recommends: std::collections::BTreeSet<(String, TxKey)> = Default::default();

@@ -354,3 +354,52 @@ fn debs_the_tree_builds_are_pinned_where_installed_with_their_target_version() {
         (Some("bullseye"), Some("amd64"))
     );
 }
+
+#[test]
+fn a_build_rule_does_not_pin_what_the_slave_inherits_from_its_base() {
+    let mut u = Universe::new();
+    debian::load_packages(&mut u, PACKAGES.as_bytes(), "Packages", "bullseye/amd64").unwrap();
+    let mut bd = dep("sonic-slave-bullseye", "keepme", Constraint::None, 4);
+    bd.origin.file = "src/x/debian/control".into();
+    bd.attrs.insert("field".into(), "build-depends".into());
+    let mut m = Manifest::new(
+        "p".into(),
+        "a".repeat(40),
+        "2022-12-01T00:00:00Z".into(),
+        vec![dep("sonic-slave-bullseye", "app", Constraint::None, 2), bd],
+        vec![],
+    );
+    m.images.insert(
+        "sonic-slave-bullseye".into(),
+        ImageNode {
+            base: Some(BaseKind::Minbase),
+            suite: Some("bullseye".into()),
+            ..ImageNode::default()
+        },
+    );
+    let opts = ManifestOptions {
+        default_domain: "bullseye/amd64".into(),
+        base: vec![],
+        nogoods: &[],
+        reference: None,
+        source: None,
+    };
+    let s = solve_manifest(&mut u, &m, &opts).unwrap();
+    let (lock, _) = candidate_of("p", &m, &u, None, &s).unwrap();
+    let names: Vec<(&str, &str)> = lock
+        .pins
+        .iter()
+        .map(|p| (p.image.as_deref().unwrap_or(""), p.name.as_str()))
+        .collect();
+    // base-files and apt come with debian:bullseye; the slave's own install
+    // and the build dependency are pinned.
+    assert!(
+        names.iter().all(|(_, n)| *n != "base-files" && *n != "apt"),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|(_, n)| *n == "app"), "{names:?}");
+    assert!(
+        names.contains(&("build-sonic-slave-bullseye", "keepme")),
+        "{names:?}"
+    );
+}
