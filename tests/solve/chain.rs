@@ -96,15 +96,20 @@ fn solve() -> (Universe, Manifest, sonic_lock::solve::images::ManifestSolve) {
         "docker-database".into(),
         node(Some("docker-config-engine-bullseye"), None),
     );
-    let opts = ManifestOptions {
+    let opts = opts();
+    let solved = solve_manifest(&mut u, &m, &opts).unwrap();
+    (u, m, solved)
+}
+
+/// The options every test here solves with: bullseye/amd64, nothing learned.
+fn opts() -> ManifestOptions<'static> {
+    ManifestOptions {
         default_domain: "bullseye/amd64".into(),
         base: vec![],
         nogoods: &[],
         reference: None,
         source: None,
-    };
-    let solved = solve_manifest(&mut u, &m, &opts).unwrap();
-    (u, m, solved)
+    }
 }
 
 fn final_picks(
@@ -267,13 +272,7 @@ fn apt_installs_recommends_unless_the_image_or_the_command_says_not_to() {
             ..ImageNode::default()
         },
     );
-    let opts = ManifestOptions {
-        default_domain: "bullseye/amd64".into(),
-        base: vec![],
-        nogoods: &[],
-        reference: None,
-        source: None,
-    };
+    let opts = opts();
     let s = solve_manifest(&mut u, &m, &opts).unwrap();
     let slave = final_picks(&s, "sonic-slave-bullseye");
     // Recommends, their Depends, and Recommends of what they brought in; the
@@ -377,13 +376,7 @@ fn a_build_rule_does_not_pin_what_the_slave_inherits_from_its_base() {
             ..ImageNode::default()
         },
     );
-    let opts = ManifestOptions {
-        default_domain: "bullseye/amd64".into(),
-        base: vec![],
-        nogoods: &[],
-        reference: None,
-        source: None,
-    };
+    let opts = opts();
     let s = solve_manifest(&mut u, &m, &opts).unwrap();
     let (lock, _) = candidate_of("p", &m, &u, None, &s).unwrap();
     let names: Vec<(&str, &str)> = lock
