@@ -615,7 +615,10 @@ endif
         assert_eq!(control.len(), 2);
         assert!(control[0].contains("cross") && control[0].contains("pkg.frr.nortrlib"));
         assert_eq!(control[1], ["pkg.frr.nortrlib".to_string()].into());
-        assert!(r.iter().all(|x| x.path.ends_with("control") || x.profiles.is_none()));
+        assert!(
+            r.iter()
+                .all(|x| x.path.ends_with("control") || x.profiles.is_none())
+        );
         let plain = entry_files(Build::Dpkg, "s/frr", &t);
         assert_eq!(plain[0].profiles, Some(BTreeSet::new()));
         assert_eq!(plain[1].profiles, None);

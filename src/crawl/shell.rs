@@ -359,11 +359,7 @@ impl Branches {
     }
 
     /// Follows the keywords of `cmd`; returns the command to handle, if it can run.
-    fn step<'w>(
-        &mut self,
-        cmd: &'w [Word],
-        vars: &HashMap<String, String>,
-    ) -> Option<&'w [Word]> {
+    fn step<'w>(&mut self, cmd: &'w [Word], vars: &HashMap<String, String>) -> Option<&'w [Word]> {
         let first = cmd.first()?.text.as_str();
         match first {
             "if" => {
@@ -386,7 +382,9 @@ impl Branches {
                 if let Some(f) = self.frames.last_mut() {
                     f.active = !f.decided;
                 }
-                self.running().then_some(&cmd[1..]).filter(|r| !r.is_empty())
+                self.running()
+                    .then_some(&cmd[1..])
+                    .filter(|r| !r.is_empty())
             }
             "fi" => {
                 self.frames.pop();
