@@ -7,6 +7,7 @@
 mod common;
 
 mod export;
+mod index;
 mod lock;
 
 use rand::rngs::StdRng;
