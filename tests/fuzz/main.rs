@@ -284,12 +284,14 @@ const SHELL: &[&str] = &[
     "\n",
 ];
 const CACHE: &[&str] = &[
-    "sonic-lock-cache 2\n",
-    "sonic-lock-cache 1\n",
+    "sonic-lock-cache-export 2\n",
+    "sonic-lock-cache-export 1\n",
     "blob ",
     "key ",
     "git ",
-    "end\n",
+    "end 1 1 1\n",
+    "git/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.git/",
+    "{\"key\":\"http://h/x\",\"final_url\":\"http://h/x\",\"sha256\":\"",
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     " 18446744073709551615",
     " 1099511627776",
