@@ -12,7 +12,6 @@ use crate::manifest::{Constraint, Ecosystem, Manifest};
 use crate::universe::suite::{deb_domain, python_env_for};
 use crate::universe::{PackageKey, Requirement, Universe, UniverseError, VersionConstraint};
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
 
 /// Per image, the state after each apt transaction or the failing transaction and why.
 pub type ImageResults = BTreeMap<String, Result<Vec<TransactionState>, (usize, Unsat)>>;
@@ -186,9 +185,11 @@ pub fn python_roots(
         }
         let env = &envs[&domain];
         if let Some(m) = attr("markers") {
-            match pep508_rs::MarkerTree::from_str(m) {
-                Ok(tree) if !tree.evaluate(&env.markers, &[]) => continue,
-                Ok(_) => {}
+            let holds = crate::universe::pep508::marker(m)
+                .and_then(|tree| crate::universe::pep508::evaluate(&tree, &env.markers, &[]));
+            match holds {
+                Ok(false) => continue,
+                Ok(true) => {}
                 Err(e) => {
                     notes.push(format!(
                         "{}: py {name}: bad marker `{m}`: {e}; not solved",

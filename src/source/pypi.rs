@@ -151,6 +151,19 @@ pub fn version_from_filename(project: &str, filename: &str) -> Option<String> {
     })
 }
 
+/// What a request for a project's file list is called (in errors, and to
+/// tell its "no such project" from other 404s).
+pub fn project_request(norm: &str) -> String {
+    format!("{PROJECT_REQUEST}{norm}")
+}
+
+/// Whether a request named `what` asked for a project's file list.
+pub fn is_project_request(what: &str) -> bool {
+    what.starts_with(PROJECT_REQUEST)
+}
+
+const PROJECT_REQUEST: &str = "PyPI project ";
+
 fn norm_version(v: &str) -> Option<String> {
     pep440_rs::Version::from_str(v).ok().map(|v| v.to_string())
 }
@@ -183,7 +196,7 @@ impl PyPi {
     pub fn files(&self, name: &str) -> Result<Vec<PyFile>, SourceError> {
         let norm = PyName::new(name)?.to_string();
         let url = join_url(&self.base, &format!("simple/{norm}/"));
-        let what = format!("PyPI project {norm}");
+        let what = project_request(&norm);
         let f = self
             .http
             .get(&Request::new(&url, &what).accept(SIMPLE_JSON))?;

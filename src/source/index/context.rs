@@ -1,8 +1,9 @@
 //! What every ecosystem's index step is given and what it adds to: the
 //! clients ([`Sources`]), the context, the report and the step's trait.
 
+pub use super::missing::{Missing, MissingCause};
 use crate::date::Cutoff;
-use crate::manifest::{Constraint, Dependency, Ecosystem, Manifest};
+use crate::manifest::{Dependency, Ecosystem, Manifest};
 use crate::source::History;
 use crate::source::SourceError;
 use crate::source::debian::archive::{Location, SuiteReport, SuiteSpec};
@@ -57,24 +58,6 @@ pub struct EcoCount {
     pub missing: usize,
 }
 
-/// A dependency for which nothing existed at the cutoff (or that could not be checked).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Missing {
-    /// Ecosystem.
-    pub ecosystem: Ecosystem,
-    /// Name as declared.
-    pub name: String,
-    /// Constraint as declared.
-    pub constraint: Constraint,
-    /// Where it was declared.
-    pub origin: String,
-    /// Why nothing matches, or the error met.
-    pub reason: String,
-    /// The source (`https://github.com`) that could not be reached, when that is why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unreachable: Option<String>,
-}
-
 /// What `index` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexReport {
@@ -114,28 +97,6 @@ pub struct IndexReport {
 /// True when the crawler left a variable or template in a name (it cannot be asked for).
 pub(crate) fn unexpanded(name: &str) -> bool {
     name.contains('$') || name.contains("{{") || name.contains("{%")
-}
-
-impl Missing {
-    /// `d` reported as missing, for `reason`.
-    pub fn of(d: &Dependency, reason: impl Into<String>) -> Missing {
-        Missing {
-            ecosystem: d.ecosystem,
-            name: d.name.clone(),
-            constraint: d.constraint.clone(),
-            origin: d.origin.to_string(),
-            reason: reason.into(),
-            unreachable: None,
-        }
-    }
-
-    /// `d` reported as missing because of `e`, remembering an unreachable source.
-    pub fn from_error(d: &Dependency, e: &SourceError) -> Missing {
-        Missing {
-            unreachable: e.unreachable(),
-            ..Missing::of(d, e.to_string())
-        }
-    }
 }
 
 /// What every ecosystem's index step is given.

@@ -3,7 +3,7 @@
 //! version were in them at the cutoff.
 
 use super::context::{
-    IndexContext, IndexReport, IndexSource, Missing, Sources, SuiteHook, unexpanded,
+    IndexContext, IndexReport, IndexSource, Missing, MissingCause, Sources, SuiteHook, unexpanded,
 };
 use crate::manifest::{Constraint, Ecosystem};
 use crate::source::SourceError;
@@ -138,7 +138,7 @@ impl IndexSource for DebianIndex {
                 let name = strip_arch(&d.name);
                 if unexpanded(name) {
                     out.missing
-                        .push(Missing::of(d, "name not expanded by the crawler"));
+                        .push(Missing::not_expanded(d, "name not expanded by the crawler"));
                     continue;
                 }
                 let dists: Vec<&DebNames> = match d.context.suite.as_deref() {
@@ -146,12 +146,13 @@ impl IndexSource for DebianIndex {
                     None => names.values().collect(),
                 };
                 if dists.is_empty() {
-                    out.missing.push(Missing::of(
+                    let suite = d.context.suite.as_deref().unwrap_or("any distribution");
+                    out.missing.push(Missing::new(
                         d,
-                        format!(
-                            "no suite indexed for {}",
-                            d.context.suite.as_deref().unwrap_or("any distribution")
-                        ),
+                        format!("no suite indexed for {suite}"),
+                        MissingCause::NoSuiteIndexed {
+                            suite: suite.to_string(),
+                        },
                     ));
                     continue;
                 }
@@ -173,24 +174,27 @@ impl IndexSource for DebianIndex {
                         n.sources.contains_key(name)
                     }
                 });
+                let gap = gap_of(d.context.image.as_deref());
+                let cause = if gap.is_empty() {
+                    MissingCause::NoVersionAtCutoff
+                } else {
+                    MissingCause::AddedSourceUnread
+                };
                 match &d.constraint {
-                    _ if !known => out.missing.push(Missing::of(
+                    _ if !known => out.missing.push(Missing::new(
                         d,
-                        format!(
-                            "not in any index at the cutoff{}",
-                            gap_of(d.context.image.as_deref())
-                        ),
+                        format!("not in any index at the cutoff{gap}"),
+                        cause,
                     )),
                     Constraint::Exact(v) if !versions.iter().any(|x| *x == v) => {
                         let mut reason = format!(
-                            "version {v} not in the indices at the cutoff (have: {}){}",
+                            "version {v} not in the indices at the cutoff (have: {}){gap}",
                             join_some(versions.iter().map(|s| s.as_str())),
-                            gap_of(d.context.image.as_deref())
                         );
                         if eco == Ecosystem::Deb {
                             reason.push_str(&snapshot_history(src, name, v, cx.arch));
                         }
-                        out.missing.push(Missing::of(d, reason))
+                        out.missing.push(Missing::new(d, reason, cause))
                     }
                     _ => {}
                 }

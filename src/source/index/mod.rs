@@ -14,12 +14,13 @@ pub mod docker;
 pub mod git;
 pub mod go;
 pub mod histories;
+pub mod missing;
 pub mod py;
 pub mod web;
 
 pub use context::{
-    EcoCount, INDEX_SCHEMA_VERSION, IndexContext, IndexReport, IndexSource, Missing, Sources,
-    SuiteHook,
+    EcoCount, INDEX_SCHEMA_VERSION, IndexContext, IndexReport, IndexSource, Missing, MissingCause,
+    Sources, SuiteHook,
 };
 pub use deb::load_suite;
 

@@ -34,6 +34,13 @@ pub enum Reply {
         body: Vec<u8>,
         sleep: Duration,
     },
+    /// A 200 with the whole `body`, sent in `pieces` with `pause` between them
+    /// (a slow link: a client killed meanwhile has part of it).
+    Trickle {
+        body: Vec<u8>,
+        pieces: usize,
+        pause: Duration,
+    },
 }
 
 pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
@@ -174,6 +181,23 @@ pub fn serve(handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> 
                         let _ = w.write_all(&body);
                         let _ = w.flush();
                         std::thread::sleep(sleep);
+                    }
+                    Reply::Trickle {
+                        body,
+                        pieces,
+                        pause,
+                    } => {
+                        let mut w = rq.into_writer();
+                        let _ = write!(
+                            w,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        for piece in body.chunks(body.len().div_ceil(pieces.max(1)).max(1)) {
+                            let _ = w.write_all(piece);
+                            let _ = w.flush();
+                            std::thread::sleep(pause);
+                        }
                     }
                 }
             });
