@@ -13,6 +13,9 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+mod range;
+pub use range::{ByteRange, Ranged};
+
 /// Network behaviour; the defaults are polite to snapshot.debian.org.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
