@@ -36,11 +36,15 @@ pub struct Member {
 }
 
 fn u16_at(b: &[u8], i: usize) -> Option<u64> {
-    Some(u64::from(u16::from_le_bytes(b.get(i..i + 2)?.try_into().ok()?)))
+    Some(u64::from(u16::from_le_bytes(
+        b.get(i..i + 2)?.try_into().ok()?,
+    )))
 }
 
 fn u32_at(b: &[u8], i: usize) -> Option<u64> {
-    Some(u64::from(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?)))
+    Some(u64::from(u32::from_le_bytes(
+        b.get(i..i + 4)?.try_into().ok()?,
+    )))
 }
 
 /// One central directory entry, as declared.
@@ -162,7 +166,12 @@ fn read_entry(
     let room = cd_offset
         .checked_sub(e.local)
         .filter(|r| *r >= 30)
-        .ok_or_else(|| bad(format!("local header at {} is not before the central directory", e.local)))?;
+        .ok_or_else(|| {
+            bad(format!(
+                "local header at {} is not before the central directory",
+                e.local
+            ))
+        })?;
     let guess = (30 + e.name.len() as u64 + LOCAL_SLACK + e.compressed).min(room);
     let mut buf = exact(read_at(e.local, guess)?, guess, location)?;
     if buf.get(..4) != Some(LOCAL) {
@@ -358,11 +367,16 @@ mod tests {
             ("x-1.0.dist-info/METADATA", b"Name: x\n"),
         ]);
         let m = zip_member_in(&z, &is_metadata, "u").unwrap();
-        assert_eq!((m.name.as_str(), m.bytes.as_slice()), ("x-1.0.dist-info/METADATA", &b"Name: x\n"[..]));
+        assert_eq!(
+            (m.name.as_str(), m.bytes.as_slice()),
+            ("x-1.0.dist-info/METADATA", &b"Name: x\n"[..])
+        );
         let mut bad = z.clone();
         let at = bad.windows(7).position(|w| w == b"Name: x").unwrap();
         bad[at] = b'n';
-        let e = zip_member_in(&bad, &is_metadata, "u").unwrap_err().to_string();
+        let e = zip_member_in(&bad, &is_metadata, "u")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("CRC-32"), "{e}");
     }
 

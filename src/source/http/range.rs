@@ -259,7 +259,10 @@ mod tests {
         assert_eq!(content_range("bytes 0-10/10"), None);
         assert_eq!(content_range("bytes */10"), None);
         assert_eq!(
-            ByteRange::Span { start: 3, len: 2 }.header().ok().as_deref(),
+            ByteRange::Span { start: 3, len: 2 }
+                .header()
+                .ok()
+                .as_deref(),
             Some("bytes=3-4")
         );
         assert!(ByteRange::Suffix(0).header().is_err());

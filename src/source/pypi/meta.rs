@@ -31,9 +31,9 @@ enum Step {
 fn step(r: Result<PyMetadata, SourceError>, url: &str) -> Result<Step, SourceError> {
     match r {
         Ok(m) => Ok(Step::Found(m)),
-        Err(SourceError::NotFound { status, .. }) => {
-            Ok(Step::Unavailable(format!("{url}: not found (HTTP {status})")))
-        }
+        Err(SourceError::NotFound { status, .. }) => Ok(Step::Unavailable(format!(
+            "{url}: not found (HTTP {status})"
+        ))),
         Err(e @ (SourceError::Parse { .. } | SourceError::Status { .. })) => {
             Ok(Step::Unavailable(e.to_string()))
         }
@@ -50,7 +50,9 @@ fn best_wheel(files: &[PyFile]) -> Option<&PyFile> {
         let [plat, _abi, py, _] = tags.as_slice() else {
             return Some(9);
         };
-        let py3 = py.split('.').any(|t| t.starts_with("py3") || t.starts_with("cp3"));
+        let py3 = py
+            .split('.')
+            .any(|t| t.starts_with("py3") || t.starts_with("cp3"));
         let linux = plat.contains("linux") && plat.contains("x86_64");
         Some(match () {
             _ if *plat == "any" && py3 => 0,
@@ -133,15 +135,16 @@ impl PyPi {
     pub fn metadata(&self, name: &str, version: &PyVersion) -> Result<PyMetadata, SourceError> {
         let norm = PyName::new(name)?.to_string();
         let mut tried = Vec::new();
-        let mut attempt = |r: Result<Step, SourceError>| -> Result<Option<PyMetadata>, SourceError> {
-            match r? {
-                Step::Found(m) => Ok(Some(m)),
-                Step::Unavailable(why) => {
-                    tried.push(why);
-                    Ok(None)
+        let mut attempt =
+            |r: Result<Step, SourceError>| -> Result<Option<PyMetadata>, SourceError> {
+                match r? {
+                    Step::Found(m) => Ok(Some(m)),
+                    Step::Unavailable(why) => {
+                        tried.push(why);
+                        Ok(None)
+                    }
                 }
-            }
-        };
+            };
         // Prefer a wheel's metadata: static, unlike an sdist's.
         let mut advertised: Vec<&PyFile> = version
             .files
@@ -173,8 +176,8 @@ impl PyPi {
             match self.from_sdist(s)? {
                 Ok(m) => return Ok(m),
                 Err(why) => {
-                    reason = why.clone();
-                    tried.push(format!("{}: {why}", s.url));
+                    reason = why;
+                    tried.push(format!("{} (its PKG-INFO)", s.url));
                 }
             }
         }
@@ -246,33 +249,41 @@ impl PyPi {
     fn from_wheel(&self, w: &PyFile) -> Result<Step, SourceError> {
         let fetched = self.http.derived(&w.url, "*.dist-info/METADATA", || {
             let what = format!("end of {}", w.filename);
-            let (member, how) = match self.http.get_range(&w.url, &what, ByteRange::Suffix(ZIP_TAIL))? {
-                Ranged::Part { total, bytes, .. } => {
-                    let what = format!("part of {}", w.filename);
-                    let mut read_at = |start, len| match self.http.get_range(
-                        &w.url,
-                        &what,
-                        ByteRange::Span { start, len },
-                    )? {
-                        Ranged::Part { bytes, .. } => Ok(bytes),
-                        Ranged::Ignored => Err(SourceError::parse(
+            let (member, how) =
+                match self
+                    .http
+                    .get_range(&w.url, &what, ByteRange::Suffix(ZIP_TAIL))?
+                {
+                    Ranged::Part { total, bytes, .. } => {
+                        let what = format!("part of {}", w.filename);
+                        let mut read_at = |start, len| match self.http.get_range(
                             &w.url,
-                            "the server stopped honouring Range",
-                        )),
-                    };
-                    let m = zip_member(total, &bytes, &mut read_at, &is_wheel_metadata, &w.url)?;
-                    (m, "byte ranges, CRC-32 checked; the file's SHA-256 needs the whole file")
-                }
-                Ranged::Ignored => {
-                    let (bytes, how) = self.whole(w)?;
-                    let m = crate::source::distfile::zip_member_in(
-                        &bytes,
-                        &is_wheel_metadata,
-                        &w.url,
-                    )?;
-                    (m, how)
-                }
-            };
+                            &what,
+                            ByteRange::Span { start, len },
+                        )? {
+                            Ranged::Part { bytes, .. } => Ok(bytes),
+                            Ranged::Ignored => Err(SourceError::parse(
+                                &w.url,
+                                "the server stopped honouring Range",
+                            )),
+                        };
+                        let m =
+                            zip_member(total, &bytes, &mut read_at, &is_wheel_metadata, &w.url)?;
+                        (
+                            m,
+                            "byte ranges, CRC-32 checked; the file's SHA-256 needs the whole file",
+                        )
+                    }
+                    Ranged::Ignored => {
+                        let (bytes, how) = self.whole(w)?;
+                        let m = crate::source::distfile::zip_member_in(
+                            &bytes,
+                            &is_wheel_metadata,
+                            &w.url,
+                        )?;
+                        (m, how)
+                    }
+                };
             let from = format!("{} {} ({how})", w.url, member.name);
             Ok((member.bytes, from))
         });
@@ -340,7 +351,10 @@ mod tests {
             best_wheel(&pure).map(|f| f.filename.as_str()),
             Some("a-1-py2.py3-none-any.whl")
         );
-        assert_eq!(best_sdist(&fs).map(|f| f.filename.as_str()), Some("a-1.tar.gz"));
+        assert_eq!(
+            best_sdist(&fs).map(|f| f.filename.as_str()),
+            Some("a-1.tar.gz")
+        );
         assert!(best_wheel(&fs[2..]).is_none());
     }
 
@@ -349,11 +363,16 @@ mod tests {
         assert!(pkg_info_is_static(b"Metadata-Version: 2.2\nName: a\n").is_ok());
         assert!(pkg_info_is_static(b"Metadata-Version: 2.10\nName: a\n").is_ok());
         let old = pkg_info_is_static(b"Metadata-Version: 2.1\nName: a\n").unwrap_err();
-        assert!(old.contains("computed by setup.py") && old.contains("2.1"), "{old}");
+        assert!(
+            old.contains("computed by setup.py") && old.contains("2.1"),
+            "{old}"
+        );
         let dynamic =
             pkg_info_is_static(b"Metadata-Version: 2.3\nDynamic: Requires-Dist\n").unwrap_err();
         assert!(dynamic.contains("dynamic"), "{dynamic}");
         assert!(pkg_info_is_static(b"Name: a\n").is_err());
-        assert!(is_sdist_pkg_info("./a-1/PKG-INFO") && !is_sdist_pkg_info("a-1/a.egg-info/PKG-INFO"));
+        assert!(
+            is_sdist_pkg_info("./a-1/PKG-INFO") && !is_sdist_pkg_info("a-1/a.egg-info/PKG-INFO")
+        );
     }
 }
