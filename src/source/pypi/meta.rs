@@ -167,13 +167,13 @@ impl PyPi {
             return Ok(m);
         }
         if let Some(w) = wheel
-            && let Some(m) = attempt(self.from_wheel(w))?
+            && let Some(m) = attempt(self.wheel_member(w))?
         {
             return Ok(m);
         }
         let mut reason = "no source has its core metadata".to_string();
         if let Some(s) = best_sdist(&version.files) {
-            match self.from_sdist(s)? {
+            match self.sdist_pkg_info(s)? {
                 Ok(m) => return Ok(m),
                 Err(why) => {
                     reason = why;
@@ -246,7 +246,7 @@ impl PyPi {
         Ok((self.http.get(&req)?.bytes, check))
     }
 
-    fn from_wheel(&self, w: &PyFile) -> Result<Step, SourceError> {
+    fn wheel_member(&self, w: &PyFile) -> Result<Step, SourceError> {
         let fetched = self.http.derived(&w.url, "*.dist-info/METADATA", || {
             let what = format!("end of {}", w.filename);
             let (member, how) =
@@ -296,7 +296,7 @@ impl PyPi {
     }
 
     /// Metadata from an sdist's `PKG-INFO`; the inner error says why the sdist cannot tell.
-    fn from_sdist(&self, s: &PyFile) -> Result<Result<PyMetadata, String>, SourceError> {
+    fn sdist_pkg_info(&self, s: &PyFile) -> Result<Result<PyMetadata, String>, SourceError> {
         let fetched = self.http.derived(&s.url, "PKG-INFO", || {
             let (bytes, how) = self.whole(s)?;
             let member = sdist_member(&s.filename, &bytes, &is_sdist_pkg_info, &s.url)?;
