@@ -280,3 +280,28 @@ fn lying_or_truncated_zips_are_errors_without_large_reads() {
         }
     }
 }
+
+#[test]
+fn a_missing_wheel_is_remembered_so_offline_runs_fail_alike() {
+    let srv = FakePyPi::new(true)
+        .add(
+            "demo",
+            Dist::new(WHEEL, wheel("demo", "1.0", META, 10)).missing(),
+        )
+        .serve();
+    let d = tempfile::tempdir().unwrap();
+    let (pypi, _) = client(d.path(), &srv, false);
+    let online = metadata(&pypi, "demo").unwrap_err();
+    assert!(matches!(online, SourceError::NoMetadata { .. }), "{online}");
+    assert!(
+        online
+            .to_string()
+            .contains(&format!("/files/{WHEEL}: not found")),
+        "{online}"
+    );
+    let (offline, _) = client(d.path(), &srv, true);
+    let asked = srv.requests().len();
+    let again = metadata(&offline, "demo").unwrap_err();
+    assert_eq!(again.to_string(), online.to_string());
+    assert_eq!(srv.requests().len(), asked);
+}

@@ -77,6 +77,10 @@ impl Http {
         what: &str,
         range: ByteRange,
     ) -> Result<Ranged, SourceError> {
+        // A file known not to exist is answered as `get` answers it, offline too.
+        if let Some(gone) = self.known_not_found(url, url, what) {
+            return Err(gone);
+        }
         if self.cfg.offline {
             return Err(SourceError::Offline {
                 url: url.to_string(),
@@ -91,7 +95,10 @@ impl Http {
             let outcome = {
                 let _slot = self.acquire(url);
                 self.bump(|s| s.requests += 1);
-                self.range_attempt(url, what, &header, range)?
+                match self.range_attempt(url, what, &header, range) {
+                    Err(e) => return Err(self.remember_not_found(url, e)),
+                    Ok(o) => o,
+                }
             };
             match outcome {
                 RangeAttempt::Done(r) => return Ok(r),

@@ -18,6 +18,8 @@ pub struct Dist {
     pub index_sha256: String,
     /// A `.metadata` file served next to it, and whether the index advertises it.
     pub metadata: Option<(Vec<u8>, bool)>,
+    /// Listed in the index but answered 404 (a file deleted since).
+    pub missing: bool,
 }
 
 impl Dist {
@@ -27,7 +29,14 @@ impl Dist {
             index_sha256: sha256(&body),
             body,
             metadata: None,
+            missing: false,
         }
+    }
+
+    /// Lists the file but answers 404 for it.
+    pub fn missing(mut self) -> Dist {
+        self.missing = true;
+        self
     }
 
     /// Serves `meta` as `<file>.metadata`; `advertised` puts it in the Simple JSON page.
@@ -86,7 +95,7 @@ impl FakePyPi {
         let mut files = BTreeMap::new();
         for (name, dists) in &self.projects {
             pages.insert(format!("/simple/{name}/"), Self::simple_page(name, dists));
-            for d in dists {
+            for d in dists.iter().filter(|d| !d.missing) {
                 files.insert(format!("/files/{}", d.filename), d.body.clone());
                 if let Some((m, _)) = &d.metadata {
                     files.insert(format!("/files/{}.metadata", d.filename), m.clone());
