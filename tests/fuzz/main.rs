@@ -227,6 +227,18 @@ const MAKE: &[&str] = &[
     "%:",
     "#",
 ];
+const ARCHIVE: &[&str] = &[
+    "PK\x03\x04",
+    "PK\x01\x02",
+    "PK\x05\x06",
+    "\u{0}\u{0}\u{0}\u{0}",
+    "\u{7f}\u{7f}\u{7f}\u{7f}",
+    "x-1.dist-info/METADATA",
+    "x-1/PKG-INFO",
+    "ustar\u{0}00",
+    "Metadata-Version: 2.2\n",
+    "Dynamic: Requires-Dist\n",
+];
 const SHELL: &[&str] = &[
     "apt-get install -y ",
     "pip3 install ",
@@ -423,6 +435,17 @@ targets! {
         }
         let _ = docker::ImageRef::parse(&text(p[0]));
         let _ = docker::parse_challenge(&text(p[1]));
+    };
+    dist_archives, ARCHIVE, |b| {
+        use sonic_lock::source::distfile;
+        let wheel = |n: &str| n.ends_with(".dist-info/METADATA");
+        let pkg_info = |n: &str| n.ends_with("/PKG-INFO");
+        let _ = distfile::zip_member_in(b, &wheel, "u");
+        for name in ["x.tar.gz", "x.tar", "x.zip"] {
+            if let Ok(m) = distfile::sdist_member(name, b, &pkg_info, "u") {
+                let _ = sonic_lock::source::pypi::meta::pkg_info_is_static(&m.bytes);
+            }
+        }
     };
     go_proxy_answers, JSON, |b| {
         let _ = sonic_lock::source::go::parse_list(b, "http://p/x/@v/list");
