@@ -439,7 +439,7 @@ mod tests {
         let slave = &plans[0];
         assert_eq!(slave.deb_required["bzip2"], "2.0");
         assert!(
-            slave.steps.iter().any(|s| s.install.get("bzip2").is_some()),
+            slave.steps.iter().any(|s| s.install.contains_key("bzip2")),
             "{:?}",
             slave.steps
         );
