@@ -275,6 +275,7 @@ mod tests {
             apt_sources: vec![],
             source_gaps: vec![],
             added: vec![],
+            apt_python: Default::default(),
         };
         let g = gaps(&report);
         assert_eq!(g.len(), 2, "{g:?}");
