@@ -63,6 +63,11 @@ pub struct LockArgs {
     /// Read Requires-Dist for this many newest versions of each Python package, plus pinned ones.
     #[arg(long, default_value_t = 1)]
     pub py_metadata: usize,
+    /// Do not pin the Python distributions Debian packages install. By default
+    /// each image's py pins list them as `pip freeze` (and so SONiC's
+    /// versions-py files) does, read from the suites' Contents indices.
+    #[arg(long, conflicts_with = "candidate")]
+    pub no_freeze_apt_python: bool,
     /// A previous lock of the platform (last night's): the candidate keeps each
     /// of its Debian pins that the sources still allow, instead of the newest.
     #[arg(long, conflicts_with = "candidate")]
@@ -165,6 +170,7 @@ fn static_candidate<'s>(
         py_metadata: args.py_metadata,
         allow_incomplete: args.allow_incomplete,
         nogoods: Vec::new(),
+        freeze_apt_python: !args.no_freeze_apt_python,
     };
     let pipeline = Pipeline::new(&request, sources, options)?;
     let pb = super::progress(global, None, "crawling");

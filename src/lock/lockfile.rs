@@ -83,6 +83,10 @@ pub struct Pin {
     pub built: Option<String>,
 }
 
+/// The prefix of the `dependents` entry that marks a `py` pin as installed by
+/// a Debian package (`deb:python3-yaml`), see [`Pin::installed_by_apt`].
+pub const APT_DEPENDENT: &str = "deb:";
+
 /// The identity of a pin: at most one pin per key may exist in a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PinKey {
@@ -146,6 +150,18 @@ impl Pin {
             python: self.python.clone(),
             name: self.name.clone(),
         }
+    }
+
+    /// The Debian package that put this Python distribution in its image, for
+    /// a `py` pin that `pip freeze` lists because apt installed it (its
+    /// `dependents` holds `deb:<package>`): pip must not install it.
+    pub fn installed_by_apt(&self) -> Option<&str> {
+        if self.ecosystem != Ecosystem::Py {
+            return None;
+        }
+        self.dependents
+            .iter()
+            .find_map(|d| d.strip_prefix(APT_DEPENDENT))
     }
 
     /// The image name, with `None` spelled `default` as SONiC does.

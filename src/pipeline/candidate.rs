@@ -151,6 +151,7 @@ impl Pipeline<'_> {
             &cutoff,
             &suites,
             self.options.py_metadata,
+            self.options.freeze_apt_python,
             |si| index::load_suite(&mut universe, si).map(|_| ()),
         )?;
         warnings.extend(index::add_report(&mut universe, &manifest, &report)?);
@@ -160,6 +161,7 @@ impl Pipeline<'_> {
             }
         }
         warnings.extend(report.source_gaps.iter().map(|g| g.message()));
+        warnings.extend(report.apt_python.notes.iter().cloned());
         for m in &report.missing {
             warnings.push(format!(
                 "no version at the cutoff: {} {} ({}): {}",
@@ -226,11 +228,30 @@ pub fn candidate_of(
     report: Option<&IndexReport>,
     solved: &ManifestSolve,
 ) -> Result<(Lock, Vec<String>), PipelineError> {
-    let (mut lock, notes) = manifest_candidate(platform, manifest, u, solved)?;
+    let (mut lock, mut notes) = manifest_candidate(platform, manifest, u, solved)?;
     if let Some(report) = report {
         add_index_pins(&mut lock, report);
+        notes.extend(add_apt_python_pins(&mut lock, solved, &report.apt_python));
     }
     Ok((lock, notes))
+}
+
+/// Adds the `py` pins `pip freeze` shows for what each image's Debian
+/// packages install (see [`crate::solve::freeze`]); returns its notes.
+pub fn add_apt_python_pins(
+    lock: &mut Lock,
+    solved: &ManifestSolve,
+    apt: &crate::universe::python::apt::AptPython,
+) -> Vec<String> {
+    if apt.entries.is_empty() {
+        return Vec::new();
+    }
+    let (pins, notes) = crate::solve::freeze::apt_python_pins(solved, apt, lock);
+    for p in pins {
+        lock.upsert(p);
+    }
+    lock.normalize();
+    notes
 }
 
 /// The Debian, Python and Go pins of every image of a solved manifest, or the

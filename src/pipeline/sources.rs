@@ -251,6 +251,7 @@ mod tests {
             apt_sources: vec![],
             source_gaps: vec![],
             added: vec![],
+            apt_python: Default::default(),
         }
     }
 

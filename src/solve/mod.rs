@@ -14,6 +14,7 @@ pub mod chain;
 pub mod check;
 pub mod engine;
 pub mod explain;
+pub mod freeze;
 pub mod graph;
 pub mod images;
 pub mod input;

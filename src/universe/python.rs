@@ -7,6 +7,8 @@
 //! special case for extras. `Requires-Python` is a requirement on the package
 //! `python`, which has one candidate: the image's interpreter.
 
+pub mod apt;
+
 use super::{
     CandidateId, CandidateMeta, PackageKey, Requirement, Universe, UniverseError, VersionConstraint,
 };

@@ -16,6 +16,7 @@ use crate::source::pypi::PyPi;
 use crate::source::suitecache::ParsedSuite;
 use crate::source::web::{WebConfig, WebPin};
 use crate::universe::Universe;
+use crate::universe::python::apt::AptPython;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -92,6 +93,10 @@ pub struct IndexReport {
     /// The added repositories' indices, for the universe (not serialised).
     #[serde(skip)]
     pub added: Vec<super::aptsources::AddedLoad>,
+    /// The Python distributions Debian packages install (from the suites'
+    /// Contents indices), for the images' `pip freeze`.
+    #[serde(default, skip_serializing_if = "AptPython::is_empty")]
+    pub apt_python: AptPython,
 }
 
 /// True when the crawler left a variable or template in a name (it cannot be asked for).
@@ -113,6 +118,8 @@ pub struct IndexContext<'a> {
     pub arch: &'a str,
     /// How many of the newest releases of each Python name get their `Requires-Dist` read.
     pub py_metadata: usize,
+    /// Read the suites' Contents indices for the Python distributions Debian packages install.
+    pub apt_python: bool,
 }
 
 impl<'a> IndexContext<'a> {

@@ -199,6 +199,8 @@ fn image_plan(
                 (Ecosystem::Deb, _) => {
                     deb_required.insert(p.name.clone(), p.version.clone());
                 }
+                // apt installed it; the image's apt steps put it there, pip must not.
+                (Ecosystem::Py, _) if p.installed_by_apt().is_some() => {}
                 (Ecosystem::Py, None | Some("py3")) => {
                     py_required.insert(normalize_py(&p.name), p.version.clone());
                 }
@@ -232,7 +234,11 @@ fn image_plan(
         .pins
         .iter()
         .filter(own)
-        .filter(|p| p.ecosystem == Ecosystem::Py && p.python.as_deref().is_none_or(|f| f == "py3"))
+        .filter(|p| {
+            p.ecosystem == Ecosystem::Py
+                && p.python.as_deref().is_none_or(|f| f == "py3")
+                && p.installed_by_apt().is_none()
+        })
         .map(|p| (p.name.clone(), p.version.clone()))
         .collect();
     let mut steps = apt_steps(manifest, img, &own_deb, &mut notes);
@@ -465,5 +471,30 @@ mod tests {
             slave.steps
         );
         assert!(slave.notes.is_empty(), "{:?}", slave.notes);
+    }
+
+    #[test]
+    fn python_that_apt_installed_is_neither_pip_installed_nor_required() {
+        let mut l = lock();
+        let mut yaml = pin(Ecosystem::Py, "base", "pyyaml", "5.3.1");
+        yaml.dependents = vec!["deb:python3-yaml".into()];
+        l.upsert(yaml);
+        l.normalize();
+        let opts = PlanOptions {
+            parents: [("child".to_string(), "base".to_string())].into(),
+            only: None,
+            arch: "amd64".into(),
+        };
+        let plans = plan(&l, None, &opts).unwrap();
+        let pip = plans[0]
+            .steps
+            .iter()
+            .find(|s| s.kind == StepKind::Pip)
+            .unwrap();
+        assert_eq!(pip.install.keys().collect::<Vec<_>>(), ["Six"]);
+        for p in &plans {
+            assert!(!p.py_required.contains_key("pyyaml"), "{}", p.name);
+            assert_eq!(p.py_required["six"], "1.16.0");
+        }
     }
 }
