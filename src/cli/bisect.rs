@@ -356,6 +356,7 @@ fn bisect_pipeline<'s>(
         py_metadata: args.py_metadata,
         allow_incomplete: args.allow_incomplete,
         nogoods: Vec::new(),
+        freeze_apt_python: true,
     };
     Ok(Pipeline::new(&request, sources, options)?)
 }

@@ -26,6 +26,9 @@ pub enum CacheAction {
         /// Input file.
         file: PathBuf,
     },
+    /// Check every entry as a read would (blobs re-hashed, keys, parsed
+    /// suites, git clones); remove and name the corrupt ones (exit 1).
+    Verify,
     /// Print the cache directory.
     Path,
 }
@@ -60,6 +63,25 @@ pub fn run(args: CacheArgs, global: &Global) -> anyhow::Result<Status> {
                     s.clones,
                     cache.root().display()
                 );
+            }
+        }
+        CacheAction::Verify => {
+            let r = cache.verify()?;
+            if global.json {
+                super::print_json(&r)?;
+            } else {
+                println!(
+                    "{}: {} blob(s), {} key(s), {} parsed suite(s) and {} git clone(s) sound; {} problem(s)",
+                    cache.root().display(),
+                    r.blobs,
+                    r.keys,
+                    r.parsed,
+                    r.clones,
+                    r.problems.len()
+                );
+            }
+            if !r.problems.is_empty() {
+                return Ok(Status::Code(1));
             }
         }
         CacheAction::Path => println!("{}", cache.root().display()),

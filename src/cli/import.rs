@@ -33,6 +33,7 @@ pub fn run(args: ImportArgs, global: &Global) -> anyhow::Result<Status> {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
+    sonic_versions::require_versions(&tree, &args.sonic_versions)?;
     let mut lock = sonic_versions::tree_to_lock(&tree);
     lock.platform = args.platform;
     if let Some(c) = args.commit {

@@ -152,6 +152,9 @@ pub struct IndexArgs {
     /// Read Requires-Dist (PEP 658 metadata) for this many newest versions of each Python package, plus pinned ones.
     #[arg(long, default_value_t = 1)]
     pub py_metadata: usize,
+    /// Do not read the suites' Contents indices (the Python distributions Debian packages install).
+    #[arg(long)]
+    pub no_freeze_apt_python: bool,
     /// Write the universe (every candidate at the cutoff, for `solve --universe`) here.
     #[arg(long)]
     pub universe: Option<PathBuf>,
@@ -200,12 +203,20 @@ pub fn run(args: IndexArgs, global: &Global) -> anyhow::Result<Status> {
     let pb = super::progress(global, None, "indexing sources as of the cutoff");
     let mut universe = sonic_lock::universe::Universe::new();
     let mut deb_candidates = 0usize;
-    let report = stage::run(&src, &manifest, &cutoff, &suites, args.py_metadata, |si| {
-        if args.universe.is_some() {
-            deb_candidates += stage::load_suite(&mut universe, si)?;
-        }
-        Ok(())
-    });
+    let report = stage::run(
+        &src,
+        &manifest,
+        &cutoff,
+        &suites,
+        args.py_metadata,
+        !args.no_freeze_apt_python,
+        |si| {
+            if args.universe.is_some() {
+                deb_candidates += stage::load_suite(&mut universe, si)?;
+            }
+            Ok(())
+        },
+    );
     pb.finish_and_clear();
     let report = report?;
     let mut universe_line = None;

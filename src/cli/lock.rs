@@ -63,6 +63,11 @@ pub struct LockArgs {
     /// Read Requires-Dist for this many newest versions of each Python package, plus pinned ones.
     #[arg(long, default_value_t = 1)]
     pub py_metadata: usize,
+    /// Do not pin the Python distributions Debian packages install. By default
+    /// each image's py pins list them as `pip freeze` (and so SONiC's
+    /// versions-py files) does, read from the suites' Contents indices.
+    #[arg(long, conflicts_with = "candidate")]
+    pub no_freeze_apt_python: bool,
     /// A previous lock of the platform (last night's): the candidate keeps each
     /// of its Debian pins that the sources still allow, instead of the newest.
     #[arg(long, conflicts_with = "candidate")]
@@ -106,6 +111,13 @@ pub struct LockArgs {
     /// Builder options.
     #[command(flatten)]
     pub builder: BuilderArgs,
+    /// Confirm the candidate --builder passes with this builder before writing
+    /// the lock: its kind, then its options as `trial` takes them, quoted as
+    /// one argument, e.g. 'sonic --sonic-checkout DIR --target
+    /// target/sonic-barefoot.bin --make-arg PLATFORM=barefoot'. Its failure is
+    /// learned, and --builder goes on; --max-builds counts both.
+    #[arg(long, value_name = "KIND [OPTIONS] [-- ARGV]", requires = "builder")]
+    pub confirm_builder: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -114,6 +126,8 @@ struct LearnedOut {
     candidate: String,
     log: PathBuf,
     attribution: Attribution,
+    /// The builder whose failure taught it.
+    builder: String,
 }
 
 #[derive(Serialize)]
@@ -124,6 +138,10 @@ struct Report {
     candidate: String,
     builds: usize,
     from_journal: usize,
+    /// Builds of the confirming builder (counted in `builds` too).
+    confirm_builds: usize,
+    /// The builder whose pass made the lock.
+    judged_by: Option<String>,
     learned: Vec<LearnedOut>,
     error: Option<String>,
     /// What the crawl could not read (with `--allow-incomplete`).
@@ -156,6 +174,7 @@ fn static_candidate<'s>(
         py_metadata: args.py_metadata,
         allow_incomplete: args.allow_incomplete,
         nogoods: Vec::new(),
+        freeze_apt_python: !args.no_freeze_apt_python,
     };
     let pipeline = Pipeline::new(&request, sources, options)?;
     let pb = super::progress(global, None, "crawling");
@@ -259,12 +278,18 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
                 candidate: lock.candidate_hash(),
                 builds: 0,
                 from_journal: 0,
+                confirm_builds: 0,
+                judged_by: None,
                 learned: Vec::new(),
                 error: None,
                 gaps: lock.gaps.clone(),
             })?;
         }
         return Ok(Status::Ok);
+    };
+    let confirm = match &args.confirm_builder {
+        Some(spec) => Some(super::confirm_args::confirm_builder(spec)?),
+        None => None,
     };
     let reference = match &args.reference {
         Some(dir) => Some(LockStage::assignment_of(
@@ -289,12 +314,18 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
             candidate,
             verdict,
             cached,
+            builder,
         } => say(
             &pb,
             format!(
-                "candidate {}: {}{}",
+                "candidate {}: {}{}{}",
                 &candidate[..12.min(candidate.len())],
                 format!("{verdict:?}").to_lowercase(),
+                if confirm.is_some() {
+                    format!(" by {builder}")
+                } else {
+                    String::new()
+                },
                 if cached { " (from journal)" } else { "" }
             ),
         ),
@@ -329,6 +360,7 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
     };
     let prover = Prover {
         builder: builder.as_ref(),
+        confirm: confirm.as_deref(),
         workspace: &args.workspace,
         triage: &triage,
         owners,
@@ -353,6 +385,8 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
                 candidate: locked.candidate,
                 builds: locked.builds,
                 from_journal: locked.cached,
+                confirm_builds: locked.confirm_builds,
+                judged_by: Some(locked.judged_by.clone()),
                 learned: locked
                     .learned
                     .iter()
@@ -361,6 +395,7 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
                         candidate: l.candidate.clone(),
                         log: l.log.clone(),
                         attribution: l.attribution.clone(),
+                        builder: l.builder.clone(),
                     })
                     .collect(),
                 error: None,
@@ -369,8 +404,15 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
             if global.json {
                 super::print_json(&report)?;
             } else {
+                let by = match &confirm {
+                    Some(_) => format!(
+                        " of {} ({} confirming builds)",
+                        locked.judged_by, report.confirm_builds
+                    ),
+                    None => String::new(),
+                };
                 println!(
-                    "wrote {}: proven by a passing build ({} builds, {} from the journal, {} nogoods learned)",
+                    "wrote {}: proven by a passing build{by} ({} builds, {} from the journal, {} nogoods learned)",
                     out_path.display(),
                     report.builds,
                     report.from_journal,
@@ -396,6 +438,8 @@ pub fn run(args: LockArgs, global: &Global) -> anyhow::Result<Status> {
                     candidate: candidate.candidate_hash(),
                     builds: 0,
                     from_journal: 0,
+                    confirm_builds: 0,
+                    judged_by: None,
                     learned: Vec::new(),
                     error: Some(e.to_string()),
                     gaps: candidate.gaps.clone(),

@@ -4,6 +4,7 @@
 pub mod bisect;
 pub mod cache;
 pub mod compare;
+pub mod confirm_args;
 pub mod crawl;
 pub mod cutoff;
 pub mod demo;

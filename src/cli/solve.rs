@@ -50,6 +50,10 @@ pub struct PlatformArgs {
     /// package (the solve reads it for every release it picks in any case).
     #[arg(long, default_value_t = 1)]
     pub py_metadata: usize,
+    /// Do not pin the Python distributions Debian packages install (which
+    /// `pip freeze`, and so SONiC's versions-py files, list).
+    #[arg(long)]
+    pub no_freeze_apt_python: bool,
     /// Where sources are and how to reach them (with --sonic-repo).
     #[command(flatten)]
     pub source: SourceArgs,
@@ -210,6 +214,7 @@ fn crawl_and_index(pa: &PlatformArgs, global: &Global) -> anyhow::Result<Loaded>
         py_metadata: pa.py_metadata,
         allow_incomplete: true,
         nogoods: Vec::new(),
+        freeze_apt_python: !pa.no_freeze_apt_python,
     };
     let sources = pa.source.sources()?;
     let (indexed, gaps, domain) = {

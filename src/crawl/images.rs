@@ -127,7 +127,14 @@ impl Ctx<'_, '_> {
     /// The image's parent when the tree builds it, else its external base.
     fn place(&mut self, image: &str, dir: &str, local: &BTreeSet<String>, fallback: Option<&str>) {
         let from = self.dockerfile_from(dir);
+        let off = ["Dockerfile.j2", "Dockerfile"]
+            .iter()
+            .find_map(|n| self.files.read(&format!("{dir}/{n}")))
+            .is_some_and(|t| super::aptconf::recommends_off(&t, dir, self.files));
         let node = self.out.graph.entry(image.to_string()).or_default();
+        if off {
+            node.install_recommends = Some(false);
+        }
         match from {
             Some((_, r, _)) => {
                 let stem = image_stem(&r);
@@ -278,8 +285,15 @@ pub fn compute(
     }
     // The host image: debootstrap, then the installer's debs and wheels.
     {
+        let off = c
+            .files
+            .read("build_debian.sh")
+            .is_some_and(|t| super::aptconf::recommends_off(&t, "", c.files));
         let node = c.out.graph.entry(HOST_IMAGE.to_string()).or_default();
         node.base = Some(BaseKind::Debootstrap);
+        if off {
+            node.install_recommends = Some(false);
+        }
         node.suite = Some(primary.clone());
         let mut debs = Vec::new();
         // `lazy_installer_debs` are installed at first boot, on their device only.

@@ -9,6 +9,7 @@
 //! (pip, requirements, setup.py), `debcontrol`, `gomod`, `gitmodules`, `text`,
 //! `aptsources` (apt repositories the scripts add).
 
+pub mod aptconf;
 pub mod aptsources;
 pub mod debcontrol;
 pub mod dockerfile;

@@ -77,7 +77,16 @@ pub struct Pin {
     /// Packages whose dependencies pulled this one in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependents: Vec<String>,
+    /// The make target that builds it when the tree builds the package itself
+    /// (`lldpd_1.0.4-1_amd64.deb`): installed from the build's own output, not
+    /// fetched, and recorded as SONiC's freeze records every installed package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built: Option<String>,
 }
+
+/// The prefix of the `dependents` entry that marks a `py` pin as installed by
+/// a Debian package (`deb:python3-yaml`), see [`Pin::installed_by_apt`].
+pub const APT_DEPENDENT: &str = "deb:";
 
 /// The identity of a pin: at most one pin per key may exist in a lock.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -128,6 +137,7 @@ impl Pin {
             first_seen: None,
             why: Vec::new(),
             dependents: Vec::new(),
+            built: None,
         }
     }
 
@@ -141,6 +151,18 @@ impl Pin {
             python: self.python.clone(),
             name: self.name.clone(),
         }
+    }
+
+    /// The Debian package that put this Python distribution in its image, for
+    /// a `py` pin that `pip freeze` lists because apt installed it (its
+    /// `dependents` holds `deb:<package>`): pip must not install it.
+    pub fn installed_by_apt(&self) -> Option<&str> {
+        if self.ecosystem != Ecosystem::Py {
+            return None;
+        }
+        self.dependents
+            .iter()
+            .find_map(|d| d.strip_prefix(APT_DEPENDENT))
     }
 
     /// The image name, with `None` spelled `default` as SONiC does.
@@ -219,6 +241,12 @@ impl Pin {
                     "name",
                     "a rewritten web pin must be named by its new URL (`name` = `url`)".into(),
                 ));
+            }
+        }
+        if let Some(b) = &self.built {
+            check_token("built", b)?;
+            if b.contains('/') {
+                return Err(("built", format!("`{b}` is a make target, not a path")));
             }
         }
         for o in &self.why {
@@ -737,6 +765,7 @@ impl Lock {
             opt(&mut out, "sha256", &p.sha256);
             opt(&mut out, "md5", &p.md5);
             opt(&mut out, "first_seen", &p.first_seen);
+            opt(&mut out, "built", &p.built);
             list(&mut out, "why", &p.why);
             list(&mut out, "dependents", &p.dependents);
         }

@@ -624,10 +624,9 @@ fn snapshot_to_rfc3339(ts: &str) -> Option<String> {
     ))
 }
 
-/// Reads a `files/build/versions/` tree into a lock (see [`tree_to_lock`]).
-pub fn import(dir: &Path) -> Result<Lock, VersionsError> {
-    let (tree, _warnings) = read_tree(dir)?;
-    // An empty import would read as "nothing pinned": most likely the wrong directory.
+/// Refuses a tree read from `dir` that holds no versions file at all: an
+/// empty import would read as "nothing pinned", most likely the wrong directory.
+pub fn require_versions(tree: &VersionTree, dir: &Path) -> Result<(), VersionsError> {
     if tree.modules.values().all(|c| c.is_empty()) {
         return Err(VersionsError::Layout {
             path: dir.display().to_string(),
@@ -636,6 +635,13 @@ pub fn import(dir: &Path) -> Result<Lock, VersionsError> {
                 .into(),
         });
     }
+    Ok(())
+}
+
+/// Reads a `files/build/versions/` tree into a lock (see [`tree_to_lock`]).
+pub fn import(dir: &Path) -> Result<Lock, VersionsError> {
+    let (tree, _warnings) = read_tree(dir)?;
+    require_versions(&tree, dir)?;
     let lock = tree_to_lock(&tree);
     lock.validate()?;
     Ok(lock)

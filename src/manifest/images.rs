@@ -59,6 +59,29 @@ pub struct ImageNode {
     /// The tree's wheels it installs (`install_python_wheels`, the host image's wheel list).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wheels: Vec<BuiltPackage>,
+    /// Whether its `apt-get install`s bring in Recommends, when its own apt
+    /// configuration says (`APT::Install-Recommends "false"`); unset, it is
+    /// its parent's, and apt's default (on) for a root image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_recommends: Option<bool>,
+}
+
+/// Whether `image`'s apt installs bring in Recommends: its own setting, else
+/// the nearest parent's, else apt's default (on).
+pub fn installs_recommends(graph: &ImageGraph, image: &str) -> bool {
+    let mut cur = image;
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.insert(cur) {
+        let Some(node) = graph.get(cur) else { break };
+        if let Some(v) = node.install_recommends {
+            return v;
+        }
+        match node.parent.as_deref() {
+            Some(p) => cur = p,
+            None => break,
+        }
+    }
+    true
 }
 
 /// Every image of the build by name.

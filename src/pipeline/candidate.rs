@@ -151,6 +151,7 @@ impl Pipeline<'_> {
             &cutoff,
             &suites,
             self.options.py_metadata,
+            self.options.freeze_apt_python,
             |si| index::load_suite(&mut universe, si).map(|_| ()),
         )?;
         warnings.extend(index::add_report(&mut universe, &manifest, &report)?);
@@ -160,6 +161,7 @@ impl Pipeline<'_> {
             }
         }
         warnings.extend(report.source_gaps.iter().map(|g| g.message()));
+        warnings.extend(report.apt_python.notes.iter().cloned());
         for m in &report.missing {
             warnings.push(format!(
                 "no version at the cutoff: {} {} ({}): {}",
@@ -226,11 +228,30 @@ pub fn candidate_of(
     report: Option<&IndexReport>,
     solved: &ManifestSolve,
 ) -> Result<(Lock, Vec<String>), PipelineError> {
-    let (mut lock, notes) = manifest_candidate(platform, manifest, u, solved)?;
+    let (mut lock, mut notes) = manifest_candidate(platform, manifest, u, solved)?;
     if let Some(report) = report {
         add_index_pins(&mut lock, report);
+        notes.extend(add_apt_python_pins(&mut lock, solved, &report.apt_python));
     }
     Ok((lock, notes))
+}
+
+/// Adds the `py` pins `pip freeze` shows for what each image's Debian
+/// packages install (see [`crate::solve::freeze`]); returns its notes.
+pub fn add_apt_python_pins(
+    lock: &mut Lock,
+    solved: &ManifestSolve,
+    apt: &crate::universe::python::apt::AptPython,
+) -> Vec<String> {
+    if apt.entries.is_empty() {
+        return Vec::new();
+    }
+    let (pins, notes) = crate::solve::freeze::apt_python_pins(solved, apt, lock);
+    for p in pins {
+        lock.upsert(p);
+    }
+    lock.normalize();
+    notes
 }
 
 /// The Debian, Python and Go pins of every image of a solved manifest, or the
@@ -249,12 +270,30 @@ fn manifest_candidate(
         }
     }
     let mut lock = candidate::candidate_lock(platform, manifest, u, &picks);
+    // The tree's own debs an image installs: dpkg puts them in before apt
+    // resolves, so they stand where an archive package of that name would.
+    let arch = lock
+        .pins
+        .iter()
+        .find(|p| p.ecosystem == Ecosystem::Deb)
+        .and_then(|p| p.arch.clone())
+        .unwrap_or_else(|| "amd64".to_string());
+    let domain_of = |suite: Option<&str>| format!("{}/{arch}", suite.unwrap_or("bullseye"));
+    for pin in candidate::built_deb_pins(manifest, &domain_of) {
+        lock.upsert(pin);
+    }
     let mut notes = solved.notes.clone();
     let origins = candidate::deb_origins(manifest);
     for (rule, r) in &solved.build {
         match r {
             Ok(sol) => {
-                for pin in candidate::deb_pins(u, &rule.image, &sol.picks, &origins) {
+                // What the slave inherits from its base image is no pin of its
+                // own, whichever solution names it.
+                let mut picks = sol.picks.clone();
+                if let Some(from) = solved.inherited.get(&rule.image) {
+                    picks.retain(|k, v| from.get(k) != Some(v));
+                }
+                for pin in candidate::deb_pins(u, &rule.image, &picks, &origins) {
                     match lock.pins.iter().find(|p| p.key() == pin.key()) {
                         Some(have) if have.version != pin.version => notes.push(format!(
                             "{}: {} needs {}={} but the image has {}; the image's pin is kept",

@@ -148,6 +148,9 @@ pub struct Options {
     pub allow_incomplete: bool,
     /// Nogoods learned by earlier trials: no candidate holds all picks of one.
     pub nogoods: Vec<Nogood>,
+    /// Pin, as `pip freeze` lists them, the Python distributions each image's
+    /// Debian packages install (read from the suites' Contents indices).
+    pub freeze_apt_python: bool,
 }
 
 impl Default for Options {
@@ -156,6 +159,7 @@ impl Default for Options {
             py_metadata: 1,
             allow_incomplete: false,
             nogoods: Vec::new(),
+            freeze_apt_python: true,
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum SearchSpace<'p, 's> {
 pub struct Prover<'a> {
     /// Runs one trial build.
     pub builder: &'a dyn Builder,
+    /// Builds a candidate `builder` passed once more (a full build after
+    /// cheap layer trials); only its pass makes the lock.
+    pub confirm: Option<&'a dyn Builder>,
     /// Trial inputs, logs and the journal (`<workspace>/journal`) go here.
     pub workspace: &'a Path,
     /// Failure signatures.
@@ -110,16 +113,22 @@ pub fn prove(
         on_event,
     };
     let reference = prover.reference;
+    let confirm = prover.confirm;
     let locked = match space {
-        SearchSpace::Tree { pipeline, indexed } => {
-            learner.run(&mut ManifestSearch::new(pipeline, *indexed), reference)
-        }
-        SearchSpace::Universe(u) => {
-            learner.run(&mut SolverSearch::for_candidate(u, candidate), reference)
-        }
-        SearchSpace::Candidate => learner.run(
+        SearchSpace::Tree { pipeline, indexed } => learner.run_confirmed(
+            &mut ManifestSearch::new(pipeline, *indexed),
+            reference,
+            confirm,
+        ),
+        SearchSpace::Universe(u) => learner.run_confirmed(
+            &mut SolverSearch::for_candidate(u, candidate),
+            reference,
+            confirm,
+        ),
+        SearchSpace::Candidate => learner.run_confirmed(
             &mut SingleCandidate::new(LockStage::assignment_of(candidate)),
             reference,
+            confirm,
         ),
     }?;
     let desc = prover.builder.describe();
@@ -128,7 +137,7 @@ pub fn prove(
     for l in &locked.learned {
         lock.trials.push(TrialRecord {
             candidate: l.candidate.clone(),
-            builder: desc.clone(),
+            builder: l.builder.clone(),
             result: Verdict::Fail,
             detail: Some(
                 l.picks
@@ -139,12 +148,15 @@ pub fn prove(
             ),
         });
     }
-    lock.trials.push(TrialRecord {
-        candidate: locked.candidate.clone(),
-        builder: desc,
-        result: Verdict::Pass,
-        detail: None,
-    });
+    // With a confirming builder, the cheap pass and the confirming one.
+    for builder in [desc, locked.judged_by.clone()] {
+        lock.trials.push(TrialRecord {
+            candidate: locked.candidate.clone(),
+            builder,
+            result: Verdict::Pass,
+            detail: None,
+        });
+    }
     lock.normalize();
     Ok(Proven { lock, locked })
 }

@@ -7,7 +7,7 @@ use crate::lock::{Gap, Lock, SourceRecord};
 use crate::manifest::Ecosystem;
 use crate::source::debian::archive::Location;
 use crate::source::error::origin_of;
-use crate::source::index::{IndexReport, Missing, Sources};
+use crate::source::index::{IndexReport, Missing, MissingCause, Sources};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Names listed in a gap's message before it says how many more there are.
@@ -25,10 +25,12 @@ pub fn record(lock: &mut Lock, sources: &Sources, report: &IndexReport) {
 /// unreachable host, a suite no source serves here, an added apt repository
 /// out of reach) rather than because nothing matched: such a miss is a gap.
 pub fn is_gap(m: &Missing) -> bool {
-    m.unreachable.is_some()
-        || m.reason.starts_with("no suite indexed for ")
-        || m.reason
-            .contains("apt sources this image adds could not be read")
+    matches!(
+        m.cause,
+        MissingCause::Unreachable { .. }
+            | MissingCause::NoSuiteIndexed { .. }
+            | MissingCause::AddedSourceUnread
+    )
 }
 
 /// Removes from `manifest` the dependencies that `report` could not resolve
@@ -59,11 +61,7 @@ pub fn drop_tree_wheels(
     let unknown: BTreeSet<(&str, &str)> = report
         .missing
         .iter()
-        .filter(|m| {
-            m.ecosystem == Ecosystem::Py
-                && m.reason.contains("not found (HTTP 404)")
-                && m.reason.contains("PyPI project")
-        })
+        .filter(|m| m.ecosystem == Ecosystem::Py && m.cause == MissingCause::NoSuchProject)
         .map(|m| (m.name.as_str(), m.origin.as_str()))
         .collect();
     let mut notes = Vec::new();
@@ -88,7 +86,7 @@ pub fn records(sources: &Sources, report: &IndexReport) -> Vec<SourceRecord> {
     let unreachable: BTreeSet<&str> = report
         .missing
         .iter()
-        .filter_map(|m| m.unreachable.as_deref())
+        .filter_map(Missing::unreachable)
         .collect();
     let used = |eco: Ecosystem| report.counts.get(&eco).is_some_and(|c| c.dependencies > 0);
     let mut out = Vec::new();
@@ -142,9 +140,9 @@ pub fn records(sources: &Sources, report: &IndexReport) -> Vec<SourceRecord> {
     }
     for m in &report.missing {
         if matches!(m.ecosystem, Ecosystem::Git | Ecosystem::Web)
-            && let Some(h) = &m.unreachable
+            && let Some(h) = m.unreachable()
         {
-            hosts.insert((m.ecosystem, h.clone()));
+            hosts.insert((m.ecosystem, h.to_string()));
         }
     }
     for (eco, host) in hosts {
@@ -175,11 +173,13 @@ pub fn records(sources: &Sources, report: &IndexReport) -> Vec<SourceRecord> {
 pub fn gaps(report: &IndexReport) -> Vec<Gap> {
     let mut groups: BTreeMap<(String, Ecosystem), Vec<&Missing>> = BTreeMap::new();
     for m in &report.missing {
-        let why = match &m.unreachable {
-            Some(host) => format!("{host} could not be reached from where this lock was made"),
-            None if m.reason.starts_with("no suite indexed for ") => m.reason.clone(),
+        let why = match &m.cause {
+            MissingCause::Unreachable { origin } => {
+                format!("{origin} could not be reached from where this lock was made")
+            }
+            MissingCause::NoSuiteIndexed { suite } => format!("no suite indexed for {suite}"),
             // Added apt repositories have gaps of their own (the index's source gaps).
-            None => continue,
+            _ => continue,
         };
         groups.entry((why, m.ecosystem)).or_default().push(m);
     }
@@ -217,7 +217,7 @@ mod tests {
         name: &str,
         origin: &str,
         reason: &str,
-        host: Option<&str>,
+        cause: MissingCause,
     ) -> Missing {
         Missing {
             ecosystem: eco,
@@ -225,48 +225,24 @@ mod tests {
             constraint: Constraint::None,
             origin: origin.into(),
             reason: reason.into(),
-            unreachable: host.map(str::to_string),
+            cause,
         }
     }
 
-    #[test]
-    fn gaps_group_by_unreachable_source_and_missing_suite_and_skip_real_misses() {
-        let report = IndexReport {
+    fn unreachable(host: &str) -> MissingCause {
+        MissingCause::Unreachable {
+            origin: host.into(),
+        }
+    }
+
+    fn report(missing: Vec<Missing>) -> IndexReport {
+        IndexReport {
             schema_version: 1,
             platform: "p".into(),
             cutoff: "2022-12-06T08:47:31Z".into(),
             suites: vec![],
             counts: BTreeMap::new(),
-            missing: vec![
-                missing(
-                    Ecosystem::Git,
-                    "b",
-                    "rules/b.mk:9",
-                    "x",
-                    Some("https://github.com"),
-                ),
-                missing(
-                    Ecosystem::Git,
-                    "a",
-                    "rules/a.mk:3",
-                    "x",
-                    Some("https://github.com"),
-                ),
-                missing(
-                    Ecosystem::Deb,
-                    "vim",
-                    "d/Dockerfile.j2:4",
-                    "no suite indexed for buster",
-                    None,
-                ),
-                missing(
-                    Ecosystem::Deb,
-                    "nosuch",
-                    "d/Dockerfile.j2:5",
-                    "not in any index at the cutoff",
-                    None,
-                ),
-            ],
+            missing,
             histories: vec![],
             git: vec![],
             web: vec![],
@@ -275,7 +251,44 @@ mod tests {
             apt_sources: vec![],
             source_gaps: vec![],
             added: vec![],
-        };
+            apt_python: Default::default(),
+        }
+    }
+
+    #[test]
+    fn gaps_group_by_unreachable_source_and_missing_suite_and_skip_real_misses() {
+        let report = report(vec![
+            missing(
+                Ecosystem::Git,
+                "b",
+                "rules/b.mk:9",
+                "x",
+                unreachable("https://github.com"),
+            ),
+            missing(
+                Ecosystem::Git,
+                "a",
+                "rules/a.mk:3",
+                "x",
+                unreachable("https://github.com"),
+            ),
+            missing(
+                Ecosystem::Deb,
+                "vim",
+                "d/Dockerfile.j2:4",
+                "no suite indexed for buster",
+                MissingCause::NoSuiteIndexed {
+                    suite: "buster".into(),
+                },
+            ),
+            missing(
+                Ecosystem::Deb,
+                "nosuch",
+                "d/Dockerfile.j2:5",
+                "not in any index at the cutoff",
+                MissingCause::NoVersionAtCutoff,
+            ),
+        ]);
         let g = gaps(&report);
         assert_eq!(g.len(), 2, "{g:?}");
         let git = g.iter().find(|g| g.message.contains("github")).unwrap();
@@ -291,5 +304,64 @@ mod tests {
             buster.message,
             "no suite indexed for buster: deb dependencies not resolved (1): vim"
         );
+    }
+
+    /// Each cause, with a reason that says nothing (the decision must not read it).
+    fn one_of_each() -> Vec<Missing> {
+        [
+            ("u", unreachable("https://github.com")),
+            ("p", MissingCause::NoSuchProject),
+            (
+                "s",
+                MissingCause::NoSuiteIndexed {
+                    suite: "buster".into(),
+                },
+            ),
+            ("a", MissingCause::AddedSourceUnread),
+            ("v", MissingCause::NoVersionAtCutoff),
+            ("t", MissingCause::NotExpanded),
+            ("e", MissingCause::Error),
+        ]
+        .into_iter()
+        .map(|(n, c)| missing(Ecosystem::Py, n, "f:1", "-", c))
+        .collect()
+    }
+
+    #[test]
+    fn a_gap_is_an_unreachable_source_an_unindexed_suite_or_an_unread_added_source() {
+        let gap: Vec<String> = one_of_each()
+            .into_iter()
+            .filter(is_gap)
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(gap, ["u", "s", "a"]);
+    }
+
+    #[test]
+    fn only_no_such_project_makes_a_tree_wheel() {
+        let report = report(one_of_each());
+        let mut m =
+            crate::manifest::Manifest::new("p".into(), "c".into(), "d".into(), vec![], vec![]);
+        for x in &report.missing {
+            m.dependencies.push(crate::manifest::Dependency {
+                ecosystem: Ecosystem::Py,
+                name: x.name.clone(),
+                constraint: Constraint::None,
+                pinned: false,
+                origin: crate::manifest::Origin {
+                    file: "f".into(),
+                    line: 1,
+                },
+                context: Default::default(),
+                attrs: Default::default(),
+            });
+        }
+        let notes = drop_tree_wheels(&mut m, &report);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let left: Vec<&str> = m.dependencies.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(left, ["u", "s", "a", "v", "t", "e"]);
+        // Gaps in the lock: one for the host, one for the suite, none for the others.
+        let g = gaps(&report);
+        assert_eq!(g.len(), 2, "{g:?}");
     }
 }

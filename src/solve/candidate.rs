@@ -57,7 +57,9 @@ pub fn deb_pins(
         let Some(c) = u.lookup(key).and_then(|p| u.find_version(p, version)) else {
             continue;
         };
-        for r in &u.candidate(c).depends {
+        // A Recommends apt followed drags its package along as a Depends does.
+        let cand = u.candidate(c);
+        for r in cand.depends.iter().chain(&cand.meta.recommends) {
             for alt in &r.alternatives {
                 let target = u.key(alt.package);
                 if target.name != key.name && picks.contains_key(target) {
@@ -113,6 +115,53 @@ pub fn candidate_lock(
     }
     lock.normalize();
     lock
+}
+
+/// Pins for the debs the tree builds and each image installs, with the
+/// version of their make target (`lldpd_1.0.4-1_amd64.deb`), as SONiC's
+/// freeze records every installed package; a deb an image's parent already
+/// installs is inherited, not pinned again. `domain_of(suite)` gives the
+/// image's `<suite>/<arch>`.
+pub fn built_deb_pins(m: &Manifest, domain_of: &dyn Fn(Option<&str>) -> String) -> Vec<Pin> {
+    let mut out = Vec::new();
+    for (image, node) in &m.images {
+        let mut inherited: BTreeSet<&str> = BTreeSet::new();
+        let mut cur = crate::manifest::images::parent_of(&m.images, image);
+        while let Some(p) = cur {
+            if let Some(n) = m.images.get(p) {
+                inherited.extend(n.debs.iter().map(|d| d.target.as_str()));
+            }
+            cur = crate::manifest::images::parent_of(&m.images, p);
+        }
+        for d in &node.debs {
+            if inherited.contains(d.target.as_str()) {
+                continue;
+            }
+            let Some(stem) = d.target.strip_suffix(".deb") else {
+                continue;
+            };
+            let mut parts = stem.split('_');
+            let (Some(name), Some(version)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            if crate::manifest::check_name(Ecosystem::Deb, name).is_err()
+                || crate::universe::scheme_for(Ecosystem::Deb)
+                    .validate(version)
+                    .is_err()
+            {
+                continue;
+            }
+            let domain = domain_of(node.suite.as_deref());
+            let mut pin = Pin::new(Ecosystem::Deb, name, version);
+            let mut dp = domain.splitn(2, '/');
+            pin.suite = dp.next().filter(|s| !s.is_empty()).map(str::to_string);
+            pin.arch = dp.next().filter(|s| !s.is_empty()).map(str::to_string);
+            pin.image = Some(image.clone());
+            pin.built = Some(d.target.clone());
+            out.push(pin);
+        }
+    }
+    out
 }
 
 /// Pins for one image's chosen Python distributions: flavour from the domain,

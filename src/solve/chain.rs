@@ -5,8 +5,10 @@
 //! (`Priority: required` plus `apt`, as `debootstrap --variant=minbase`).
 
 use super::images::ImageResults;
-use super::{Nogood, Solution, Unsat, solve_transactions_from};
-use crate::manifest::images::{BaseKind, ImageGraph, parent_of, parents_first};
+use super::{Nogood, Solution, Unsat, solve_transactions_from, solve_transactions_recommending};
+use crate::manifest::images::{
+    BaseKind, ImageGraph, installs_recommends, parent_of, parents_first,
+};
 use crate::universe::suite::deb_domain;
 use crate::universe::{
     CandidateId, PackageKey, RelationKind, Requirement, Universe, VersionConstraint,
@@ -46,10 +48,15 @@ pub fn minbase(u: &Universe, domain: &str) -> Vec<Requirement> {
 
 /// Solves every image of `graph` (and every other image of `transactions`,
 /// alone) parents first. `base` holds for every transaction as well.
+/// `recommends` says per image and transaction whether its command lets apt
+/// install Recommends; the image's own apt configuration (inherited along
+/// its `FROM` chain) can turn them off for all of its transactions.
+#[allow(clippy::too_many_arguments)]
 pub fn solve_chain(
     u: &Universe,
     graph: &ImageGraph,
     transactions: &BTreeMap<String, Vec<Vec<Requirement>>>,
+    recommends: &BTreeMap<String, Vec<bool>>,
     base: &[Requirement],
     nogoods: &[Nogood],
     reference: Option<&BTreeMap<PackageKey, String>>,
@@ -118,11 +125,21 @@ pub fn solve_chain(
         let inherited = picks_of(u, &start);
         let mut all_base = base.to_vec();
         all_base.extend(image_base.iter().cloned());
-        let txs = match txs.is_empty() {
-            true => vec![Vec::new()],
-            false => txs,
+        let image_recommends = installs_recommends(graph, &image);
+        let flags = recommends.get(&image);
+        let txs: Vec<(Vec<Requirement>, bool)> = match txs.is_empty() {
+            true => vec![(Vec::new(), false)],
+            false => txs
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let on =
+                        image_recommends && flags.and_then(|f| f.get(i)).copied().unwrap_or(false);
+                    (t, on)
+                })
+                .collect(),
         };
-        let result = solve_transactions_from(u, &all_base, start, txs, nogoods, reference);
+        let result = solve_transactions_recommending(u, &all_base, start, txs, nogoods, reference);
         if let Ok(states) = &result
             && let Some(last) = states.last()
         {

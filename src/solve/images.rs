@@ -12,7 +12,6 @@ use crate::manifest::{Constraint, Ecosystem, Manifest};
 use crate::universe::suite::{deb_domain, python_env_for};
 use crate::universe::{PackageKey, Requirement, Universe, UniverseError, VersionConstraint};
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
 
 /// Per image, the state after each apt transaction or the failing transaction and why.
 pub type ImageResults = BTreeMap<String, Result<Vec<TransactionState>, (usize, Unsat)>>;
@@ -82,6 +81,19 @@ pub fn per_suite_transactions(
     manifest: &Manifest,
     default_domain: &str,
 ) -> Result<BTreeMap<String, Vec<Vec<Requirement>>>, UniverseError> {
+    Ok(per_suite_transactions_flagged(u, manifest, default_domain)?
+        .into_iter()
+        .map(|(img, txs)| (img, txs.into_iter().map(|(t, _)| t).collect()))
+        .collect())
+}
+
+/// [`per_suite_transactions`], each with whether its command lets apt install
+/// Recommends.
+pub fn per_suite_transactions_flagged(
+    u: &mut Universe,
+    manifest: &Manifest,
+    default_domain: &str,
+) -> Result<BTreeMap<String, input::FlaggedTransactions>, UniverseError> {
     let arch = default_domain.split('/').nth(1).unwrap_or("amd64");
     let mut by_domain: BTreeMap<String, Vec<crate::manifest::Dependency>> = BTreeMap::new();
     for d in &manifest.dependencies {
@@ -92,14 +104,14 @@ pub fn per_suite_transactions(
         };
         by_domain.entry(domain).or_default().push(d.clone());
     }
-    let mut out: BTreeMap<String, Vec<Vec<Requirement>>> = BTreeMap::new();
+    let mut out: BTreeMap<String, input::FlaggedTransactions> = BTreeMap::new();
     for (domain, deps) in by_domain {
         let part = Manifest {
             dependencies: deps,
             diagnostics: Vec::new(),
             ..manifest.clone()
         };
-        for (image, txs) in input::debian_transactions(u, &part, &domain)? {
+        for (image, txs) in input::debian_transactions_flagged(u, &part, &domain)? {
             out.entry(image).or_default().extend(txs);
         }
     }
@@ -173,9 +185,11 @@ pub fn python_roots(
         }
         let env = &envs[&domain];
         if let Some(m) = attr("markers") {
-            match pep508_rs::MarkerTree::from_str(m) {
-                Ok(tree) if !tree.evaluate(&env.markers, &[]) => continue,
-                Ok(_) => {}
+            let holds = crate::universe::pep508::marker(m)
+                .and_then(|tree| crate::universe::pep508::evaluate(&tree, &env.markers, &[]));
+            match holds {
+                Ok(false) => continue,
+                Ok(true) => {}
                 Err(e) => {
                     notes.push(format!(
                         "{}: py {name}: bad marker `{m}`: {e}; not solved",
@@ -348,7 +362,15 @@ pub fn solve_manifest(
     m: &Manifest,
     opts: &ManifestOptions<'_>,
 ) -> Result<ManifestSolve, UniverseError> {
-    let transactions = per_suite_transactions(u, m, &opts.default_domain)?;
+    let flagged = per_suite_transactions_flagged(u, m, &opts.default_domain)?;
+    let recommends: BTreeMap<String, Vec<bool>> = flagged
+        .iter()
+        .map(|(img, txs)| (img.clone(), txs.iter().map(|(_, r)| *r).collect()))
+        .collect();
+    let transactions: BTreeMap<String, Vec<Vec<Requirement>>> = flagged
+        .into_iter()
+        .map(|(img, txs)| (img, txs.into_iter().map(|(t, _)| t).collect()))
+        .collect();
     let arch = opts
         .default_domain
         .split('/')
@@ -443,6 +465,7 @@ pub fn solve_manifest(
                 u,
                 &m.images,
                 &transactions,
+                &recommends,
                 &opts.base,
                 opts.nogoods,
                 opts.reference,

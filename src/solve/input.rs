@@ -13,6 +13,9 @@ type TxKey = (String, u32, u32);
 /// The apt transactions of one image, in order, each a list of requirements.
 pub type Transactions = Vec<Vec<Requirement>>;
 
+/// Transactions, each with whether apt may install Recommends in it.
+pub type FlaggedTransactions = Vec<(Vec<Requirement>, bool)>;
+
 /// Groups the manifest's `deb` dependencies by image and transaction and turns
 /// them into requirements of `domain` (packages that do not exist stay as
 /// requirements nothing satisfies, so the search explains them).
@@ -21,8 +24,22 @@ pub fn debian_transactions(
     m: &Manifest,
     domain: &str,
 ) -> Result<BTreeMap<String, Transactions>, UniverseError> {
+    Ok(debian_transactions_flagged(u, m, domain)?
+        .into_iter()
+        .map(|(img, txs)| (img, txs.into_iter().map(|(t, _)| t).collect()))
+        .collect())
+}
+
+/// [`debian_transactions`], each with whether its command lets apt install
+/// Recommends (no `--no-install-recommends` on it).
+pub fn debian_transactions_flagged(
+    u: &mut Universe,
+    m: &Manifest,
+    domain: &str,
+) -> Result<BTreeMap<String, FlaggedTransactions>, UniverseError> {
     type Rel = Option<(String, String)>;
     let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<(Rel, Requirement)>>> = BTreeMap::new();
+    let mut no_recommends: std::collections::BTreeSet<(String, TxKey)> = Default::default();
     for d in &m.dependencies {
         // The crawler marks `apt-get remove/purge` lines with `action=remove`;
         // Build-Depends are rules of their own ([`build_rules`]), not installs.
@@ -66,6 +83,9 @@ pub fn debian_transactions(
             .attrs
             .get("alternatives")
             .map(|a| (d.origin.to_string(), a.clone()));
+        if d.attrs.contains_key("no-install-recommends") {
+            no_recommends.insert((image.clone(), (file.clone(), tx, 0)));
+        }
         let reqs = grouped
             .entry(image)
             .or_default()
@@ -87,8 +107,11 @@ pub fn debian_transactions(
         .into_iter()
         .map(|(img, txs)| {
             let txs = txs
-                .into_values()
-                .map(|rs| rs.into_iter().map(|(_, r)| r).collect())
+                .into_iter()
+                .map(|(k, rs)| {
+                    let recommends = !no_recommends.contains(&(img.clone(), k));
+                    (rs.into_iter().map(|(_, r)| r).collect(), recommends)
+                })
                 .collect();
             (img, txs)
         })

@@ -14,12 +14,14 @@ pub mod chain;
 pub mod check;
 pub mod engine;
 pub mod explain;
+pub mod freeze;
 pub mod graph;
 pub mod images;
 pub mod input;
 pub mod mvs;
 pub mod problem;
 pub mod python;
+pub mod recommends;
 
 use crate::universe::{CandidateId, PackageId, PackageKey, Requirement, Universe};
 use problem::{Problem, RootSet, pos};
@@ -351,23 +353,37 @@ pub fn solve_transactions(
 pub fn solve_transactions_from(
     u: &Universe,
     base: &[Requirement],
-    mut installed: Vec<CandidateId>,
+    installed: Vec<CandidateId>,
     transactions: Vec<Vec<Requirement>>,
     nogoods: &[Nogood],
     reference: Option<&BTreeMap<PackageKey, String>>,
 ) -> Result<Vec<TransactionState>, (usize, Unsat)> {
+    let txs = transactions.into_iter().map(|t| (t, false)).collect();
+    solve_transactions_recommending(u, base, installed, txs, nogoods, reference)
+}
+
+/// [`solve_transactions_from`] where each transaction says whether apt
+/// installs the Recommends of what it newly installs (see [`recommends`]).
+pub fn solve_transactions_recommending(
+    u: &Universe,
+    base: &[Requirement],
+    mut installed: Vec<CandidateId>,
+    transactions: Vec<(Vec<Requirement>, bool)>,
+    nogoods: &[Nogood],
+    reference: Option<&BTreeMap<PackageKey, String>>,
+) -> Result<Vec<TransactionState>, (usize, Unsat)> {
+    let tx = recommends::TxSolve {
+        u,
+        base,
+        nogoods,
+        reference,
+    };
     let mut out: Vec<TransactionState> = Vec::new();
-    for (i, reqs) in transactions.into_iter().enumerate() {
-        let mut s = Solver::new(u, reqs);
-        s.set_base(base.to_vec());
-        for n in nogoods {
-            s.add_nogood(n.clone());
+    for (i, (reqs, recommends)) in transactions.into_iter().enumerate() {
+        let mut sol = tx.solve(reqs.clone(), &installed).map_err(|e| (i, e))?;
+        if recommends {
+            sol = tx.with_recommends(&reqs, &installed, sol);
         }
-        if let Some(r) = reference {
-            s.set_preference(Preference::Closest(r.clone()));
-        }
-        s.set_keep(installed.clone());
-        let sol = s.solve().map_err(|e| (i, e))?;
         let removed: Vec<String> = installed
             .iter()
             .filter(|c| sol.candidates.binary_search(c).is_err())

@@ -27,6 +27,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod verify;
+pub use verify::VerifyReport;
+
 /// First line of an export file. The rest is a sequence of records:
 /// `blob <sha256> <length>\n<bytes>\n`, `key <length>\n<json>\n`,
 /// `git <path> <length>\n<bytes>\n` (one per file of a bare clone, `path`

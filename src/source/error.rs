@@ -109,6 +109,16 @@ pub enum SourceError {
     /// A Python project name that is not a PEP 508 name.
     #[error(transparent)]
     PyName(#[from] crate::universe::python::BadPyName),
+    /// No source of a Python release's core metadata had it: why, and each source tried.
+    #[error("{what}: {reason} (tried: {})", tried.join("; "))]
+    NoMetadata {
+        /// The release (`name==version`).
+        what: String,
+        /// The reason that decides (an sdist that computes its requirements, or none had any).
+        reason: String,
+        /// Each source tried (its URL) and why it had nothing.
+        tried: Vec<String>,
+    },
     /// The request itself is invalid (a hostile name, an unknown suite, a bad date).
     #[error("{0}")]
     Invalid(String),

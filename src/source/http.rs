@@ -13,6 +13,9 @@ use std::path::Path;
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+mod range;
+pub use range::{ByteRange, Ranged};
+
 /// Network behaviour; the defaults are polite to snapshot.debian.org.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -256,13 +259,8 @@ impl Http {
         if (!self.cfg.refresh || self.cfg.offline)
             && let Some(e) = self.cache.get_key(&key)
         {
-            if matches!(e.status, 404 | 410) {
-                self.bump(|s| s.cache_hits += 1);
-                return Err(SourceError::NotFound {
-                    url: req.url.to_string(),
-                    what: req.what.to_string(),
-                    status: e.status,
-                });
+            if let Some(gone) = self.known_not_found(&key, req.url, req.what) {
+                return Err(gone);
             }
             let found = match self.cache.lookup(&e.sha256, req.url)? {
                 Lookup::Hit(bytes) => Some(bytes),
@@ -309,17 +307,8 @@ impl Http {
                 self.attempt(req, &partial)
             };
             let outcome = match outcome {
-                Err(SourceError::NotFound { url, what, status }) => {
-                    // Remembered, so that offline runs take the same fallbacks as online ones.
-                    let sha = self.cache.put(b"")?;
-                    self.cache.put_key(&KeyEntry {
-                        key: key.clone(),
-                        final_url: url.clone(),
-                        sha256: sha,
-                        size: 0,
-                        status,
-                    })?;
-                    return Err(SourceError::NotFound { url, what, status });
+                Err(e @ SourceError::NotFound { .. }) => {
+                    return Err(self.remember_not_found(&key, e));
                 }
                 other => other?,
             };
@@ -374,6 +363,41 @@ impl Http {
             sha256: sha,
             bytes,
             from_cache: false,
+        })
+    }
+
+    /// Remembers that `key` does not exist (when `e` says so), so that offline
+    /// runs take the same fallbacks as online ones; returns `e`, or the error
+    /// that kept it from being remembered.
+    fn remember_not_found(&self, key: &str, e: SourceError) -> SourceError {
+        let SourceError::NotFound { url, status, .. } = &e else {
+            return e;
+        };
+        let stored = self.cache.put(b"").and_then(|sha| {
+            self.cache.put_key(&KeyEntry {
+                key: key.to_string(),
+                final_url: url.clone(),
+                sha256: sha,
+                size: 0,
+                status: *status,
+            })
+        });
+        match stored {
+            Ok(()) => e,
+            Err(io) => io,
+        }
+    }
+
+    /// A remembered 404/410 for `key`, as the error [`Http::get`] gives.
+    fn known_not_found(&self, key: &str, url: &str, what: &str) -> Option<SourceError> {
+        let e = self.cache.get_key(key)?;
+        matches!(e.status, 404 | 410).then(|| {
+            self.bump(|s| s.cache_hits += 1);
+            SourceError::NotFound {
+                url: url.to_string(),
+                what: what.to_string(),
+                status: e.status,
+            }
         })
     }
 

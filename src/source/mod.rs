@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod debian;
+pub mod distfile;
 pub mod docker;
 pub mod error;
 pub mod git;

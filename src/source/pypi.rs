@@ -1,9 +1,11 @@
 //! PyPI as of the cutoff: the PEP 691 Simple JSON API with PEP 700
 //! `upload-time`; a version exists at D if a non-yanked file of it was
 //! uploaded at or before D. Core metadata (`Requires-Dist`,
-//! `Requires-Python`) comes from PEP 658 metadata files, verified against
-//! their hash; `/pypi/<name>/json` is the fallback for indexes without
-//! upload times or metadata files.
+//! `Requires-Python`) comes from the first of a chain of sources that has it
+//! (see [`meta`]); `/pypi/<name>/json` is the fallback for indexes without
+//! upload times.
+
+pub mod meta;
 
 use crate::date::Cutoff;
 use crate::date::{parse_rfc3339, rfc3339};
@@ -151,6 +153,19 @@ pub fn version_from_filename(project: &str, filename: &str) -> Option<String> {
     })
 }
 
+/// What a request for a project's file list is called (in errors, and to
+/// tell its "no such project" from other 404s).
+pub fn project_request(norm: &str) -> String {
+    format!("{PROJECT_REQUEST}{norm}")
+}
+
+/// Whether a request named `what` asked for a project's file list.
+pub fn is_project_request(what: &str) -> bool {
+    what.starts_with(PROJECT_REQUEST)
+}
+
+const PROJECT_REQUEST: &str = "PyPI project ";
+
 fn norm_version(v: &str) -> Option<String> {
     pep440_rs::Version::from_str(v).ok().map(|v| v.to_string())
 }
@@ -183,7 +198,7 @@ impl PyPi {
     pub fn files(&self, name: &str) -> Result<Vec<PyFile>, SourceError> {
         let norm = PyName::new(name)?.to_string();
         let url = join_url(&self.base, &format!("simple/{norm}/"));
-        let what = format!("PyPI project {norm}");
+        let what = project_request(&norm);
         let f = self
             .http
             .get(&Request::new(&url, &what).accept(SIMPLE_JSON))?;
@@ -286,40 +301,6 @@ impl PyPi {
                     .count(),
         );
         Ok((out, later, notes))
-    }
-
-    /// Core metadata of one version: from a PEP 658 metadata file when the index has one, else the JSON API.
-    pub fn metadata(&self, name: &str, version: &PyVersion) -> Result<PyMetadata, SourceError> {
-        let norm = PyName::new(name)?.to_string();
-        // Prefer a wheel's metadata: static, unlike an sdist's.
-        let mut files: Vec<&PyFile> = version
-            .files
-            .iter()
-            .filter(|f| f.core_metadata.is_some())
-            .collect();
-        files.sort_by_key(|f| !f.filename.ends_with(".whl"));
-        if let Some(f) = files.first() {
-            let url = format!("{}.metadata", f.url);
-            let what = format!("metadata of {}", f.filename);
-            let mut req = Request::new(&url, &what);
-            if let Some(Some(h)) = &f.core_metadata {
-                req = req.expect(&h.to_ascii_lowercase(), None);
-            }
-            let fetched = self.http.get(&req)?;
-            return parse_core_metadata(&fetched.bytes, &url);
-        }
-        let (p, url) = self.legacy(&norm, Some(&version.version))?;
-        let mut reqs = Vec::new();
-        for r in p.info.requires_dist.unwrap_or_default() {
-            crate::universe::python::parse_pep508(&r)
-                .map_err(|e| SourceError::parse(&url, format!("bad Requires-Dist `{r}`: {e}")))?;
-            reqs.push(r);
-        }
-        Ok(PyMetadata {
-            requires_dist: reqs,
-            requires_python: p.info.requires_python.filter(|s| !s.trim().is_empty()),
-            from: url,
-        })
     }
 }
 

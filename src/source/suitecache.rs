@@ -247,6 +247,11 @@ fn encode(p: &ParsedSuite) -> Result<Vec<u8>, postcard::Error> {
     Ok(out)
 }
 
+/// Whether a parsed-suite entry is sound (what a read would accept), else why not.
+pub fn check_entry(bytes: &[u8]) -> Result<(), String> {
+    decode(bytes).map(|_| ())
+}
+
 fn decode(bytes: &[u8]) -> Result<ParsedSuite, String> {
     let head = MAGIC.len() + 4 + 32;
     if bytes.len() < head || &bytes[..MAGIC.len()] != MAGIC {

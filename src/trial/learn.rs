@@ -4,6 +4,11 @@
 //! learns that those picks fail together, and proposes again, until a build
 //! passes.
 //!
+//! With a confirming builder, a candidate the (cheap) builder passes is built
+//! once more by the confirming (expensive) one; only its pass makes the lock,
+//! and its failure is triaged and learned like any other, the loop going on
+//! with the cheap builder.
+//!
 //! The loop is generic over the search ([`Search`]) and over how an
 //! assignment becomes files on disk ([`Stage`]), so the same code drives the
 //! real solver with lockfiles and SONiC version trees, and the benchmark's
@@ -70,7 +75,8 @@ pub trait Stage<K>: Sync {
 pub struct LearnConfig {
     /// Trials run at once (delta debugging tests subsets in parallel).
     pub jobs: usize,
-    /// Give up after this many builds (journal answers do not count).
+    /// Give up after this many builds (journal answers do not count;
+    /// confirming builds do).
     pub max_builds: usize,
 }
 
@@ -106,6 +112,8 @@ pub struct Learned<K> {
     pub log: std::path::PathBuf,
     /// How the picks were found.
     pub attribution: Attribution,
+    /// The builder whose failure taught it (`Builder::describe`).
+    pub builder: String,
 }
 
 /// Something the loop reports as it goes.
@@ -121,6 +129,8 @@ pub enum Event<'a, K> {
         verdict: Verdict,
         /// Answered by the journal.
         cached: bool,
+        /// The builder that judged it (`Builder::describe`).
+        builder: &'a str,
     },
     /// Delta debugging starts over this many changed pins.
     Isolating(usize),
@@ -145,6 +155,10 @@ pub struct Locked<K> {
     pub proposals: usize,
     /// Nogoods learned on the way.
     pub learned: Vec<Learned<K>>,
+    /// The builder whose pass made the lock (the confirming one, when given).
+    pub judged_by: String,
+    /// Builds the confirming builder ran (included in `builds`).
+    pub confirm_builds: usize,
 }
 
 /// Why the loop stopped without a passing lock.
@@ -254,6 +268,7 @@ pub struct Learner<'a, K> {
 struct Tally {
     builds: usize,
     cached: usize,
+    confirm_builds: usize,
 }
 
 /// A judged candidate: its hash, result and (for a failure) the triage of its log.
@@ -261,15 +276,21 @@ struct Judged {
     hash: String,
     result: TrialResult,
     report: Report,
+    cached: bool,
 }
 
 impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
     /// Judges `batch` (in parallel up to `jobs`), through the journal; a
     /// failure on the sources rather than the pins stops here, before anything
     /// (delta debugging included) can learn from it.
-    fn judge(&self, batch: &[Assignment<K>], tally: &mut Tally) -> Result<Vec<Judged>, LearnError> {
-        let desc = self.builder.describe();
-        let id = self.builder.identity();
+    fn judge(
+        &self,
+        builder: &dyn Builder,
+        batch: &[Assignment<K>],
+        tally: &mut Tally,
+    ) -> Result<Vec<Judged>, LearnError> {
+        let desc = builder.describe();
+        let id = builder.identity();
         let mut inputs = Vec::with_capacity(batch.len());
         for a in batch {
             let hash = self.stage.candidate_hash(a);
@@ -279,13 +300,9 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
             }
             inputs.push(input);
         }
-        let outcomes = run_all(
-            self.builder,
-            self.journal,
-            &inputs,
-            self.config.jobs,
-            &|c| (self.on_event)(Event::Progress(*c)),
-        );
+        let outcomes = run_all(builder, self.journal, &inputs, self.config.jobs, &|c| {
+            (self.on_event)(Event::Progress(*c))
+        });
         let mut out = Vec::with_capacity(batch.len());
         for (input, o) in inputs.iter().zip(outcomes) {
             self.workspace.tidy(input);
@@ -299,6 +316,7 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
                 candidate: &input.candidate_hash,
                 verdict: r.verdict,
                 cached: o.cached,
+                builder: &desc,
             });
             if r.verdict == Verdict::Abort {
                 return Err(LearnError::Aborted {
@@ -322,6 +340,7 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
                 hash: input.candidate_hash.clone(),
                 result: r,
                 report,
+                cached: o.cached,
             });
         }
         Ok(out)
@@ -363,9 +382,25 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
         search: &mut S,
         reference: Option<Assignment<K>>,
     ) -> Result<Locked<K>, LearnError> {
+        self.run_confirmed(search, reference, None)
+    }
+
+    /// [`Learner::run`], where a candidate the builder passes is then built
+    /// once by `confirm` (a full build after cheap layer trials): its pass
+    /// makes the lock; its failure is triaged and learned like any other and
+    /// the loop goes on with the cheap builder. Delta debugging uses the cheap
+    /// builder only, which passes that candidate, so a confirming failure
+    /// that triage does not attribute forbids the candidate as a whole.
+    pub fn run_confirmed<S: Search<Key = K>>(
+        &self,
+        search: &mut S,
+        reference: Option<Assignment<K>>,
+        confirm: Option<&dyn Builder>,
+    ) -> Result<Locked<K>, LearnError> {
         let mut tally = Tally {
             builds: 0,
             cached: 0,
+            confirm_builds: 0,
         };
         let mut learned: Vec<Learned<K>> = Vec::new();
         let mut seen_nogoods: BTreeSet<Vec<(K, String)>> = BTreeSet::new();
@@ -395,11 +430,28 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
                     proposals,
                 });
             }
+            let mut judged_by = self.builder;
+            let mut confirming = false;
+            let mut j = self
+                .judge(self.builder, std::slice::from_ref(&a), &mut tally)?
+                .remove(0);
+            if let (Verdict::Pass, Some(c)) = (j.result.verdict, confirm) {
+                self.check_budget(&tally)?;
+                j = self
+                    .judge(c, std::slice::from_ref(&a), &mut tally)?
+                    .remove(0);
+                judged_by = c;
+                confirming = true;
+                if !j.cached {
+                    tally.confirm_builds += 1;
+                }
+            }
             let Judged {
                 hash,
                 result,
                 report,
-            } = self.judge(std::slice::from_ref(&a), &mut tally)?.remove(0);
+                ..
+            } = j;
             match result.verdict {
                 Verdict::Pass => {
                     return Ok(Locked {
@@ -410,6 +462,8 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
                         cached: tally.cached,
                         proposals,
                         learned,
+                        judged_by: judged_by.describe(),
+                        confirm_builds: tally.confirm_builds,
                     });
                 }
                 Verdict::Skip => {
@@ -419,6 +473,7 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
                         candidate: hash,
                         log: result.log.clone(),
                         attribution: Attribution::WholeCandidate,
+                        builder: judged_by.describe(),
                     };
                     let f =
                         search.forbid(l.picks.clone(), "the build could not judge this candidate");
@@ -452,7 +507,11 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
                 last_unblamed = None;
             }
             let mut attribution = Attribution::Triage(sigs);
-            if picks.is_empty() || seen_nogoods.contains(&picks) {
+            if confirming && (picks.is_empty() || seen_nogoods.contains(&picks)) {
+                // The cheap builder passes this candidate: it cannot isolate the failure.
+                picks = a.clone().into_iter().collect();
+                attribution = Attribution::WholeCandidate;
+            } else if picks.is_empty() || seen_nogoods.contains(&picks) {
                 // Unattributed (or triage keeps blaming picks already forbidden): isolate.
                 let (p, how) = self.isolate(&a, &mut base, &mut tally)?;
                 picks = p;
@@ -464,6 +523,7 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
                 candidate: hash,
                 log: result.log.clone(),
                 attribution,
+                builder: judged_by.describe(),
             };
             let reason = format!(
                 "trial build of {} failed ({})",
@@ -513,7 +573,10 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
         };
         if !*verified {
             self.check_budget(tally)?;
-            let r = self.judge(std::slice::from_ref(b), tally)?.remove(0).result;
+            let r = self
+                .judge(self.builder, std::slice::from_ref(b), tally)?
+                .remove(0)
+                .result;
             if r.verdict != Verdict::Pass {
                 // The reference does not pass here: there is no passing end to isolate against.
                 *base = None;
@@ -580,7 +643,7 @@ impl<K: Clone + Ord + Debug + Display + Send + Sync> Learner<'_, K> {
             for (start, group) in tests.chunks(self.config.jobs.max(1)).enumerate() {
                 self.check_budget(tally)?;
                 let batch: Vec<Assignment<K>> = group.iter().map(|s| apply(s)).collect();
-                let results = self.judge(&batch, tally)?;
+                let results = self.judge(self.builder, &batch, tally)?;
                 if let Some(i) = results
                     .iter()
                     .position(|j| j.result.verdict == Verdict::Fail)

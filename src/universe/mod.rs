@@ -11,6 +11,7 @@ pub mod debian;
 pub mod go;
 pub mod history;
 pub mod parsed;
+pub mod pep508;
 pub mod python;
 pub mod suite;
 pub mod version;

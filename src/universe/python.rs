@@ -7,6 +7,8 @@
 //! special case for extras. `Requires-Python` is a requirement on the package
 //! `python`, which has one candidate: the image's interpreter.
 
+pub mod apt;
+
 use super::{
     CandidateId, CandidateMeta, PackageKey, Requirement, Universe, UniverseError, VersionConstraint,
 };
@@ -60,15 +62,10 @@ impl PythonEnv {
     }
 }
 
-/// Parses a PEP 508 requirement. pep508_rs 0.9 panics on some malformed text
-/// (a name ending in `.`, a multi-byte character after a marker), so the
-/// panic is caught and reported as a parse error: outside input never aborts.
+/// Parses a PEP 508 requirement; odd text is an error, never a panic (see
+/// [`super::pep508`]).
 pub fn parse_pep508(text: &str) -> Result<pep508_rs::Requirement<pep508_rs::VerbatimUrl>, String> {
-    use std::str::FromStr;
-    std::panic::catch_unwind(|| {
-        pep508_rs::Requirement::<pep508_rs::VerbatimUrl>::from_str(text).map_err(|e| e.to_string())
-    })
-    .unwrap_or_else(|_| Err("the PEP 508 parser cannot read this text".to_string()))
+    super::pep508::requirement(text)
 }
 
 /// A Python distribution name: valid per PEP 508 (ASCII letters and digits, inner
@@ -173,7 +170,9 @@ fn requirement(
 ) -> Result<Option<Requirement>, UniverseError> {
     let r = parse_pep508(line)
         .map_err(|e| parse_err(origin, format!("bad requirement `{line}`: {e}")))?;
-    if !r.marker.evaluate(&env.markers, extras) {
+    let holds = super::pep508::evaluate(&r.marker, &env.markers, extras)
+        .map_err(|e| parse_err(origin, format!("marker of `{line}`: {e}")))?;
+    if !holds {
         return Ok(None);
     }
     let name = normalize(r.name.as_ref());

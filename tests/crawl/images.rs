@@ -8,7 +8,7 @@ use sonic_lock::crawl::images::{ReadFile, compute};
 use sonic_lock::crawl::make::Evaluator;
 use sonic_lock::crawl::scope::Scope;
 use sonic_lock::crawl::text::Sink;
-use sonic_lock::manifest::images::BaseKind;
+use sonic_lock::manifest::images::{BaseKind, installs_recommends};
 use sonic_lock::manifest::{Context, Dependency, Ecosystem};
 use std::collections::BTreeMap;
 
@@ -43,7 +43,8 @@ impl ReadFile for Files {
 fn files() -> Files {
     Files(
         [
-            ("dockers/docker-base-bullseye/Dockerfile.j2", "{% if CONFIGURED_ARCH == \"armhf\" %}\nFROM multiarch/debian-debootstrap:armhf-bullseye\n{% else %}\nFROM {{ prefix }}debian:bullseye\n{% endif %}\n"),
+            ("dockers/docker-base-bullseye/Dockerfile.j2", "{% if CONFIGURED_ARCH == \"armhf\" %}\nFROM multiarch/debian-debootstrap:armhf-bullseye\n{% else %}\nFROM {{ prefix }}debian:bullseye\n{% endif %}\nCOPY [\"no_install_recommend_suggest\", \"/etc/apt/apt.conf.d\"]\n"),
+            ("dockers/docker-base-bullseye/no_install_recommend_suggest", "APT::Install-Recommends \"false\";\n"),
             ("dockers/docker-config-engine-bullseye/Dockerfile.j2", "FROM docker-base-bullseye-{{DOCKER_USERNAME}}:{{DOCKER_USERTAG}}\n"),
             ("dockers/docker-database/Dockerfile.j2", "FROM docker-config-engine-bullseye-{{DOCKER_USERNAME}}:{{DOCKER_USERTAG}}\n"),
             ("sonic-slave-bullseye/Dockerfile.j2", "FROM {{ prefix }}debian:bullseye\n"),
@@ -116,6 +117,11 @@ fn from_chains_and_bases() {
         Some("docker-config-engine-bullseye")
     );
     assert_eq!(g["sonic-slave-bullseye"].base, Some(BaseKind::Minbase));
+    // docker-base's apt configuration turns Recommends off for it and its
+    // children; the slave keeps apt's default.
+    assert_eq!(base.install_recommends, Some(false));
+    assert!(!installs_recommends(g, "docker-database"));
+    assert!(installs_recommends(g, "sonic-slave-bullseye"));
     assert_eq!(g["host-image"].base, Some(BaseKind::Debootstrap));
     let debs: Vec<&str> = g["docker-config-engine-bullseye"]
         .debs

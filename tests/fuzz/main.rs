@@ -227,6 +227,18 @@ const MAKE: &[&str] = &[
     "%:",
     "#",
 ];
+const ARCHIVE: &[&str] = &[
+    "PK\x03\x04",
+    "PK\x01\x02",
+    "PK\x05\x06",
+    "\u{0}\u{0}\u{0}\u{0}",
+    "\u{7f}\u{7f}\u{7f}\u{7f}",
+    "x-1.dist-info/METADATA",
+    "x-1/PKG-INFO",
+    "ustar\u{0}00",
+    "Metadata-Version: 2.2\n",
+    "Dynamic: Requires-Dist\n",
+];
 const SHELL: &[&str] = &[
     "apt-get install -y ",
     "pip3 install ",
@@ -284,12 +296,14 @@ const SHELL: &[&str] = &[
     "\n",
 ];
 const CACHE: &[&str] = &[
-    "sonic-lock-cache 2\n",
-    "sonic-lock-cache 1\n",
+    "sonic-lock-cache-export 2\n",
+    "sonic-lock-cache-export 1\n",
     "blob ",
     "key ",
     "git ",
-    "end\n",
+    "end 1 1 1\n",
+    "git/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.git/",
+    "{\"key\":\"http://h/x\",\"final_url\":\"http://h/x\",\"sha256\":\"",
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
     " 18446744073709551615",
     " 1099511627776",
@@ -422,8 +436,103 @@ targets! {
         let _ = docker::ImageRef::parse(&text(p[0]));
         let _ = docker::parse_challenge(&text(p[1]));
     };
+    dist_archives, ARCHIVE, |b| {
+        use sonic_lock::source::distfile;
+        let wheel = |n: &str| n.ends_with(".dist-info/METADATA");
+        let pkg_info = |n: &str| n.ends_with("/PKG-INFO");
+        let _ = distfile::zip_member_in(b, &wheel, "u");
+        for name in ["x.tar.gz", "x.tar", "x.zip"] {
+            if let Ok(m) = distfile::sdist_member(name, b, &pkg_info, "u") {
+                let _ = sonic_lock::source::pypi::meta::pkg_info_is_static(&m.bytes);
+            }
+        }
+    };
     go_proxy_answers, JSON, |b| {
         let _ = sonic_lock::source::go::parse_list(b, "http://p/x/@v/list");
         let _ = sonic_lock::source::go::parse_info(b, "http://p/x/@v/v1.info");
     };
+    pep508_markers, PEP, |b| {
+        use sonic_lock::universe::pep508;
+        let env = sonic_lock::solve::python::env_for_domain("py3").expect("py3 is known");
+        let t = text(b);
+        if let Ok(m) = pep508::marker(&t) {
+            let _ = pep508::evaluate(&m, &env.markers, &[]);
+            let _ = m.try_to_string();
+        }
+        if let Ok(r) = pep508::requirement(&format!("x ; {t}")) {
+            let _ = pep508::evaluate(&r.marker, &env.markers, &[]);
+        }
+        // A marker that panicked inside pep508_rs would poison its interner:
+        // an ordinary one must still work after any input.
+        let ok = pep508::marker("python_version >= '3'").expect("an ordinary marker parses");
+        assert_eq!(pep508::evaluate(&ok, &env.markers, &[]), Ok(true));
+    };
+    pep440_versions_and_names, PEP, |b| {
+        use sonic_lock::universe::scheme_for;
+        use sonic_lock::manifest::Ecosystem;
+        let p = parts(b, 2);
+        let (a, s) = (text(p[0]), text(p[1]));
+        let py = scheme_for(Ecosystem::Py);
+        let _ = py.validate(&a);
+        let _ = py.try_compare(&a, &s);
+        let _ = py.matches_specifiers(&a, &s);
+        let _ = sonic_lock::solve::python::valid_specifiers(&s);
+        let _ = sonic_lock::universe::python::PyName::new(&a);
+        let _ = sonic_lock::universe::python::debian_to_pep440(&a);
+        let _ = sonic_lock::source::pypi::version_from_filename(&s, &a);
+    };
 }
+
+const PEP: &[&str] = &[
+    "python_version",
+    "python_full_version",
+    "platform_machine",
+    "sys_platform",
+    "extra",
+    "implementation_name",
+    "os_name",
+    " == ",
+    " != ",
+    " < ",
+    " <= ",
+    " >= ",
+    " ~= ",
+    " === ",
+    " in ",
+    " not in ",
+    " and ",
+    " or ",
+    "(",
+    ")",
+    "'",
+    "\"",
+    "3.7",
+    "2.7",
+    "'linux'",
+    "'x86_64'",
+    "1.0",
+    "1!2.0",
+    ".post1",
+    ".dev0",
+    "a1",
+    "rc2",
+    "+local.7",
+    ".*",
+    "18446744073709551616",
+    "99999999999999999999999999999",
+    ",",
+    ";",
+    "[",
+    "]",
+    "@",
+    "é",
+    "\u{feff}",
+    "\u{0301}",
+    "zope.interface",
+    "a-",
+    "-",
+    "_",
+    ".",
+    "v",
+    "\t",
+];

@@ -7,6 +7,8 @@
 mod common;
 
 mod export;
+mod index;
+mod lock;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -62,4 +64,12 @@ pub fn tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut out = std::collections::BTreeMap::new();
     walk(root, root, &mut out);
     out
+}
+
+/// True while `pid` runs (a zombie or a missing process is not running).
+pub fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }

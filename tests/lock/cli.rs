@@ -296,3 +296,26 @@ fn import_errors_name_the_input_not_the_lock() {
     let names: Vec<&str> = lock.archives.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["debian"]);
 }
+
+#[test]
+fn importing_a_directory_without_versions_files_is_an_error_not_an_empty_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory SONiC does not read (and an empty one) holds no pins to import.
+    std::fs::create_dir_all(dir.path().join("tree/notes")).unwrap();
+    std::fs::write(dir.path().join("tree/notes/README"), "x\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+    for sub in ["tree", "empty"] {
+        let out = dir.path().join(format!("{sub}.lock"));
+        let o = run(&[
+            "import",
+            "--sonic-versions",
+            dir.path().join(sub).to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{t}");
+        assert!(t.contains("no versions-* file found"), "{t}");
+        assert!(!out.exists(), "{sub}: a lock was written");
+    }
+}

@@ -48,7 +48,10 @@ fn sample() -> Lock {
         reached: false,
         note: None,
     });
-    l.pins = vec![yaml, libc, dhcp];
+    let mut lldpd = Pin::new(Ecosystem::Deb, "lldpd", "1.0.4-1");
+    lldpd.image = Some("docker-lldp".into());
+    lldpd.built = Some("lldpd_1.0.4-1_amd64.deb".into());
+    l.pins = vec![yaml, libc, dhcp, lldpd];
     l.trials.push(TrialRecord {
         candidate: l.candidate_hash(),
         builder: "docker:sonic-slave-bullseye".into(),

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod apt_python;
 mod cli;
 mod file;
 mod input;

@@ -96,15 +96,20 @@ fn solve() -> (Universe, Manifest, sonic_lock::solve::images::ManifestSolve) {
         "docker-database".into(),
         node(Some("docker-config-engine-bullseye"), None),
     );
-    let opts = ManifestOptions {
+    let opts = opts();
+    let solved = solve_manifest(&mut u, &m, &opts).unwrap();
+    (u, m, solved)
+}
+
+/// The options every test here solves with: bullseye/amd64, nothing learned.
+fn opts() -> ManifestOptions<'static> {
+    ManifestOptions {
         default_domain: "bullseye/amd64".into(),
         base: vec![],
         nogoods: &[],
         reference: None,
         source: None,
-    };
-    let solved = solve_manifest(&mut u, &m, &opts).unwrap();
-    (u, m, solved)
+    }
 }
 
 fn final_picks(
@@ -173,5 +178,221 @@ fn the_lock_keeps_what_each_image_adds_or_changes() {
     assert!(
         !by_image.contains_key("docker-base-bullseye"),
         "{by_image:?}"
+    );
+}
+
+const RECOMMENDING: &str = "\
+Package: base-files
+Version: 11.1
+Architecture: amd64
+Priority: required
+
+Package: tool
+Version: 1.0
+Architecture: amd64
+Recommends: helper, extra | other, badrec
+
+Package: helper
+Version: 1.0
+Architecture: amd64
+Depends: libhelper
+Recommends: deeper
+
+Package: libhelper
+Version: 1.0
+Architecture: amd64
+
+Package: deeper
+Version: 1.0
+Architecture: amd64
+
+Package: extra
+Version: 1.0
+Architecture: amd64
+
+Package: other
+Version: 1.0
+Architecture: amd64
+
+Package: badrec
+Version: 1.0
+Architecture: amd64
+Conflicts: tool
+
+Package: tool2
+Version: 1.0
+Architecture: amd64
+Recommends: extra2
+
+Package: extra2
+Version: 1.0
+Architecture: amd64
+";
+
+#[test]
+fn apt_installs_recommends_unless_the_image_or_the_command_says_not_to() {
+    let mut u = Universe::new();
+    debian::load_packages(
+        &mut u,
+        RECOMMENDING.as_bytes(),
+        "Packages",
+        "bullseye/amd64",
+    )
+    .unwrap();
+    let mut no_rec = dep("sonic-slave-bullseye", "tool2", Constraint::None, 9);
+    no_rec.context.transaction = Some(2);
+    no_rec
+        .attrs
+        .insert("no-install-recommends".into(), "true".into());
+    let mut m = Manifest::new(
+        "p".into(),
+        "a".repeat(40),
+        "2022-12-01T00:00:00Z".into(),
+        vec![
+            dep("sonic-slave-bullseye", "tool", Constraint::None, 2),
+            no_rec,
+            dep("docker-quiet", "tool", Constraint::None, 2),
+            dep("docker-child", "tool", Constraint::None, 2),
+        ],
+        vec![],
+    );
+    let root = |off: bool| ImageNode {
+        base: Some(BaseKind::Minbase),
+        suite: Some("bullseye".into()),
+        install_recommends: off.then_some(false),
+        ..ImageNode::default()
+    };
+    m.images.insert("sonic-slave-bullseye".into(), root(false));
+    m.images.insert("docker-quiet".into(), root(true));
+    m.images.insert(
+        "docker-child".into(),
+        ImageNode {
+            parent: Some("docker-quiet".into()),
+            suite: Some("bullseye".into()),
+            ..ImageNode::default()
+        },
+    );
+    let opts = opts();
+    let s = solve_manifest(&mut u, &m, &opts).unwrap();
+    let slave = final_picks(&s, "sonic-slave-bullseye");
+    // Recommends, their Depends, and Recommends of what they brought in; the
+    // first alternative; never one that cannot be installed beside the rest.
+    for p in ["tool", "helper", "libhelper", "deeper", "extra", "tool2"] {
+        assert!(slave.contains_key(p), "{p}: {slave:?}");
+    }
+    for p in ["other", "badrec", "extra2"] {
+        assert!(!slave.contains_key(p), "{p}: {slave:?}");
+    }
+    // An image whose apt configuration turns Recommends off, and its children.
+    for image in ["docker-quiet", "docker-child"] {
+        let picks = final_picks(&s, image);
+        assert!(picks.contains_key("tool"), "{picks:?}");
+        assert!(!picks.contains_key("helper"), "{image}: {picks:?}");
+    }
+    // The pin says what brought it in.
+    let (lock, _) = candidate_of("p", &m, &u, None, &s).unwrap();
+    let helper = lock
+        .pins
+        .iter()
+        .find(|p| p.name == "helper" && p.image.as_deref() == Some("sonic-slave-bullseye"))
+        .unwrap();
+    assert_eq!(helper.dependents, ["tool"]);
+}
+
+#[test]
+fn debs_the_tree_builds_are_pinned_where_installed_with_their_target_version() {
+    use sonic_lock::manifest::images::BuiltPackage;
+    let (u, mut m, s) = solve();
+    let built = |t: &str| BuiltPackage {
+        target: t.into(),
+        source: None,
+    };
+    if let Some(n) = m.images.get_mut("docker-config-engine-bullseye") {
+        n.debs = vec![built("libswsscommon_1.0.0_amd64.deb")];
+    }
+    if let Some(n) = m.images.get_mut("docker-database") {
+        n.debs = vec![
+            built("libswsscommon_1.0.0_amd64.deb"),
+            built("lldpd_1.0.4-1_amd64.deb"),
+            built("not a deb.tar.gz"),
+        ];
+    }
+    let (lock, _) = candidate_of("p", &m, &u, None, &s).unwrap();
+    let built_pins: Vec<(String, String, String, String)> = lock
+        .pins
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.image.clone()?,
+                p.name.clone(),
+                p.version.clone(),
+                p.built.clone()?,
+            ))
+        })
+        .collect();
+    assert_eq!(
+        built_pins,
+        [
+            (
+                "docker-config-engine-bullseye".to_string(),
+                "libswsscommon".to_string(),
+                "1.0.0".to_string(),
+                "libswsscommon_1.0.0_amd64.deb".to_string()
+            ),
+            (
+                "docker-database".to_string(),
+                "lldpd".to_string(),
+                "1.0.4-1".to_string(),
+                "lldpd_1.0.4-1_amd64.deb".to_string()
+            ),
+        ]
+    );
+    let lldpd = lock.pins.iter().find(|p| p.name == "lldpd").unwrap();
+    assert_eq!(
+        (lldpd.suite.as_deref(), lldpd.arch.as_deref()),
+        (Some("bullseye"), Some("amd64"))
+    );
+}
+
+#[test]
+fn a_build_rule_does_not_pin_what_the_slave_inherits_from_its_base() {
+    let mut u = Universe::new();
+    debian::load_packages(&mut u, PACKAGES.as_bytes(), "Packages", "bullseye/amd64").unwrap();
+    let mut bd = dep("sonic-slave-bullseye", "keepme", Constraint::None, 4);
+    bd.origin.file = "src/x/debian/control".into();
+    bd.attrs.insert("field".into(), "build-depends".into());
+    let mut m = Manifest::new(
+        "p".into(),
+        "a".repeat(40),
+        "2022-12-01T00:00:00Z".into(),
+        vec![dep("sonic-slave-bullseye", "app", Constraint::None, 2), bd],
+        vec![],
+    );
+    m.images.insert(
+        "sonic-slave-bullseye".into(),
+        ImageNode {
+            base: Some(BaseKind::Minbase),
+            suite: Some("bullseye".into()),
+            ..ImageNode::default()
+        },
+    );
+    let opts = opts();
+    let s = solve_manifest(&mut u, &m, &opts).unwrap();
+    let (lock, _) = candidate_of("p", &m, &u, None, &s).unwrap();
+    let names: Vec<(&str, &str)> = lock
+        .pins
+        .iter()
+        .map(|p| (p.image.as_deref().unwrap_or(""), p.name.as_str()))
+        .collect();
+    // base-files and apt come with debian:bullseye; the slave's own install
+    // and the build dependency are pinned.
+    assert!(
+        names.iter().all(|(_, n)| *n != "base-files" && *n != "apt"),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|(_, n)| *n == "app"), "{names:?}");
+    assert!(
+        names.contains(&("build-sonic-slave-bullseye", "keepme")),
+        "{names:?}"
     );
 }

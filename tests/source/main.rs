@@ -10,4 +10,5 @@ mod docker;
 mod git;
 mod index;
 mod net;
+mod pymeta;
 mod suitecache;

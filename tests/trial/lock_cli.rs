@@ -26,7 +26,7 @@ fn candidate(dir: &Path, libfoo_version: &str) -> std::path::PathBuf {
     p
 }
 
-fn lock_cmd(dir: &Path, extra: &[&str]) -> Output {
+pub fn lock_cmd(dir: &Path, extra: &[&str]) -> Output {
     sonic_lock()
         .current_dir(dir)
         .args(["--quiet", "lock", "--platform", "test-platform"])
@@ -200,10 +200,11 @@ fn bad_arguments_are_usage_errors() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("missing.lock"));
 }
 
-#[test]
-fn with_a_universe_the_loop_finds_a_passing_alternative() {
+/// Writes `universe.json` (py3 `lxml`, `pyyaml`, `netaddr`, `jinja2`, each
+/// 1.0, 2.0 and 3.0), `candidate.lock` (every one at 3.0) and a `reference`
+/// versions tree (every one at 1.0) into `dir`.
+pub fn py_universe(dir: &Path) {
     use sonic_lock::universe::{CandidateMeta, PackageKey, Universe};
-    let d = tempfile::tempdir().unwrap();
     let mut u = Universe::new();
     let mut lock = Lock::new("wedge100bf-32x", &"a".repeat(40), "2022-12-06");
     let mut reference = lock.clone();
@@ -221,9 +222,15 @@ fn with_a_universe_the_loop_finds_a_passing_alternative() {
     }
     lock.normalize();
     reference.normalize();
-    u.write(&d.path().join("universe.json")).unwrap();
-    lock.write(&d.path().join("candidate.lock")).unwrap();
-    sonic_lock::lock::sonic_versions::export(&reference, &d.path().join("reference")).unwrap();
+    u.write(&dir.join("universe.json")).unwrap();
+    lock.write(&dir.join("candidate.lock")).unwrap();
+    sonic_lock::lock::sonic_versions::export(&reference, &dir.join("reference")).unwrap();
+}
+
+#[test]
+fn with_a_universe_the_loop_finds_a_passing_alternative() {
+    let d = tempfile::tempdir().unwrap();
+    py_universe(d.path());
     // pyyaml 3.0 breaks the build without saying so.
     let script = "if grep -rqx 'pyyaml==3.0' \"$SONIC_LOCK_VERSIONS_DIR\"; then exit 1; fi";
     let o = lock_cmd(

@@ -17,6 +17,7 @@ mod layers_world;
 mod k8s;
 mod learn;
 mod lock_cli;
+mod lock_confirm;
 mod pipeline;
 mod podman;
 mod sonic;

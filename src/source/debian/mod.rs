@@ -4,4 +4,5 @@ pub mod release;
 
 pub mod added;
 pub mod archive;
+pub mod contents;
 pub mod mr;

@@ -1,8 +1,9 @@
 //! What every ecosystem's index step is given and what it adds to: the
 //! clients ([`Sources`]), the context, the report and the step's trait.
 
+pub use super::missing::{Missing, MissingCause};
 use crate::date::Cutoff;
-use crate::manifest::{Constraint, Dependency, Ecosystem, Manifest};
+use crate::manifest::{Dependency, Ecosystem, Manifest};
 use crate::source::History;
 use crate::source::SourceError;
 use crate::source::debian::archive::{Location, SuiteReport, SuiteSpec};
@@ -15,6 +16,7 @@ use crate::source::pypi::PyPi;
 use crate::source::suitecache::ParsedSuite;
 use crate::source::web::{WebConfig, WebPin};
 use crate::universe::Universe;
+use crate::universe::python::apt::AptPython;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -57,24 +59,6 @@ pub struct EcoCount {
     pub missing: usize,
 }
 
-/// A dependency for which nothing existed at the cutoff (or that could not be checked).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Missing {
-    /// Ecosystem.
-    pub ecosystem: Ecosystem,
-    /// Name as declared.
-    pub name: String,
-    /// Constraint as declared.
-    pub constraint: Constraint,
-    /// Where it was declared.
-    pub origin: String,
-    /// Why nothing matches, or the error met.
-    pub reason: String,
-    /// The source (`https://github.com`) that could not be reached, when that is why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unreachable: Option<String>,
-}
-
 /// What `index` found.
 #[derive(Debug, Clone, Serialize)]
 pub struct IndexReport {
@@ -109,33 +93,15 @@ pub struct IndexReport {
     /// The added repositories' indices, for the universe (not serialised).
     #[serde(skip)]
     pub added: Vec<super::aptsources::AddedLoad>,
+    /// The Python distributions Debian packages install (from the suites'
+    /// Contents indices), for the images' `pip freeze`.
+    #[serde(default, skip_serializing_if = "AptPython::is_empty")]
+    pub apt_python: AptPython,
 }
 
 /// True when the crawler left a variable or template in a name (it cannot be asked for).
 pub(crate) fn unexpanded(name: &str) -> bool {
     name.contains('$') || name.contains("{{") || name.contains("{%")
-}
-
-impl Missing {
-    /// `d` reported as missing, for `reason`.
-    pub fn of(d: &Dependency, reason: impl Into<String>) -> Missing {
-        Missing {
-            ecosystem: d.ecosystem,
-            name: d.name.clone(),
-            constraint: d.constraint.clone(),
-            origin: d.origin.to_string(),
-            reason: reason.into(),
-            unreachable: None,
-        }
-    }
-
-    /// `d` reported as missing because of `e`, remembering an unreachable source.
-    pub fn from_error(d: &Dependency, e: &SourceError) -> Missing {
-        Missing {
-            unreachable: e.unreachable(),
-            ..Missing::of(d, e.to_string())
-        }
-    }
 }
 
 /// What every ecosystem's index step is given.
@@ -152,6 +118,8 @@ pub struct IndexContext<'a> {
     pub arch: &'a str,
     /// How many of the newest releases of each Python name get their `Requires-Dist` read.
     pub py_metadata: usize,
+    /// Read the suites' Contents indices for the Python distributions Debian packages install.
+    pub apt_python: bool,
 }
 
 impl<'a> IndexContext<'a> {

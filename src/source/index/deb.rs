@@ -3,13 +3,15 @@
 //! version were in them at the cutoff.
 
 use super::context::{
-    IndexContext, IndexReport, IndexSource, Missing, Sources, SuiteHook, unexpanded,
+    IndexContext, IndexReport, IndexSource, Missing, MissingCause, Sources, SuiteHook, unexpanded,
 };
 use crate::manifest::{Constraint, Ecosystem};
 use crate::source::SourceError;
 use crate::source::debian::archive::{IndexKind, Location, SuiteIndex, SuiteReport, plan_suite};
+use crate::source::debian::contents::{self, Scanned};
 use crate::source::suitecache::{self, ParsedSuite};
 use crate::universe::Universe;
+use crate::universe::python::apt::{AptPython, AptPythonEntry};
 use crate::universe::suite::{deb_domain, dist_of};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -61,18 +63,31 @@ impl IndexSource for DebianIndex {
             src.trust.keyring()?
         };
         // Each suite's Release decides whether its parsed form is cached; only a miss reads the indices.
-        let loaded: Vec<Result<(SuiteReport, ParsedSuite), SourceError>> = cx
+        type Loaded = (
+            SuiteReport,
+            ParsedSuite,
+            Option<Result<Scanned, SourceError>>,
+        );
+        let loaded: Vec<Result<Loaded, SourceError>> = cx
             .suites
             .par_iter()
             .map(|s| {
                 let plan = plan_suite(&src.http, &src.debian, s, cx.cutoff, keyring)?;
-                suitecache::load(&src.http, plan)
+                let contents = cx
+                    .apt_python
+                    .then(|| contents::read_suite(&src.http, &plan));
+                let (report, parsed) = suitecache::load(&src.http, plan)?;
+                Ok((report, parsed, contents))
             })
             .collect();
         let mut names: BTreeMap<String, DebNames> = BTreeMap::new();
         for r in loaded {
-            let (report, parsed) = r?;
+            let (report, parsed, contents) = r?;
             let spec = cx.suites.iter().find(|s| s.label() == report.suite);
+            if let Some(c) = contents {
+                let dist = dist_of(spec.map_or("", |s| s.suite.as_str()));
+                apt_python_of(&mut out.apt_python, dist, &report.suite, &parsed, c);
+            }
             let dn = names
                 .entry(dist_of(spec.map_or("", |s| s.suite.as_str())).to_string())
                 .or_default();
@@ -138,7 +153,7 @@ impl IndexSource for DebianIndex {
                 let name = strip_arch(&d.name);
                 if unexpanded(name) {
                     out.missing
-                        .push(Missing::of(d, "name not expanded by the crawler"));
+                        .push(Missing::not_expanded(d, "name not expanded by the crawler"));
                     continue;
                 }
                 let dists: Vec<&DebNames> = match d.context.suite.as_deref() {
@@ -146,12 +161,13 @@ impl IndexSource for DebianIndex {
                     None => names.values().collect(),
                 };
                 if dists.is_empty() {
-                    out.missing.push(Missing::of(
+                    let suite = d.context.suite.as_deref().unwrap_or("any distribution");
+                    out.missing.push(Missing::new(
                         d,
-                        format!(
-                            "no suite indexed for {}",
-                            d.context.suite.as_deref().unwrap_or("any distribution")
-                        ),
+                        format!("no suite indexed for {suite}"),
+                        MissingCause::NoSuiteIndexed {
+                            suite: suite.to_string(),
+                        },
                     ));
                     continue;
                 }
@@ -173,24 +189,27 @@ impl IndexSource for DebianIndex {
                         n.sources.contains_key(name)
                     }
                 });
+                let gap = gap_of(d.context.image.as_deref());
+                let cause = if gap.is_empty() {
+                    MissingCause::NoVersionAtCutoff
+                } else {
+                    MissingCause::AddedSourceUnread
+                };
                 match &d.constraint {
-                    _ if !known => out.missing.push(Missing::of(
+                    _ if !known => out.missing.push(Missing::new(
                         d,
-                        format!(
-                            "not in any index at the cutoff{}",
-                            gap_of(d.context.image.as_deref())
-                        ),
+                        format!("not in any index at the cutoff{gap}"),
+                        cause,
                     )),
                     Constraint::Exact(v) if !versions.iter().any(|x| *x == v) => {
                         let mut reason = format!(
-                            "version {v} not in the indices at the cutoff (have: {}){}",
+                            "version {v} not in the indices at the cutoff (have: {}){gap}",
                             join_some(versions.iter().map(|s| s.as_str())),
-                            gap_of(d.context.image.as_deref())
                         );
                         if eco == Ecosystem::Deb {
                             reason.push_str(&snapshot_history(src, name, v, cx.arch));
                         }
-                        out.missing.push(Missing::of(d, reason))
+                        out.missing.push(Missing::new(d, reason, cause))
                     }
                     _ => {}
                 }
@@ -216,6 +235,53 @@ impl IndexSource for DebianIndex {
         }
         Ok(())
     }
+}
+
+/// Adds what a suite's Contents indices say (or why they could not be
+/// read) to `into`, each package with the versions the suite's Packages lists.
+fn apt_python_of(
+    into: &mut AptPython,
+    dist: &str,
+    suite: &str,
+    parsed: &ParsedSuite,
+    contents: Result<Scanned, SourceError>,
+) {
+    let scanned = match contents {
+        Ok(s) => s,
+        Err(e) => {
+            into.notes.push(format!(
+                "{suite}: Contents index not read, so the Python distributions its packages install are not known: {e}"
+            ));
+            return;
+        }
+    };
+    into.notes.extend(scanned.warnings);
+    let mut versions: HashMap<&str, Vec<String>> = HashMap::new();
+    for ix in parsed
+        .names
+        .iter()
+        .filter(|i| i.kind == IndexKind::Packages)
+    {
+        for (name, v) in &ix.entries {
+            if let Some(v) = v
+                && scanned.by_package.contains_key(name)
+            {
+                versions.entry(name).or_default().push(v.clone());
+            }
+        }
+    }
+    into.extend(scanned.by_package.into_iter().map(|(package, dists)| {
+        let mut deb_versions = versions.remove(package.as_str()).unwrap_or_default();
+        deb_versions.sort();
+        deb_versions.dedup();
+        AptPythonEntry {
+            dist: dist.to_string(),
+            suite: suite.to_string(),
+            package,
+            deb_versions,
+            dists,
+        }
+    }));
 }
 
 /// Names (and their versions) found in one distribution's indices.

@@ -28,7 +28,7 @@ impl IndexSource for DockerIndex {
         for d in &deps {
             let r = declared_reference(&d.name, &d.constraint);
             if unexpanded(&r) {
-                out.missing.push(Missing::of(
+                out.missing.push(Missing::not_expanded(
                     d,
                     "image reference not expanded by the crawler",
                 ));

@@ -1,6 +1,6 @@
 //! The Go proxy's index step.
 
-use super::context::{IndexContext, IndexReport, IndexSource, Sources, SuiteHook};
+use super::context::{IndexContext, IndexReport, IndexSource, MissingCause, Sources, SuiteHook};
 use super::histories::{HistoryRules, index_histories};
 use crate::manifest::{Constraint, Dependency, Ecosystem, Manifest};
 use crate::source::{History, SourceError, VersionSource};
@@ -29,15 +29,21 @@ impl HistoryRules for GoIndex {
         }
     }
 
-    fn recheck(&self, cx: &IndexContext<'_>, d: &Dependency, reason: String) -> Option<String> {
+    fn recheck(
+        &self,
+        cx: &IndexContext<'_>,
+        d: &Dependency,
+        reason: String,
+    ) -> Option<(String, MissingCause)> {
+        let none = MissingCause::NoVersionAtCutoff;
         let Constraint::Exact(v) = &d.constraint else {
-            return Some(reason);
+            return Some((reason, none));
         };
         match cx.sources.go.info(&d.name, v) {
             Ok((_, t)) if t.as_str() <= cx.cutoff.rfc3339().as_str() => None,
-            Ok((_, t)) => Some(format!("version {v} is dated {t}, after the cutoff")),
-            Err(e) if e.is_not_found() => Some(reason),
-            Err(e) => Some(e.to_string()),
+            Ok((_, t)) => Some((format!("version {v} is dated {t}, after the cutoff"), none)),
+            Err(e) if e.is_not_found() => Some((reason, none)),
+            Err(e) => Some((e.to_string(), MissingCause::Error)),
         }
     }
 }

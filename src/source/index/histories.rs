@@ -1,7 +1,7 @@
 //! The step shared by the sources that answer with one version history per
 //! name (PyPI, Go): each names only what differs through [`HistoryRules`].
 
-use super::context::{IndexContext, IndexReport, Missing, Sources, unexpanded};
+use super::context::{IndexContext, IndexReport, Missing, MissingCause, Sources, unexpanded};
 use crate::manifest::{Constraint, Dependency, Ecosystem};
 use crate::source::{History, SourceError, VersionSource};
 use rayon::prelude::*;
@@ -22,9 +22,15 @@ pub(crate) trait HistoryRules: Sync {
     fn enrich(&self, _cx: &IndexContext<'_>, _h: &mut History, _pins: &[String]) {}
     /// Why no version of a non-empty `h` satisfies `c`, or `None` when one does.
     fn unmet(&self, h: &History, c: &Constraint) -> Option<String>;
-    /// A second look at `d` that `reason` says is missing: `None` when it exists after all.
-    fn recheck(&self, _cx: &IndexContext<'_>, _d: &Dependency, reason: String) -> Option<String> {
-        Some(reason)
+    /// A second look at `d` that `reason` says is missing: `None` when it
+    /// exists after all, else why (and the cause) it is missing.
+    fn recheck(
+        &self,
+        _cx: &IndexContext<'_>,
+        _d: &Dependency,
+        reason: String,
+    ) -> Option<(String, MissingCause)> {
+        Some((reason, MissingCause::NoVersionAtCutoff))
     }
 }
 
@@ -70,7 +76,7 @@ pub(crate) fn index_histories(
     for d in deps {
         if unexpanded(&d.name) {
             out.missing
-                .push(Missing::of(d, "name not expanded by the crawler"));
+                .push(Missing::not_expanded(d, "name not expanded by the crawler"));
             continue;
         }
         match results.get(&rules.key(&d.name)) {
@@ -83,12 +89,14 @@ pub(crate) fn index_histories(
                 } else {
                     rules.unmet(h, &d.constraint)
                 };
-                if let Some(reason) = unmet.and_then(|r| rules.recheck(cx, d, r)) {
-                    out.missing.push(Missing::of(d, reason));
+                if let Some((reason, cause)) = unmet.and_then(|r| rules.recheck(cx, d, r)) {
+                    out.missing.push(Missing::new(d, reason, cause));
                 }
             }
             Some(Err(e)) => out.missing.push(Missing::from_error(d, e)),
-            None => out.missing.push(Missing::of(d, "not asked")),
+            None => out
+                .missing
+                .push(Missing::new(d, "not asked", MissingCause::Error)),
         }
     }
     out.histories

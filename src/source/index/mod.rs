@@ -14,12 +14,13 @@ pub mod docker;
 pub mod git;
 pub mod go;
 pub mod histories;
+pub mod missing;
 pub mod py;
 pub mod web;
 
 pub use context::{
-    EcoCount, INDEX_SCHEMA_VERSION, IndexContext, IndexReport, IndexSource, Missing, Sources,
-    SuiteHook,
+    EcoCount, INDEX_SCHEMA_VERSION, IndexContext, IndexReport, IndexSource, Missing, MissingCause,
+    Sources, SuiteHook,
 };
 pub use deb::load_suite;
 
@@ -63,13 +64,15 @@ pub const INDEX_SOURCES: &[&dyn IndexSource] = &[
     &DockerIndex,
 ];
 
-/// Runs the index stage. `on_suite` sees each suite's verified indices (to load them into a universe).
+/// Runs the index stage. `on_suite` sees each suite's verified indices (to load them into a universe);
+/// with `apt_python` the suites' Contents indices are read too.
 pub fn run(
     src: &Sources,
     manifest: &Manifest,
     cutoff: &Cutoff,
     suites: &[SuiteSpec],
     py_metadata: usize,
+    apt_python: bool,
     mut on_suite: impl FnMut(ParsedSuite) -> Result<(), SourceError>,
 ) -> Result<IndexReport, SourceError> {
     let mut report = IndexReport {
@@ -87,6 +90,7 @@ pub fn run(
         apt_sources: Vec::new(),
         source_gaps: Vec::new(),
         added: Vec::new(),
+        apt_python: Default::default(),
     };
     for d in &manifest.dependencies {
         report.counts.entry(d.ecosystem).or_default().dependencies += 1;
@@ -102,6 +106,7 @@ pub fn run(
             .map(String::as_str)
             .unwrap_or("amd64"),
         py_metadata,
+        apt_python,
     };
     for step in INDEX_SOURCES {
         step.index(&cx, &mut on_suite, &mut report)?;

@@ -55,7 +55,7 @@ impl IndexSource for WebIndex {
                 Some(Err(e)) => out.missing.push(Missing::from_error(d, e)),
                 None => out
                     .missing
-                    .push(Missing::of(d, "URL not expanded by the crawler")),
+                    .push(Missing::not_expanded(d, "URL not expanded by the crawler")),
             }
         }
         out.web = pins.into_values().filter_map(Result::ok).collect();

@@ -3,6 +3,7 @@
 //! Dockerfile order: one apt transaction per `RUN` that installs pinned
 //! packages, then the Python set.
 
+use crate::lock::split::BUILD_SLAVE_PREFIX;
 use crate::lock::{Lock, Pin};
 use crate::manifest::{Ecosystem, Manifest};
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,6 +84,19 @@ fn pin_applies(p: &Pin, arch: &str) -> bool {
     p.arch.as_deref().is_none_or(|a| a == arch)
 }
 
+/// The image a pin is installed in when built: the lock records what package
+/// builds install in a slave under `build-sonic-slave-<dist>`, but the crawl
+/// declares those packages in the slave (`sonic-slave-<dist>`), and one
+/// solve chose them together, so the slave's layers install them too.
+pub fn built_image(p: &Pin) -> Option<&str> {
+    let img = p.image.as_deref()?;
+    if img.starts_with(BUILD_SLAVE_PREFIX) {
+        img.strip_prefix("build-")
+    } else {
+        Some(img)
+    }
+}
+
 /// PEP 503 form of a Python name, as pip freeze output is compared.
 pub fn normalize_py(name: &str) -> String {
     crate::lock::lockfile::canonical_name(Ecosystem::Py, name)
@@ -98,7 +112,7 @@ pub fn plan(
         .pins
         .iter()
         .filter(|p| matches!(p.ecosystem, Ecosystem::Deb | Ecosystem::Py))
-        .filter_map(|p| p.image.clone())
+        .filter_map(|p| built_image(p).map(str::to_string))
         .collect();
     images.extend(opts.parents.values().cloned());
     if images.is_empty() {
@@ -145,7 +159,9 @@ fn image_plan(
     img: &str,
     ancestors: &[String],
 ) -> Result<ImagePlan, PlanError> {
-    let own = |p: &&Pin| p.image.as_deref() == Some(img) && pin_applies(p, &opts.arch);
+    // A package the tree builds is stood in by its dependencies, never fetched.
+    let own =
+        |p: &&Pin| built_image(p) == Some(img) && pin_applies(p, &opts.arch) && p.built.is_none();
     let suite = lock
         .pins
         .iter()
@@ -164,7 +180,7 @@ fn image_plan(
             let parent = ancestors.iter().rev().nth(1)?;
             lock.pins
                 .iter()
-                .filter(|p| p.image.as_deref() == Some(parent.as_str()))
+                .filter(|p| built_image(p) == Some(parent.as_str()))
                 .find_map(|p| p.suite.clone())
         })
         .ok_or_else(|| PlanError::NoSuite(img.to_string()))?;
@@ -174,12 +190,17 @@ fn image_plan(
     let mut notes = Vec::new();
     for a in ancestors {
         for p in lock.pins.iter().filter(|p| {
-            p.image.as_deref() == Some(a.as_str()) && pin_applies(p, &opts.arch) && on_suite(p)
+            built_image(p) == Some(a.as_str())
+                && pin_applies(p, &opts.arch)
+                && on_suite(p)
+                && p.built.is_none()
         }) {
             match (p.ecosystem, p.python.as_deref()) {
                 (Ecosystem::Deb, _) => {
                     deb_required.insert(p.name.clone(), p.version.clone());
                 }
+                // apt installed it; the image's apt steps put it there, pip must not.
+                (Ecosystem::Py, _) if p.installed_by_apt().is_some() => {}
                 (Ecosystem::Py, None | Some("py3")) => {
                     py_required.insert(normalize_py(&p.name), p.version.clone());
                 }
@@ -213,7 +234,11 @@ fn image_plan(
         .pins
         .iter()
         .filter(own)
-        .filter(|p| p.ecosystem == Ecosystem::Py && p.python.as_deref().is_none_or(|f| f == "py3"))
+        .filter(|p| {
+            p.ecosystem == Ecosystem::Py
+                && p.python.as_deref().is_none_or(|f| f == "py3")
+                && p.installed_by_apt().is_none()
+        })
         .map(|p| (p.name.clone(), p.version.clone()))
         .collect();
     let mut steps = apt_steps(manifest, img, &own_deb, &mut notes);
@@ -369,7 +394,23 @@ mod tests {
             dep("base", "liba", 1),
             dep("base", "sonic-own", 1),
         ];
-        let plans = plan(&lock(), Some(&m), &opts).unwrap();
+        // The tree's own `sonic-own` deb, pinned with its make target's version:
+        // stood in, never fetched.
+        let mut with_built = lock();
+        let mut own = Pin::new(Ecosystem::Deb, "sonic-own", "1.0");
+        own.image = Some("base".into());
+        own.suite = Some("bookworm".into());
+        own.built = Some("sonic-own_1.0_amd64.deb".into());
+        with_built.upsert(own);
+        let plans = plan(&with_built, Some(&m), &opts).unwrap();
+        assert!(
+            plans
+                .iter()
+                .flat_map(|p| &p.steps)
+                .all(|s| !s.install.contains_key("sonic-own")),
+            "{plans:?}"
+        );
+        assert!(!plans[1].deb_required.contains_key("sonic-own"));
         let base = &plans[0];
         let labels: Vec<_> = base
             .steps
@@ -396,5 +437,64 @@ mod tests {
             plan(&lock(), None, &cyc),
             Err(PlanError::Cycle(_))
         ));
+    }
+
+    #[test]
+    fn what_package_builds_install_is_built_with_the_slave() {
+        let mut l = Lock::new("p", &"a".repeat(40), "2022-12-06");
+        l.upsert(pin(
+            Ecosystem::Deb,
+            "sonic-slave-bookworm",
+            "dpkg-dev",
+            "1.0",
+        ));
+        // Declared by a debian/control only, and pulled in by dpkg-dev.
+        l.upsert(pin(
+            Ecosystem::Deb,
+            "build-sonic-slave-bookworm",
+            "bzip2",
+            "2.0",
+        ));
+        l.normalize();
+        let mut m = Manifest::new("p".into(), "c".into(), "2022-12-06".into(), vec![], vec![]);
+        let mut control = dep("sonic-slave-bookworm", "bzip2", 5);
+        control.origin.file = "src/libfoo/debian/control".into();
+        m.dependencies = vec![dep("sonic-slave-bookworm", "dpkg-dev", 1), control];
+        let plans = plan(&l, Some(&m), &PlanOptions::default()).unwrap();
+        let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["sonic-slave-bookworm"]);
+        let slave = &plans[0];
+        assert_eq!(slave.deb_required["bzip2"], "2.0");
+        assert!(
+            slave.steps.iter().any(|s| s.install.contains_key("bzip2")),
+            "{:?}",
+            slave.steps
+        );
+        assert!(slave.notes.is_empty(), "{:?}", slave.notes);
+    }
+
+    #[test]
+    fn python_that_apt_installed_is_neither_pip_installed_nor_required() {
+        let mut l = lock();
+        let mut yaml = pin(Ecosystem::Py, "base", "pyyaml", "5.3.1");
+        yaml.dependents = vec!["deb:python3-yaml".into()];
+        l.upsert(yaml);
+        l.normalize();
+        let opts = PlanOptions {
+            parents: [("child".to_string(), "base".to_string())].into(),
+            only: None,
+            arch: "amd64".into(),
+        };
+        let plans = plan(&l, None, &opts).unwrap();
+        let pip = plans[0]
+            .steps
+            .iter()
+            .find(|s| s.kind == StepKind::Pip)
+            .unwrap();
+        assert_eq!(pip.install.keys().collect::<Vec<_>>(), ["Six"]);
+        for p in &plans {
+            assert!(!p.py_required.contains_key("pyyaml"), "{}", p.name);
+            assert_eq!(p.py_required["six"], "1.16.0");
+        }
     }
 }

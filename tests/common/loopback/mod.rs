@@ -2,6 +2,7 @@
 //! mirror, PyPI's Simple JSON API and a Go proxy, plus fault injection.
 #![allow(dead_code)]
 
+pub mod pypi;
 pub mod registry;
 
 use std::collections::HashMap;
@@ -14,6 +15,8 @@ use std::time::Duration;
 pub struct Req {
     pub path: String,
     pub range: Option<u64>,
+    /// The `Range` header as sent (`bytes=-100`, `bytes=3-9`).
+    pub range_header: Option<String>,
     pub accept: Option<String>,
     pub authorization: Option<String>,
 }
@@ -33,6 +36,13 @@ pub enum Reply {
         declared: usize,
         body: Vec<u8>,
         sleep: Duration,
+    },
+    /// A 200 with the whole `body`, sent in `pieces` with `pause` between them
+    /// (a slow link: a client killed meanwhile has part of it).
+    Trickle {
+        body: Vec<u8>,
+        pieces: usize,
+        pause: Duration,
     },
 }
 
@@ -72,6 +82,36 @@ pub fn file(req: &Req, body: &[u8]) -> Reply {
             )],
         },
         _ => ok(body.to_vec()),
+    }
+}
+
+/// Serves `body`, honouring every single-range form of `Range` (`a-b`,
+/// `a-`, `-n`) with a 206, as a static file server does.
+pub fn file_ranged(req: &Req, body: &[u8]) -> Reply {
+    let len = body.len() as u64;
+    let Some(spec) = req
+        .range_header
+        .as_deref()
+        .and_then(|h| h.strip_prefix("bytes="))
+    else {
+        return ok(body.to_vec());
+    };
+    let Some((a, b)) = spec.split_once('-') else {
+        return status(416);
+    };
+    let (start, end) = match (a.parse::<u64>().ok(), b.parse::<u64>().ok()) {
+        (None, Some(n)) => (len.saturating_sub(n), len.saturating_sub(1)),
+        (Some(s), None) => (s, len.saturating_sub(1)),
+        (Some(s), Some(e)) => (s, e.min(len.saturating_sub(1))),
+        (None, None) => return status(416),
+    };
+    if start > end || start >= len {
+        return status(416);
+    }
+    Reply::Body {
+        status: 206,
+        body: body[start as usize..=end as usize].to_vec(),
+        headers: vec![("Content-Range".into(), format!("bytes {start}-{end}/{len}"))],
     }
 }
 
@@ -127,6 +167,7 @@ pub fn serve(handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> 
                 let req = Req {
                     path: rq.url().to_string(),
                     range,
+                    range_header: hdr("Range"),
                     accept: hdr("Accept"),
                     authorization: hdr("Authorization"),
                 };
@@ -174,6 +215,23 @@ pub fn serve(handler: impl Fn(&Req, usize) -> Reply + Send + Sync + 'static) -> 
                         let _ = w.write_all(&body);
                         let _ = w.flush();
                         std::thread::sleep(sleep);
+                    }
+                    Reply::Trickle {
+                        body,
+                        pieces,
+                        pause,
+                    } => {
+                        let mut w = rq.into_writer();
+                        let _ = write!(
+                            w,
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        for piece in body.chunks(body.len().div_ceil(pieces.max(1)).max(1)) {
+                            let _ = w.write_all(piece);
+                            let _ = w.flush();
+                            std::thread::sleep(pause);
+                        }
                     }
                 }
             });
