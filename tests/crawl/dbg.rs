@@ -49,7 +49,7 @@ fn tree() -> Files {
         .add("Makefile.work", "SONIC_BUILD_INSTRUCTION :=  $(MAKE) \\\n    -f slave.mk \\\n    PLATFORM=$(PLATFORM) \\\n    SONIC_INSTALL_DEBUG_TOOLS=$(INSTALL_DEBUG_TOOLS) \\\n    SLAVE_DIR=$(SLAVE_DIR)\n")
         .add("rules/config", "# INSTALL_DEBUG_TOOLS = y\nDEFAULT_CONTAINER_REGISTRY ?=\n")
         .add("rules/functions", FUNCTIONS)
-        .add("rules/swss.mk", "SWSS = swss_1.0_amd64.deb\n$(SWSS)_SRC_PATH = $(SRC_PATH)/swss\nSONIC_DPKG_DEBS += $(SWSS)\nSWSS_DBG = swss-dbg_1.0_amd64.deb\n$(eval $(call add_derived_package,$(SWSS),$(SWSS_DBG)))\nLIBX = libx_1.0_amd64.deb\n$(LIBX)_SRC_PATH = $(SRC_PATH)/libx\nSONIC_DPKG_DEBS += $(LIBX)\nLIBX_DBG = libx-dbgsym_1.0_amd64.deb\n$(eval $(call add_derived_package,$(LIBX),$(LIBX_DBG)))\n")
+        .add("rules/swss.mk", "SWSS = swss_1.0_amd64.deb\n$(SWSS)_SRC_PATH = $(SRC_PATH)/swss\nSONIC_DPKG_DEBS += $(SWSS)\n$(SWSS)_RDEPENDS += $(LIBX)\nSWSS_DBG = swss-dbg_1.0_amd64.deb\n$(eval $(call add_derived_package,$(SWSS),$(SWSS_DBG)))\nLIBX = libx_1.0_amd64.deb\n$(LIBX)_SRC_PATH = $(SRC_PATH)/libx\nSONIC_DPKG_DEBS += $(LIBX)\nLIBX_DBG = libx-dbgsym_1.0_amd64.deb\n$(eval $(call add_derived_package,$(LIBX),$(LIBX_DBG)))\n")
         .add("rules/docker-base-bullseye.mk", "DOCKER_BASE_BULLSEYE = docker-base-bullseye.gz\n$(DOCKER_BASE_BULLSEYE)_PATH = $(DOCKERS_PATH)/docker-base-bullseye\nGDB = gdb\nSTRACE = strace\n$(DOCKER_BASE_BULLSEYE)_DBG_IMAGE_PACKAGES += $(GDB) $(STRACE)\nSONIC_DOCKER_IMAGES += $(DOCKER_BASE_BULLSEYE)\n")
         .add("rules/docker-orchagent.mk", ORCHAGENT_MK)
         .add("platform/testp/rules.mk", "include $(PLATFORM_PATH)/one-image.mk\n")
@@ -122,7 +122,10 @@ fn no_dbg_image_by_default() {
         "{:?}",
         out.targets
     );
-    assert_eq!(names(&in_image(m, "docker-orchagent")), ["libhiredis0.14"]);
+    assert_eq!(
+        names(&in_image(m, "docker-orchagent")),
+        ["libc6", "libhiredis0.14"]
+    );
     // The manifest says nothing of make variables it was not given.
     let json = serde_json::to_string(m).unwrap();
     assert!(!json.contains("make_vars"));
@@ -146,7 +149,10 @@ fn install_debug_tools_builds_the_dbg_image_on_its_docker() {
         m.images["docker-orchagent"].parent.as_deref(),
         Some("docker-base-bullseye")
     );
-    assert_eq!(names(&in_image(m, "docker-orchagent")), ["libhiredis0.14"]);
+    assert_eq!(
+        names(&in_image(m, "docker-orchagent")),
+        ["libc6", "libhiredis0.14"]
+    );
     let deps = in_image(m, "docker-orchagent-dbg");
     // swss-dbg's Depends less the tree's own swss; the dbgsym brings nothing.
     assert_eq!(names(&deps), ["gdb", "libdw1", "strace"]);
