@@ -517,7 +517,9 @@ pub fn split_tree(
         let before = pin_count(&tree);
         merge_dbg_modules(&mut tree);
         // A debug docker's pin that replaces its docker's pin is one line, not two.
-        summary.pins = summary.pins.saturating_sub(before - pin_count(&tree));
+        summary.pins = summary
+            .pins
+            .saturating_sub(before.saturating_sub(pin_count(&tree)));
     }
     let modules: Vec<String> = tree.modules.keys().cloned().collect();
     if !opts.no_split {

@@ -188,3 +188,55 @@ fn install_debug_tools_builds_the_dbg_image_on_its_docker() {
     let back: Manifest = serde_json::from_value(json).unwrap();
     assert_eq!(&back, m);
 }
+
+/// A bad `--make-var` stops every command that crawls, before anything is read,
+/// with an error that names the flag and says what is wrong.
+#[test]
+fn a_bad_make_var_is_refused_naming_the_flag() {
+    for cmd in ["crawl", "solve", "lock"] {
+        for (arg, why) in [
+            ("INSTALL_DEBUG_TOOLS", "is not NAME=VALUE"),
+            ("1X=y", "is not a make variable name"),
+            ("A-B=y", "is not a make variable name"),
+            ("A=x\ny", "line break"),
+        ] {
+            let (code, _, err) = crate::common::run(&[
+                cmd,
+                "--platform",
+                "testbox",
+                "--sonic-repo",
+                "does-not-exist.git",
+                "--make-var",
+                arg,
+            ]);
+            assert_eq!(code, 2, "{cmd} {arg:?}: {err}");
+            assert!(err.contains("--make-var"), "{cmd} {arg:?}: {err}");
+            assert!(err.contains(why), "{cmd} {arg:?}: {err}");
+        }
+    }
+}
+
+/// `crawl --make-var` reaches the crawl: the manifest records it and has the dbg image.
+#[test]
+fn crawl_cli_takes_make_vars() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo.git");
+    commit(&init_bare(&repo), &tree(), "dbg", 1_650_000_000);
+    std::fs::create_dir_all(dir.path().join("platforms")).unwrap();
+    std::fs::write(dir.path().join("platforms/t.toml"), PLATFORM_TOML).unwrap();
+    let out = dir.path().join("m.json");
+    let p = |x: &std::path::Path| x.display().to_string();
+    let (code, _, err) = crate::common::run_cmd(
+        crate::common::sonic_lock()
+            .args(["crawl", "--platform", "testbox", "--sonic-repo", &p(&repo)])
+            .args(["--make-var", "INSTALL_DEBUG_TOOLS=n"])
+            .args(["--make-var", "INSTALL_DEBUG_TOOLS=y", "-o", &p(&out)])
+            .args(["--platforms-dir", &p(&dir.path().join("platforms")), "--quiet"])
+            .env("SONIC_LOCK_CACHE", p(&dir.path().join("cache"))),
+    );
+    assert!(code == 0 || code == 1, "{err}");
+    let m = Manifest::read(&out).unwrap();
+    // The last of one name wins, as in make.
+    assert_eq!(m.make_vars["INSTALL_DEBUG_TOOLS"], "y");
+    assert!(m.images.contains_key("docker-orchagent-dbg"), "{:?}", m.images);
+}
