@@ -121,7 +121,9 @@ pub fn debian_transactions_flagged(
 /// generated Dockerfile names on that same command (`_DBG_IMAGE_PACKAGES`).
 fn with_tree_debs(d: &crate::manifest::Dependency) -> bool {
     d.attrs.contains_key("installed-by")
-        || d.attrs.get("via").is_some_and(|v| v == "_DBG_IMAGE_PACKAGES")
+        || d.attrs
+            .get("via")
+            .is_some_and(|v| v == "_DBG_IMAGE_PACKAGES")
 }
 
 /// Whether a manifest entry is a `Build-Depends*` relation of a `debian/control`.
@@ -347,7 +349,9 @@ mod tests {
     fn a_dbg_docker_installs_its_debs_and_packages_in_one_transaction() {
         let mut libdw = dep("libdw1", 4, false);
         libdw.origin.file = "src/swss/debian/control".into();
-        libdw.attrs.insert("installed-by".into(), "swss-dbg.deb".into());
+        libdw
+            .attrs
+            .insert("installed-by".into(), "swss-dbg.deb".into());
         let mut gdb = dep("gdb", 7, false);
         gdb.origin.file = "rules/docker-orchagent.mk".into();
         gdb.attrs.insert("via".into(), "_DBG_IMAGE_PACKAGES".into());

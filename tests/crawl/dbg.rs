@@ -231,12 +231,20 @@ fn crawl_cli_takes_make_vars() {
             .args(["crawl", "--platform", "testbox", "--sonic-repo", &p(&repo)])
             .args(["--make-var", "INSTALL_DEBUG_TOOLS=n"])
             .args(["--make-var", "INSTALL_DEBUG_TOOLS=y", "-o", &p(&out)])
-            .args(["--platforms-dir", &p(&dir.path().join("platforms")), "--quiet"])
+            .args([
+                "--platforms-dir",
+                &p(&dir.path().join("platforms")),
+                "--quiet",
+            ])
             .env("SONIC_LOCK_CACHE", p(&dir.path().join("cache"))),
     );
     assert!(code == 0 || code == 1, "{err}");
     let m = Manifest::read(&out).unwrap();
     // The last of one name wins, as in make.
     assert_eq!(m.make_vars["INSTALL_DEBUG_TOOLS"], "y");
-    assert!(m.images.contains_key("docker-orchagent-dbg"), "{:?}", m.images);
+    assert!(
+        m.images.contains_key("docker-orchagent-dbg"),
+        "{:?}",
+        m.images
+    );
 }

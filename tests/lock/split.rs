@@ -557,8 +557,7 @@ fn a_dbg_docker_is_merged_into_its_docker_as_sonics_freeze_does() {
     ] {
         lock.pins.push(deb(n, v, "docker-database-dbg", b));
     }
-    lock.pins
-        .push(py("pyyaml", "5.4.1", "docker-database-dbg"));
+    lock.pins.push(py("pyyaml", "5.4.1", "docker-database-dbg"));
     lock.pins.push(py("redis", "4.5.4", "docker-database-dbg"));
     lock.normalize();
     let parents = format!("{PARENTS}docker-database-dbg docker-database\n");
