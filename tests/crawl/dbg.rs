@@ -248,3 +248,18 @@ fn crawl_cli_takes_make_vars() {
         m.images
     );
 }
+
+/// A manifest whose `make_vars` could not have come from a command line is refused on read.
+#[test]
+fn a_manifest_with_a_bad_make_var_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("m.json");
+    let mut m = crawl_with(&[("INSTALL_DEBUG_TOOLS", "y")]).manifest;
+    m.write(&p).unwrap();
+    assert_eq!(Manifest::read(&p).unwrap(), m);
+    m.make_vars.insert("A B".into(), "y".into());
+    let text = serde_json::to_string(&m).unwrap();
+    std::fs::write(&p, text).unwrap();
+    let e = Manifest::read(&p).unwrap_err().to_string();
+    assert!(e.contains("make_vars") && e.contains("A B"), "{e}");
+}
