@@ -62,6 +62,7 @@ struct Report {
     removed: Vec<String>,
     inherited: usize,
     restated: usize,
+    transient: usize,
     rewrites: usize,
 }
 
@@ -133,6 +134,7 @@ pub fn run(args: ExportArgs, global: &Global) -> anyhow::Result<Status> {
         removed: summary.removed,
         inherited: summary.inherited,
         restated: summary.restated,
+        transient: summary.transient,
         rewrites: rewrites.len(),
     };
     if global.json {
@@ -155,6 +157,12 @@ pub fn run(args: ExportArgs, global: &Global) -> anyhow::Result<Status> {
             println!(
                 "restated {} pins at a narrower scope so that SONiC's merge yields them",
                 report.restated
+            );
+        }
+        if report.transient > 0 {
+            println!(
+                "left out {} pins images install while they are built and remove before their end",
+                report.transient
             );
         }
         if !report.removed.is_empty() {

@@ -34,6 +34,9 @@ pub struct ShellState {
     pub run: Option<u32>,
     /// apt sources and keys the file has added so far.
     pub apt: super::aptsources::AptState,
+    /// SONiC's freeze of the image's versions (`collect_*version_files*`) has
+    /// run: what the script removes after it is still in the recorded versions.
+    pub frozen: bool,
 }
 
 /// Splits `text` (starting at physical line `line`) into simple commands.
@@ -514,6 +517,7 @@ pub fn command(words: &[Word], st: &mut ShellState, ctx: &Context, sink: &mut Si
         "wget" | "curl" => download(w, ctx, sink),
         "git" => git(w, st, ctx, sink),
         "go" => go(w, ctx, sink),
+        p if p.starts_with("collect_") && p.contains("version_files") => st.frozen = true,
         p if is_pip(p) => pip(w, 1, python_of(p), st, ctx, sink),
         p if p.starts_with("python")
             && w.get(1).map(|x| x.text.as_str()) == Some("-m")
@@ -571,6 +575,7 @@ fn apt(w: &[Word], st: &mut ShellState, ctx: &Context, sink: &mut Sink) {
     let mut sub: Option<&str> = None;
     let mut release: Option<String> = None;
     let mut no_recommends = false;
+    let mut autoremove = false;
     let mut args: Vec<&Word> = Vec::new();
     let mut i = 1;
     while i < w.len() {
@@ -589,6 +594,8 @@ fn apt(w: &[Word], st: &mut ShellState, ctx: &Context, sink: &mut Sink) {
             release = Some(r.to_string());
         } else if t == "--no-install-recommends" {
             no_recommends = true;
+        } else if t == "--autoremove" || t == "--auto-remove" {
+            autoremove = true;
         } else if t.starts_with('-')
             || t.starts_with('>')
             || t.starts_with('<')
@@ -609,6 +616,18 @@ fn apt(w: &[Word], st: &mut ShellState, ctx: &Context, sink: &mut Sink) {
         Some("build-dep") => (Ecosystem::DebSrc, Some("build-dep")),
         _ => return,
     };
+    if sub == Some("autoremove") && !st.frozen {
+        // What the removals before it left unneeded goes too: those of this
+        // image in this file (SONiC purges and then autoremoves in one script).
+        autoremove = true;
+        for d in sink.deps.iter_mut().filter(|d| {
+            d.ecosystem == Ecosystem::Deb
+                && d.context.image == ctx.image
+                && d.attrs.get("action").is_some_and(|a| a == "remove")
+        }) {
+            d.attrs.insert("autoremove".to_string(), "true".to_string());
+        }
+    }
     if args.is_empty() {
         return;
     }
@@ -631,6 +650,12 @@ fn apt(w: &[Word], st: &mut ShellState, ctx: &Context, sink: &mut Sink) {
         }
         if let Some(a) = action {
             at.insert("action".to_string(), a.to_string());
+            if autoremove {
+                at.insert("autoremove".to_string(), "true".to_string());
+            }
+            if st.frozen {
+                at.insert("after-freeze".to_string(), "true".to_string());
+            }
         }
         if let Some(r) = st.run {
             at.insert("run".to_string(), r.to_string());
@@ -1059,6 +1084,38 @@ pub(crate) mod tests {
             s.deps[2].attrs.get("action").map(String::as_str),
             Some("remove")
         );
+    }
+
+    #[test]
+    fn autoremove_marks_the_removals_before_it() {
+        let s = run(
+            "apt-get purge -y python3-dev build-essential\napt-get remove --auto-remove -y gcc\napt-get install -y vim\napt-get clean && apt-get autoremove -y\napt-get purge -y late\nsudo scripts/collect_host_image_version_files.sh amd64\napt-get -y remove gcc\napt-get -y autoremove\n",
+        );
+        let marks: Vec<_> = s
+            .deps
+            .iter()
+            .map(|d| {
+                (
+                    d.name.as_str(),
+                    d.attrs.get("action").map(String::as_str),
+                    d.attrs.contains_key("autoremove"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            marks,
+            [
+                ("python3-dev", Some("remove"), true),
+                ("build-essential", Some("remove"), true),
+                ("gcc", Some("remove"), true),
+                ("vim", None, false),
+                ("late", Some("remove"), false),
+                ("gcc", Some("remove"), false),
+            ]
+        );
+        // A removal after SONiC's freeze is recorded as such and does not count.
+        assert!(s.deps[5].attrs.contains_key("after-freeze"));
+        assert!(!s.deps[4].attrs.contains_key("after-freeze"));
     }
 
     #[test]

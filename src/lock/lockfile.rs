@@ -82,6 +82,11 @@ pub struct Pin {
     /// fetched, and recorded as SONiC's freeze records every installed package.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub built: Option<String>,
+    /// Installed while the image is built and removed before its end (an
+    /// `apt-get purge` and `autoremove`): pinned so the build is the same,
+    /// but not in what the image holds, so SONiC's freeze never lists it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transient: bool,
 }
 
 /// The prefix of the `dependents` entry that marks a `py` pin as installed by
@@ -138,7 +143,29 @@ impl Pin {
             why: Vec::new(),
             dependents: Vec::new(),
             built: None,
+            transient: false,
         }
+    }
+
+    /// Whether this pin's identity is `key` (compared in place: locks hold
+    /// thousands of pins and are searched once per pin added).
+    pub fn has_key(&self, key: &PinKey) -> bool {
+        self.ecosystem == key.ecosystem
+            && self.name == key.name
+            && self.image == key.image
+            && self.suite == key.suite
+            && self.arch == key.arch
+            && self.python == key.python
+    }
+
+    /// Whether this pin and `other` have the same identity.
+    pub fn same_key(&self, other: &Pin) -> bool {
+        self.ecosystem == other.ecosystem
+            && self.name == other.name
+            && self.image == other.image
+            && self.suite == other.suite
+            && self.arch == other.arch
+            && self.python == other.python
     }
 
     /// The pin's identity (everything but the version and provenance).
@@ -766,6 +793,9 @@ impl Lock {
             opt(&mut out, "md5", &p.md5);
             opt(&mut out, "first_seen", &p.first_seen);
             opt(&mut out, "built", &p.built);
+            if p.transient {
+                out.push_str("transient = true\n");
+            }
             list(&mut out, "why", &p.why);
             list(&mut out, "dependents", &p.dependents);
         }
@@ -837,13 +867,12 @@ impl Lock {
 
     /// The pin with `key`, if any.
     pub fn get(&self, key: &PinKey) -> Option<&Pin> {
-        self.pins.iter().find(|p| &p.key() == key)
+        self.pins.iter().find(|p| p.has_key(key))
     }
 
     /// Inserts `pin`, replacing any pin with the same key.
     pub fn upsert(&mut self, pin: Pin) {
-        let key = pin.key();
-        match self.pins.iter_mut().find(|p| p.key() == key) {
+        match self.pins.iter_mut().find(|p| p.same_key(&pin)) {
             Some(slot) => *slot = pin,
             None => self.pins.push(pin),
         }

@@ -662,6 +662,8 @@ pub struct ExportSummary {
     pub inherited: usize,
     /// Pins written again at a narrower scope so that SONiC's merge yields the effective set.
     pub restated: usize,
+    /// Pins left out because the image removes them before its end (SONiC's freeze never sees them).
+    pub transient: usize,
 }
 
 /// Builds the tree a lock exports to; fails on pins SONiC cannot represent
@@ -672,6 +674,10 @@ pub fn lock_to_tree(lock: &Lock) -> Result<(VersionTree, ExportSummary), Version
         BTreeMap::new();
     let mut summary = ExportSummary::default();
     for pin in &lock.pins {
+        if pin.transient {
+            summary.transient += 1;
+            continue;
+        }
         let bad = |message: String| VersionsError::Pin {
             pin: pin.key().to_string(),
             message,

@@ -270,6 +270,20 @@ fn manifest_candidate(
         }
     }
     let mut lock = candidate::candidate_lock(platform, manifest, u, &picks);
+    // What an image's build installs and purges again is pinned as well (the
+    // build must install the same), marked so the export leaves it out.
+    let origins = candidate::deb_origins(manifest);
+    for (image, gone) in &solved.transient {
+        let mut gone = gone.clone();
+        if let Some(from) = solved.inherited.get(image) {
+            gone.retain(|k, v| from.get(k) != Some(v));
+        }
+        for mut pin in candidate::deb_pins(u, image, &gone, &origins) {
+            pin.transient = true;
+            lock.upsert(pin);
+        }
+    }
+    lock.normalize();
     // The tree's own debs an image installs: dpkg puts them in before apt
     // resolves, so they stand where an archive package of that name would.
     let arch = lock
@@ -283,7 +297,6 @@ fn manifest_candidate(
         lock.upsert(pin);
     }
     let mut notes = solved.notes.clone();
-    let origins = candidate::deb_origins(manifest);
     for (rule, r) in &solved.build {
         match r {
             Ok(sol) => {
@@ -294,7 +307,7 @@ fn manifest_candidate(
                     picks.retain(|k, v| from.get(k) != Some(v));
                 }
                 for pin in candidate::deb_pins(u, &rule.image, &picks, &origins) {
-                    match lock.pins.iter().find(|p| p.key() == pin.key()) {
+                    match lock.pins.iter().find(|p| p.same_key(&pin)) {
                         Some(have) if have.version != pin.version => notes.push(format!(
                             "{}: {} needs {}={} but the image has {}; the image's pin is kept",
                             rule.image, rule.control, pin.name, pin.version, have.version

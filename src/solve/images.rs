@@ -307,6 +307,8 @@ pub struct ManifestSolve {
     pub inherited: BTreeMap<String, BTreeMap<PackageKey, String>>,
     /// Per image, the inherited packages it had to change (`name old -> new`).
     pub upgrades: BTreeMap<String, Vec<String>>,
+    /// Per image, what its build installed and removed again before its end.
+    pub transient: BTreeMap<String, BTreeMap<PackageKey, String>>,
 }
 
 impl ManifestSolve {
@@ -447,7 +449,7 @@ pub fn solve_manifest(
             cur = p;
         }
     }
-    let (deb, inherited, upgrades) = match m.images.is_empty() {
+    let (deb, inherited, upgrades, transient) = match m.images.is_empty() {
         true => (
             solve_images_hiding(
                 u,
@@ -459,6 +461,7 @@ pub fn solve_manifest(
             ),
             BTreeMap::new(),
             BTreeMap::new(),
+            BTreeMap::new(),
         ),
         false => {
             let c = super::chain::solve_chain(
@@ -466,12 +469,13 @@ pub fn solve_manifest(
                 &m.images,
                 &transactions,
                 &recommends,
+                &input::removals(m),
                 &opts.base,
                 opts.nogoods,
                 opts.reference,
                 &arch,
             );
-            (c.deb, c.inherited, c.upgrades)
+            (c.deb, c.inherited, c.upgrades, c.transient)
         }
     };
     let mut build = Vec::new();
@@ -517,6 +521,7 @@ pub fn solve_manifest(
         parents,
         inherited,
         upgrades,
+        transient,
     };
     let mut resolver = PyResolver::new(u, opts.source);
     let images: Vec<String> = out.py_roots.keys().cloned().collect();

@@ -30,6 +30,26 @@ pub fn debian_transactions(
         .collect())
 }
 
+/// Per image, what its `apt-get remove/purge/autoremove` lines take out (the
+/// crawler marks them `action=remove`, and `autoremove=true` when an
+/// `autoremove` follows them); a removal after SONiC's freeze of the image
+/// (`after-freeze`) is left out, since the recorded versions still list it.
+pub fn removals(m: &Manifest) -> BTreeMap<String, super::remove::Removal> {
+    let mut out: BTreeMap<String, super::remove::Removal> = BTreeMap::new();
+    for d in m.dependencies.iter().filter(|d| {
+        d.ecosystem == Ecosystem::Deb
+            && d.attrs.get("action").is_some_and(|a| a == "remove")
+            && !d.attrs.contains_key("after-freeze")
+    }) {
+        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        let r = out.entry(image).or_default();
+        r.names
+            .insert(d.name.split(':').next().unwrap_or(&d.name).to_string());
+        r.autoremove |= d.attrs.get("autoremove").is_some_and(|a| a == "true");
+    }
+    out
+}
+
 /// [`debian_transactions`], each with whether its command lets apt install
 /// Recommends (no `--no-install-recommends` on it).
 pub fn debian_transactions_flagged(

@@ -22,6 +22,7 @@ pub mod mvs;
 pub mod problem;
 pub mod python;
 pub mod recommends;
+pub mod remove;
 
 use crate::universe::{CandidateId, PackageId, PackageKey, Requirement, Universe};
 use problem::{Problem, RootSet, pos};

@@ -94,12 +94,16 @@ impl TxSolve<'_> {
             }
             let cand = self.u.candidate(c);
             for r in &cand.meta.recommends {
+                // A Recommends nothing in the archive satisfies is dropped here, as
+                // apt drops it, rather than by a failed solve and a split.
+                let mut installable = false;
                 let met = r.alternatives.iter().any(|a| {
                     buf.clear();
                     self.u.matching(a, &mut buf);
+                    installable |= !buf.is_empty();
                     buf.iter().any(|m| sol.candidates.binary_search(m).is_ok())
                 });
-                if met || taken.contains(&r) {
+                if met || !installable || taken.contains(&r) {
                     continue;
                 }
                 taken.push(r);
