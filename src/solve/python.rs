@@ -530,6 +530,42 @@ impl<'s> PyResolver<'s> {
         nogoods: &[Nogood],
         assume: &[CandidateId],
     ) -> Result<Result<PyOutcome, Unsat>, UniverseError> {
+        self.solve_on(u, roots, debian, nogoods, assume, &[])
+    }
+
+    /// Like [`PyResolver::solve_image`] on top of what pip already installed
+    /// (`installed`, a previous outcome's candidates): as `pip install` does,
+    /// each stays unless a requirement forces another version.
+    pub fn solve_image_over(
+        &mut self,
+        u: &mut Universe,
+        roots: &[Requirement],
+        debian: &[DebianDist],
+        nogoods: &[Nogood],
+        installed: &[CandidateId],
+    ) -> Result<Result<PyOutcome, Unsat>, UniverseError> {
+        self.solve_on(u, roots, debian, nogoods, &[], installed)
+    }
+
+    /// The candidates standing for the image's Debian stand-ins `debian`
+    /// among the names solves have reached so far.
+    pub fn debian_installed(
+        &mut self,
+        u: &mut Universe,
+        debian: &[DebianDist],
+    ) -> Result<Vec<CandidateId>, UniverseError> {
+        self.add_debian(u, debian)
+    }
+
+    fn solve_on(
+        &mut self,
+        u: &mut Universe,
+        roots: &[Requirement],
+        debian: &[DebianDist],
+        nogoods: &[Nogood],
+        assume: &[CandidateId],
+        installed: &[CandidateId],
+    ) -> Result<Result<PyOutcome, Unsat>, UniverseError> {
         // What is assumed must be judged by its real requirements.
         self.read_metadata(u, assume)?;
         let mut roots = roots.to_vec();
@@ -548,8 +584,9 @@ impl<'s> PyResolver<'s> {
         loop {
             self.rounds += 1;
             self.expand(u, roots)?;
-            let keep = self.add_debian(u, debian)?;
+            let mut keep = self.add_debian(u, debian)?;
             let mine: HashSet<CandidateId> = keep.iter().copied().collect();
+            keep.extend_from_slice(installed);
             let result = {
                 let mut s = Solver::new(u, roots.to_vec());
                 for n in nogoods {
