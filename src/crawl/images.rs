@@ -601,11 +601,9 @@ fn wheel_builders(
         );
         for w in installed {
             let wheel = wheel_of(c, &w);
-            out.entry(wheel.setup).or_default().insert((
-                t.clone(),
-                suite.clone(),
-                wheel.python,
-            ));
+            out.entry(wheel.setup)
+                .or_default()
+                .insert((t.clone(), suite.clone(), wheel.python));
         }
     }
     out

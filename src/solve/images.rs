@@ -271,10 +271,12 @@ fn target_key(image: &str, run: TargetRun, target: &str) -> String {
 /// The slave, kind and target of a [`target_key`].
 fn split_target_key(key: &str) -> Option<(&str, TargetRun, &str)> {
     let (image, rest) = key.split_once('\t')?;
-    [TargetRun::Tests, TargetRun::Build].into_iter().find_map(|r| {
-        let target = rest.strip_prefix(r.label())?.strip_prefix(" of ")?;
-        Some((image, r, target))
-    })
+    [TargetRun::Tests, TargetRun::Build]
+        .into_iter()
+        .find_map(|r| {
+            let target = rest.strip_prefix(r.label())?.strip_prefix(" of ")?;
+            Some((image, r, target))
+        })
 }
 
 /// One target's test or build requirements, solved on top of the slave that builds it.
@@ -639,10 +641,7 @@ fn solve_builds(
     // What the slave had before any build (its pip state and the Python
     // distributions its Debian packages installed) is not the builds' doing.
     let mut before: BTreeMap<PackageKey, String> = BTreeMap::new();
-    for c in start
-        .iter()
-        .chain(&resolver.debian_installed(u, &debian)?)
-    {
+    for c in start.iter().chain(&resolver.debian_installed(u, &debian)?) {
         let cand = u.candidate(*c);
         before.insert(u.key(cand.package).clone(), cand.version.clone());
     }
