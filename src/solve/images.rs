@@ -339,6 +339,9 @@ pub struct ManifestSolve {
     pub inherited: BTreeMap<String, BTreeMap<PackageKey, String>>,
     /// Per image, the inherited packages it had to change (`name old -> new`).
     pub upgrades: BTreeMap<String, Vec<String>>,
+    /// Per image, the Python (domain, name) that it or a parent pip-installs
+    /// with `--upgrade`: no Debian stand-in is kept for them.
+    pub upgraded: BTreeMap<String, BTreeSet<(String, String)>>,
 }
 
 impl ManifestSolve {
@@ -359,7 +362,23 @@ impl ManifestSolve {
             .flat_map(|r| r.alternatives.iter())
             .map(|a| u.key(a.package).domain.clone())
             .collect();
+        let upgraded = self.upgraded.get(image);
         debian_dists(&deb_picks, &domains)
+            .into_iter()
+            .filter(|d| {
+                // The names a stand-in may be reached by (see `PyResolver`).
+                let names = [
+                    d.dist.clone(),
+                    format!("py{}", d.dist),
+                    format!("python-{}", d.dist),
+                ];
+                !upgraded.is_some_and(|up| {
+                    names
+                        .into_iter()
+                        .any(|n| up.contains(&(d.domain.clone(), n)))
+                })
+            })
+            .collect()
     }
 
     /// Every image the solve covered, sorted.
@@ -479,6 +498,7 @@ pub fn solve_manifest(
             cur = p;
         }
     }
+    let upgraded = pip_upgraded(m, &parents);
     let (deb, inherited, upgrades) = match m.images.is_empty() {
         true => (
             solve_images_hiding(
@@ -551,6 +571,7 @@ pub fn solve_manifest(
         parents,
         inherited,
         upgrades,
+        upgraded,
     };
     let mut resolver = PyResolver::new(u, opts.source);
     let images: Vec<String> = out.py_roots.keys().cloned().collect();
@@ -595,6 +616,41 @@ pub fn solve_manifest(
     }
     out.py_metadata_reads = resolver.reads;
     Ok(out)
+}
+
+/// Per image, the Python (domain, name) that `pip install --upgrade` names
+/// in it or in a parent it is built `FROM`.
+fn pip_upgraded(
+    m: &Manifest,
+    parents: &BTreeMap<String, String>,
+) -> BTreeMap<String, BTreeSet<(String, String)>> {
+    let mut own: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for d in m.dependencies.iter().filter(|d| {
+        d.ecosystem == Ecosystem::Py
+            && d.attrs.get("upgrade").is_some_and(|v| v == "y")
+            && !d.attrs.contains_key("action")
+    }) {
+        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        let (domain, _) = python_env_for(d.context.suite.as_deref(), d.context.python.as_deref());
+        let name = crate::universe::python::normalize(&d.name);
+        own.entry(image).or_default().insert((domain, name));
+    }
+    let images: BTreeSet<&String> = own.keys().chain(parents.keys()).collect();
+    let mut out = BTreeMap::new();
+    for image in images {
+        let mut set = BTreeSet::new();
+        let mut cur = Some(image.as_str());
+        // At most one step per image: a malformed graph's circle ends too.
+        for _ in 0..=parents.len() {
+            let Some(i) = cur else { break };
+            set.extend(own.get(i).into_iter().flatten().cloned());
+            cur = parents.get(i).map(String::as_str);
+        }
+        if !set.is_empty() {
+            out.insert(image.clone(), set);
+        }
+    }
+    out
 }
 
 /// The package builds of one slave, target after target, each `pip install`
