@@ -591,7 +591,6 @@ fn wheel_builders(
         if !t.ends_with(".whl") {
             continue;
         }
-        let suite = suites.iter().next().cloned().unwrap_or_default();
         let list = c.value(&format!("{t}_DEPENDS"));
         let mut installed = vec![t.clone()];
         installed.extend(
@@ -599,11 +598,21 @@ fn wheel_builders(
                 .into_iter()
                 .filter(|w| w.ends_with(".whl")),
         );
+        // Each slave that builds the target (a buster docker's wheels are
+        // built again in the buster slave).
+        let suites: Vec<String> = match suites.is_empty() {
+            true => vec![String::new()],
+            false => suites.iter().cloned().collect(),
+        };
         for w in installed {
             let wheel = wheel_of(c, &w);
-            out.entry(wheel.setup)
-                .or_default()
-                .insert((t.clone(), suite.clone(), wheel.python));
+            for suite in &suites {
+                out.entry(wheel.setup.clone()).or_default().insert((
+                    t.clone(),
+                    suite.clone(),
+                    wheel.python.clone(),
+                ));
+            }
         }
     }
     out

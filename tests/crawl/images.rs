@@ -71,6 +71,11 @@ fn slave() -> Context {
 }
 
 fn crawl() -> (sonic_lock::crawl::images::Images, Vec<Dependency>) {
+    crawl_building_pyz_for(&["bullseye"])
+}
+
+/// The crawl with wheel pyz built in the slaves of `suites`.
+fn crawl_building_pyz_for(suites: &[&str]) -> (sonic_lock::crawl::images::Images, Vec<Dependency>) {
     let mut ev = Evaluator::new(None, None);
     ev.db.set_command_line("CONFIGURED_ARCH", "amd64");
     let mut sink = Sink::new("rules/x.mk");
@@ -89,6 +94,10 @@ fn crawl() -> (sonic_lock::crawl::images::Images, Vec<Dependency>) {
             .targets
             .insert(t.to_string(), ["bullseye".to_string()].into());
     }
+    scope.targets.insert(
+        "pyz-1.0-py3-none-any.whl".into(),
+        suites.iter().map(|s| s.to_string()).collect(),
+    );
     scope.slaves.insert("bullseye".into());
     // What the parsers read from the wheel's setup.py, in the slave that builds it.
     let mut s = Sink::new("src/pyx/setup.py");
@@ -218,5 +227,28 @@ fn install_requires_reach_the_installing_image_and_the_slave_gets_what_building_
     assert_eq!(
         (st.origin.file.as_str(), st.origin.line),
         ("src/pyx/pyproject.toml", 3)
+    );
+}
+
+#[test]
+fn a_wheel_built_in_two_slaves_leaves_its_requirements_in_both() {
+    let (_, deps) = crawl_building_pyz_for(&["bullseye", "buster"]);
+    let mut click: Vec<(&str, &str)> = deps
+        .iter()
+        .filter(|d| d.name == "click")
+        .map(|d| {
+            (
+                d.context.image.as_deref().unwrap_or(""),
+                d.context.suite.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    click.sort();
+    assert_eq!(
+        click,
+        vec![
+            ("sonic-slave-bullseye", "bullseye"),
+            ("sonic-slave-buster", "buster")
+        ]
     );
 }
