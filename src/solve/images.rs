@@ -366,14 +366,8 @@ impl ManifestSolve {
         debian_dists(&deb_picks, &domains)
             .into_iter()
             .filter(|d| {
-                // The names a stand-in may be reached by (see `PyResolver`).
-                let names = [
-                    d.dist.clone(),
-                    format!("py{}", d.dist),
-                    format!("python-{}", d.dist),
-                ];
                 !upgraded.is_some_and(|up| {
-                    names
+                    d.names()
                         .into_iter()
                         .any(|n| up.contains(&(d.domain.clone(), n)))
                 })
