@@ -93,6 +93,7 @@ fn main() {
         submodules: None,
         clone_submodules: false,
         cache_dir: cache.path().to_path_buf(),
+        make_vars: Default::default(),
     };
     // Warm the object cache once for all three.
     let (files, bytes) = read_all_sequential(path, &rev);

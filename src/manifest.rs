@@ -5,6 +5,7 @@
 //! incompatible change so that later stages refuse manifests they do not understand.
 
 pub mod images;
+pub mod make_vars;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -410,6 +411,10 @@ pub struct Manifest {
     /// apt repositories the images' Dockerfiles and scripts add, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apt_sources: Vec<AptSource>,
+    /// Make variables the crawl was given on the command line (`INSTALL_DEBUG_TOOLS=y`):
+    /// the build configuration the manifest is for.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub make_vars: make_vars::MakeVars,
 }
 
 /// Errors reading or writing a manifest.
@@ -501,7 +506,13 @@ impl Manifest {
             diagnostics,
             images: images::ImageGraph::new(),
             apt_sources: Vec::new(),
+            make_vars: make_vars::MakeVars::new(),
         }
+    }
+
+    /// Records the command-line make variables the crawl was given.
+    pub fn set_make_vars(&mut self, vars: make_vars::MakeVars) {
+        self.make_vars = vars;
     }
 
     /// Sorts dependencies and diagnostics so that output is deterministic.
@@ -559,6 +570,11 @@ impl Manifest {
                 ),
             });
         }
+        make_vars::check_all(&m.make_vars).map_err(|e| ManifestError::Field {
+            path: p.clone(),
+            field: "make_vars",
+            message: e.to_string(),
+        })?;
         for a in &m.apt_sources {
             a.validate().map_err(|message| ManifestError::Invalid {
                 path: p.clone(),

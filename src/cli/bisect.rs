@@ -81,6 +81,9 @@ pub struct BisectArgs {
     /// Time-axis mode with --sonic-repo: where sources are and how to reach them (as for `lock`).
     #[command(flatten)]
     pub source: Box<SourceArgs>,
+    /// Time-axis mode with --sonic-repo: make variables for the build.
+    #[command(flatten)]
+    pub make: super::make_args::MakeVarArgs,
     /// Time-axis mode: hours between snapshot timestamps tried (snapshots resolve to the nearest earlier one).
     #[arg(long, default_value_t = 6)]
     pub step_hours: u32,
@@ -347,6 +350,7 @@ fn bisect_pipeline<'s>(
         submodules: args.submodules.clone(),
         clone_submodules: args.clone_submodules,
         cache: args.source.cache.clone(),
+        make_vars: args.make.vars(),
     };
     let options = Options {
         py_metadata: args.py_metadata,

@@ -49,6 +49,9 @@ pub struct Args {
     /// make targets from the file to the image; exit 1 when it is not in scope.
     #[arg(long, value_name = "FILE", conflicts_with = "all")]
     pub explain: Option<String>,
+    /// Make variables for the build.
+    #[command(flatten)]
+    pub make: super::make_args::MakeVarArgs,
 }
 
 /// Runs the subcommand.
@@ -88,6 +91,7 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<Status> {
         submodules: args.submodules.clone(),
         clone_submodules: args.clone_submodules,
         cache_dir: cache,
+        make_vars: args.make.vars(),
     };
     let pb = super::progress(global, None, "crawling");
     let out = crawl::crawl(&opts, &|done, total| {

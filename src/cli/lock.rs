@@ -78,6 +78,9 @@ pub struct LockArgs {
     /// Where sources are and how to reach them (without --candidate).
     #[command(flatten)]
     pub source: SourceArgs,
+    /// Make variables for the build (without --candidate).
+    #[command(flatten)]
+    pub make: super::make_args::MakeVarArgs,
     /// The universe (index stage artifact) to search for alternatives when a
     /// candidate fails; without it the candidate is proven or refuted as it is.
     #[arg(long, requires = "candidate")]
@@ -165,6 +168,7 @@ fn static_candidate<'s>(
         submodules: args.submodules.clone(),
         clone_submodules: args.clone_submodules,
         cache: args.source.cache.clone(),
+        make_vars: args.make.vars(),
     };
     let options = Options {
         py_metadata: args.py_metadata,

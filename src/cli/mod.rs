@@ -13,6 +13,7 @@ pub mod export;
 pub mod import;
 pub mod index;
 pub mod layers_args;
+pub mod make_args;
 pub mod platforms;
 pub mod preflight;
 

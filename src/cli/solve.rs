@@ -57,6 +57,9 @@ pub struct PlatformArgs {
     /// Where sources are and how to reach them (with --sonic-repo).
     #[command(flatten)]
     pub source: SourceArgs,
+    /// Make variables for the build (with --sonic-repo).
+    #[command(flatten)]
+    pub make: super::make_args::MakeVarArgs,
 }
 
 /// Where the universe and the request come from (shared by solve, why, why-not).
@@ -205,6 +208,7 @@ fn crawl_and_index(pa: &PlatformArgs, global: &Global) -> anyhow::Result<Loaded>
         submodules: pa.submodules.clone(),
         clone_submodules: pa.clone_submodules,
         cache: pa.source.cache.clone(),
+        make_vars: pa.make.vars(),
     };
     let options = Options {
         py_metadata: pa.py_metadata,

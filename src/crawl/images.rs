@@ -423,6 +423,9 @@ fn debs_depends(c: &mut Ctx<'_, '_>, built_debs: &BTreeMap<String, Vec<String>>,
                         }
                         c.out.diags.append(&mut s.diags);
                         Some(path.clone())
+                    } else if pkg.ends_with("-dbgsym") {
+                        // debhelper makes it from the package it strips, its only Depends.
+                        Some(path.clone())
                     } else {
                         c.warn(
                             Origin {

@@ -18,6 +18,7 @@ pub mod gomod;
 pub mod images;
 pub mod jinja;
 pub mod make;
+pub mod makework;
 pub mod names;
 pub mod provenance;
 pub mod python;
@@ -27,6 +28,7 @@ pub mod shell;
 pub mod text;
 pub mod tree;
 
+use crate::manifest::make_vars::MakeVars;
 use crate::manifest::{
     Constraint, Context, Dependency, Diagnostic, Ecosystem, Manifest, Origin, Severity,
 };
@@ -70,6 +72,9 @@ pub struct CrawlOptions {
     pub clone_submodules: bool,
     /// Cache directory (URL clones).
     pub cache_dir: PathBuf,
+    /// Make variables given on the command line (`make NAME=VALUE`): they
+    /// override the platform's and the tree's assignments.
+    pub make_vars: MakeVars,
 }
 
 /// The state of one submodule after the crawl.
@@ -252,7 +257,7 @@ fn crawl_in_pool(
     let mut diags: Vec<Diagnostic> = Vec::new();
 
     // Make evaluation, as slave.mk does it.
-    let vars = opts
+    let mut vars = opts
         .platform
         .as_ref()
         .map(|p| p.make.clone())
@@ -264,6 +269,8 @@ fn crawl_in_pool(
             tree: &t,
             handles: &handles,
         };
+        // The user's `make NAME=VALUE`, as `Makefile.work` hands it to `slave.mk`.
+        vars.extend(makework::slave_vars(&opts.make_vars, &files));
         let mut ev = Evaluator::new(None, Some(&files));
         for (k, v) in &vars {
             ev.db.set_command_line(k, v);
@@ -576,6 +583,7 @@ fn crawl_in_pool(
         diags,
     );
     manifest.images = graph.unwrap_or_default();
+    manifest.set_make_vars(opts.make_vars.clone());
     manifest.apt_sources = apt_sources;
     manifest.normalize();
     Ok(CrawlOutput {

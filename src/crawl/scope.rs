@@ -207,11 +207,15 @@ pub fn compute(
     // Suite-specific docker lists (`SONIC_BUSTER_DOCKERS`), for the secondary suites.
     let mut docker_suite: BTreeMap<String, String> = BTreeMap::new();
     for s in suites.iter().skip(1) {
-        let v = ev.value(&format!("SONIC_{}_DOCKERS", s.to_ascii_uppercase()));
-        for d in words(&v) {
-            docker_suite.insert(d.to_string(), s.clone());
+        for list in ["DOCKERS", "DBG_DOCKERS"] {
+            let v = ev.value(&format!("SONIC_{}_{list}", s.to_ascii_uppercase()));
+            for d in words(&v) {
+                docker_suite.insert(d.to_string(), s.clone());
+            }
         }
     }
+    // `docker-x-dbg.gz` (`%-$(DBG_IMAGE_MARK).gz`) is built FROM `docker-x.gz`.
+    let dbg_suffix = format!("-{}.gz", dbg_mark(ev));
     let mut build_of: HashMap<String, Build> = HashMap::new();
     for (list, b) in reads::BUILD_LISTS {
         let v = ev.value(list);
@@ -351,6 +355,20 @@ pub fn compute(
                 ));
             }
         }
+        // A debug image loads its docker and installs the docker's `_DBG_DEPENDS`.
+        if let Some(stem) = t.strip_suffix(&dbg_suffix) {
+            let main = format!("{stem}.gz");
+            let v = ev.value(&format!("{main}_DBG_DEPENDS"));
+            for w in words(&v) {
+                work.push_back((
+                    w.to_string(),
+                    suite.clone(),
+                    t.clone(),
+                    format!("_DBG_DEPENDS of {main} for"),
+                ));
+            }
+            work.push_back((main, suite.clone(), t.clone(), "loaded to build".into()));
+        }
         let src = ev.value(&format!("{t}_SRC_PATH"));
         if !src.trim().is_empty() {
             scope.add(&src, slave_ctx(&suite));
@@ -405,6 +423,15 @@ pub fn compute(
         }
     }
     scope
+}
+
+/// `slave.mk`'s mark of debug images (`DBG_IMAGE_MARK = dbg`).
+pub fn dbg_mark(ev: &mut Evaluator<'_>) -> String {
+    let m = ev.value("DBG_IMAGE_MARK");
+    match m.trim() {
+        "" => "dbg".to_string(),
+        m => m.to_string(),
+    }
 }
 
 /// A file waiting to be read, with what reads it.

@@ -7,6 +7,7 @@
 //! layout never depend on a serializer's version.
 
 use super::Verdict;
+use crate::manifest::make_vars::{self, MakeVars};
 use crate::manifest::{Ecosystem, check_name};
 use crate::universe::version::{VersionError, scheme_for};
 use serde::{Deserialize, Serialize};
@@ -317,6 +318,10 @@ pub struct Lock {
     pub cutoff: String,
     /// The tool that wrote the lock (`sonic-lock 0.1.0`).
     pub tool: String,
+    /// Make variables the build was configured with (`make INSTALL_DEBUG_TOOLS=y`):
+    /// the configuration the pins are for.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub make_vars: MakeVars,
     /// Snapshot timestamps and base URLs, one per archive, sorted by name.
     #[serde(default, rename = "archive")]
     pub archives: Vec<Archive>,
@@ -410,6 +415,8 @@ struct SpannedLock {
     commit: toml::Spanned<String>,
     cutoff: toml::Spanned<String>,
     tool: toml::Spanned<String>,
+    #[serde(default)]
+    make_vars: Option<toml::Spanned<MakeVars>>,
     #[serde(default, rename = "archive")]
     archives: Vec<toml::Spanned<Archive>>,
     #[serde(default, rename = "source")]
@@ -461,6 +468,7 @@ impl Lock {
             commit: commit.to_string(),
             cutoff: cutoff.to_string(),
             tool: format!("sonic-lock {}", env!("CARGO_PKG_VERSION")),
+            make_vars: MakeVars::new(),
             archives: Vec::new(),
             sources: Vec::new(),
             pins: Vec::new(),
@@ -606,6 +614,11 @@ impl Lock {
             commit: raw.commit.get_ref().clone(),
             cutoff: raw.cutoff.get_ref().clone(),
             tool: raw.tool.get_ref().clone(),
+            make_vars: raw
+                .make_vars
+                .as_ref()
+                .map(|m| m.get_ref().clone())
+                .unwrap_or_default(),
             archives: raw.archives.iter().map(|s| s.get_ref().clone()).collect(),
             sources: raw.sources.iter().map(|s| s.get_ref().clone()).collect(),
             pins: Vec::new(),
@@ -617,6 +630,7 @@ impl Lock {
                 "platform" => raw.platform.span(),
                 "commit" => raw.commit.span(),
                 "cutoff" => raw.cutoff.span(),
+                "make_vars" => raw.make_vars.as_ref().map_or(raw.tool.span(), |m| m.span()),
                 _ => raw.tool.span(),
             };
             return Err(invalid(line_of(text, span.start), "lock", field, message));
@@ -714,6 +728,15 @@ impl Lock {
         kv(&mut out, "commit", &lock.commit);
         kv(&mut out, "cutoff", &lock.cutoff);
         kv(&mut out, "tool", &lock.tool);
+        if !lock.make_vars.is_empty() {
+            // Names are make identifiers, so they are bare TOML keys.
+            let items: Vec<String> = lock
+                .make_vars
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", toml_quote(v)))
+                .collect();
+            let _ = writeln!(out, "make_vars = {{ {} }}", items.join(", "));
+        }
         for a in &lock.archives {
             out.push_str("\n[[archive]]\n");
             kv(&mut out, "name", &a.name);
@@ -938,6 +961,7 @@ pub fn check_header(lock: &Lock) -> Result<(), (&'static str, String)> {
     if lock.tool.trim().is_empty() || lock.tool.contains('\n') {
         return Err(("tool", "must be one non-empty line".into()));
     }
+    make_vars::check_all(&lock.make_vars).map_err(|e| ("make_vars", e.to_string()))?;
     Ok(())
 }
 

@@ -1004,6 +1004,30 @@ fn overwrite(base: &mut Vec<Component>, module: &[Component], all_dist: bool, al
     adjust(base);
 }
 
+/// The mark of a docker's debug variant (`docker-orchagent-dbg`, slave.mk's `DBG_IMAGE_MARK`).
+pub const DBG_SUFFIX: &str = "-dbg";
+
+/// What SONiC's freeze does with debug dockers (`_merge_dgb_modules`): each
+/// `<docker>-dbg` module overwrites its docker's module and is dropped, so the
+/// docker's files hold what its debug variant installs as well. Returns the
+/// modules merged away, sorted.
+pub fn merge_dbg_modules(tree: &mut VersionTree) -> Vec<String> {
+    let dbg: Vec<String> = tree
+        .modules
+        .keys()
+        .filter(|m| m.len() > DBG_SUFFIX.len() && m.ends_with(DBG_SUFFIX))
+        .cloned()
+        .collect();
+    for m in &dbg {
+        let Some(comps) = tree.modules.remove(m) else {
+            continue;
+        };
+        let base = m[..m.len() - DBG_SUFFIX.len()].to_string();
+        overwrite(tree.modules.entry(base).or_default(), &comps, false, false);
+    }
+    dbg
+}
+
 /// Drops from each component the pins it would inherit unchanged from a more generic one.
 /// This matters: the dropped pin then comes from whichever generic component the
 /// final merge applies last, which can differ from the one that matched.

@@ -19,7 +19,7 @@
 use super::lockfile::Lock;
 use super::sonic_versions::{
     ALL, CTYPES, Component, DEFAULT_MODULE, DEFAULT_OVERWRITE, ExportSummary, VersionTree,
-    VersionsError, effective, is_aggregatable, lock_to_tree, scopes,
+    VersionsError, effective, is_aggregatable, lock_to_tree, merge_dbg_modules, scopes,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -497,6 +497,14 @@ pub struct SplitOptions {
     pub archs: Vec<String>,
 }
 
+fn pin_count(tree: &VersionTree) -> usize {
+    tree.modules
+        .values()
+        .flatten()
+        .map(|c| c.versions.len())
+        .sum()
+}
+
 /// The tree a lock exports to, split between images, and the export summary.
 /// Also returns every module the lock names (a module can lose all its pins
 /// to its parent and still have an effective set).
@@ -505,6 +513,14 @@ pub fn split_tree(
     opts: &SplitOptions,
 ) -> Result<(VersionTree, ExportSummary, Vec<String>), VersionsError> {
     let (mut tree, mut summary) = lock_to_tree(lock)?;
+    if !opts.no_split {
+        let before = pin_count(&tree);
+        merge_dbg_modules(&mut tree);
+        // A debug docker's pin that replaces its docker's pin is one line, not two.
+        summary.pins = summary
+            .pins
+            .saturating_sub(before.saturating_sub(pin_count(&tree)));
+    }
     let modules: Vec<String> = tree.modules.keys().cloned().collect();
     if !opts.no_split {
         let graph = opts

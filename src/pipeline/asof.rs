@@ -84,9 +84,10 @@ impl LockAt for PipelineLocks<'_, '_> {
 
     fn fingerprint(&self) -> String {
         format!(
-            "{}\nplatform {}\nsuites {:?}\ndomain {}\npy-metadata {}\nsources {}\ngaps {}",
+            "{}\nplatform {}\nmake {:?}\nsuites {:?}\ndomain {}\npy-metadata {}\nsources {}\ngaps {}",
             self.describe(),
             self.pipeline.platform,
+            self.crawled.manifest.make_vars,
             self.pipeline.tree.suites,
             self.pipeline.tree.domain,
             self.pipeline.options.py_metadata,

@@ -8,6 +8,7 @@ use super::PipelineError;
 use crate::crawl::CrawlOptions;
 use crate::crawl::tree::open_or_clone;
 use crate::date::Cutoff;
+use crate::manifest::make_vars::MakeVars;
 use crate::platform::{self, CutoffQuery, Platform, Platforms};
 use crate::source::debian::archive::SuiteSpec;
 use crate::universe::suite::deb_domain;
@@ -35,6 +36,8 @@ pub struct TreeRequest {
     pub clone_submodules: bool,
     /// Cache directory (clones, downloads); `None` means the user's cache.
     pub cache: Option<PathBuf>,
+    /// Make variables given on the command line (`make NAME=VALUE`).
+    pub make_vars: MakeVars,
 }
 
 /// The resolved tree: what the pipeline needs besides its sources.
@@ -100,9 +103,10 @@ impl Tree {
             .iter()
             .map(|s| SuiteSpec::parse(s, &p.arch))
             .collect::<Result<Vec<_>, _>>()?;
-        let dist = p
-            .make
+        let dist = r
+            .make_vars
             .get("BLDENV")
+            .or(p.make.get("BLDENV"))
             .or(p.suites.first())
             .cloned()
             .unwrap_or_else(|| "bullseye".to_string());
@@ -118,6 +122,7 @@ impl Tree {
                 clone_submodules: r.clone_submodules
                     || (r.submodules.is_none() && r.repo.contains("://")),
                 cache_dir: cache,
+                make_vars: r.make_vars.clone(),
             },
             platform: p,
             suites,

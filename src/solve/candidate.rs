@@ -107,6 +107,7 @@ pub fn candidate_lock(
 ) -> Lock {
     let origins = deb_origins(m);
     let mut lock = Lock::new(platform, &m.commit, &m.commit_date);
+    lock.make_vars = m.make_vars.clone();
     for (image, picks) in per_image {
         for pin in deb_pins(u, image, picks, &origins) {
             lock.upsert(pin);

@@ -71,12 +71,9 @@ pub fn debian_transactions_flagged(
             constraint,
             arch: crate::universe::ArchQualifier::None,
         };
-        let tx = d.context.transaction.unwrap_or(0);
-        // The Depends of the tree's debs an image installs are one `apt-get -f
-        // install`, before the image's own transactions.
-        let file = match d.attrs.contains_key("installed-by") {
-            true => String::new(),
-            false => d.origin.file.clone(),
+        let (file, tx) = match with_tree_debs(d) {
+            true => (String::new(), 0),
+            false => (d.origin.file.clone(), d.context.transaction.unwrap_or(0)),
         };
         // Alternatives of one relation (`a | b`) are one requirement.
         let rel = d
@@ -116,6 +113,17 @@ pub fn debian_transactions_flagged(
             (img, txs)
         })
         .collect())
+}
+
+/// Whether an entry is part of the `apt-get -f install` that follows the
+/// `dpkg -i` of the tree's debs an image installs (before the image's own
+/// transactions): their Depends, and in a `-dbg` docker the packages its
+/// generated Dockerfile names on that same command (`_DBG_IMAGE_PACKAGES`).
+fn with_tree_debs(d: &crate::manifest::Dependency) -> bool {
+    d.attrs.contains_key("installed-by")
+        || d.attrs
+            .get("via")
+            .is_some_and(|v| v == "_DBG_IMAGE_PACKAGES")
 }
 
 /// Whether a manifest entry is a `Build-Depends*` relation of a `debian/control`.
@@ -335,6 +343,40 @@ mod tests {
             },
             attrs,
         }
+    }
+
+    #[test]
+    fn a_dbg_docker_installs_its_debs_and_packages_in_one_transaction() {
+        let mut libdw = dep("libdw1", 4, false);
+        libdw.origin.file = "src/swss/debian/control".into();
+        libdw
+            .attrs
+            .insert("installed-by".into(), "swss-dbg.deb".into());
+        let mut gdb = dep("gdb", 7, false);
+        gdb.origin.file = "rules/docker-orchagent.mk".into();
+        gdb.attrs.insert("via".into(), "_DBG_IMAGE_PACKAGES".into());
+        let mut other = dep("vim", 9, false);
+        other.origin.file = "rules/docker-orchagent.mk".into();
+        let m = Manifest::new(
+            "p".into(),
+            "c".into(),
+            "2022-12-06T08:47:31Z".into(),
+            vec![other, gdb, libdw],
+            vec![],
+        );
+        let mut u = Universe::new();
+        let txs = debian_transactions(&mut u, &m, "bullseye/amd64").unwrap();
+        let origins: Vec<Vec<&str>> = txs["sonic-slave-bullseye"]
+            .iter()
+            .map(|t| t.iter().filter_map(|r| r.origin.as_deref()).collect())
+            .collect();
+        assert_eq!(
+            origins,
+            [
+                vec!["rules/docker-orchagent.mk:7", "src/swss/debian/control:4"],
+                vec!["rules/docker-orchagent.mk:9"],
+            ]
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod common;
 
 mod cli;
+mod dbg;
 mod fuzz;
 mod images;
 mod repos;

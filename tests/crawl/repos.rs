@@ -57,6 +57,7 @@ fn opts(w: &World, all: bool, subs: bool) -> CrawlOptions {
         submodules: subs.then(|| w.subs.clone()),
         clone_submodules: false,
         cache_dir: w.cache.clone(),
+        make_vars: Default::default(),
     }
 }
 
@@ -474,6 +475,7 @@ fn submodules_can_be_cloned_into_the_cache() {
         submodules: None,
         clone_submodules: true,
         cache_dir: dir.path().join("cache"),
+        make_vars: Default::default(),
     };
     let out = crawl(&o, &|_, _| {}).unwrap();
     assert!(
@@ -637,6 +639,7 @@ fn nested_submodules_are_declared_by_their_enclosing_submodule() {
         submodules: Some(subs),
         clone_submodules: false,
         cache_dir: dir.path().join("cache"),
+        make_vars: Default::default(),
     };
     let out = crawl(&o, &|_, _| {}).unwrap();
     let nested = out

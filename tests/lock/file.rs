@@ -609,3 +609,21 @@ fn gaps_round_trip_and_malformed_gaps_name_the_line() {
     let bad = text.replace("\n[[gap]]\n", "\n[[gap]]\nwhat = \"x\"\n");
     assert!(err(&bad).0.contains("unknown field"), "{}", err(&bad).0);
 }
+
+#[test]
+fn make_vars_are_in_the_header_and_checked() {
+    let mut l = sample();
+    assert!(!l.to_toml_string().contains("make_vars"));
+    l.make_vars.insert("INSTALL_DEBUG_TOOLS".into(), "y".into());
+    l.make_vars.insert("X".into(), "a \"b\"".into());
+    let text = l.to_toml_string();
+    assert!(
+        text.contains("\nmake_vars = { INSTALL_DEBUG_TOOLS = \"y\", X = \"a \\\"b\\\"\" }\n"),
+        "{text}"
+    );
+    let back = Lock::from_toml_str(&text, "x.lock").unwrap();
+    assert_eq!(back.make_vars, l.make_vars);
+    let (s, e) = err(&format!("{HEADER}make_vars = {{ \"1X\" = \"y\" }}\n"));
+    assert!(matches!(e, LockError::Invalid { line: 6, .. }), "{s}");
+    assert!(s.contains("make_vars") && s.contains("1X"), "{s}");
+}

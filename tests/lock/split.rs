@@ -542,3 +542,63 @@ fn compare_versions_only_ours_leaves_out_other_platforms_dockers() {
     assert_eq!(c.totals()["git"].missing, 1);
     assert_eq!(c.totals()["deb"].exact, 1);
 }
+
+#[test]
+fn a_dbg_docker_is_merged_into_its_docker_as_sonics_freeze_does() {
+    let mut lock = chain_lock();
+    let b = Some("bullseye");
+    // docker-database-dbg: FROM docker-database, plus gdb; its apt upgraded bash.
+    for (n, v) in [
+        ("libc6", "1"),
+        ("bash", "5.2"),
+        ("python3", "3.9"),
+        ("redis", "6"),
+        ("gdb", "10.1"),
+    ] {
+        lock.pins.push(deb(n, v, "docker-database-dbg", b));
+    }
+    lock.pins.push(py("pyyaml", "5.4.1", "docker-database-dbg"));
+    lock.pins.push(py("redis", "4.5.4", "docker-database-dbg"));
+    lock.normalize();
+    let parents = format!("{PARENTS}docker-database-dbg docker-database\n");
+    let o = opts(&parents);
+    let (tree, summary, modules) = split_tree(&lock, &o).unwrap();
+    // No module of its own: `_merge_dgb_modules` drops it after the merge.
+    assert!(!tree.modules.contains_key("docker-database-dbg"));
+    assert!(!modules.iter().any(|m| m.ends_with("-dbg")), "{modules:?}");
+    let debs: BTreeMap<String, String> = effective(&tree, "docker-database", "bullseye", "amd64")
+        .remove("deb")
+        .unwrap_or_default();
+    // The dbg module overwrites: its bash wins, its gdb is added, the rest is the docker's.
+    assert_eq!(debs["bash"], "5.2");
+    assert_eq!(debs["gdb"], "10.1");
+    assert_eq!(debs["redis"], "6");
+    // Building the docker on its chain with generate's pins gives the dbg image's state.
+    let graph = o
+        .graph
+        .clone()
+        .with_sonic_edges(modules.iter().map(String::as_str));
+    assert_eq!(
+        built_state(&tree, &graph, "docker-database"),
+        state(&lock, "docker-database-dbg")
+    );
+    // The docker's own files hold them; what it inherits unchanged stays with its base.
+    let own: Vec<String> = tree.modules["docker-database"]
+        .iter()
+        .filter(|c| c.ctype == "deb")
+        .flat_map(|c| c.versions.iter().map(|(k, v)| format!("{k}=={v}")))
+        .collect();
+    let mut own = own;
+    own.sort();
+    assert_eq!(own, ["bash==5.2", "gdb==10.1", "redis==6"]);
+    // Pins counted once: the dbg module's pins the docker already had are not extra lines.
+    let (_, plain, _) = split_tree(&chain_lock(), &o).unwrap();
+    assert_eq!(summary.pins, plain.pins + 1, "{summary:?} vs {plain:?}");
+    // Without the split each image keeps its own module, the dbg one included.
+    let no_split = SplitOptions {
+        no_split: true,
+        ..opts(&parents)
+    };
+    let (tree, _, _) = split_tree(&lock, &no_split).unwrap();
+    assert!(tree.modules.contains_key("docker-database-dbg"));
+}
