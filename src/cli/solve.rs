@@ -495,6 +495,18 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
                 }
                 None => {}
             }
+            if let Some(o) = solved.built.get(&image) {
+                let picks: BTreeMap<String, &str> = o
+                    .picks
+                    .iter()
+                    .map(|(k, v)| (format!("{} [{}]", k.name, k.domain), v.as_str()))
+                    .collect();
+                say(format!(
+                    "{image}: pip while building its packages: {} distributions added or changed (build-{image})",
+                    picks.len()
+                ));
+                entry.insert("py_build".into(), serde_json::json!(picks));
+            }
             if let Some(mods) = solved.go.get(&image) {
                 let go: BTreeMap<&str, BTreeMap<&str, &str>> = mods
                     .iter()

@@ -3,9 +3,11 @@
 //! and what those bring in. A built deb's `Depends` join the transactions of
 //! the image that installs it (`install_debian_packages` runs `dpkg -i` then
 //! `apt-get -f install`); a built wheel's `install_requires` join the pip
-//! problem of the images that install it, not the slave's, which gets what
-//! building needs: `setup_requires`, PEP 517 build requirements, and
-//! `tests_require` when the build runs the wheel's tests.
+//! problem of the images that install it, not the slave's own, which gets what
+//! building needs: `setup_requires`, PEP 517 build requirements,
+//! `tests_require` when the build runs the wheel's tests, and per building
+//! target (`build-run`) the `install_requires` its recipe's `pip install .`
+//! leaves in the slave.
 
 use super::debcontrol;
 use super::make::{Evaluator, MakeDb, words};
@@ -469,9 +471,10 @@ fn debs_depends(c: &mut Ctx<'_, '_>, built_debs: &BTreeMap<String, Vec<String>>,
     }
 }
 
-/// A wheel's `install_requires` go to the images that install it (those of a
-/// `setup.py` no image installs stay where they were), and the slave keeps
-/// what building it needs. `tests_require` counts for the slave
+/// A wheel's `install_requires` go to the images that install it and, tagged
+/// `build-run` with each wheel target whose build pip-installs them, to that
+/// target's slave (those of a `setup.py` neither installed nor built as a
+/// wheel stay where they were); the slave keeps what building it needs. `tests_require` counts for the slave
 /// when the build runs the wheel's tests (`<wheel>_TEST` is not `n` and
 /// `BUILD_SKIP_TEST` is not `y`); PEP 517 `build-system.requires` always does.
 fn move_wheel_requirements(
@@ -497,6 +500,7 @@ fn move_wheel_requirements(
             ));
         }
     }
+    let builders = wheel_builders(c, scope);
     let skip_tests = c.value("BUILD_SKIP_TEST") == "y";
     // setup.py of wheel targets the build tests.
     let mut tested: BTreeMap<String, String> = BTreeMap::new();
@@ -527,17 +531,27 @@ fn move_wheel_requirements(
         }
         match setup {
             Some("install_requires") => {
-                match installers.get(d.origin.file.as_str()) {
-                    Some(to) => {
-                        for (image, suite, py) in to {
-                            let mut moved = d.clone();
-                            moved.context = context(image, suite, Some(py));
-                            deps.push(moved);
-                        }
+                let to = installers.get(d.origin.file.as_str());
+                let by = builders.get(d.origin.file.as_str());
+                for (image, suite, py) in to.into_iter().flatten() {
+                    let mut moved = d.clone();
+                    moved.context = context(image, suite, Some(py));
+                    deps.push(moved);
+                }
+                // The build's `pip install .` (and its `_DEPENDS` wheels'
+                // installs) leave them in the slave: per building target.
+                for (target, suite, py) in by.into_iter().flatten() {
+                    let mut built = d.clone();
+                    if !suite.is_empty() {
+                        built.context = context(&format!("sonic-slave-{suite}"), suite, Some(py));
                     }
-                    // No image installs it (a package built some other way, or a
-                    // wheel the slave installs for building others): the slave keeps it.
-                    None => deps.push(d),
+                    built.attrs.insert("build-run".into(), target.clone());
+                    deps.push(built);
+                }
+                // Neither installed nor built as a wheel (a package built some
+                // other way): the slave keeps it.
+                if to.is_none() && by.is_none() {
+                    deps.push(d);
                 }
             }
             Some("tests_require") => {
@@ -564,6 +578,47 @@ fn move_wheel_requirements(
     }
     deps.sort_by(|a, b| (&a.origin, &a.name, &a.context).cmp(&(&b.origin, &b.name, &b.context)));
     deps.dedup();
+}
+
+/// `setup.py` -> the wheel targets whose build pip-installs it in their
+/// slave, with the target's suite and the wheel's interpreter: a target's
+/// recipe runs `pip install .` after its `_DEPENDS` wheels' `-install`
+/// targets ran `pip install <wheel>`, and every one of those installs pulls
+/// the `install_requires` into the slave.
+fn wheel_builders(
+    c: &mut Ctx<'_, '_>,
+    scope: &Scope,
+) -> BTreeMap<String, BTreeSet<(String, String, String)>> {
+    let mut out: BTreeMap<String, BTreeSet<(String, String, String)>> = BTreeMap::new();
+    for (t, suites) in &scope.targets {
+        if !t.ends_with(".whl") {
+            continue;
+        }
+        let list = c.value(&format!("{t}_DEPENDS"));
+        let mut installed = vec![t.clone()];
+        installed.extend(
+            c.expand(&list, "DEPENDS")
+                .into_iter()
+                .filter(|w| w.ends_with(".whl")),
+        );
+        // Each slave that builds the target (a buster docker's wheels are
+        // built again in the buster slave).
+        let suites: Vec<String> = match suites.is_empty() {
+            true => vec![String::new()],
+            false => suites.iter().cloned().collect(),
+        };
+        for w in installed {
+            let wheel = wheel_of(c, &w);
+            for suite in &suites {
+                out.entry(wheel.setup.clone()).or_default().insert((
+                    t.clone(),
+                    suite.clone(),
+                    wheel.python.clone(),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// A `pyproject.toml`'s `[build-system] requires`, each at its line.

@@ -1010,6 +1010,15 @@ fn pip(
     if py.is_none() {
         base.insert("pip".to_string(), basename(&w[0].text).to_string());
     }
+    // `--upgrade` replaces what is installed (a Debian package's distribution
+    // included) with the newest release, where a plain install keeps it.
+    if action.is_none()
+        && w[start + 1..]
+            .iter()
+            .any(|a| a.text == "-U" || a.text == "--upgrade")
+    {
+        base.insert("upgrade".to_string(), "y".to_string());
+    }
     let mut i = start + 1;
     while i < w.len() {
         let t = w[i].text.as_str();
@@ -1149,6 +1158,15 @@ pub(crate) mod tests {
                 ("six", false, Some("py2")),
             ]
         );
+        let s = run(
+            "pip3 install --upgrade pip\npip3 install -U --upgrade-strategy eager x\npip3 install y\n",
+        );
+        let up: Vec<_> = s
+            .deps
+            .iter()
+            .map(|d| (d.name.as_str(), d.attrs.get("upgrade").map(String::as_str)))
+            .collect();
+        assert_eq!(up, vec![("pip", Some("y")), ("x", Some("y")), ("y", None)]);
     }
 
     #[test]

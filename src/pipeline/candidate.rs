@@ -350,6 +350,24 @@ fn manifest_candidate(
             }
         }
     }
+    // What the package builds pip-installed in a slave: SONiC's freeze of the
+    // slave after building, less what the slave image had, is the module
+    // `build/build-<slave>`.
+    for (image, o) in &solved.built {
+        for pin in candidate::py_pins(u, &format!("build-{image}"), o) {
+            lock.upsert(pin);
+        }
+    }
+    for t in &solved.builds {
+        if let Err(unsat) = &t.outcome {
+            notes.push(format!(
+                "{}: the requirements of {} cannot be installed on top of it; its `pip install .` will fail:\n{}",
+                t.image,
+                t.target,
+                unsat.explain()
+            ));
+        }
+    }
     // `setup.py test` fetches a target's test requirements into its own
     // `.eggs`: SONiC's version files do not pin them, so neither does the lock.
     let mut tested: BTreeMap<&str, (usize, usize)> = BTreeMap::new();

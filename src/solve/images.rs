@@ -225,7 +225,9 @@ pub fn python_roots(
             .unwrap_or_default();
         let mut image = d.context.image.clone().unwrap_or_else(|| "default".into());
         if let (Some("test"), Some(target)) = (attr("scope"), attr("tests-run")) {
-            image = tests_key(&image, target);
+            image = target_key(&image, TargetRun::Tests, target);
+        } else if let Some(target) = attr("build-run") {
+            image = target_key(&image, TargetRun::Build, target);
         }
         let r = super::python::root(
             u,
@@ -240,27 +242,51 @@ pub fn python_roots(
     Ok((out, notes))
 }
 
-/// The key of a target's test requirements among the Python roots: `setup.py
-/// test` fetches `tests_require` into the package's own `.eggs`, one target at
-/// a time, so they are solved per target on top of the slave, not in it.
-fn tests_key(image: &str, target: &str) -> String {
-    format!("{image}\ttests of {target}")
+/// What a target runs in its slave that pip-installs requirements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TargetRun {
+    /// `setup.py test`: `tests_require`, fetched into the package's own `.eggs`.
+    Tests,
+    /// `pip install .` and its `_DEPENDS` wheels' installs: `install_requires`, into the slave.
+    Build,
 }
 
-/// The slave and the target of a [`tests_key`].
-fn split_tests_key(key: &str) -> Option<(&str, &str)> {
+impl TargetRun {
+    fn label(self) -> &'static str {
+        match self {
+            TargetRun::Tests => "tests",
+            TargetRun::Build => "build",
+        }
+    }
+}
+
+/// The key of what a target pip-installs among the Python roots: solved per
+/// target on top of the slave, not in it (`setup.py test` fetches
+/// `tests_require` one target at a time; a target's build changes the slave
+/// only where its requirements force a change).
+fn target_key(image: &str, run: TargetRun, target: &str) -> String {
+    format!("{image}\t{} of {target}", run.label())
+}
+
+/// The slave, kind and target of a [`target_key`].
+fn split_target_key(key: &str) -> Option<(&str, TargetRun, &str)> {
     let (image, rest) = key.split_once('\t')?;
-    Some((image, rest.strip_prefix("tests of ")?))
+    [TargetRun::Tests, TargetRun::Build]
+        .into_iter()
+        .find_map(|r| {
+            let target = rest.strip_prefix(r.label())?.strip_prefix(" of ")?;
+            Some((image, r, target))
+        })
 }
 
-/// One target's test requirements, solved on top of the slave that builds it.
+/// One target's test or build requirements, solved on top of the slave that builds it.
 #[derive(Debug)]
 pub struct TestsSolve {
     /// The slave image.
     pub image: String,
-    /// The wheel target whose `setup.py test` runs.
+    /// The wheel target whose `setup.py test` (or build) runs.
     pub target: String,
-    /// How many requirements `tests_require` names.
+    /// How many requirements it names.
     pub requirements: usize,
     /// The set pip would see, or why there is none.
     pub outcome: Result<PyOutcome, Unsat>,
@@ -288,6 +314,12 @@ pub struct ManifestSolve {
     pub py: BTreeMap<String, Result<PyOutcome, Unsat>>,
     /// Per tested wheel target, its `tests_require` on top of its slave.
     pub tests: Vec<TestsSolve>,
+    /// Per wheel target, in build order, its slave's pip state after its build
+    /// (each on top of the state the previous one left).
+    pub builds: Vec<TestsSolve>,
+    /// Per slave, what its package builds pip-installed over its own pip
+    /// state (SONiC's `build/build-<slave>` module).
+    pub built: BTreeMap<String, PyOutcome>,
     /// Per image, the Go main modules built in it.
     pub go: BTreeMap<String, Vec<GoModule>>,
     /// Notes for the reader (declarations not solved, metadata not read, ...).
@@ -309,6 +341,9 @@ pub struct ManifestSolve {
     pub upgrades: BTreeMap<String, Vec<String>>,
     /// Per image, what its build installed and removed again before its end.
     pub transient: BTreeMap<String, BTreeMap<PackageKey, String>>,
+    /// Per image, the Python (domain, name) that it or a parent pip-installs
+    /// with `--upgrade`: no Debian stand-in is kept for them.
+    pub upgraded: BTreeMap<String, BTreeSet<(String, String)>>,
 }
 
 impl ManifestSolve {
@@ -329,7 +364,17 @@ impl ManifestSolve {
             .flat_map(|r| r.alternatives.iter())
             .map(|a| u.key(a.package).domain.clone())
             .collect();
+        let upgraded = self.upgraded.get(image);
         debian_dists(&deb_picks, &domains)
+            .into_iter()
+            .filter(|d| {
+                !upgraded.is_some_and(|up| {
+                    d.names()
+                        .into_iter()
+                        .any(|n| up.contains(&(d.domain.clone(), n)))
+                })
+            })
+            .collect()
     }
 
     /// Every image the solve covered, sorted.
@@ -408,10 +453,10 @@ pub fn solve_manifest(
         rule.requirements = kept;
     }
     let (mut py_roots, mut notes) = python_roots(u, m)?;
-    let test_roots: Vec<(String, Vec<Requirement>)> = {
+    let target_roots: Vec<(String, Vec<Requirement>)> = {
         let keys: Vec<String> = py_roots
             .keys()
-            .filter(|k| split_tests_key(k).is_some())
+            .filter(|k| split_target_key(k).is_some())
             .cloned()
             .collect();
         keys.into_iter()
@@ -449,6 +494,7 @@ pub fn solve_manifest(
             cur = p;
         }
     }
+    let upgraded = pip_upgraded(m, &parents);
     let (deb, inherited, upgrades, transient) = match m.images.is_empty() {
         true => (
             solve_images_hiding(
@@ -512,6 +558,8 @@ pub fn solve_manifest(
         deb,
         py: BTreeMap::new(),
         tests: Vec::new(),
+        builds: Vec::new(),
+        built: BTreeMap::new(),
         go,
         notes,
         py_metadata_reads: 0,
@@ -522,6 +570,7 @@ pub fn solve_manifest(
         inherited,
         upgrades,
         transient,
+        upgraded,
     };
     let mut resolver = PyResolver::new(u, opts.source);
     let images: Vec<String> = out.py_roots.keys().cloned().collect();
@@ -535,8 +584,21 @@ pub fn solve_manifest(
         }
         out.py.insert(image, outcome);
     }
-    for (key, reqs) in test_roots {
-        let Some((image, target)) = split_tests_key(&key) else {
+    // Targets in name order: each build starts from what the previous left.
+    let mut builds: BTreeMap<String, Vec<(String, Vec<Requirement>)>> = BTreeMap::new();
+    for (key, reqs) in &target_roots {
+        if let Some((image, TargetRun::Build, target)) = split_target_key(key) {
+            builds
+                .entry(image.to_string())
+                .or_default()
+                .push((target.to_string(), reqs.clone()));
+        }
+    }
+    for (image, targets) in builds {
+        solve_builds(u, &mut out, &mut resolver, &image, targets, opts.nogoods)?;
+    }
+    for (key, reqs) in target_roots {
+        let Some((image, TargetRun::Tests, target)) = split_target_key(&key) else {
             continue;
         };
         let debian: Vec<DebianDist> = out.debian_dists(u, image);
@@ -553,6 +615,100 @@ pub fn solve_manifest(
     }
     out.py_metadata_reads = resolver.reads;
     Ok(out)
+}
+
+/// Per image, the Python (domain, name) that `pip install --upgrade` names
+/// in it or in a parent it is built `FROM`.
+fn pip_upgraded(
+    m: &Manifest,
+    parents: &BTreeMap<String, String>,
+) -> BTreeMap<String, BTreeSet<(String, String)>> {
+    let mut own: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for d in m.dependencies.iter().filter(|d| {
+        d.ecosystem == Ecosystem::Py
+            && d.attrs.get("upgrade").is_some_and(|v| v == "y")
+            && !d.attrs.contains_key("action")
+    }) {
+        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        let (domain, _) = python_env_for(d.context.suite.as_deref(), d.context.python.as_deref());
+        let name = crate::universe::python::normalize(&d.name);
+        own.entry(image).or_default().insert((domain, name));
+    }
+    let images: BTreeSet<&String> = own.keys().chain(parents.keys()).collect();
+    let mut out = BTreeMap::new();
+    for image in images {
+        let mut set = BTreeSet::new();
+        let mut cur = Some(image.as_str());
+        // At most one step per image: a malformed graph's circle ends too.
+        for _ in 0..=parents.len() {
+            let Some(i) = cur else { break };
+            set.extend(own.get(i).into_iter().flatten().cloned());
+            cur = parents.get(i).map(String::as_str);
+        }
+        if !set.is_empty() {
+            out.insert(image.clone(), set);
+        }
+    }
+    out
+}
+
+/// The package builds of one slave, target after target, each `pip install`
+/// on top of the pip state the previous one left (the slave's own first);
+/// records each step in `out.builds` and what they change in `out.built`.
+fn solve_builds(
+    u: &mut Universe,
+    out: &mut ManifestSolve,
+    resolver: &mut PyResolver<'_>,
+    image: &str,
+    targets: Vec<(String, Vec<Requirement>)>,
+    nogoods: &[Nogood],
+) -> Result<(), UniverseError> {
+    let debian: Vec<DebianDist> = out.debian_dists(u, image);
+    let start: Vec<crate::universe::CandidateId> = match out.py.get(image) {
+        Some(Ok(o)) => o.solution.candidates.clone(),
+        _ => Vec::new(),
+    };
+    let mut state = start.clone();
+    let mut last: Option<PyOutcome> = None;
+    let mut why: BTreeMap<PackageKey, BTreeSet<String>> = BTreeMap::new();
+    let mut notes = BTreeSet::new();
+    for (target, reqs) in targets {
+        let outcome = resolver.solve_image_over(u, &reqs, &debian, nogoods, &state)?;
+        if let Ok(o) = &outcome {
+            state = o.solution.candidates.clone();
+            for (k, w) in &o.why {
+                why.entry(k.clone()).or_default().extend(w.iter().cloned());
+            }
+            notes.extend(o.notes.iter().map(|n| format!("{image}: {n}")));
+            last = Some(o.clone());
+        }
+        out.builds.push(TestsSolve {
+            image: image.to_string(),
+            target,
+            requirements: reqs.len(),
+            outcome,
+        });
+    }
+    out.notes.extend(notes);
+    let Some(mut o) = last else {
+        return Ok(());
+    };
+    // What the slave had before any build (its pip state and the Python
+    // distributions its Debian packages installed) is not the builds' doing.
+    let mut before: BTreeMap<PackageKey, String> = BTreeMap::new();
+    for c in start.iter().chain(&resolver.debian_installed(u, &debian)?) {
+        let cand = u.candidate(*c);
+        before.insert(u.key(cand.package).clone(), cand.version.clone());
+    }
+    o.picks.retain(|k, v| before.get(k) != Some(v));
+    o.why = why
+        .into_iter()
+        .filter(|(k, _)| o.picks.contains_key(k))
+        .collect();
+    o.dependents.retain(|k, _| o.picks.contains_key(k));
+    o.notes.clear();
+    out.built.insert(image.to_string(), o);
+    Ok(())
 }
 
 /// Minimal version selection for every go.mod of the manifest (one main module per file).

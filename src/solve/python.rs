@@ -111,6 +111,20 @@ pub struct DebianDist {
     pub version: String,
 }
 
+impl DebianDist {
+    /// The distribution names the package may install, most likely first:
+    /// Debian names a module's package after its import name (`python3-yaml`
+    /// ships PyYAML, `python3-dbus` dbus-python).
+    pub fn names(&self) -> [String; 4] {
+        [
+            self.dist.clone(),
+            format!("py{}", self.dist),
+            format!("python-{}", self.dist),
+            format!("{}-python", self.dist),
+        ]
+    }
+}
+
 /// Debian packages among an image's installed picks that provide Python
 /// distributions: `python3-<name>` for Python 3 domains, `python-<name>` for
 /// Python 2, each into every Python domain of that flavour in `domains`.
@@ -484,13 +498,11 @@ impl<'s> PyResolver<'s> {
             // `python-yaml` the search reaches. Only reached names count, so their
             // PyPI versions are loaded first and a Debian version equal to a release
             // is that release.
-            let Some(dist) = [
-                d.dist.clone(),
-                format!("py{}", d.dist),
-                format!("python-{}", d.dist),
-            ]
-            .into_iter()
-            .find(|n| self.loaded.contains(&(d.domain.clone(), n.clone()))) else {
+            let Some(dist) = d
+                .names()
+                .into_iter()
+                .find(|n| self.loaded.contains(&(d.domain.clone(), n.clone())))
+            else {
                 continue;
             };
             let d = &DebianDist { dist, ..d.clone() };
@@ -530,6 +542,42 @@ impl<'s> PyResolver<'s> {
         nogoods: &[Nogood],
         assume: &[CandidateId],
     ) -> Result<Result<PyOutcome, Unsat>, UniverseError> {
+        self.solve_on(u, roots, debian, nogoods, assume, &[])
+    }
+
+    /// Like [`PyResolver::solve_image`] on top of what pip already installed
+    /// (`installed`, a previous outcome's candidates): as `pip install` does,
+    /// each stays unless a requirement forces another version.
+    pub fn solve_image_over(
+        &mut self,
+        u: &mut Universe,
+        roots: &[Requirement],
+        debian: &[DebianDist],
+        nogoods: &[Nogood],
+        installed: &[CandidateId],
+    ) -> Result<Result<PyOutcome, Unsat>, UniverseError> {
+        self.solve_on(u, roots, debian, nogoods, &[], installed)
+    }
+
+    /// The candidates standing for the image's Debian stand-ins `debian`
+    /// among the names solves have reached so far.
+    pub fn debian_installed(
+        &mut self,
+        u: &mut Universe,
+        debian: &[DebianDist],
+    ) -> Result<Vec<CandidateId>, UniverseError> {
+        self.add_debian(u, debian)
+    }
+
+    fn solve_on(
+        &mut self,
+        u: &mut Universe,
+        roots: &[Requirement],
+        debian: &[DebianDist],
+        nogoods: &[Nogood],
+        assume: &[CandidateId],
+        installed: &[CandidateId],
+    ) -> Result<Result<PyOutcome, Unsat>, UniverseError> {
         // What is assumed must be judged by its real requirements.
         self.read_metadata(u, assume)?;
         let mut roots = roots.to_vec();
@@ -548,8 +596,9 @@ impl<'s> PyResolver<'s> {
         loop {
             self.rounds += 1;
             self.expand(u, roots)?;
-            let keep = self.add_debian(u, debian)?;
+            let mut keep = self.add_debian(u, debian)?;
             let mine: HashSet<CandidateId> = keep.iter().copied().collect();
+            keep.extend_from_slice(installed);
             let result = {
                 let mut s = Solver::new(u, roots.to_vec());
                 for n in nogoods {
@@ -872,6 +921,19 @@ mod tests {
         let forced = roots(&mut u, "py3", "qux", ">=1");
         let o = r.solve_image(&mut u, &forced, &deb, &[]).unwrap().unwrap();
         assert_eq!(names(&o), vec![("qux".into(), "1".into())]);
+        // On top of an earlier install, what is installed stays unless forced.
+        let installed = o.solution.candidates.clone();
+        let o = r
+            .solve_image_over(&mut u, &rs, &[], &[], &installed)
+            .unwrap()
+            .unwrap();
+        assert_eq!(names(&o), vec![("qux".into(), "1".into())]);
+        // `python3-dbus` installs dbus-python.
+        let dbus = DebianDist {
+            dist: "dbus".into(),
+            ..deb[0].clone()
+        };
+        assert!(dbus.names().contains(&"dbus-python".to_string()));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The image graph of a small tree built in code: `FROM` parents, the Debian
 //! base of root images, a built deb's `Depends` reaching the image that
 //! installs it, and a wheel's `install_requires` reaching the installing
-//! image while the slave keeps `setup_requires`, `tests_require` (the build
+//! image and, per building target, the slave, while the slave keeps `setup_requires`, `tests_require` (the build
 //! runs the tests) and PEP 517 build requirements.
 
 use sonic_lock::crawl::images::{ReadFile, compute};
@@ -22,6 +22,10 @@ $(LIBA)_RDEPENDS += $(LIBB)
 PYX = pyx-1.0-py3-none-any.whl
 $(PYX)_SRC_PATH = $(SRC_PATH)/pyx
 $(PYX)_PYTHON_VERSION = 3
+PYZ = pyz-1.0-py3-none-any.whl
+$(PYZ)_SRC_PATH = $(SRC_PATH)/pyz
+$(PYZ)_PYTHON_VERSION = 3
+$(PYZ)_DEPENDS += $(PYX)
 DOCKER_BASE = docker-base-bullseye.gz
 $(DOCKER_BASE)_PATH = dockers/docker-base-bullseye
 DOCKER_ENGINE = docker-config-engine-bullseye.gz
@@ -51,6 +55,7 @@ fn files() -> Files {
             ("src/liba/debian/control", "Source: liba\nBuild-Depends: debhelper\n\nPackage: liba\nArchitecture: any\nDepends: ${shlibs:Depends}, libc6 (>= 2.28),\n libb, foo | bar\n\nPackage: liba-dev\nDepends: liba, never-installed\n"),
             ("src/libb/debian/control", "Source: libb\n\nPackage: libb\nPre-Depends: zlib1g\n"),
             ("src/pyx/setup.py", "setup(\n    name='pyx',\n    install_requires=['lxml==4.9.1'],\n    setup_requires=['pytest-runner'],\n    tests_require=['pytest'],\n)\n"),
+            ("src/pyz/setup.py", "setup(\n    name='pyz',\n    install_requires=['click'],\n)\n"),
             ("src/pyx/pyproject.toml", "[build-system]\nrequires = [\n  \"setuptools>=40\",\n  \"wheel\",\n]\n"),
         ]
         .into(),
@@ -66,6 +71,11 @@ fn slave() -> Context {
 }
 
 fn crawl() -> (sonic_lock::crawl::images::Images, Vec<Dependency>) {
+    crawl_building_pyz_for(&["bullseye"])
+}
+
+/// The crawl with wheel pyz built in the slaves of `suites`.
+fn crawl_building_pyz_for(suites: &[&str]) -> (sonic_lock::crawl::images::Images, Vec<Dependency>) {
     let mut ev = Evaluator::new(None, None);
     ev.db.set_command_line("CONFIGURED_ARCH", "amd64");
     let mut sink = Sink::new("rules/x.mk");
@@ -75,6 +85,7 @@ fn crawl() -> (sonic_lock::crawl::images::Images, Vec<Dependency>) {
         "liba_1.0_amd64.deb",
         "libb_1.0_amd64.deb",
         "pyx-1.0-py3-none-any.whl",
+        "pyz-1.0-py3-none-any.whl",
         "docker-base-bullseye.gz",
         "docker-config-engine-bullseye.gz",
         "docker-database.gz",
@@ -83,11 +94,18 @@ fn crawl() -> (sonic_lock::crawl::images::Images, Vec<Dependency>) {
             .targets
             .insert(t.to_string(), ["bullseye".to_string()].into());
     }
+    scope.targets.insert(
+        "pyz-1.0-py3-none-any.whl".into(),
+        suites.iter().map(|s| s.to_string()).collect(),
+    );
     scope.slaves.insert("bullseye".into());
     // What the parsers read from the wheel's setup.py, in the slave that builds it.
     let mut s = Sink::new("src/pyx/setup.py");
     sonic_lock::crawl::python::setup_py(files().0["src/pyx/setup.py"], &slave(), &mut s);
     let mut deps = s.deps;
+    let mut s = Sink::new("src/pyz/setup.py");
+    sonic_lock::crawl::python::setup_py(files().0["src/pyz/setup.py"], &slave(), &mut s);
+    deps.append(&mut s.deps);
     let out = compute(&ev.db, &scope, &files(), &mut deps);
     deps.extend(out.deps.iter().cloned());
     (out, deps)
@@ -163,10 +181,31 @@ fn a_built_debs_depends_reach_the_image_that_installs_it() {
 #[test]
 fn install_requires_reach_the_installing_image_and_the_slave_gets_what_building_needs() {
     let (_, deps) = crawl();
+    // The installing image gets them; so does the slave, per target whose
+    // build pip-installs them: pyx's own, and pyz's, which installs pyx first.
+    let lxml: Vec<(&str, Option<&str>)> = deps
+        .iter()
+        .filter(|d| d.name == "lxml")
+        .map(|d| {
+            (
+                d.context.image.as_deref().unwrap_or(""),
+                d.attrs.get("build-run").map(String::as_str),
+            )
+        })
+        .collect();
     assert_eq!(
-        in_image(&deps, Ecosystem::Py, "lxml"),
-        vec!["docker-config-engine-bullseye"]
+        lxml,
+        vec![
+            ("docker-config-engine-bullseye", None),
+            ("sonic-slave-bullseye", Some("pyx-1.0-py3-none-any.whl")),
+            ("sonic-slave-bullseye", Some("pyz-1.0-py3-none-any.whl")),
+        ]
     );
+    // No image installs pyz: its requirements are only its build's.
+    let click: Vec<&Dependency> = deps.iter().filter(|d| d.name == "click").collect();
+    assert_eq!(click.len(), 1);
+    assert_eq!(click[0].attrs["build-run"], "pyz-1.0-py3-none-any.whl");
+    assert_eq!(click[0].context.python.as_deref(), Some("py3"));
     assert_eq!(
         in_image(&deps, Ecosystem::Py, "pytest-runner"),
         vec!["sonic-slave-bullseye"]
@@ -188,5 +227,28 @@ fn install_requires_reach_the_installing_image_and_the_slave_gets_what_building_
     assert_eq!(
         (st.origin.file.as_str(), st.origin.line),
         ("src/pyx/pyproject.toml", 3)
+    );
+}
+
+#[test]
+fn a_wheel_built_in_two_slaves_leaves_its_requirements_in_both() {
+    let (_, deps) = crawl_building_pyz_for(&["bullseye", "buster"]);
+    let mut click: Vec<(&str, &str)> = deps
+        .iter()
+        .filter(|d| d.name == "click")
+        .map(|d| {
+            (
+                d.context.image.as_deref().unwrap_or(""),
+                d.context.suite.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    click.sort();
+    assert_eq!(
+        click,
+        vec![
+            ("sonic-slave-bullseye", "bullseye"),
+            ("sonic-slave-buster", "buster")
+        ]
     );
 }

@@ -88,6 +88,11 @@ fn mapping() -> AptPython {
 /// (python3-yaml) -> docker-database (nothing of its own) and docker-snmp
 /// (`pip3 install pyyaml==6.0`); docker-other on docker-base-bullseye alone.
 fn locked(apt: &AptPython) -> sonic_lock::lock::Lock {
+    locked_upgrading(apt, false)
+}
+
+/// [`locked`], docker-base-bullseye running `pip3 install --upgrade pip` when `upgrade`.
+fn locked_upgrading(apt: &AptPython, upgrade: bool) -> sonic_lock::lock::Lock {
     let mut u = Universe::new();
     debian::load_packages(&mut u, PACKAGES.as_bytes(), "Packages", "bullseye/amd64").unwrap();
     let env = PythonEnv::linux_cpython("py3", "3.9.2").unwrap();
@@ -96,6 +101,20 @@ fn locked(apt: &AptPython) -> sonic_lock::lock::Lock {
             &mut u,
             &env,
             "PyYAML",
+            v,
+            &[],
+            None,
+            &[],
+            CandidateMeta::default(),
+        )
+        .unwrap();
+    }
+    // PyPI's pip only where pip asks for it (an index names what is reached).
+    for v in ["20.3.4", "23.1.2"].into_iter().filter(|_| upgrade) {
+        add_distribution(
+            &mut u,
+            &env,
+            "pip",
             v,
             &[],
             None,
@@ -131,6 +150,12 @@ fn locked(apt: &AptPython) -> sonic_lock::lock::Lock {
         ],
         vec![],
     );
+    if upgrade {
+        let mut pip = dep(Ecosystem::Py, "docker-base-bullseye", "pip", none.clone());
+        pip.context.transaction = Some(2);
+        pip.attrs.insert("upgrade".into(), "y".into());
+        m.dependencies.push(pip);
+    }
     let node = |parent: Option<&str>| ImageNode {
         parent: parent.map(String::from),
         base: parent.is_none().then_some(BaseKind::Minbase),
@@ -202,5 +227,24 @@ fn without_the_mapping_nothing_apt_installed_is_pinned() {
             .pins
             .iter()
             .any(|p| p.name == "pyyaml" && p.version == "5.3.1")
+    );
+}
+
+#[test]
+fn pip_upgrading_itself_replaces_debians_pip_down_the_chain() {
+    let lock = locked_upgrading(&mapping(), true);
+    let dir = tempfile::tempdir().unwrap();
+    split::export(&lock, &Default::default(), dir.path()).unwrap();
+    let d = dir.path();
+    // `pip3 install --upgrade pip` takes the newest release over Debian's 20.3.4.
+    assert_eq!(py3(d, "docker-base-bullseye"), "pip==23.1.2");
+    // Its children keep it: not repeated, and Debian's does not come back.
+    assert_eq!(py3(d, "docker-other"), "");
+    assert_eq!(py3(d, "docker-config-engine-bullseye"), "pyyaml==5.3.1");
+    assert!(
+        !lock
+            .pins
+            .iter()
+            .any(|p| p.name == "pip" && p.version == "20.3.4")
     );
 }

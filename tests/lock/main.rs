@@ -6,6 +6,7 @@
 mod common;
 
 mod apt_python;
+mod build_slave;
 mod cli;
 mod file;
 mod input;
