@@ -602,3 +602,38 @@ fn a_dbg_docker_is_merged_into_its_docker_as_sonics_freeze_does() {
     let (tree, _, _) = split_tree(&lock, &no_split).unwrap();
     assert!(tree.modules.contains_key("docker-database-dbg"));
 }
+
+#[test]
+fn a_transient_pin_is_locked_but_not_exported() {
+    // docker-config-engine installs build-essential, builds, then purges it:
+    // the lock keeps its version for the build, SONiC's freeze never lists it.
+    let mut l = Lock::new("p", &"a".repeat(40), "2022-12-06");
+    l.pins.push(deb(
+        "vim",
+        "2",
+        "docker-config-engine-bullseye",
+        Some("bullseye"),
+    ));
+    let mut be = deb(
+        "build-essential",
+        "12.9",
+        "docker-config-engine-bullseye",
+        Some("bullseye"),
+    );
+    be.transient = true;
+    l.pins.push(be);
+    l.normalize();
+    let text = l.to_toml_string();
+    assert!(text.contains("transient = true"), "{text}");
+    let back = Lock::from_toml_str(&text, "t.lock").unwrap();
+    assert!(
+        back.pins
+            .iter()
+            .any(|p| p.name == "build-essential" && p.transient)
+    );
+    let (tree, s, _) = split_tree(&back, &opts("")).unwrap();
+    assert_eq!(s.transient, 1, "{s:?}");
+    let eff = effective(&tree, "docker-config-engine-bullseye", "bullseye", "amd64");
+    assert_eq!(eff["deb"].get("vim").map(String::as_str), Some("2"));
+    assert!(!eff["deb"].contains_key("build-essential"), "{eff:?}");
+}
