@@ -118,9 +118,11 @@ impl Cache {
         // Staging files of a killed run (`.<name>.<pid>.<n>.tmp`) are never
         // read, but they would pile up: remove those whose process is gone.
         let mut dirs = vec![root.join("keys"), root.join("partial")];
-        let blobs = root.join("blobs/sha256");
-        if let Ok(shards) = std::fs::read_dir(&blobs) {
-            dirs.extend(shards.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+        // Sharded blobs and parsed suites (`parsed/<suite>/`) are one level down.
+        for parent in [root.join("blobs/sha256"), root.join("parsed")] {
+            if let Ok(subs) = std::fs::read_dir(&parent) {
+                dirs.extend(subs.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+            }
         }
         for d in dirs {
             crate::fsio::remove_stale_staged(&d).map_err(|e| SourceError::io(&d, e))?;
@@ -729,6 +731,21 @@ pub fn sha256_file(path: &Path) -> Result<(String, u64), SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn staging_files_of_a_killed_run_are_swept_from_parsed_suites_too() {
+        let d = tempfile::tempdir().unwrap();
+        let suite = d.path().join("parsed/debian_bullseye");
+        std::fs::create_dir_all(&suite).unwrap();
+        // No process has this id (above any pid_max), so its writer is gone.
+        let stale = suite.join(".abc.bin.999999999.8.tmp");
+        let mine = suite.join(format!(".abc.bin.{}.9.tmp", std::process::id()));
+        std::fs::write(&stale, b"half").unwrap();
+        std::fs::write(&mine, b"in progress").unwrap();
+        Cache::open(d.path()).unwrap();
+        assert!(!stale.exists());
+        assert!(mine.exists());
+    }
 
     #[test]
     fn corrupt_blob_is_never_served() {
