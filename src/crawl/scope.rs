@@ -344,29 +344,22 @@ pub fn compute(
             .or_default()
             .insert(suite.clone());
         scope.slaves.insert(suite.clone());
-        for attr in FOLLOW {
-            let v = ev.value(&format!("{t}_{attr}"));
-            for w in words(&v) {
-                work.push_back((
-                    w.to_string(),
-                    suite.clone(),
-                    t.clone(),
-                    format!("_{attr} of"),
-                ));
+        // Every target named by `var` is in scope because `t` names it.
+        let mut follow = |var: &str, how: String| {
+            for w in words(&ev.value(var)) {
+                work.push_back((w.to_string(), suite.clone(), t.clone(), how.clone()));
             }
+        };
+        for attr in FOLLOW {
+            follow(&format!("{t}_{attr}"), format!("_{attr} of"));
         }
         // A debug image loads its docker and installs the docker's `_DBG_DEPENDS`.
         if let Some(stem) = t.strip_suffix(&dbg_suffix) {
             let main = format!("{stem}.gz");
-            let v = ev.value(&format!("{main}_DBG_DEPENDS"));
-            for w in words(&v) {
-                work.push_back((
-                    w.to_string(),
-                    suite.clone(),
-                    t.clone(),
-                    format!("_DBG_DEPENDS of {main} for"),
-                ));
-            }
+            follow(
+                &format!("{main}_DBG_DEPENDS"),
+                format!("_DBG_DEPENDS of {main} for"),
+            );
             work.push_back((main, suite.clone(), t.clone(), "loaded to build".into()));
         }
         let src = ev.value(&format!("{t}_SRC_PATH"));

@@ -110,6 +110,37 @@ pub struct PinKey {
     pub name: String,
 }
 
+/// A pin's identity, borrowed: ecosystem, name, image, suite, arch, python.
+type PinIdentity<'a> = (
+    Ecosystem,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
+/// The identity fields of a [`Pin`] or a [`PinKey`] (same names in both).
+macro_rules! identity {
+    ($k:expr) => {
+        (
+            $k.ecosystem,
+            $k.name.as_str(),
+            $k.image.as_deref(),
+            $k.suite.as_deref(),
+            $k.arch.as_deref(),
+            $k.python.as_deref(),
+        )
+    };
+}
+
+impl PinKey {
+    /// The key's fields, borrowed, as [`Pin`] compares them.
+    fn identity(&self) -> PinIdentity<'_> {
+        identity!(self)
+    }
+}
+
 impl std::fmt::Display for PinKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.ecosystem, self.name)?;
@@ -150,22 +181,18 @@ impl Pin {
     /// Whether this pin's identity is `key` (compared in place: locks hold
     /// thousands of pins and are searched once per pin added).
     pub fn has_key(&self, key: &PinKey) -> bool {
-        self.ecosystem == key.ecosystem
-            && self.name == key.name
-            && self.image == key.image
-            && self.suite == key.suite
-            && self.arch == key.arch
-            && self.python == key.python
+        self.identity() == key.identity()
     }
 
     /// Whether this pin and `other` have the same identity.
     pub fn same_key(&self, other: &Pin) -> bool {
-        self.ecosystem == other.ecosystem
-            && self.name == other.name
-            && self.image == other.image
-            && self.suite == other.suite
-            && self.arch == other.arch
-            && self.python == other.python
+        self.identity() == other.identity()
+    }
+
+    /// The fields of [`Pin::key`], borrowed: comparing them allocates nothing,
+    /// which matters in `Lock::upsert`, called once per pick.
+    fn identity(&self) -> PinIdentity<'_> {
+        identity!(self)
     }
 
     /// The pin's identity (everything but the version and provenance).

@@ -91,7 +91,8 @@ pub fn solve_chain(
         reference,
         arch,
     };
-    // Per image, its final state and the base requirements its root started from.
+    // Per image, its final state, the base requirements its root started from,
+    // and its manual set (what autoremove in a child keeps).
     let mut finals: BTreeMap<String, Final> = BTreeMap::new();
     // Images whose parent is decided are independent of each other: each wave
     // is solved in parallel (the images of one FROM level), parents first.

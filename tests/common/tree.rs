@@ -227,3 +227,31 @@ pub fn sub_tree() -> Files {
         .add(".azure-pipelines/build.sh", "#!/bin/sh\napt-get install -y subci\n");
     f
 }
+
+/// The `testbox` platform of [`PLATFORM_TOML`], written to `dir/platforms`
+/// and loaded from there as a platforms directory is.
+pub fn testbox_platform(dir: &Path) -> sonic_lock::platform::Platform {
+    let platforms = dir.join("platforms");
+    std::fs::create_dir_all(&platforms).unwrap();
+    std::fs::write(platforms.join("t.toml"), PLATFORM_TOML).unwrap();
+    sonic_lock::platform::Platforms::load_dir(&platforms)
+        .unwrap()
+        .find("testbox")
+        .unwrap()
+        .clone()
+}
+
+/// Crawl options for `repo` at `master` and the `testbox` platform, with the
+/// cache in `dir/cache`: no submodules, no make variables.
+pub fn crawl_options(repo: &Path, dir: &Path) -> sonic_lock::crawl::CrawlOptions {
+    sonic_lock::crawl::CrawlOptions {
+        repo: repo.display().to_string(),
+        rev: "master".into(),
+        platform: Some(testbox_platform(dir)),
+        all: false,
+        submodules: None,
+        clone_submodules: false,
+        cache_dir: dir.join("cache"),
+        make_vars: Default::default(),
+    }
+}

@@ -7,9 +7,7 @@
 
 use crate::common::tree::*;
 use sonic_lock::crawl::{CrawlOptions, CrawlOutput, crawl};
-use sonic_lock::manifest::make_vars::MakeVars;
 use sonic_lock::manifest::{Dependency, Ecosystem, Manifest};
-use sonic_lock::platform::Platforms;
 
 const ORCHAGENT_MK: &str = "\
 DOCKER_ORCHAGENT_STEM = docker-orchagent
@@ -68,26 +66,12 @@ fn crawl_with(vars: &[(&str, &str)]) -> CrawlOutput {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo.git");
     commit(&init_bare(&repo), &tree(), "dbg", 1_650_000_000);
-    std::fs::create_dir_all(dir.path().join("platforms")).unwrap();
-    std::fs::write(dir.path().join("platforms/t.toml"), PLATFORM_TOML).unwrap();
-    let platform = Platforms::load_dir(&dir.path().join("platforms"))
-        .unwrap()
-        .find("testbox")
-        .unwrap()
-        .clone();
-    let make_vars: MakeVars = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
     let o = CrawlOptions {
-        repo: repo.display().to_string(),
-        rev: "master".into(),
-        platform: Some(platform),
-        all: false,
-        submodules: None,
-        clone_submodules: false,
-        cache_dir: dir.path().join("cache"),
-        make_vars,
+        make_vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..crawl_options(&repo, dir.path())
     };
     crawl(&o, &|_, _| {}).unwrap()
 }

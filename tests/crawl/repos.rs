@@ -28,8 +28,6 @@ fn world() -> World {
     let mut later = tree(sub_commit, "1.1");
     later.add("README.md", "unrelated\n");
     let c3 = commit(&r, &later, "docs", 1_670_000_000);
-    let dir_path = std::fs::canonicalize(dir.path()).unwrap();
-    let _ = dir_path;
     let platforms_dir = dir.path().join("platforms");
     std::fs::create_dir_all(&platforms_dir).unwrap();
     std::fs::write(platforms_dir.join("testbox.toml"), PLATFORM_TOML).unwrap();
@@ -459,23 +457,9 @@ fn submodules_can_be_cloned_into_the_cache() {
         ),
     );
     commit(&r, &f, "c", 1_650_000_000);
-    let platforms = dir.path().join("platforms");
-    std::fs::create_dir_all(&platforms).unwrap();
-    std::fs::write(platforms.join("t.toml"), PLATFORM_TOML).unwrap();
-    let platform = Platforms::load_dir(&platforms)
-        .unwrap()
-        .find("testbox")
-        .unwrap()
-        .clone();
     let o = CrawlOptions {
-        repo: repo.display().to_string(),
-        rev: "master".into(),
-        platform: Some(platform),
-        all: false,
-        submodules: None,
         clone_submodules: true,
-        cache_dir: dir.path().join("cache"),
-        make_vars: Default::default(),
+        ..crawl_options(&repo, dir.path())
     };
     let out = crawl(&o, &|_, _| {}).unwrap();
     assert!(
@@ -623,23 +607,9 @@ fn nested_submodules_are_declared_by_their_enclosing_submodule() {
     let repo = dir.path().join("sb.git");
     let r = init_bare(&repo);
     commit(&r, &tree(sc, "1.0"), "c", 1_650_000_000);
-    let platforms = dir.path().join("platforms");
-    std::fs::create_dir_all(&platforms).unwrap();
-    std::fs::write(platforms.join("t.toml"), PLATFORM_TOML).unwrap();
-    let platform = Platforms::load_dir(&platforms)
-        .unwrap()
-        .find("testbox")
-        .unwrap()
-        .clone();
     let o = CrawlOptions {
-        repo: repo.display().to_string(),
-        rev: "master".into(),
-        platform: Some(platform),
-        all: false,
         submodules: Some(subs),
-        clone_submodules: false,
-        cache_dir: dir.path().join("cache"),
-        make_vars: Default::default(),
+        ..crawl_options(&repo, dir.path())
     };
     let out = crawl(&o, &|_, _| {}).unwrap();
     let nested = out
