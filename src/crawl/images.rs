@@ -15,7 +15,7 @@ use super::python;
 use super::scope::Scope;
 use super::text::{Sink, attrs};
 use super::tree::Tree;
-use crate::manifest::images::{BaseKind, BuiltPackage, ImageGraph};
+use crate::manifest::images::{BaseKind, BuiltPackage, ImageGraph, ImageNode};
 use crate::manifest::{Context, Dependency, Diagnostic, Ecosystem, Origin, Severity};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -129,13 +129,12 @@ impl Ctx<'_, '_> {
     /// The image's parent when the tree builds it, else its external base.
     fn place(&mut self, image: &str, dir: &str, local: &BTreeSet<String>, fallback: Option<&str>) {
         let from = self.dockerfile_from(dir);
-        let off = ["Dockerfile.j2", "Dockerfile"]
+        let text = ["Dockerfile.j2", "Dockerfile"]
             .iter()
-            .find_map(|n| self.files.read(&format!("{dir}/{n}")))
-            .is_some_and(|t| super::aptconf::recommends_off(&t, dir, self.files));
+            .find_map(|n| self.files.read(&format!("{dir}/{n}")));
         let node = self.out.graph.entry(image.to_string()).or_default();
-        if off {
-            node.install_recommends = Some(false);
+        if let Some(t) = text {
+            set_apt_options(node, &t, dir, self.files);
         }
         match from {
             Some((_, r, _)) => {
@@ -287,14 +286,11 @@ pub fn compute(
     }
     // The host image: debootstrap, then the installer's debs and wheels.
     {
-        let off = c
-            .files
-            .read("build_debian.sh")
-            .is_some_and(|t| super::aptconf::recommends_off(&t, "", c.files));
+        let text = c.files.read("build_debian.sh");
         let node = c.out.graph.entry(HOST_IMAGE.to_string()).or_default();
         node.base = Some(BaseKind::Debootstrap);
-        if off {
-            node.install_recommends = Some(false);
+        if let Some(t) = text {
+            set_apt_options(node, &t, "", c.files);
         }
         node.suite = Some(primary.clone());
         let mut debs = Vec::new();
@@ -645,6 +641,18 @@ pub fn build_system_requires(text: &str, ctx: &Context, sink: &mut Sink) {
             .map_or(1, |i| u32::try_from(i + 1).unwrap_or(u32::MAX));
         python::record(sink, r, line, ctx, &extra);
     }
+}
+
+/// The apt options that `text` (an image's Dockerfile or build script) turns
+/// off in its image: Recommends on install, and what autoremove keeps.
+fn set_apt_options(node: &mut ImageNode, text: &str, dir: &str, files: &dyn ReadFile) {
+    use super::aptconf::{
+        INSTALL_RECOMMENDS, RECOMMENDS_IMPORTANT, SUGGESTS_IMPORTANT, option_off,
+    };
+    let off = |option| option_off(text, dir, files, option).then_some(false);
+    node.install_recommends = off(INSTALL_RECOMMENDS).or(node.install_recommends);
+    node.autoremove_recommends = off(RECOMMENDS_IMPORTANT).or(node.autoremove_recommends);
+    node.autoremove_suggests = off(SUGGESTS_IMPORTANT).or(node.autoremove_suggests);
 }
 
 #[cfg(test)]

@@ -64,24 +64,58 @@ pub struct ImageNode {
     /// its parent's, and apt's default (on) for a root image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install_recommends: Option<bool>,
+    /// Whether its `apt-get autoremove` keeps what installed packages
+    /// recommend (`APT::AutoRemove::RecommendsImportant`), when its own apt
+    /// configuration says; unset, its parent's, else apt's default (on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoremove_recommends: Option<bool>,
+    /// Whether its `apt-get autoremove` keeps what installed packages suggest
+    /// (`APT::AutoRemove::SuggestsImportant`), when its own apt configuration
+    /// says; unset, its parent's, else the root's: on for debootstrap (apt's
+    /// default), off for Debian's docker images, which ship
+    /// `/etc/apt/apt.conf.d/docker-autoremove-suggests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoremove_suggests: Option<bool>,
 }
 
 /// Whether `image`'s apt installs bring in Recommends: its own setting, else
 /// the nearest parent's, else apt's default (on).
 pub fn installs_recommends(graph: &ImageGraph, image: &str) -> bool {
+    inherited(graph, image, |n| n.install_recommends)
+        .0
+        .unwrap_or(true)
+}
+
+/// What `image`'s `apt-get autoremove` keeps besides `Depends`: (Recommends,
+/// Suggests) of installed packages, from its apt configuration or its
+/// parents', else apt's defaults for its root (see [`ImageNode`]).
+pub fn autoremove_keeps(graph: &ImageGraph, image: &str) -> (bool, bool) {
+    let recommends = inherited(graph, image, |n| n.autoremove_recommends).0;
+    let (suggests, root) = inherited(graph, image, |n| n.autoremove_suggests);
+    let debootstrap = graph.get(&root).and_then(|n| n.base) == Some(BaseKind::Debootstrap);
+    (recommends.unwrap_or(true), suggests.unwrap_or(debootstrap))
+}
+
+/// The first setting `get` finds on `image` or up its `FROM` chain, and the
+/// last image looked at (the root when nothing is set).
+fn inherited(
+    graph: &ImageGraph,
+    image: &str,
+    get: impl Fn(&ImageNode) -> Option<bool>,
+) -> (Option<bool>, String) {
     let mut cur = image;
     let mut seen = std::collections::BTreeSet::new();
     while seen.insert(cur) {
         let Some(node) = graph.get(cur) else { break };
-        if let Some(v) = node.install_recommends {
-            return v;
+        if let Some(v) = get(node) {
+            return (Some(v), cur.to_string());
         }
         match node.parent.as_deref() {
             Some(p) => cur = p,
             None => break,
         }
     }
-    true
+    (None, cur.to_string())
 }
 
 /// Every image of the build by name.

@@ -8,7 +8,7 @@ use super::images::ImageResults;
 use super::remove::{self, Removal};
 use super::{Nogood, Solution, Unsat, solve_transactions_from, solve_transactions_recommending};
 use crate::manifest::images::{
-    BaseKind, ImageGraph, installs_recommends, parent_of, parents_first,
+    BaseKind, ImageGraph, autoremove_keeps, installs_recommends, parent_of, parents_first,
 };
 use crate::universe::suite::deb_domain;
 use crate::universe::{
@@ -245,7 +245,12 @@ impl ImageSolve<'_> {
             manual.extend(remove::named_by(u, held, &roots));
             manual.extend(remove::named_by(u, held, &image_base));
             if let Some(removal) = self.removals.get(image).filter(|r| !r.is_empty()) {
-                let after = remove::apply(u, held, &manual, removal);
+                let (recommends, suggests) = autoremove_keeps(graph, image);
+                let keeps = remove::Keeps {
+                    recommends,
+                    suggests,
+                };
+                let after = remove::apply(u, held, &manual, removal, keeps);
                 let gone: Vec<CandidateId> = held
                     .iter()
                     .copied()

@@ -2,8 +2,10 @@
 //! named packages and whatever installed package then has a `Depends` or
 //! `Pre-Depends` left unmet; `apt-get autoremove` then takes out what was
 //! installed automatically and nothing installed manually still needs, where
-//! "needs" follows `Depends`, `Pre-Depends` and, as apt's default
-//! `APT::AutoRemove::RecommendsImportant` says, `Recommends`. SONiC builds
+//! "needs" follows `Depends`, `Pre-Depends` and, where the image's apt
+//! configuration keeps apt's defaults `APT::AutoRemove::RecommendsImportant`
+//! and `SuggestsImportant`, `Recommends` and `Suggests` (Debian's docker
+//! images turn Suggests off, SONiC's host image both). SONiC builds
 //! with tools it purges before the image is frozen (docker-config-engine's
 //! `build-essential`, the host image's `python3-dev`), so what an image holds
 //! at its end, what its children start from and what SONiC's freeze records
@@ -19,6 +21,15 @@ pub struct Removal {
     pub names: BTreeSet<String>,
     /// Whether an `autoremove` follows the removals.
     pub autoremove: bool,
+}
+
+/// What autoremove keeps besides `Depends` and `Pre-Depends`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keeps {
+    /// `APT::AutoRemove::RecommendsImportant`: what installed packages recommend.
+    pub recommends: bool,
+    /// `APT::AutoRemove::SuggestsImportant`: what installed packages suggest.
+    pub suggests: bool,
 }
 
 impl Removal {
@@ -67,6 +78,7 @@ pub fn apply(
     installed: &[CandidateId],
     manual: &BTreeSet<CandidateId>,
     removal: &Removal,
+    keeps: Keeps,
 ) -> Vec<CandidateId> {
     let mut left: BTreeSet<CandidateId> = installed
         .iter()
@@ -107,7 +119,9 @@ pub fn apply(
     let mut work: Vec<CandidateId> = keep.iter().copied().collect();
     while let Some(c) = work.pop() {
         let cand = u.candidate(c);
-        for r in cand.depends.iter().chain(&cand.meta.recommends) {
+        let recommends = cand.meta.recommends.iter().filter(|_| keeps.recommends);
+        let suggests = cand.meta.suggests.iter().filter(|_| keeps.suggests);
+        for r in cand.depends.iter().chain(recommends).chain(suggests) {
             for s in satisfying(u, r, &left, &mut buf) {
                 if keep.insert(s) {
                     work.push(s);
@@ -125,15 +139,24 @@ mod tests {
     use crate::universe::{PackageKey, VersionConstraint};
 
     fn universe() -> (Universe, Vec<CandidateId>) {
-        let specs: [(&str, &[&str], &[&str], bool); 8] = [
-            ("build-essential", &["gcc", "make"], &[], false),
-            ("gcc", &["libgcc"], &["manpages"], false),
-            ("make", &[], &[], false),
-            ("libgcc", &[], &[], false),
-            ("manpages", &[], &[], false),
-            ("vim", &["libgcc"], &[], false),
-            ("dpkg", &[], &[], true),
-            ("uses-make", &["make"], &[], false),
+        // name, Depends, Recommends, Suggests, Essential
+        type Spec = (
+            &'static str,
+            &'static [&'static str],
+            &'static [&'static str],
+            &'static [&'static str],
+            bool,
+        );
+        let specs: [Spec; 9] = [
+            ("build-essential", &["gcc", "make"], &[], &[], false),
+            ("gcc", &["libgcc"], &["manpages"], &[], false),
+            ("make", &[], &[], &[], false),
+            ("libgcc", &[], &[], &[], false),
+            ("manpages", &[], &[], &[], false),
+            ("vim", &["libgcc"], &[], &["ctags"], false),
+            ("dpkg", &[], &[], &[], true),
+            ("uses-make", &["make"], &[], &[], false),
+            ("ctags", &[], &[], &[], false),
         ];
         let mut u = Universe::new();
         let pid = |u: &mut Universe, n: &str| {
@@ -141,13 +164,15 @@ mod tests {
         };
         let any = |p| Requirement::single(p, VersionConstraint::Any);
         let mut ids = Vec::new();
-        for (name, deps, recs, essential) in specs {
+        for (name, deps, recs, sugs, essential) in specs {
             let p = pid(&mut u, name);
             let depends = deps.iter().map(|d| any(pid(&mut u, d))).collect();
             let recommends = recs.iter().map(|d| any(pid(&mut u, d))).collect();
+            let suggests = sugs.iter().map(|d| any(pid(&mut u, d))).collect();
             let meta = crate::universe::CandidateMeta {
                 essential,
                 recommends,
+                suggests,
                 ..Default::default()
             };
             let c = u
@@ -157,6 +182,11 @@ mod tests {
         }
         (u, ids)
     }
+
+    const APT_DEFAULTS: Keeps = Keeps {
+        recommends: true,
+        suggests: true,
+    };
 
     fn names(u: &Universe, cs: &[CandidateId]) -> Vec<String> {
         cs.iter()
@@ -173,7 +203,7 @@ mod tests {
             names: ["build-essential".to_string()].into(),
             autoremove: true,
         };
-        let after = apply(&u, &ids[..7], &manual, &removal);
+        let after = apply(&u, &ids[..7], &manual, &removal, APT_DEFAULTS);
         // gcc, make and manpages (a Recommends of gcc) go; libgcc stays for vim.
         assert_eq!(names(&u, &after), ["libgcc", "vim", "dpkg"]);
     }
@@ -186,11 +216,11 @@ mod tests {
             names: ["make".to_string(), "dpkg".to_string()].into(),
             autoremove: false,
         };
-        let after = apply(&u, &ids, &manual, &removal);
+        let after = apply(&u, &ids, &manual, &removal, APT_DEFAULTS);
         // build-essential and uses-make depend on make; dpkg is Essential.
         assert_eq!(
             names(&u, &after),
-            ["gcc", "libgcc", "manpages", "vim", "dpkg"]
+            ["gcc", "libgcc", "manpages", "vim", "dpkg", "ctags"]
         );
     }
 
@@ -202,7 +232,53 @@ mod tests {
             names: BTreeSet::new(),
             autoremove: true,
         };
-        let after = apply(&u, &ids[1..5], &manual, &removal);
+        let after = apply(&u, &ids[1..5], &manual, &removal, APT_DEFAULTS);
         assert_eq!(names(&u, &after), ["gcc", "libgcc", "manpages"]);
+    }
+
+    #[test]
+    fn a_suggests_of_a_manual_package_is_kept_and_goes_with_it() {
+        let (u, ids) = universe();
+        let installed = [ids[3], ids[5], ids[8]];
+        let autoremove = Removal {
+            names: BTreeSet::new(),
+            autoremove: true,
+        };
+        // vim, asked for, suggests ctags, which came along: autoremove keeps it.
+        let manual: BTreeSet<CandidateId> = [ids[5]].into();
+        let after = apply(&u, &installed, &manual, &autoremove, APT_DEFAULTS);
+        assert_eq!(names(&u, &after), ["libgcc", "vim", "ctags"]);
+        // Once vim is purged nothing suggests ctags any more.
+        let purge = Removal {
+            names: ["vim".to_string()].into(),
+            autoremove: true,
+        };
+        let after = apply(&u, &installed, &manual, &purge, APT_DEFAULTS);
+        assert!(after.is_empty(), "{:?}", names(&u, &after));
+    }
+
+    #[test]
+    fn an_image_that_turns_the_keeps_off_follows_depends_only() {
+        let (u, ids) = universe();
+        let manual: BTreeSet<CandidateId> = [ids[1], ids[5]].into();
+        let autoremove = Removal {
+            names: BTreeSet::new(),
+            autoremove: true,
+        };
+        let installed = [ids[1], ids[3], ids[4], ids[5], ids[8]];
+        // As SONiC's host image sets both off: manpages and ctags go.
+        let off = Keeps {
+            recommends: false,
+            suggests: false,
+        };
+        let after = apply(&u, &installed, &manual, &autoremove, off);
+        assert_eq!(names(&u, &after), ["gcc", "libgcc", "vim"]);
+        // As Debian's docker images: Recommends kept, Suggests not.
+        let docker = Keeps {
+            recommends: true,
+            suggests: false,
+        };
+        let after = apply(&u, &installed, &manual, &autoremove, docker);
+        assert_eq!(names(&u, &after), ["gcc", "libgcc", "manpages", "vim"]);
     }
 }

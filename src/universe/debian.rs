@@ -250,7 +250,8 @@ const F_RECOMMENDS: usize = 13;
 const F_FILENAME: usize = 14;
 const F_SHA256: usize = 15;
 const F_MD5: usize = 16;
-const NFIELDS: usize = 17;
+const F_SUGGESTS: usize = 17;
+const NFIELDS: usize = 18;
 
 fn field_index(name: &str) -> Option<usize> {
     // Field names are case-insensitive (Policy 5.1); the common spelling is tried first.
@@ -272,6 +273,7 @@ fn field_index(name: &str) -> Option<usize> {
         "Filename" => F_FILENAME,
         "SHA256" => F_SHA256,
         "MD5sum" => F_MD5,
+        "Suggests" => F_SUGGESTS,
         _ => {
             const NAMES: [&str; NFIELDS] = [
                 "package",
@@ -291,6 +293,7 @@ fn field_index(name: &str) -> Option<usize> {
                 "filename",
                 "sha256",
                 "md5sum",
+                "suggests",
             ];
             return NAMES.iter().position(|n| n.eq_ignore_ascii_case(name));
         }
@@ -400,6 +403,10 @@ impl<'u, 'd> Loader<'u, 'd> {
         if let Some((l, v)) = get(F_RECOMMENDS) {
             self.relations(v, l, RelationKind::Depends, true, &mut recommends)?;
         }
+        let mut suggests = Vec::new();
+        if let Some((l, v)) = get(F_SUGGESTS) {
+            self.relations(v, l, RelationKind::Depends, true, &mut suggests)?;
+        }
         let mut provides = Vec::new();
         if let Some((l, v)) = get(F_PROVIDES) {
             let mut tmp = Vec::new();
@@ -435,6 +442,7 @@ impl<'u, 'd> Loader<'u, 'd> {
             source: get(F_SOURCE).map(|(_, s)| s.to_string()),
             replaces,
             recommends,
+            suggests,
             ..CandidateMeta::default()
         };
         let pid = self.u.intern_in(self.scope, self.domain, name);

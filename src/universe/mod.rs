@@ -303,6 +303,10 @@ pub struct CandidateMeta {
     /// Debian `Recommends` (off by default, like `--no-install-recommends`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recommends: Vec<Requirement>,
+    /// Debian `Suggests`: never installed, but apt's autoremove keeps what an
+    /// installed package suggests (`APT::AutoRemove::SuggestsImportant`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suggests: Vec<Requirement>,
     /// The candidate's own requirements were not read (Python `Requires-Dist`):
     /// its `depends` is empty for want of knowledge, so a solution may take it
     /// only after its metadata has been read (see `solve::python`).

@@ -136,6 +136,7 @@ struct StoredMeta {
     source: Option<String>,
     replaces: Vec<StoredRequirement>,
     recommends: Vec<StoredRequirement>,
+    suggests: Vec<StoredRequirement>,
     requires_unknown: bool,
     requires_dist: Vec<String>,
 }
@@ -205,6 +206,7 @@ impl From<Candidate> for StoredCandidate {
                 source: m.source,
                 replaces: store_reqs(m.replaces),
                 recommends: store_reqs(m.recommends),
+                suggests: store_reqs(m.suggests),
                 requires_unknown: m.requires_unknown,
                 requires_dist: m.requires_dist,
             },
@@ -241,6 +243,7 @@ impl StoredCandidate {
                 source: m.source,
                 replaces: load_reqs(m.replaces, map)?,
                 recommends: load_reqs(m.recommends, map)?,
+                suggests: load_reqs(m.suggests, map)?,
                 requires_unknown: m.requires_unknown,
                 requires_dist: m.requires_dist,
             },
