@@ -90,10 +90,17 @@ fn copied_files(line: &str) -> Vec<String> {
     out
 }
 
+/// The most words one brace expansion yields.
+const MAX_EXPANSION: usize = 1024;
+
 /// Bash's brace expansion of `word`, nested lists included
 /// (`a/{b,c-{d,e}}` is `a/b a/c-d a/c-e`); a word without a balanced list is
 /// itself.
 fn brace_expand(word: &str, out: &mut Vec<String>) {
+    // A line of lists multiplies out; no apt.conf.d copy names this many files.
+    if out.len() >= MAX_EXPANSION {
+        return;
+    }
     let Some(open) = word.find('{') else {
         out.push(word.to_string());
         return;
@@ -201,5 +208,8 @@ mod tests {
         let mut out = Vec::new();
         brace_expand("d/{a}/{b", &mut out);
         assert_eq!(out, ["d/{a}/{b"]);
+        let mut out = Vec::new();
+        brace_expand(&"{a,b}".repeat(40), &mut out);
+        assert_eq!(out.len(), MAX_EXPANSION);
     }
 }
