@@ -328,6 +328,15 @@ pub struct Dependency {
 }
 
 impl Dependency {
+    /// Whether the entry asks for the archive's `Depends` of a deb the tree
+    /// builds without its `debian/control` in the tree (`field=archive-depends`),
+    /// not for the package itself: the archive may well not have it.
+    pub fn is_archive_depends(&self) -> bool {
+        self.attrs
+            .get("field")
+            .is_some_and(|f| f == "archive-depends")
+    }
+
     /// Checks the name and an exact version against the ecosystem's rules.
     ///
     /// Names and versions the crawler could not expand (marked `unexpanded`, or

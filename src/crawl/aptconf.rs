@@ -142,6 +142,11 @@ mod tests {
         fn read(&self, path: &str) -> Option<String> {
             self.0.get(path).cloned()
         }
+
+        fn glob(&self, pattern: &str) -> Vec<String> {
+            let matching = |p: &&String| crate::crawl::tree::glob_match(pattern, p);
+            self.0.keys().filter(matching).cloned().collect()
+        }
     }
 
     #[test]

@@ -112,6 +112,28 @@ pub fn binary_depends(
     found
 }
 
+/// Whether the binary package `package` of a `debian/control` gets
+/// `${shlibs:Depends}` filled in: it names it, and it is built per
+/// architecture (`Architecture: all` holds no ELF objects).
+pub fn takes_shlibs(text: &str, package: &str) -> bool {
+    let mut sink = Sink::new("");
+    paragraphs(text, &mut sink).iter().skip(1).any(|fields| {
+        let value = |name: &'static str| {
+            fields
+                .iter()
+                .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+                .flat_map(|(_, v)| v.iter().map(|(_, t)| t.as_str()))
+        };
+        value("Package").next() == Some(package)
+            && value("Depends")
+                .chain(value("Pre-Depends"))
+                .any(|t| t.contains("${shlibs:Depends}"))
+            && !value("Architecture")
+                .next()
+                .is_some_and(|a| a.split_whitespace().all(|a| a == "all"))
+    })
+}
+
 fn alternatives_of(d: &crate::manifest::Dependency) -> String {
     d.attrs
         .get("alternatives")
@@ -198,6 +220,17 @@ fn op_str(op: &VersionConstraint) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binaries_that_take_shlibs() {
+        let t = "Source: x\n\nPackage: x\nArchitecture: any\nDepends: ${shlibs:Depends},\n ${misc:Depends}\n\n\
+                 Package: x-data\nArchitecture: all\nDepends: ${shlibs:Depends}\n\n\
+                 Package: x-tools\nArchitecture: any\nDepends: x (= ${binary:Version})\n";
+        assert!(takes_shlibs(t, "x"));
+        assert!(!takes_shlibs(t, "x-data"), "arch all");
+        assert!(!takes_shlibs(t, "x-tools"), "not named");
+        assert!(!takes_shlibs(t, "y"), "not built here");
+    }
 
     #[test]
     fn build_depends_with_lines_ranges_and_alternatives() {

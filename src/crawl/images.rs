@@ -16,7 +16,7 @@ use super::scope::Scope;
 use super::text::{Sink, attrs};
 use super::tree::Tree;
 use crate::manifest::images::{BaseKind, BuiltPackage, ImageGraph, ImageNode};
-use crate::manifest::{Context, Dependency, Diagnostic, Ecosystem, Origin, Severity};
+use crate::manifest::{Constraint, Context, Dependency, Diagnostic, Ecosystem, Origin, Severity};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The host image's name in contexts and locks.
@@ -26,6 +26,8 @@ pub const HOST_IMAGE: &str = "host-image";
 pub trait ReadFile {
     /// The text of `path`, or `None` when the tree has no such file.
     fn read(&self, path: &str) -> Option<String>;
+    /// Tree paths matching a glob (`*` within one component), sorted.
+    fn glob(&self, pattern: &str) -> Vec<String>;
 }
 
 /// A tree and its opened repositories.
@@ -41,6 +43,10 @@ impl ReadFile for TreeReader<'_> {
         let e = self.tree.get(path)?;
         let bytes = Tree::read_with(self.handles, e).ok()?;
         Some(super::text::decode(&bytes).0.into_owned())
+    }
+
+    fn glob(&self, pattern: &str) -> Vec<String> {
+        self.tree.glob(pattern)
     }
 }
 
@@ -381,6 +387,22 @@ fn control_of(c: &mut Ctx<'_, '_>, target: &str) -> Option<String> {
     None
 }
 
+/// A source path whose `debian/` is one directory down (`src/sonic-frr`,
+/// whose Makefile runs `dpkg-buildpackage` in the `frr` submodule): the
+/// `<src>/*/debian/control` with a paragraph that builds `package`.
+fn nested_control(files: &dyn ReadFile, control: &str, package: &str) -> Option<String> {
+    let src = control.strip_suffix("/debian/control")?;
+    let needle = format!("Package: {package}");
+    files
+        .glob(&format!("{src}/*/debian/control"))
+        .into_iter()
+        .find(|p| {
+            files
+                .read(p)
+                .is_some_and(|t| t.lines().any(|l| l.trim_end() == needle))
+        })
+}
+
 /// Each image's built debs, with their `Depends` in one transaction of the image.
 fn debs_depends(c: &mut Ctx<'_, '_>, built_debs: &BTreeMap<String, Vec<String>>, scope: &Scope) {
     let mut built: BTreeSet<String> = scope
@@ -404,9 +426,14 @@ fn debs_depends(c: &mut Ctx<'_, '_>, built_debs: &BTreeMap<String, Vec<String>>,
             .and_then(|n| n.suite.clone())
             .unwrap_or_default();
         for target in debs {
-            let control = control_of(c, target);
-            let text = control.as_deref().and_then(|p| c.files.read(p));
             let pkg = deb_package(target);
+            let mut control = control_of(c, target);
+            if let Some(path) = &control
+                && c.files.read(path).is_none()
+            {
+                control = nested_control(c.files, path, pkg).or(control);
+            }
+            let text = control.as_deref().and_then(|p| c.files.read(p));
             let source = match (&control, text) {
                 (Some(path), Some(text)) => {
                     let mut s = Sink::new(path);
@@ -415,6 +442,14 @@ fn debs_depends(c: &mut Ctx<'_, '_>, built_debs: &BTreeMap<String, Vec<String>>,
                     if debcontrol::binary_depends(&text, pkg, &built, &ctx, &mut s) {
                         for mut d in s.deps {
                             d.attrs.insert("installed-by".into(), target.clone());
+                            c.out.deps.push(d);
+                        }
+                        // What dpkg-shlibdeps adds is not in the control: the
+                        // archive's build of the same package says it.
+                        if debcontrol::takes_shlibs(&text, pkg)
+                            && let Some(mut d) = archive_twin(c, target, image, &suite)
+                        {
+                            d.attrs.insert("only".into(), "libraries".into());
                             c.out.deps.push(d);
                         }
                         c.out.diags.append(&mut s.diags);
@@ -440,6 +475,9 @@ fn debs_depends(c: &mut Ctx<'_, '_>, built_debs: &BTreeMap<String, Vec<String>>,
                         .entry(target.clone())
                         .or_default()
                         .push(image.clone());
+                    if let Some(d) = archive_twin(c, target, image, &suite) {
+                        c.out.deps.push(d);
+                    }
                     None
                 }
             };
@@ -452,19 +490,76 @@ fn debs_depends(c: &mut Ctx<'_, '_>, built_debs: &BTreeMap<String, Vec<String>>,
     }
     // Downloaded sources and online debs: their control is not in the tree.
     for (target, images) in unread {
-        let var = format!("{target}_SRC_PATH");
-        let origin = c.ev.var(&var).and_then(|v| v.origin.clone());
+        let origin = target_origin(c, &target);
         c.warn(
-            origin.unwrap_or(Origin {
-                file: "rules".into(),
-                line: 0,
-            }),
+            origin,
             format!(
-                "{target} is installed into {} but its debian/control is not in the tree: its Depends are not known",
+                "{target} is installed into {} but its debian/control is not in the tree: its Depends are taken from the archive's binary package of that name (at its version when the archive has it), when there is one",
                 images.join(", ")
             ),
         );
     }
+}
+
+/// Where a deb target is declared: its `_SRC_PATH` (a built one) or `_URL`
+/// (one downloaded) assignment, or its main deb's when a `$(eval)` derived
+/// it (`add_derived_package`); else `rules`.
+fn target_origin(c: &mut Ctx<'_, '_>, target: &str) -> Origin {
+    let mut t = target.to_string();
+    for _ in 0..4 {
+        let found = ["_SRC_PATH", "_URL"].iter().find_map(|s| {
+            c.ev.var(&format!("{t}{s}"))
+                .and_then(|v| v.origin.clone())
+                .filter(|o| o.line > 0 && o.file != "(eval)")
+        });
+        if let Some(o) = found {
+            return o;
+        }
+        let main = c.value(&format!("{t}_MAIN_DEB"));
+        if main.is_empty() || main == t {
+            break;
+        }
+        t = main;
+    }
+    Origin {
+        file: "rules".into(),
+        line: 0,
+    }
+}
+
+/// A tree-built deb whose `debian/control` the tree does not hold is, for
+/// nearly every such target, a Debian source package rebuilt with a patch
+/// (`dget` of the same version: `libsnmp40_5.9+dfsg-4+deb11u1`,
+/// `iptables_1.8.7-1`): the archive's binary package of the same name says
+/// what it depends on. The entry asks the solve for that package's Depends
+/// (`field=archive-depends`, the version from the target's file name), not
+/// for the package itself, which the tree builds. `-dbgsym` packages depend
+/// only on the package they strip and are left out. A deb whose control is
+/// in the tree but whose Depends take `${shlibs:Depends}` gets an entry
+/// marked `only=libraries`: the archive's build shows which shared libraries
+/// the same program links.
+fn archive_twin(c: &mut Ctx<'_, '_>, target: &str, image: &str, suite: &str) -> Option<Dependency> {
+    let mut parts = target.trim_end_matches(".deb").split('_');
+    let name = parts.next()?;
+    let version = parts.next().filter(|v| !v.is_empty());
+    if name.ends_with("-dbgsym") || crate::manifest::check_name(Ecosystem::Deb, name).is_err() {
+        return None;
+    }
+    let mut ctx = context(image, suite, None);
+    ctx.transaction = Some(0);
+    let constraint = match version {
+        Some(v) if v.parse::<debversion::Version>().is_ok() => Constraint::Exact(v.to_string()),
+        _ => Constraint::None,
+    };
+    Some(Dependency {
+        ecosystem: Ecosystem::Deb,
+        name: name.to_string(),
+        pinned: false,
+        constraint,
+        origin: target_origin(c, target),
+        context: ctx,
+        attrs: attrs([("field", "archive-depends"), ("installed-by", target)]),
+    })
 }
 
 /// A wheel's `install_requires` go to the images that install it and, tagged

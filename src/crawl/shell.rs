@@ -514,6 +514,7 @@ pub fn command(words: &[Word], st: &mut ShellState, ctx: &Context, sink: &mut Si
     match prog {
         "apt-get" | "apt" | "aptitude" => apt(w, st, ctx, sink),
         "dget" => dget(w, ctx, sink),
+        "dpkg" => dpkg_install(w, ctx, sink),
         "wget" | "curl" => download(w, ctx, sink),
         "git" => git(w, st, ctx, sink),
         "go" => go(w, ctx, sink),
@@ -705,6 +706,47 @@ fn valid_deb_name(n: &str) -> bool {
         && n.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && n.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
+}
+
+/// `dpkg -i DIR/NAME_VERSION_ARCH.deb` (the version often a glob): a deb
+/// the build made, installed whole. `apt-get install -f` then brings in its
+/// Depends; its control is not at hand, so the entry asks the solve for the
+/// Depends of the archive's package of that name (`field=archive-depends`).
+fn dpkg_install(w: &[Word], ctx: &Context, sink: &mut Sink) {
+    let Some(i) = w
+        .iter()
+        .position(|a| a.text == "-i" || a.text == "--install")
+    else {
+        return;
+    };
+    for a in w[i + 1..].iter().filter(|a| !a.text.starts_with('-')) {
+        let file = basename(&a.text);
+        let Some(stem) = file.strip_suffix(".deb") else {
+            continue;
+        };
+        // Only a Debian file name (`NAME_VERSION_ARCH.deb`) names the package:
+        // `wget -O golang-go.deb` saves `golang-1.15-go` under another name.
+        let (name, version) = stem.split_once('_').unwrap_or(("", ""));
+        if !valid_deb_name(name) {
+            sink.warn(
+                a.line,
+                "dpkg -i of a file not named NAME_VERSION_ARCH.deb: its package and so its Depends are not known",
+                Some(&a.text),
+            );
+            continue;
+        }
+        let constraint = match version.split('_').next() {
+            Some(v)
+                if !v.contains(['*', '?', '[', '$'])
+                    && v.parse::<debversion::Version>().is_ok() =>
+            {
+                Constraint::Exact(v.to_string())
+            }
+            _ => Constraint::None,
+        };
+        let at = attrs([("field", "archive-depends"), ("installed-by", file)]);
+        sink.dep(Ecosystem::Deb, name, constraint, a.line, ctx.clone(), at);
+    }
 }
 
 fn dget(w: &[Word], ctx: &Context, sink: &mut Sink) {
@@ -1185,6 +1227,41 @@ pub(crate) mod tests {
         );
         let s = run("git clone --depth 1 -b frr/8.2 https://x/frr.git\n");
         assert_eq!(s.deps[0].constraint, Constraint::Ref("frr/8.2".into()));
+    }
+
+    #[test]
+    fn dpkg_install_asks_for_the_archive_depends_of_each_deb() {
+        let s = run(
+            "sudo dpkg --root=$R -i $debs_path/initramfs-tools-core_*.deb || apt-get -y install -f\n\
+             dpkg -i /tmp/xy_1.2-3_amd64.deb /tmp/linux-image-5.10-*_amd64.deb\n\
+             dpkg -i /tmp/$(odd)_1_amd64.deb golang-go.deb\n\
+             dpkg -l\n",
+        );
+        let got: Vec<(&str, &Constraint, u32)> = s
+            .deps
+            .iter()
+            .filter(|d| d.is_archive_depends())
+            .map(|d| (d.name.as_str(), &d.constraint, d.origin.line))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("initramfs-tools-core", &Constraint::None, 1),
+                ("xy", &Constraint::Exact("1.2-3".into()), 2),
+            ]
+        );
+        let x = s.deps.iter().find(|d| d.name == "xy");
+        assert_eq!(
+            x.and_then(|d| d.attrs.get("installed-by"))
+                .map(String::as_str),
+            Some("xy_1.2-3_amd64.deb")
+        );
+        assert_eq!(
+            s.diags.len(),
+            3,
+            "the glob name, the unexpanded one and the renamed file are named: {:?}",
+            s.diags
+        );
     }
 
     #[test]

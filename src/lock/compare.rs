@@ -101,14 +101,20 @@ fn kind_name(ctype: &str, dist: &str, n_dists: usize) -> String {
     }
 }
 
-/// A kind's pins by name: a Python pin read as `name===version` keeps its name.
+/// A kind's pins by name: a Python pin read as `name===version` keeps its
+/// name, and Python names compare as PEP 503 normalizes them (`pip freeze`
+/// spells `pkgutil_resolve_name` as the distribution's metadata does; the
+/// lock writes `pkgutil-resolve-name`).
 fn names(pins: Option<&BTreeMap<String, String>>, ctype: &str) -> BTreeMap<String, String> {
     let py = ctype == "py2" || ctype == "py3";
     pins.into_iter()
         .flatten()
         .map(|(k, v)| {
-            let k = if py { k.trim_end_matches('=') } else { k };
-            (k.to_string(), v.clone())
+            let k = match py {
+                true => crate::universe::python::normalize(k.trim_end_matches('=')),
+                false => k.to_string(),
+            };
+            (k, v.clone())
         })
         .collect()
 }

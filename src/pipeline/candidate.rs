@@ -326,6 +326,7 @@ fn manifest_candidate(
             }
         }
     }
+    let uninstalled = crate::solve::input::pip_removals(manifest);
     for (image, r) in &solved.py {
         match r {
             Ok(o) => {
@@ -338,7 +339,12 @@ fn manifest_candidate(
                 if let Some(from) = from {
                     o.picks.retain(|k, v| from.picks.get(k) != Some(v));
                 }
-                for pin in candidate::py_pins(u, image, &o) {
+                // `pip uninstall` after the install (`enum34`, which pyangbind
+                // pulls in): pip installs it, the image does not keep it.
+                let gone = uninstalled.get(image);
+                for mut pin in candidate::py_pins(u, image, &o) {
+                    let name = crate::lock::lockfile::canonical_name(Ecosystem::Py, &pin.name);
+                    pin.transient |= gone.is_some_and(|g| g.contains(&name));
                     lock.upsert(pin);
                 }
             }

@@ -50,6 +50,23 @@ pub fn removals(m: &Manifest) -> BTreeMap<String, super::remove::Removal> {
     out
 }
 
+/// Per image, the canonical names its `pip uninstall` lines take out before
+/// SONiC's freeze of the image (`action=remove` on a `py` entry).
+pub fn pip_removals(m: &Manifest) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut out: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for d in m.dependencies.iter().filter(|d| {
+        d.ecosystem == Ecosystem::Py
+            && d.attrs.get("action").is_some_and(|a| a == "remove")
+            && !d.attrs.contains_key("after-freeze")
+    }) {
+        let image = d.context.image.clone().unwrap_or_else(|| "default".into());
+        out.entry(image)
+            .or_default()
+            .insert(crate::universe::python::normalize(&d.name));
+    }
+    out
+}
+
 /// [`debian_transactions`], each with whether its command lets apt install
 /// Recommends (no `--no-install-recommends` on it).
 pub fn debian_transactions_flagged(
@@ -60,6 +77,7 @@ pub fn debian_transactions_flagged(
     type Rel = Option<(String, String)>;
     let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<(Rel, Requirement)>>> = BTreeMap::new();
     let mut no_recommends: std::collections::BTreeSet<(String, TxKey)> = Default::default();
+    let built = tree_built(m);
     for d in &m.dependencies {
         // The crawler marks `apt-get remove/purge` lines with `action=remove`;
         // Build-Depends are rules of their own ([`build_rules`]), not installs.
@@ -81,6 +99,23 @@ pub fn debian_transactions_flagged(
             domain,
             name,
         ));
+        if d.is_archive_depends() {
+            let reqs = grouped
+                .entry(image)
+                .or_default()
+                .entry((String::new(), 0, 0))
+                .or_default();
+            let wanted = match &d.constraint {
+                Constraint::Exact(v) => Some(v.as_str()),
+                _ => None,
+            };
+            let libraries_only = d.attrs.get("only").is_some_and(|o| o == "libraries");
+            for r in archive_depends(u, pid, wanted, &built, libraries_only) {
+                let origin = format!("{} ({name}'s Depends in the archive)", d.origin);
+                reqs.push((None, r.with_origin(origin)));
+            }
+            continue;
+        }
         let constraint = match &d.constraint {
             Constraint::Exact(v) => VersionConstraint::Cmp(CmpOp::Eq, v.clone()),
             Constraint::Range(r) => parse_range(r),
@@ -144,6 +179,74 @@ fn with_tree_debs(d: &crate::manifest::Dependency) -> bool {
         || d.attrs
             .get("via")
             .is_some_and(|v| v == "_DBG_IMAGE_PACKAGES")
+}
+
+/// The names of the debs the tree builds and some image installs.
+fn tree_built(m: &Manifest) -> std::collections::BTreeSet<String> {
+    m.images
+        .values()
+        .flat_map(|n| &n.debs)
+        .map(|d| d.target.split('_').next().unwrap_or(&d.target).to_string())
+        .collect()
+}
+
+/// The `Pre-Depends` and `Depends` of the archive's binary package `pid` at
+/// `version` when the archive has it, else at the newest version not above
+/// it (a rebuild such as `+fips` is newer than what it rebuilds), else at
+/// its newest, provided that one is of the same upstream major release (a
+/// `frr` 8 links other libraries than the archive's `frr` 7). Relations a
+/// `built` package can satisfy are left out, since the tree's own deb
+/// satisfies them; with `libraries_only`, so is everything but shared
+/// libraries (`lib*`). Empty when the archive has no such package (a deb
+/// only the tree makes).
+fn archive_depends(
+    u: &Universe,
+    pid: crate::universe::PackageId,
+    version: Option<&str>,
+    built: &std::collections::BTreeSet<String>,
+    libraries_only: bool,
+) -> Vec<Requirement> {
+    let cands = u.candidates_of(pid);
+    let scheme = u.scheme(pid);
+    let pick = version
+        .and_then(|v| {
+            cands.iter().find(|&&c| {
+                scheme.compare(&u.candidate(c).version, v) != std::cmp::Ordering::Greater
+            })
+        })
+        .or_else(|| cands.first());
+    let Some(&c) = pick else {
+        return Vec::new();
+    };
+    if let Some(v) = version
+        && upstream_major(v) != upstream_major(&u.candidate(c).version)
+    {
+        return Vec::new();
+    }
+    u.candidate(c)
+        .depends
+        .iter()
+        .filter(|r| {
+            !r.alternatives.iter().any(|a| {
+                let name = &u.key(a.package).name;
+                built.contains(name) || (libraries_only && !name.starts_with("lib"))
+            })
+        })
+        .map(|r| Requirement {
+            alternatives: r.alternatives.clone(),
+            kind: RelationKind::Root,
+            origin: None,
+        })
+        .collect()
+}
+
+/// A Debian version's upstream major release: `2:2.9.0-14` -> `2`.
+fn upstream_major(version: &str) -> &str {
+    let upstream = version.split_once(':').map_or(version, |(_, v)| v);
+    upstream
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or(upstream)
 }
 
 /// Whether a manifest entry is a `Build-Depends*` relation of a `debian/control`.
@@ -396,6 +499,124 @@ mod tests {
                 vec!["rules/docker-orchagent.mk:7", "src/swss/debian/control:4"],
                 vec!["rules/docker-orchagent.mk:9"],
             ]
+        );
+    }
+
+    /// The names a transaction's requirements ask for, in order.
+    fn asked(u: &Universe, txs: &[Vec<Requirement>]) -> Vec<Vec<String>> {
+        txs.iter()
+            .map(|t| {
+                t.iter()
+                    .map(|r| {
+                        r.alternatives
+                            .iter()
+                            .map(|a| u.key(a.package).name.clone())
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn twin(name: &str, version: Option<&str>, only_libraries: bool) -> Dependency {
+        let mut d = dep(name, 5, false);
+        d.origin.file = "rules/snmpd.mk".into();
+        d.constraint = version.map_or(Constraint::None, |v| Constraint::Exact(v.into()));
+        d.attrs.insert("field".into(), "archive-depends".into());
+        d.attrs
+            .insert("installed-by".into(), format!("{name}_x_amd64.deb"));
+        if only_libraries {
+            d.attrs.insert("only".into(), "libraries".into());
+        }
+        d
+    }
+
+    const TWINS: &str = "Package: snmpd\nVersion: 5.9+dfsg-4+deb11u1\nArchitecture: amd64\nDepends: libsnmp40 (= 5.9+dfsg-4+deb11u1), libpci3, adduser\n\n\
+Package: snmpd\nVersion: 5.9+dfsg-3\nArchitecture: amd64\nDepends: libold1\n\n\
+Package: frr\nVersion: 7.5.1-1.1\nArchitecture: amd64\nDepends: libyang1, libjson-c5\n\n\
+Package: libsnmp40\nVersion: 5.9+dfsg-4+deb11u1\nArchitecture: amd64\n\n\
+Package: libpci3\nVersion: 1:3.7.0-5\nArchitecture: amd64\n\n\
+Package: adduser\nVersion: 3.118\nArchitecture: all\n\n";
+
+    fn twins_manifest(deps: Vec<Dependency>) -> Manifest {
+        let mut m = Manifest::new(
+            "p".into(),
+            "c".into(),
+            "2022-12-06T08:47:31Z".into(),
+            deps,
+            vec![],
+        );
+        let node = m.images.entry("sonic-slave-bullseye".into()).or_default();
+        node.debs.push(crate::manifest::images::BuiltPackage {
+            target: "libsnmp40_5.9+dfsg-4+deb11u1_amd64.deb".into(),
+            source: None,
+        });
+        m
+    }
+
+    #[test]
+    fn a_rebuilt_debian_package_takes_the_archive_depends_of_its_version() {
+        let mut u = Universe::new();
+        debian::load_packages(&mut u, TWINS.as_bytes(), "Packages", "bullseye/amd64")
+            .expect("fixture parses");
+        // `+fips` is newer than what it rebuilds: the newest version not above it.
+        let m = twins_manifest(vec![twin("snmpd", Some("5.9+dfsg-4+deb11u1+fips"), false)]);
+        let txs = debian_transactions(&mut u, &m, "bullseye/amd64").unwrap();
+        assert_eq!(
+            asked(&u, &txs["sonic-slave-bullseye"]),
+            [vec!["libpci3".to_string(), "adduser".to_string()]],
+            "libsnmp40 is the tree's own, and snmpd itself is not asked for"
+        );
+        let origin = txs["sonic-slave-bullseye"][0][0].origin.clone();
+        assert_eq!(
+            origin.as_deref(),
+            Some("rules/snmpd.mk:5 (snmpd's Depends in the archive)")
+        );
+        let m = twins_manifest(vec![twin("snmpd", Some("5.9+dfsg-3"), true)]);
+        let txs = debian_transactions(&mut u, &m, "bullseye/amd64").unwrap();
+        assert_eq!(
+            asked(&u, &txs["sonic-slave-bullseye"]),
+            [vec!["libold1".to_string()]],
+            "the exact version's Depends, libraries only"
+        );
+    }
+
+    #[test]
+    fn another_major_release_or_a_deb_only_the_tree_makes_asks_nothing() {
+        let mut u = Universe::new();
+        debian::load_packages(&mut u, TWINS.as_bytes(), "Packages", "bullseye/amd64")
+            .expect("fixture parses");
+        let m = twins_manifest(vec![
+            twin("frr", Some("8.5.1-sonic-0"), true),
+            twin("bfnsdk", Some("20221130"), false),
+        ]);
+        let txs = debian_transactions(&mut u, &m, "bullseye/amd64").unwrap();
+        let asked = asked(&u, txs.get("sonic-slave-bullseye").map_or(&[][..], |t| t));
+        assert!(asked.iter().all(Vec::is_empty), "{asked:?}");
+        assert_eq!(upstream_major("2:2.9.0-14"), "2");
+        assert_eq!(upstream_major("8.5.1-sonic-0"), "8");
+    }
+
+    #[test]
+    fn pip_uninstalls_before_the_freeze_per_image() {
+        let mut enum34 = dep("enum34", 24, true);
+        enum34.ecosystem = Ecosystem::Py;
+        let mut late = dep("Late_Pkg", 30, true);
+        late.ecosystem = Ecosystem::Py;
+        late.attrs.insert("after-freeze".into(), "true".into());
+        let m = Manifest::new(
+            "p".into(),
+            "c".into(),
+            "2022-12-06T08:47:31Z".into(),
+            vec![enum34, late, dep("make", 3, true)],
+            vec![],
+        );
+        let got = pip_removals(&m);
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            got["sonic-slave-bullseye"].iter().collect::<Vec<_>>(),
+            ["enum34"]
         );
     }
 

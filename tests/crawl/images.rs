@@ -34,6 +34,11 @@ $(DOCKER_ENGINE)_DEPENDS += $(LIBA)
 $(DOCKER_ENGINE)_PYTHON_WHEELS += $(PYX)
 DOCKER_DB = docker-database.gz
 $(DOCKER_DB)_PATH = dockers/docker-database
+SNMP = libsnmp40_5.9+dfsg-4_amd64.deb
+$(SNMP)_SRC_PATH = $(SRC_PATH)/snmpd
+FRR = frr_8.5.1-sonic-0_amd64.deb
+$(FRR)_SRC_PATH = $(SRC_PATH)/sonic-frr
+$(DOCKER_DB)_DEPENDS += $(SNMP) $(FRR)
 ";
 
 struct Files(BTreeMap<&'static str, &'static str>);
@@ -41,6 +46,14 @@ struct Files(BTreeMap<&'static str, &'static str>);
 impl ReadFile for Files {
     fn read(&self, path: &str) -> Option<String> {
         self.0.get(path).map(|s| s.to_string())
+    }
+
+    fn glob(&self, pattern: &str) -> Vec<String> {
+        self.0
+            .keys()
+            .filter(|p| sonic_lock::crawl::tree::glob_match(pattern, p))
+            .map(|p| p.to_string())
+            .collect()
     }
 }
 
@@ -55,6 +68,8 @@ fn files() -> Files {
             ("src/liba/debian/control", "Source: liba\nBuild-Depends: debhelper\n\nPackage: liba\nArchitecture: any\nDepends: ${shlibs:Depends}, libc6 (>= 2.28),\n libb, foo | bar\n\nPackage: liba-dev\nDepends: liba, never-installed\n"),
             ("src/libb/debian/control", "Source: libb\n\nPackage: libb\nPre-Depends: zlib1g\n"),
             ("src/pyx/setup.py", "setup(\n    name='pyx',\n    install_requires=['lxml==4.9.1'],\n    setup_requires=['pytest-runner'],\n    tests_require=['pytest'],\n)\n"),
+            ("src/sonic-frr/frr/debian/control", "Source: frr\n\nPackage: frr\nArchitecture: any\nDepends: ${shlibs:Depends}, iproute2\n"),
+            ("src/sonic-frr/doc/debian/control", "Source: doc\n\nPackage: frr-doc\nArchitecture: all\n"),
             ("src/pyz/setup.py", "setup(\n    name='pyz',\n    install_requires=['click'],\n)\n"),
             ("src/pyx/pyproject.toml", "[build-system]\nrequires = [\n  \"setuptools>=40\",\n  \"wheel\",\n]\n"),
         ]
@@ -89,6 +104,8 @@ fn crawl_building_pyz_for(suites: &[&str]) -> (sonic_lock::crawl::images::Images
         "docker-base-bullseye.gz",
         "docker-config-engine-bullseye.gz",
         "docker-database.gz",
+        "libsnmp40_5.9+dfsg-4_amd64.deb",
+        "frr_8.5.1-sonic-0_amd64.deb",
     ] {
         scope
             .targets
@@ -176,6 +193,73 @@ fn a_built_debs_depends_reach_the_image_that_installs_it() {
         ("src/liba/debian/control", 7)
     );
     assert_eq!(foo.attrs["installed-by"], "liba_1.0_amd64.deb");
+}
+
+#[test]
+fn debs_without_their_control_in_the_tree_ask_for_the_archive_depends() {
+    let (out, deps) = crawl();
+    // (name, image, only, version, origin)
+    type Ask<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, String);
+    let asks: Vec<Ask> = deps
+        .iter()
+        .filter(|d| d.is_archive_depends())
+        .map(|d| {
+            (
+                d.name.as_str(),
+                d.context.image.as_deref().unwrap_or(""),
+                d.attrs.get("only").map(String::as_str),
+                match &d.constraint {
+                    sonic_lock::manifest::Constraint::Exact(v) => Some(v.as_str()),
+                    _ => None,
+                },
+                d.origin.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        asks,
+        vec![
+            // liba's control is in the tree but its Depends take ${shlibs:Depends}.
+            (
+                "liba",
+                "docker-config-engine-bullseye",
+                Some("libraries"),
+                Some("1.0"),
+                "rules/x.mk:3".to_string()
+            ),
+            (
+                "libsnmp40",
+                "docker-database",
+                None,
+                Some("5.9+dfsg-4"),
+                "rules/x.mk:23".to_string()
+            ),
+            (
+                "frr",
+                "docker-database",
+                Some("libraries"),
+                Some("8.5.1-sonic-0"),
+                "rules/x.mk:25".to_string()
+            ),
+        ]
+    );
+    // frr's control is one directory down, in the submodule its Makefile builds in.
+    let iproute2: Vec<&Dependency> = deps.iter().filter(|d| d.name == "iproute2").collect();
+    assert_eq!(iproute2.len(), 1);
+    assert_eq!(iproute2[0].origin.file, "src/sonic-frr/frr/debian/control");
+    let frr = out.graph["docker-database"]
+        .debs
+        .iter()
+        .find(|d| d.target.starts_with("frr_"));
+    assert_eq!(
+        frr.and_then(|d| d.source.as_deref()),
+        Some("src/sonic-frr/frr/debian/control")
+    );
+    assert!(
+        out.diags.iter().any(|d| d.message.contains("libsnmp40_5.9+dfsg-4_amd64.deb is installed into docker-database but its debian/control is not in the tree")),
+        "{:?}",
+        out.diags
+    );
 }
 
 #[test]

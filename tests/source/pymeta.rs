@@ -2,7 +2,7 @@
 //! loopback PyPI: an unadvertised `.metadata` file, the wheel read by byte
 //! ranges or whole, an sdist's `PKG-INFO`, and archives that lie.
 
-use crate::common::loopback::pypi::{Dist, FakePyPi, sdist, wheel};
+use crate::common::loopback::pypi::{Dist, FakePyPi, sdist, sdist_with, wheel};
 use crate::common::loopback::{Server, sha256};
 use sonic_lock::date::Cutoff;
 use sonic_lock::source::SourceError;
@@ -216,6 +216,78 @@ fn sdist_only_release_reads_pkg_info_only_when_it_is_static() {
         "{}",
         m.from
     );
+}
+
+#[test]
+fn an_old_sdist_is_read_through_the_requires_txt_setuptools_wrote_into_it() {
+    let old = |n: &str| {
+        format!("Metadata-Version: 1.1\nName: {n}\nVersion: 1.0\nRequires-Python: >=3.6\n")
+    };
+    let reqs = "pyang\nlxml\n\n[:python_version < \"3.4\"]\nenum34\n";
+    let srv = FakePyPi::new(true)
+        .add(
+            "bind",
+            Dist::new(
+                "bind-1.0.tar.gz",
+                sdist_with(
+                    "bind",
+                    "1.0",
+                    &old("bind"),
+                    &[
+                        ("bind.egg-info/PKG-INFO", &old("bind")),
+                        ("bind.egg-info/requires.txt", reqs),
+                    ],
+                ),
+            ),
+        )
+        .add(
+            "bare",
+            Dist::new(
+                "bare-1.0.tar.gz",
+                sdist_with(
+                    "bare",
+                    "1.0",
+                    &old("bare"),
+                    &[("bare.egg-info/PKG-INFO", &old("bare"))],
+                ),
+            ),
+        )
+        .add(
+            "bad",
+            Dist::new(
+                "bad-1.0.tar.gz",
+                sdist_with(
+                    "bad",
+                    "1.0",
+                    &old("bad"),
+                    &[("bad.egg-info/requires.txt", "ok\n!!\n")],
+                ),
+            ),
+        )
+        .serve();
+    let d = tempfile::tempdir().unwrap();
+    let (pypi, _) = client(d.path(), &srv, false);
+    let m = metadata(&pypi, "bind").unwrap();
+    assert_eq!(
+        m.requires_dist,
+        ["pyang", "lxml", "enum34; (python_version < \"3.4\")"]
+    );
+    assert_eq!(m.requires_python.as_deref(), Some(">=3.6"));
+    assert!(
+        m.from.contains("bind-1.0/bind.egg-info/requires.txt"),
+        "{}",
+        m.from
+    );
+    // An egg-info without requires.txt: setuptools wrote none, there are none.
+    let m = metadata(&pypi, "bare").unwrap();
+    assert!(m.requires_dist.is_empty());
+    assert!(m.from.contains("without requires.txt"), "{}", m.from);
+    // A line that is not PEP 508 is an error naming the member and the line.
+    let err = metadata(&pypi, "bad").unwrap_err().to_string();
+    assert!(err.contains("requires.txt:2"), "{err}");
+    // A warm offline run reads it all from the cache.
+    let (pypi, _) = client(d.path(), &srv, true);
+    assert_eq!(metadata(&pypi, "bind").unwrap().requires_dist.len(), 3);
 }
 
 /// A wheel whose end-of-central-directory record says `cd_size`/`cd_offset`,

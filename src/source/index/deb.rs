@@ -151,6 +151,9 @@ impl IndexSource for DebianIndex {
             out.counts.entry(eco).or_default().names = uniq.len();
             for d in deps {
                 let name = strip_arch(&d.name);
+                if d.is_archive_depends() {
+                    continue;
+                }
                 if unexpanded(name) {
                     out.missing
                         .push(Missing::not_expanded(d, "name not expanded by the crawler"));

@@ -8,7 +8,11 @@
 //!    (the tail, the central directory, the member), or from the whole file,
 //!    checked against the index's SHA-256, when the server ignores ranges;
 //! 5. an sdist's `PKG-INFO`, when it declares its requirements statically
-//!    (Metadata-Version 2.2 or later, `Requires-Dist` not `Dynamic`).
+//!    (Metadata-Version 2.2 or later, `Requires-Dist` not `Dynamic`);
+//! 6. else the sdist's `*.egg-info/requires.txt`: what its `setup.py`
+//!    computed when setuptools made the sdist (no `requires.txt` beside an
+//!    `egg-info/PKG-INFO` means no requirements), which is what pip's own
+//!    `egg_info` run gets again unless `setup.py` looks at the machine.
 //!
 //! A step that finds nothing (not found, unreadable) passes to the next; a
 //! hash mismatch, a network failure or a cache miss offline stops the chain.
@@ -94,6 +98,47 @@ fn is_sdist_pkg_info(name: &str) -> bool {
     name.trim_start_matches("./")
         .split_once('/')
         .is_some_and(|(d, f)| !d.is_empty() && f == "PKG-INFO")
+}
+
+/// `<dir>/<project>.egg-info/<file>` at the top of an sdist (not one of a
+/// vendored project deeper down).
+fn egg_info_member(name: &str, file: &str) -> bool {
+    let parts: Vec<&str> = name.trim_start_matches("./").split('/').collect();
+    matches!(parts.as_slice(), [d, e, f] if !d.is_empty() && e.ends_with(".egg-info") && *f == file)
+}
+
+/// setuptools' `requires.txt` as `Requires-Dist` lines: a line per
+/// requirement, under `[extra]`, `[:marker]` or `[extra:marker]` sections
+/// whose condition each line of the section takes. Every line is checked
+/// as PEP 508; the error gives the 1-based line.
+pub fn requires_txt(text: &str) -> Result<Vec<String>, (usize, String)> {
+    let mut out = Vec::new();
+    let mut condition: Option<String> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let (extra, marker) = section.split_once(':').unwrap_or((section, ""));
+            let mut parts = Vec::new();
+            if !marker.trim().is_empty() {
+                parts.push(format!("({})", marker.trim()));
+            }
+            if !extra.trim().is_empty() {
+                parts.push(format!("extra == \"{}\"", extra.trim()));
+            }
+            condition = (!parts.is_empty()).then(|| parts.join(" and "));
+            continue;
+        }
+        let req = match &condition {
+            Some(c) => format!("{line}; {c}"),
+            None => line.to_string(),
+        };
+        crate::universe::python::parse_pep508(&req).map_err(|e| (i + 1, e.to_string()))?;
+        out.push(req);
+    }
+    Ok(out)
 }
 
 /// `Ok` when a `PKG-INFO` lists its requirements itself (Metadata-Version at
@@ -308,12 +353,63 @@ impl PyPi {
             Err(e) if e.is_not_found() => return Ok(Err("not found".into())),
             Err(e) => return Err(e),
         };
-        if let Err(why) = pkg_info_is_static(&f.bytes) {
-            return Ok(Err(why));
-        }
         let mut m = parse_core_metadata(&f.bytes, &f.final_url)?;
         m.from = f.final_url;
+        if let Err(why) = pkg_info_is_static(&f.bytes) {
+            return match self.sdist_requires_txt(s)? {
+                Some((requires_dist, from)) => Ok(Ok(PyMetadata {
+                    requires_dist,
+                    from,
+                    ..m
+                })),
+                None => Ok(Err(format!("{why}; no egg-info in the sdist"))),
+            };
+        }
         Ok(Ok(m))
+    }
+
+    /// The requirements an sdist's `*.egg-info/requires.txt` lists, as
+    /// `Requires-Dist` lines, and where they were read; `None` when the
+    /// sdist has no egg-info at all.
+    fn sdist_requires_txt(&self, s: &PyFile) -> Result<Option<(Vec<String>, String)>, SourceError> {
+        let fetched = self.http.derived(&s.url, "*.egg-info/requires.txt", || {
+            let (bytes, how) = self.whole(s)?;
+            let found = sdist_member(
+                &s.filename,
+                &bytes,
+                &|n| egg_info_member(n, "requires.txt"),
+                &s.url,
+            );
+            match found {
+                Ok(m) => Ok((m.bytes, format!("{} {} ({how})", s.url, m.name))),
+                Err(SourceError::Parse { .. }) => {
+                    // setuptools writes no requires.txt for a project without requirements.
+                    let m = sdist_member(
+                        &s.filename,
+                        &bytes,
+                        &|n| egg_info_member(n, "PKG-INFO"),
+                        &s.url,
+                    )?;
+                    Ok((
+                        Vec::new(),
+                        format!("{} {} without requires.txt ({how})", s.url, m.name),
+                    ))
+                }
+                Err(e) => Err(e),
+            }
+        });
+        let f = match fetched {
+            Ok(f) => f,
+            Err(SourceError::Parse { .. }) => return Ok(None),
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let text = String::from_utf8_lossy(&f.bytes);
+        // `<sdist URL> <member> (how it was read)`: the error names the member's line.
+        let member = f.final_url.split(" (").next().unwrap_or(&f.final_url);
+        let reqs = requires_txt(&text)
+            .map_err(|(line, e)| SourceError::parse(format!("{member}:{line}"), e))?;
+        Ok(Some((reqs, f.final_url)))
     }
 }
 
@@ -332,6 +428,31 @@ mod tests {
             yanked: false,
             core_metadata: None,
         }
+    }
+
+    #[test]
+    fn requires_txt_sections_become_markers() {
+        let t = "pyang\nlxml>=1.0\n\n[:python_version < \"3.4\"]\nenum34\n\n[docs]\nsphinx\n\n[tls:sys_platform == \"linux\"]\npyopenssl\n";
+        assert_eq!(
+            requires_txt(t),
+            Ok(vec![
+                "pyang".to_string(),
+                "lxml>=1.0".to_string(),
+                "enum34; (python_version < \"3.4\")".to_string(),
+                "sphinx; extra == \"docs\"".to_string(),
+                "pyopenssl; (sys_platform == \"linux\") and extra == \"tls\"".to_string(),
+            ])
+        );
+        assert_eq!(requires_txt("ok\n!!bad\n").map_err(|(l, _)| l), Err(2));
+        assert!(egg_info_member(
+            "p-1/p.egg-info/requires.txt",
+            "requires.txt"
+        ));
+        assert!(!egg_info_member(
+            "p-1/vendor/q.egg-info/requires.txt",
+            "requires.txt"
+        ));
+        assert!(!egg_info_member("p-1/requires.txt", "requires.txt"));
     }
 
     #[test]

@@ -157,11 +157,17 @@ pub fn wheel(name: &str, version: &str, metadata: &str, filler: usize) -> Vec<u8
 
 /// An sdist `<name>-<version>.tar.gz` with `PKG-INFO` and a `setup.py`.
 pub fn sdist(name: &str, version: &str, pkg_info: &str) -> Vec<u8> {
+    sdist_with(name, version, pkg_info, &[])
+}
+
+/// [`sdist`] with more members (`("demo.egg-info/requires.txt", "six\n")`).
+pub fn sdist_with(name: &str, version: &str, pkg_info: &str, more: &[(&str, &str)]) -> Vec<u8> {
     let mut t = tar::Builder::new(Vec::new());
-    for (path, body) in [
+    let files = [
         ("setup.py", "from setuptools import setup\nsetup()\n"),
         ("PKG-INFO", pkg_info),
-    ] {
+    ];
+    for &(path, body) in files.iter().chain(more) {
         let mut h = tar::Header::new_gnu();
         h.set_size(body.len() as u64);
         h.set_mode(0o644);
