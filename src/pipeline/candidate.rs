@@ -629,6 +629,25 @@ mod tests {
     }
 
     #[test]
+    fn what_pip_uninstall_takes_out_is_pinned_transient() {
+        // click 7.1.2 pulls in colorama; `pip uninstall -y Colorama` takes it out again.
+        let mut gone = py_dep("Colorama", Constraint::None, 2);
+        gone.attrs.insert("action".into(), "remove".into());
+        let m = manifest(vec![
+            py_dep("click", Constraint::Exact("7.1.2".into()), 1),
+            gone,
+        ]);
+        let mut u = py_world();
+        let (lock, _) = solve(&mut u, &m).unwrap();
+        let got: Vec<(&str, bool)> = lock
+            .pins
+            .iter()
+            .map(|p| (p.name.as_str(), p.transient))
+            .collect();
+        assert_eq!(got, vec![("click", false), ("colorama", true)]);
+    }
+
+    #[test]
     fn an_unsatisfiable_pip_names_the_image_and_the_declarations() {
         let m = manifest(vec![
             py_dep("click", Constraint::Exact("7.1.2".into()), 1),
