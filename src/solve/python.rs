@@ -614,7 +614,11 @@ impl<'s> PyResolver<'s> {
                         ));
                     }
                 }
-                s.set_keep(keep.clone());
+                // pip resolves what it is asked for first, newest first, and
+                // upgrades an installed distribution only when that needs it.
+                let mut soft = newest_requested(u, roots, &keep);
+                soft.extend_from_slice(&keep);
+                s.set_keep(soft);
                 s.solve()
             };
             let sol = match result {
@@ -729,6 +733,49 @@ pub fn root(
         .with_origin(origin)
 }
 
+/// On top of installed distributions (`installed`), the version pip takes
+/// for each requested name it does not have yet: the newest release (not a
+/// pre-release when a final one will do) that the request allows. Empty when
+/// nothing is installed: the solver's own order is then pip's.
+fn newest_requested(
+    u: &Universe,
+    roots: &[Requirement],
+    installed: &[CandidateId],
+) -> Vec<CandidateId> {
+    if installed.is_empty() {
+        return Vec::new();
+    }
+    let have: HashSet<PackageId> = installed.iter().map(|&c| u.candidate(c).package).collect();
+    let mut out = Vec::new();
+    let mut matching = Vec::new();
+    for r in roots {
+        let Some(alt) = r.alternatives.first() else {
+            continue;
+        };
+        if have.contains(&alt.package) {
+            continue;
+        }
+        matching.clear();
+        u.matching(alt, &mut matching);
+        let is_pre = |c: &CandidateId| {
+            u.candidate(*c)
+                .version
+                .parse::<pep440_rs::Version>()
+                .is_ok_and(|v| v.any_prerelease())
+        };
+        let pick = matching
+            .iter()
+            .find(|c| u.candidate(**c).package == alt.package && !is_pre(c))
+            .or_else(|| matching.first());
+        if let Some(&c) = pick
+            && !out.contains(&c)
+        {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -812,6 +859,18 @@ mod tests {
         rel.insert("baz", vec![("1.0", vec!["speed; extra == 'fast'"], None)]);
         rel.insert("speed", vec![("0.1", vec![], None)]);
         rel.insert("qux", vec![("1", vec![], None)]);
+        rel.insert(
+            "dock",
+            vec![("5.0", vec!["req>=1"], None), ("6.0", vec!["req>=2"], None)],
+        );
+        rel.insert(
+            "req",
+            vec![
+                ("1.0", vec![], None),
+                ("2.0", vec![], None),
+                ("3.0rc1", vec![], None),
+            ],
+        );
         Table {
             rel,
             asked: Mutex::new(vec![]),
@@ -934,6 +993,35 @@ mod tests {
             ..deb[0].clone()
         };
         assert!(dbus.names().contains(&"dbus-python".to_string()));
+    }
+
+    #[test]
+    fn over_an_install_pip_takes_the_newest_requested_and_upgrades_what_it_needs() {
+        let t = table();
+        let mut u = Universe::new();
+        let mut r = PyResolver::new(&u, Some(&t));
+        let old = roots(&mut u, "py3", "req", "<2");
+        let installed = r.solve_image(&mut u, &old, &[], &[]).unwrap().unwrap();
+        assert_eq!(names(&installed), vec![("req".into(), "1.0".into())]);
+        let installed = installed.solution.candidates.clone();
+        // `pip install dock`: dock 6.0 needs req>=2, so pip upgrades req
+        // (to its newest final release) rather than take an older dock.
+        let rs = roots(&mut u, "py3", "dock", "");
+        let o = r
+            .solve_image_over(&mut u, &rs, &[], &[], &installed)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            names(&o),
+            vec![("dock".into(), "6.0".into()), ("req".into(), "2.0".into())]
+        );
+        // Asked for what is installed, pip keeps it.
+        let again = roots(&mut u, "py3", "req", "");
+        let o = r
+            .solve_image_over(&mut u, &again, &[], &[], &installed)
+            .unwrap()
+            .unwrap();
+        assert_eq!(names(&o), vec![("req".into(), "1.0".into())]);
     }
 
     #[test]
