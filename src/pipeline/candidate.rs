@@ -247,9 +247,7 @@ pub fn add_apt_python_pins(
         return Vec::new();
     }
     let (pins, notes) = crate::solve::freeze::apt_python_pins(solved, apt, lock);
-    for p in pins {
-        lock.upsert(p);
-    }
+    lock.upsert_all(pins);
     lock.normalize();
     notes
 }
@@ -278,10 +276,14 @@ fn manifest_candidate(
         if let Some(from) = solved.inherited.get(image) {
             gone.retain(|k, v| from.get(k) != Some(v));
         }
-        for mut pin in candidate::deb_pins(u, image, &gone, &origins) {
-            pin.transient = true;
-            lock.upsert(pin);
-        }
+        lock.upsert_all(
+            candidate::deb_pins(u, image, &gone, &origins)
+                .into_iter()
+                .map(|mut pin| {
+                    pin.transient = true;
+                    pin
+                }),
+        );
     }
     lock.normalize();
     // The tree's own debs an image installs: dpkg puts them in before apt
@@ -293,9 +295,7 @@ fn manifest_candidate(
         .and_then(|p| p.arch.clone())
         .unwrap_or_else(|| "amd64".to_string());
     let domain_of = |suite: Option<&str>| format!("{}/{arch}", suite.unwrap_or("bullseye"));
-    for pin in candidate::built_deb_pins(manifest, &domain_of) {
-        lock.upsert(pin);
-    }
+    lock.upsert_all(candidate::built_deb_pins(manifest, &domain_of));
     let mut notes = solved.notes.clone();
     for (rule, r) in &solved.build {
         match r {
@@ -306,16 +306,24 @@ fn manifest_candidate(
                 if let Some(from) = solved.inherited.get(&rule.image) {
                     picks.retain(|k, v| from.get(k) != Some(v));
                 }
+                let mut new = Vec::new();
+                let have: BTreeMap<crate::lock::PinKey, &str> = lock
+                    .pins
+                    .iter()
+                    .filter(|p| p.image.as_deref() == Some(rule.image.as_str()))
+                    .map(|p| (p.key(), p.version.as_str()))
+                    .collect();
                 for pin in candidate::deb_pins(u, &rule.image, &picks, &origins) {
-                    match lock.pins.iter().find(|p| p.same_key(&pin)) {
-                        Some(have) if have.version != pin.version => notes.push(format!(
-                            "{}: {} needs {}={} but the image has {}; the image's pin is kept",
-                            rule.image, rule.control, pin.name, pin.version, have.version
+                    match have.get(&pin.key()) {
+                        Some(&v) if v != pin.version => notes.push(format!(
+                            "{}: {} needs {}={} but the image has {v}; the image's pin is kept",
+                            rule.image, rule.control, pin.name, pin.version
                         )),
                         Some(_) => {}
-                        None => lock.upsert(pin),
+                        None => new.push(pin),
                     }
                 }
+                lock.upsert_all(new);
             }
             Err(unsat) => {
                 return Err(PipelineError::BuildDepsUnsat {
@@ -342,11 +350,11 @@ fn manifest_candidate(
                 // `pip uninstall` after the install (`enum34`, which pyangbind
                 // pulls in): pip installs it, the image does not keep it.
                 let gone = uninstalled.get(image);
-                for mut pin in candidate::py_pins(u, image, &o) {
+                lock.upsert_all(candidate::py_pins(u, image, &o).into_iter().map(|mut pin| {
                     let name = crate::lock::lockfile::canonical_name(Ecosystem::Py, &pin.name);
                     pin.transient |= gone.is_some_and(|g| g.contains(&name));
-                    lock.upsert(pin);
-                }
+                    pin
+                }));
             }
             Err(unsat) => {
                 return Err(PipelineError::PyUnsat {
@@ -360,9 +368,7 @@ fn manifest_candidate(
     // slave after building, less what the slave image had, is the module
     // `build/build-<slave>`.
     for (image, o) in &solved.built {
-        for pin in candidate::py_pins(u, &format!("build-{image}"), o) {
-            lock.upsert(pin);
-        }
+        lock.upsert_all(candidate::py_pins(u, &format!("build-{image}"), o));
     }
     for t in &solved.builds {
         if let Err(unsat) = &t.outcome {
@@ -400,9 +406,7 @@ fn manifest_candidate(
     for (image, mods) in &solved.go {
         let (pins, n) = candidate::go_pins(image, mods);
         notes.extend(n);
-        for pin in pins {
-            lock.upsert(pin);
-        }
+        lock.upsert_all(pins);
     }
     lock.normalize();
     Ok((lock, notes))

@@ -109,9 +109,7 @@ pub fn candidate_lock(
     let mut lock = Lock::new(platform, &m.commit, &m.commit_date);
     lock.make_vars = m.make_vars.clone();
     for (image, picks) in per_image {
-        for pin in deb_pins(u, image, picks, &origins) {
-            lock.upsert(pin);
-        }
+        lock.upsert_all(deb_pins(u, image, picks, &origins));
     }
     lock.normalize();
     lock

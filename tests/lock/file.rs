@@ -627,3 +627,48 @@ fn make_vars_are_in_the_header_and_checked() {
     assert!(matches!(e, LockError::Invalid { line: 6, .. }), "{s}");
     assert!(s.contains("make_vars") && s.contains("1X"), "{s}");
 }
+
+#[test]
+fn upsert_all_replaces_by_identity_and_appends_in_order_as_upsert_does() {
+    let pin = |name: &str, image: &str, v: &str| {
+        let mut p = Pin::new(Ecosystem::Deb, name, v);
+        p.image = Some(image.into());
+        p
+    };
+    let start = vec![pin("a", "x", "1"), pin("b", "x", "1"), pin("a", "y", "1")];
+    let batch = vec![
+        pin("b", "x", "2"),
+        pin("c", "x", "1"),
+        pin("a", "y", "3"),
+        pin("c", "x", "2"),
+    ];
+    let mut one_by_one = Lock::new("p", &"a".repeat(40), "2022-12-06T08:47:31Z");
+    one_by_one.pins = start.clone();
+    for p in batch.clone() {
+        one_by_one.upsert(p);
+    }
+    let mut batched = Lock::new("p", &"a".repeat(40), "2022-12-06T08:47:31Z");
+    batched.pins = start;
+    batched.upsert_all(batch);
+    assert_eq!(batched.pins, one_by_one.pins);
+    let got: Vec<(&str, &str, &str)> = batched
+        .pins
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.image.as_deref().unwrap_or(""),
+                p.version.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a", "x", "1"),
+            ("b", "x", "2"),
+            ("a", "y", "3"),
+            ("c", "x", "2")
+        ]
+    );
+}
