@@ -134,6 +134,24 @@ pub fn takes_shlibs(text: &str, package: &str) -> bool {
     })
 }
 
+/// The relations of a comma-separated relation text (a `Sources` stanza's
+/// build dependencies, for `apt-get build-dep`), one dependency per
+/// alternative as [`parse`] reads a control's, each tagged `field` and
+/// placed at `origin`; and what could not be read.
+pub fn relation_text(
+    text: &str,
+    field: &str,
+    ctx: &Context,
+    origin: &crate::manifest::Origin,
+) -> (
+    Vec<crate::manifest::Dependency>,
+    Vec<crate::manifest::Diagnostic>,
+) {
+    let mut sink = Sink::new(&origin.file);
+    relations(&[(origin.line, text.to_string())], field, ctx, &mut sink);
+    (sink.deps, sink.diags)
+}
+
 fn alternatives_of(d: &crate::manifest::Dependency) -> String {
     d.attrs
         .get("alternatives")

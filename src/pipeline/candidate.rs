@@ -121,7 +121,7 @@ impl Pipeline<'_> {
     /// when `None`: a requested date, else the manifest's commit date).
     pub fn index(
         &self,
-        manifest: Manifest,
+        mut manifest: Manifest,
         cutoff: Option<Cutoff>,
         on_stage: &dyn Fn(&str),
     ) -> Result<Indexed, PipelineError> {
@@ -155,6 +155,19 @@ impl Pipeline<'_> {
             |si| index::load_suite(&mut universe, si).map(|_| ()),
         )?;
         warnings.extend(index::add_report(&mut universe, &manifest, &report)?);
+        let arch = self.tree.domain.split('/').nth(1).unwrap_or("amd64");
+        let indexed = report
+            .suites
+            .iter()
+            .map(|s| {
+                let suite = s.suite.rsplit(':').next().unwrap_or(&s.suite);
+                crate::universe::suite::dist_of(suite).to_string()
+            })
+            .collect();
+        let (build_deps, notes) =
+            super::builddep::build_dep_dependencies(&manifest, &report.build_deps, &indexed, arch);
+        manifest.dependencies.extend(build_deps);
+        warnings.extend(notes);
         for a in &report.apt_sources {
             for n in &a.notes {
                 warnings.push(format!("apt source {} {}: {n}", a.url, a.suite));

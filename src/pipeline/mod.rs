@@ -16,6 +16,7 @@
 //! the solver's Python metadata read from live sources).
 
 pub mod asof;
+pub mod builddep;
 pub mod candidate;
 pub mod metadata;
 pub mod prove;

@@ -252,6 +252,7 @@ mod tests {
             source_gaps: vec![],
             added: vec![],
             apt_python: Default::default(),
+            build_deps: vec![],
         }
     }
 

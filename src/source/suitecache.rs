@@ -54,6 +54,20 @@ pub struct ParsedSuite {
     pub packages: Vec<(String, ParsedIndex)>,
     /// Names found in each index.
     pub names: Vec<IndexNames>,
+    /// Each `Sources` stanza's build dependencies, for `apt-get build-dep`.
+    pub build_deps: Vec<SourceBuildDeps>,
+}
+
+/// What `apt-get build-dep` of one source package version installs: its
+/// `Build-Depends`, `Build-Depends-Arch` and `Build-Depends-Indep`, joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceBuildDeps {
+    /// The source package.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The relations of the three fields, comma-separated.
+    pub relations: String,
 }
 
 /// The names of one index: what the missing-dependency report looks up.
@@ -73,16 +87,72 @@ impl ParsedSuite {
         let root = archive_root(&si.dists_url);
         let mut packages = Vec::new();
         let mut names = Vec::new();
+        let mut build_deps = Vec::new();
         for ix in &si.indices {
             if ix.kind == IndexKind::Packages {
                 let domain = deb_domain(&si.spec.suite, &ix.arch);
                 let p = ParsedIndex::parse(&ix.bytes, &ix.url, &domain, root)?;
                 packages.push((domain, p));
+            } else {
+                build_deps.extend(scan_build_deps(&ix.bytes));
             }
             names.push(scan_names(&ix.bytes, ix.kind));
         }
-        Ok(ParsedSuite { packages, names })
+        Ok(ParsedSuite {
+            packages,
+            names,
+            build_deps,
+        })
     }
+}
+
+/// The build dependencies of every stanza of a `Sources` index (fields may
+/// continue on indented lines).
+pub fn scan_build_deps(bytes: &[u8]) -> Vec<SourceBuildDeps> {
+    const FIELDS: [&str; 3] = ["build-depends", "build-depends-arch", "build-depends-indep"];
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = Vec::new();
+    for stanza in text.split("\n\n") {
+        let (mut name, mut version) = (None, None);
+        let mut relations: Vec<String> = Vec::new();
+        let mut taking = false;
+        for line in stanza.lines() {
+            if line.starts_with([' ', '\t']) {
+                if taking && let Some(last) = relations.last_mut() {
+                    last.push(' ');
+                    last.push_str(line.trim());
+                }
+                continue;
+            }
+            taking = false;
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            let k = k.trim().to_ascii_lowercase();
+            match k.as_str() {
+                "package" => name = Some(v.trim().to_string()),
+                "version" => version = Some(v.trim().to_string()),
+                _ if FIELDS.contains(&k.as_str()) => {
+                    taking = true;
+                    relations.push(v.trim().to_string());
+                }
+                _ => {}
+            }
+        }
+        if let (Some(name), Some(version)) = (name, version) {
+            let relations: Vec<String> = relations
+                .into_iter()
+                .map(|r| r.trim().trim_end_matches(',').to_string())
+                .filter(|r| !r.is_empty())
+                .collect();
+            out.push(SourceBuildDeps {
+                name,
+                version,
+                relations: relations.join(", "),
+            });
+        }
+    }
+    out
 }
 
 /// Reads the `Package`, `Version` and (binary indices) `Provides` names of an index.
@@ -293,4 +363,31 @@ pub fn load(http: &Http, plan: SuitePlan) -> Result<(SuiteReport, ParsedSuite), 
         ));
     }
     Ok((report, parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_stanzas_give_their_three_build_dependency_fields() {
+        let text = "Package: linux\nBinary: a, b\nVersion: 5.10.158-2\nBuild-Depends: debhelper-compat (= 12),\n gcc-10 [amd64],\nBuild-Depends-Arch: libelf-dev\nBuild-Depends-Indep: python3-sphinx <!nodoc>\nFiles:\n abc 1 linux.dsc\n\n\
+                    Package: empty\nVersion: 1\n\nVersion: 2\n";
+        let got = scan_build_deps(text.as_bytes());
+        assert_eq!(
+            got,
+            vec![
+                SourceBuildDeps {
+                    name: "linux".into(),
+                    version: "5.10.158-2".into(),
+                    relations: "debhelper-compat (= 12), gcc-10 [amd64], libelf-dev, python3-sphinx <!nodoc>".into(),
+                },
+                SourceBuildDeps {
+                    name: "empty".into(),
+                    version: "1".into(),
+                    relations: String::new(),
+                },
+            ]
+        );
+    }
 }

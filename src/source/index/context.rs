@@ -97,6 +97,10 @@ pub struct IndexReport {
     /// Contents indices), for the images' `pip freeze`.
     #[serde(default, skip_serializing_if = "AptPython::is_empty")]
     pub apt_python: AptPython,
+    /// The build dependencies of the source packages the scripts
+    /// `apt-get build-dep`, per distribution, each version the suites list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_deps: Vec<(String, crate::source::suitecache::SourceBuildDeps)>,
 }
 
 /// True when the crawler left a variable or template in a name (it cannot be asked for).

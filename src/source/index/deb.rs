@@ -81,9 +81,23 @@ impl IndexSource for DebianIndex {
             })
             .collect();
         let mut names: BTreeMap<String, DebNames> = BTreeMap::new();
+        let build_dep: BTreeSet<&str> = cx
+            .dependencies(Ecosystem::DebSrc)
+            .into_iter()
+            .filter(|d| d.attrs.get("action").is_some_and(|a| a == "build-dep"))
+            .map(|d| d.name.as_str())
+            .collect();
         for r in loaded {
             let (report, parsed, contents) = r?;
             let spec = cx.suites.iter().find(|s| s.label() == report.suite);
+            let dist = dist_of(spec.map_or("", |s| s.suite.as_str()));
+            out.build_deps.extend(
+                parsed
+                    .build_deps
+                    .iter()
+                    .filter(|b| build_dep.contains(b.name.as_str()))
+                    .map(|b| (dist.to_string(), b.clone())),
+            );
             if let Some(c) = contents {
                 let dist = dist_of(spec.map_or("", |s| s.suite.as_str()));
                 apt_python_of(&mut out.apt_python, dist, &report.suite, &parsed, c);

@@ -91,6 +91,7 @@ pub fn run(
         source_gaps: Vec::new(),
         added: Vec::new(),
         apt_python: Default::default(),
+        build_deps: Vec::new(),
     };
     for d in &manifest.dependencies {
         report.counts.entry(d.ecosystem).or_default().dependencies += 1;
