@@ -116,22 +116,38 @@ pub fn binary_depends(
 /// `${shlibs:Depends}` filled in: it names it, and it is built per
 /// architecture (`Architecture: all` holds no ELF objects).
 pub fn takes_shlibs(text: &str, package: &str) -> bool {
-    let mut sink = Sink::new("");
-    paragraphs(text, &mut sink).iter().skip(1).any(|fields| {
+    binary_paragraph(text, package).is_some_and(|fields| {
         let value = |name: &'static str| {
             fields
                 .iter()
                 .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
                 .flat_map(|(_, v)| v.iter().map(|(_, t)| t.as_str()))
         };
-        value("Package").next() == Some(package)
-            && value("Depends")
-                .chain(value("Pre-Depends"))
-                .any(|t| t.contains("${shlibs:Depends}"))
+        value("Depends")
+            .chain(value("Pre-Depends"))
+            .any(|t| t.contains("${shlibs:Depends}"))
             && !value("Architecture")
                 .next()
                 .is_some_and(|a| a.split_whitespace().all(|a| a == "all"))
     })
+}
+
+/// Whether some binary paragraph of a `debian/control` builds `package`.
+pub fn builds(text: &str, package: &str) -> bool {
+    binary_paragraph(text, package).is_some()
+}
+
+/// The binary paragraph of a `debian/control` that builds `package`.
+fn binary_paragraph(text: &str, package: &str) -> Option<Fields> {
+    let mut sink = Sink::new("");
+    paragraphs(text, &mut sink)
+        .into_iter()
+        .skip(1)
+        .find(|fields| {
+            fields.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case("package") && v.first().is_some_and(|(_, p)| p == package)
+            })
+        })
 }
 
 /// The relations of a comma-separated relation text (a `Sources` stanza's

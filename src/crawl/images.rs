@@ -392,14 +392,13 @@ fn control_of(c: &mut Ctx<'_, '_>, target: &str) -> Option<String> {
 /// `<src>/*/debian/control` with a paragraph that builds `package`.
 fn nested_control(files: &dyn ReadFile, control: &str, package: &str) -> Option<String> {
     let src = control.strip_suffix("/debian/control")?;
-    let needle = format!("Package: {package}");
     files
         .glob(&format!("{src}/*/debian/control"))
         .into_iter()
         .find(|p| {
             files
                 .read(p)
-                .is_some_and(|t| t.lines().any(|l| l.trim_end() == needle))
+                .is_some_and(|t| debcontrol::builds(&t, package))
         })
 }
 
@@ -539,9 +538,12 @@ fn target_origin(c: &mut Ctx<'_, '_>, target: &str) -> Origin {
 /// marked `only=libraries`: the archive's build shows which shared libraries
 /// the same program links.
 fn archive_twin(c: &mut Ctx<'_, '_>, target: &str, image: &str, suite: &str) -> Option<Dependency> {
-    let mut parts = target.trim_end_matches(".deb").split('_');
-    let name = parts.next()?;
-    let version = parts.next().filter(|v| !v.is_empty());
+    let name = deb_package(target);
+    let version = target
+        .trim_end_matches(".deb")
+        .split('_')
+        .nth(1)
+        .filter(|v| !v.is_empty());
     if name.ends_with("-dbgsym") || crate::manifest::check_name(Ecosystem::Deb, name).is_err() {
         return None;
     }

@@ -10,6 +10,7 @@ use crate::manifest::{Dependency, Ecosystem, Manifest};
 use crate::solve::input::{arch_holds, profiles_hold};
 use crate::source::suitecache::SourceBuildDeps;
 use crate::universe::suite::dist_of;
+use crate::universe::version::scheme_for;
 
 /// The `deb` entries that each `apt-get build-dep` of `m` installs, from the
 /// `found` stanzas (distribution, stanza) of the `indexed` distributions:
@@ -22,6 +23,7 @@ pub fn build_dep_dependencies(
     indexed: &std::collections::BTreeSet<String>,
     arch: &str,
 ) -> (Vec<Dependency>, Vec<String>) {
+    let debian_order = scheme_for(Ecosystem::DebSrc);
     let mut deps = Vec::new();
     let mut notes = Vec::new();
     for d in m.dependencies.iter().filter(|d| {
@@ -34,7 +36,7 @@ pub fn build_dep_dependencies(
             .iter()
             .filter(|(x, s)| s.name == d.name && (dist.is_empty() || x == dist))
             .map(|(_, s)| s)
-            .max_by(|a, b| compare(&a.version, &b.version));
+            .max_by(|a, b| debian_order.compare(&a.version, &b.version));
         let Some(stanza) = newest else {
             let why = match dist.is_empty() || indexed.contains(dist) {
                 true => "no source package of that name at the cutoff",
@@ -79,19 +81,6 @@ pub fn build_dep_dependencies(
         );
     }
     (deps, notes)
-}
-
-/// Debian version order; a version that does not parse sorts first.
-fn compare(a: &str, b: &str) -> std::cmp::Ordering {
-    match (
-        a.parse::<debversion::Version>(),
-        b.parse::<debversion::Version>(),
-    ) {
-        (Ok(x), Ok(y)) => x.cmp(&y),
-        (Ok(_), Err(_)) => std::cmp::Ordering::Greater,
-        (Err(_), Ok(_)) => std::cmp::Ordering::Less,
-        (Err(_), Err(_)) => a.cmp(b),
-    }
 }
 
 #[cfg(test)]

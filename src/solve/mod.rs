@@ -322,7 +322,7 @@ impl<'u> Solver<'u> {
 }
 
 /// A PEP 440 pre-release (or development release); unparsable versions are not.
-fn is_prerelease(v: &str) -> bool {
+pub(crate) fn is_prerelease(v: &str) -> bool {
     v.parse::<pep440_rs::Version>()
         .is_ok_and(|v| v.any_prerelease())
 }

@@ -757,12 +757,7 @@ fn newest_requested(
         }
         matching.clear();
         u.matching(alt, &mut matching);
-        let is_pre = |c: &CandidateId| {
-            u.candidate(*c)
-                .version
-                .parse::<pep440_rs::Version>()
-                .is_ok_and(|v| v.any_prerelease())
-        };
+        let is_pre = |c: &CandidateId| super::is_prerelease(&u.candidate(*c).version);
         let pick = matching
             .iter()
             .find(|c| u.candidate(**c).package == alt.package && !is_pre(c))
