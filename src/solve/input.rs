@@ -78,6 +78,7 @@ pub fn debian_transactions_flagged(
     let mut grouped: BTreeMap<String, BTreeMap<TxKey, Vec<(Rel, Requirement)>>> = BTreeMap::new();
     let mut no_recommends: std::collections::BTreeSet<(String, TxKey)> = Default::default();
     let built = tree_built(m);
+    let none = std::collections::BTreeSet::new();
     for d in &m.dependencies {
         // The crawler marks `apt-get remove/purge` lines with `action=remove`;
         // Build-Depends are rules of their own ([`build_rules`]), not installs.
@@ -100,6 +101,7 @@ pub fn debian_transactions_flagged(
             name,
         ));
         if d.is_archive_depends() {
+            let built = built.get(&image).unwrap_or(&none);
             let reqs = grouped
                 .entry(image)
                 .or_default()
@@ -110,7 +112,7 @@ pub fn debian_transactions_flagged(
                 _ => None,
             };
             let libraries_only = d.attrs.get("only").is_some_and(|o| o == "libraries");
-            for r in archive_depends(u, pid, wanted, &built, libraries_only) {
+            for r in archive_depends(u, pid, wanted, built, libraries_only) {
                 let origin = format!("{} ({name}'s Depends in the archive)", d.origin);
                 reqs.push((None, r.with_origin(origin)));
             }
@@ -181,13 +183,29 @@ fn with_tree_debs(d: &crate::manifest::Dependency) -> bool {
             .is_some_and(|v| v == "_DBG_IMAGE_PACKAGES")
 }
 
-/// The names of the debs the tree builds and some image installs.
-fn tree_built(m: &Manifest) -> std::collections::BTreeSet<String> {
-    m.images
-        .values()
-        .flat_map(|n| &n.debs)
-        .map(|d| d.target.split('_').next().unwrap_or(&d.target).to_string())
-        .collect()
+/// Per image, the names of the tree's debs it has: those it installs and
+/// those its `FROM` ancestors installed. Only those satisfy a relation there;
+/// elsewhere apt takes the archive's package of that name.
+fn tree_built(m: &Manifest) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut out = BTreeMap::new();
+    for image in m.images.keys() {
+        let mut names = std::collections::BTreeSet::new();
+        let mut at = Some(image);
+        // A FROM chain is short; the bound only guards against a cycle.
+        for _ in 0..m.images.len() {
+            let Some(node) = at.and_then(|i| m.images.get(i)) else {
+                break;
+            };
+            names.extend(
+                node.debs
+                    .iter()
+                    .map(|d| d.target.split('_').next().unwrap_or(&d.target).to_string()),
+            );
+            at = node.parent.as_ref();
+        }
+        out.insert(image.clone(), names);
+    }
+    out
 }
 
 /// The `Pre-Depends` and `Depends` of the archive's binary package `pid` at
@@ -572,6 +590,20 @@ Package: adduser\nVersion: 3.118\nArchitecture: all\n\n";
         assert_eq!(
             origin.as_deref(),
             Some("rules/snmpd.mk:5 (snmpd's Depends in the archive)")
+        );
+        // An image that does not have the tree's libsnmp40 gets the archive's.
+        let mut other = twin("snmpd", Some("5.9+dfsg-4+deb11u1"), false);
+        other.context.image = Some("docker-lldp".into());
+        let mut m = twins_manifest(vec![other]);
+        m.images.entry("docker-lldp".into()).or_default();
+        let txs = debian_transactions(&mut u, &m, "bullseye/amd64").unwrap();
+        assert_eq!(
+            asked(&u, &txs["docker-lldp"]),
+            [vec![
+                "libsnmp40".to_string(),
+                "libpci3".to_string(),
+                "adduser".to_string()
+            ]]
         );
         let m = twins_manifest(vec![twin("snmpd", Some("5.9+dfsg-3"), true)]);
         let txs = debian_transactions(&mut u, &m, "bullseye/amd64").unwrap();
