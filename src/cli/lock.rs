@@ -68,8 +68,9 @@ pub struct LockArgs {
     /// versions-py files) does, read from the suites' Contents indices.
     #[arg(long, conflicts_with = "candidate")]
     pub no_freeze_apt_python: bool,
-    /// A previous lock of the platform (last night's): the candidate keeps each
-    /// of its Debian pins that the sources still allow, instead of the newest.
+    /// A previous lock of the platform (last night's, or an imported SONiC
+    /// versions tree): the candidate keeps each of its Debian and Python pins
+    /// that the sources and requirements still allow, instead of the newest.
     #[arg(long, conflicts_with = "candidate")]
     pub previous: Option<PathBuf>,
     /// Also write the computed candidate lock here (without --candidate).

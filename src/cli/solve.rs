@@ -165,7 +165,7 @@ struct Loaded {
     domain: String,
     base: Vec<Requirement>,
     nogoods: Vec<Nogood>,
-    reference: Option<BTreeMap<PackageKey, String>>,
+    reference: Option<sonic_lock::solve::Reference>,
     warnings: Vec<String>,
 }
 
@@ -347,11 +347,11 @@ fn load(input: &Input, global: &Global) -> anyhow::Result<Loaded> {
             std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
         let m: BTreeMap<String, String> = serde_json::from_str(&text)
             .with_context(|| format!("{}: expected {{\"name\": \"version\"}}", p.display()))?;
-        l.reference = Some(
+        l.reference = Some(sonic_lock::solve::Reference::of_packages(
             m.into_iter()
                 .map(|(k, v)| (PackageKey::new(Ecosystem::Deb, &l.domain, &k), v))
                 .collect(),
-        );
+        ));
     }
     for w in &l.warnings {
         eprintln!("warning: {w}");
@@ -392,7 +392,7 @@ pub fn run_solve(args: SolveArgs, global: &Global) -> anyhow::Result<Status> {
             &l.base,
             &txs,
             &l.nogoods,
-            l.reference.as_ref(),
+            l.reference.as_ref().map(|r| &r.packages),
         );
         for (image, result) in results {
             match result {

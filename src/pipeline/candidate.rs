@@ -8,9 +8,9 @@ use super::{Pipeline, PipelineError};
 use crate::date::Cutoff;
 use crate::lock::{Lock, Pin};
 use crate::manifest::{Ecosystem, Manifest, Severity};
-use crate::solve::Nogood;
 use crate::solve::candidate;
 use crate::solve::images::{ManifestOptions, ManifestSolve, solve_manifest};
+use crate::solve::{Nogood, Reference};
 use crate::source::index::{self, IndexReport};
 use crate::universe::{PackageKey, Requirement, Universe};
 use std::collections::BTreeMap;
@@ -197,7 +197,7 @@ impl Pipeline<'_> {
         &self,
         indexed: &mut Indexed,
         nogoods: &[Nogood],
-        reference: Option<&BTreeMap<PackageKey, String>>,
+        reference: Option<&Reference>,
     ) -> Result<Solved, PipelineError> {
         self.solve_on(indexed, &[], nogoods, reference)
     }
@@ -209,7 +209,7 @@ impl Pipeline<'_> {
         indexed: &mut Indexed,
         base: &[Requirement],
         nogoods: &[Nogood],
-        reference: Option<&BTreeMap<PackageKey, String>>,
+        reference: Option<&Reference>,
     ) -> Result<Solved, PipelineError> {
         let live = LiveMetadata::new(self.sources, indexed.cutoff);
         let mopts = ManifestOptions {
@@ -381,7 +381,7 @@ fn manifest_candidate(
     // slave after building, less what the slave image had, is the module
     // `build/build-<slave>`.
     for (image, o) in &solved.built {
-        lock.upsert_all(candidate::py_pins(u, &format!("build-{image}"), o));
+        lock.upsert_all(candidate::py_pins(u, &candidate::build_module(image), o));
     }
     for t in &solved.builds {
         if let Err(unsat) = &t.outcome {

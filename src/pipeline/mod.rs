@@ -32,11 +32,10 @@ use crate::date::{Cutoff, DateError};
 use crate::lock::{Gap, Lock};
 use crate::manifest::{Manifest, ManifestError, Severity};
 use crate::platform::PlatformError;
-use crate::solve::Nogood;
+use crate::solve::{Nogood, Reference};
 use crate::source::SourceError;
 use crate::source::index::Sources;
-use crate::universe::{PackageKey, UniverseError};
-use std::collections::BTreeMap;
+use crate::universe::UniverseError;
 
 /// Why the pipeline stopped before producing a candidate.
 #[derive(Debug, thiserror::Error)]
@@ -248,7 +247,7 @@ impl<'s> Pipeline<'s> {
         &self,
         crawled: &Crawled,
         cutoff: Option<Cutoff>,
-        previous: Option<&BTreeMap<PackageKey, String>>,
+        previous: Option<&Reference>,
         on_stage: &dyn Fn(&str),
     ) -> Result<Output, PipelineError> {
         let mut indexed = self.index(crawled.manifest.clone(), cutoff, on_stage)?;

@@ -20,10 +20,16 @@ pub fn lock_image(image: &str, why: &[String]) -> String {
         && !why.is_empty()
         && why.iter().all(|o| !o.starts_with(&dir))
     {
-        format!("build-{image}")
+        build_module(image)
     } else {
         image.to_string()
     }
+}
+
+/// SONiC's module of what the package builds in `slave` installed there
+/// (`build-sonic-slave-bullseye`).
+pub fn build_module(slave: &str) -> String {
+    format!("build-{slave}")
 }
 
 /// Manifest origins (`file:line`) per (image, Debian package name).

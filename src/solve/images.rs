@@ -396,8 +396,9 @@ pub struct ManifestOptions<'a> {
     pub base: Vec<Requirement>,
     /// Learned nogoods.
     pub nogoods: &'a [Nogood],
-    /// A reference assignment to stay closest to (single-transaction images).
-    pub reference: Option<&'a BTreeMap<PackageKey, String>>,
+    /// A previous lock to stay closest to (Debian: single-transaction images
+    /// and chains; Python: per image).
+    pub reference: Option<&'a super::Reference>,
     /// Where to read Python metadata and go.mod files not in the universe (none: the universe is all).
     pub source: Option<&'a dyn MetadataSource>,
 }
@@ -503,7 +504,7 @@ pub fn solve_manifest(
                 &transactions,
                 opts.nogoods,
                 &super::aptsources::hidden(u, m, transactions.keys()),
-                opts.reference,
+                opts.reference.map(|r| &r.packages),
             ),
             BTreeMap::new(),
             BTreeMap::new(),
@@ -518,7 +519,7 @@ pub fn solve_manifest(
                 &input::removals(m),
                 &opts.base,
                 opts.nogoods,
-                opts.reference,
+                opts.reference.map(|r| &r.packages),
                 &arch,
             );
             (c.deb, c.inherited, c.upgrades, c.transient)
@@ -577,6 +578,11 @@ pub fn solve_manifest(
     for image in images {
         let debian: Vec<DebianDist> = out.debian_dists(u, &image);
         let roots = out.py_roots.get(&image).cloned().unwrap_or_default();
+        resolver.set_reference(
+            opts.reference
+                .and_then(|r| r.python_for(&image, &out.parents))
+                .as_ref(),
+        );
         let outcome = resolver.solve_image(u, &roots, &debian, opts.nogoods)?;
         if let Ok(o) = &outcome {
             out.notes
@@ -595,12 +601,22 @@ pub fn solve_manifest(
         }
     }
     for (image, targets) in builds {
+        resolver.set_reference(
+            opts.reference
+                .and_then(|r| r.python_for_builds(&image, &out.parents))
+                .as_ref(),
+        );
         solve_builds(u, &mut out, &mut resolver, &image, targets, opts.nogoods)?;
     }
     for (key, reqs) in target_roots {
         let Some((image, TargetRun::Tests, target)) = split_target_key(&key) else {
             continue;
         };
+        resolver.set_reference(
+            opts.reference
+                .and_then(|r| r.python_for_builds(image, &out.parents))
+                .as_ref(),
+        );
         let debian: Vec<DebianDist> = out.debian_dists(u, image);
         let mut roots = out.py_roots.get(image).cloned().unwrap_or_default();
         let requirements = reqs.len();

@@ -57,6 +57,65 @@ impl Nogood {
     }
 }
 
+/// What a previous lock pinned, for a solve that stays closest to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reference {
+    /// Version per universe package: Debian, Go, git, web and docker pins.
+    pub packages: BTreeMap<PackageKey, String>,
+    /// Per image, the Python versions pip installed there (not those of the
+    /// distributions Debian packages install, which apt decides).
+    pub python: BTreeMap<String, BTreeMap<PackageKey, String>>,
+}
+
+impl Reference {
+    /// A reference of package versions only.
+    pub fn of_packages(packages: BTreeMap<PackageKey, String>) -> Reference {
+        Reference {
+            packages,
+            python: BTreeMap::new(),
+        }
+    }
+
+    /// The Python versions to prefer in `image`: its own pins over those of
+    /// the images it is built `FROM` (`parents`), nearest first.
+    pub fn python_for(
+        &self,
+        image: &str,
+        parents: &BTreeMap<String, String>,
+    ) -> Option<BTreeMap<PackageKey, String>> {
+        let mut chain = vec![image];
+        let mut cur = image;
+        // At most one step per image: a malformed graph's circle ends too.
+        for _ in 0..parents.len() {
+            let Some(p) = parents.get(cur) else { break };
+            chain.push(p);
+            cur = p;
+        }
+        let mut out = BTreeMap::new();
+        for i in chain.iter().rev() {
+            if let Some(m) = self.python.get(*i) {
+                out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        (!out.is_empty()).then_some(out)
+    }
+
+    /// The Python versions to prefer in the package builds of `slave`: what
+    /// the builds installed there (SONiC's `build-<slave>` module) over the
+    /// slave's own.
+    pub fn python_for_builds(
+        &self,
+        slave: &str,
+        parents: &BTreeMap<String, String>,
+    ) -> Option<BTreeMap<PackageKey, String>> {
+        let mut out = self.python_for(slave, parents).unwrap_or_default();
+        if let Some(m) = self.python.get(&candidate::build_module(slave)) {
+            out.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        (!out.is_empty()).then_some(out)
+    }
+}
+
 /// Which version to prefer among those allowed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Preference {
@@ -191,51 +250,49 @@ impl<'u> Solver<'u> {
             .filter_map(|n| n.resolve(self.u).map(|c| (c, n.reason.clone())))
             .collect();
         let u = self.u;
-        match &self.preference {
-            Preference::Newest => {
-                // pip takes a pre-release only when no final release will do.
-                let order = |pid: PackageId, cands: &mut Vec<CandidateId>| {
-                    if u.key(pid).ecosystem != crate::manifest::Ecosystem::Py {
-                        return;
+        let refs: std::collections::HashMap<PackageId, &str> = match &self.preference {
+            Preference::Newest => Default::default(),
+            Preference::Closest(reference) => reference
+                .iter()
+                .filter_map(|(k, v)| u.lookup(k).map(|p| (p, v.as_str())))
+                .collect(),
+        };
+        let order = |pid: PackageId, cands: &mut Vec<CandidateId>| {
+            // pip takes a pre-release only when no final release will do.
+            let py = u.key(pid).ecosystem == crate::manifest::Ecosystem::Py;
+            let pre = |c: CandidateId| py && is_prerelease(&u.candidate(c).version);
+            let Some(want) = refs.get(&pid) else {
+                if py {
+                    cands.sort_by_key(|&c| pre(c));
+                }
+                return;
+            };
+            let s = u.scheme(pid);
+            // Reference first, then upgrades ascending, then downgrades
+            // descending; for pip a pre-release only after every final one.
+            cands.sort_by(|&a, &b| {
+                let rank = |c: CandidateId| {
+                    let cand = u.candidate(c);
+                    if cand.package != pid {
+                        return 3;
                     }
-                    cands.sort_by_key(|&c| is_prerelease(&u.candidate(c).version));
+                    match s.compare(&cand.version, want) {
+                        std::cmp::Ordering::Equal => 0,
+                        std::cmp::Ordering::Greater => 1,
+                        std::cmp::Ordering::Less => 2,
+                    }
                 };
-                Problem::compile_reachable(u, sets, nogoods, Some(&order), &extra_all)
-            }
-            Preference::Closest(reference) => {
-                let refs: std::collections::HashMap<PackageId, &str> = reference
-                    .iter()
-                    .filter_map(|(k, v)| u.lookup(k).map(|p| (p, v.as_str())))
-                    .collect();
-                let order = |pid: PackageId, cands: &mut Vec<CandidateId>| {
-                    let Some(want) = refs.get(&pid) else { return };
-                    let s = u.scheme(pid);
-                    // Reference first, then upgrades ascending, then downgrades descending.
-                    cands.sort_by(|&a, &b| {
-                        let rank = |c: CandidateId| {
-                            let cand = u.candidate(c);
-                            if cand.package != pid {
-                                return 3;
-                            }
-                            match s.compare(&cand.version, want) {
-                                std::cmp::Ordering::Equal => 0,
-                                std::cmp::Ordering::Greater => 1,
-                                std::cmp::Ordering::Less => 2,
-                            }
-                        };
-                        let (ra, rb) = (rank(a), rank(b));
-                        ra.cmp(&rb).then_with(|| {
-                            let (va, vb) = (&u.candidate(a).version, &u.candidate(b).version);
-                            match ra {
-                                1 => s.compare(va, vb),
-                                _ => s.compare(vb, va),
-                            }
-                        })
-                    });
-                };
-                Problem::compile_reachable(u, sets, nogoods, Some(&order), &extra_all)
-            }
-        }
+                let (ra, rb) = (rank(a), rank(b));
+                (pre(a), ra).cmp(&(pre(b), rb)).then_with(|| {
+                    let (va, vb) = (&u.candidate(a).version, &u.candidate(b).version);
+                    match ra {
+                        1 => s.compare(va, vb),
+                        _ => s.compare(vb, va),
+                    }
+                })
+            });
+        };
+        Problem::compile_reachable(u, sets, nogoods, Some(&order), &extra_all)
     }
 
     /// Searches for an assignment.
@@ -426,4 +483,56 @@ pub fn debian_base(u: &Universe, domain: &str, with_required: bool) -> Vec<Requi
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Ecosystem;
+
+    #[test]
+    fn an_images_python_reference_takes_its_own_pins_over_its_parents() {
+        let key = |n: &str| PackageKey::new(Ecosystem::Py, "py3", n);
+        let pins = |v: &[(&str, &str)]| -> BTreeMap<PackageKey, String> {
+            v.iter().map(|(n, v)| (key(n), v.to_string())).collect()
+        };
+        let r = Reference {
+            packages: BTreeMap::new(),
+            python: [
+                (
+                    "docker-base-bullseye".to_string(),
+                    pins(&[("pip", "23.1.2"), ("six", "1.15.0")]),
+                ),
+                (
+                    "docker-config-engine-bullseye".to_string(),
+                    pins(&[("six", "1.16.0")]),
+                ),
+                (
+                    "sonic-slave-bullseye".to_string(),
+                    pins(&[("mock", "5.0.2")]),
+                ),
+                (
+                    "build-sonic-slave-bullseye".to_string(),
+                    pins(&[("mock", "5.0.1"), ("docker", "6.1.3")]),
+                ),
+            ]
+            .into(),
+        };
+        let parents: BTreeMap<String, String> = [
+            ("docker-config-engine-bullseye", "docker-base-bullseye"),
+            ("docker-database", "docker-config-engine-bullseye"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        assert_eq!(
+            r.python_for("docker-database", &parents),
+            Some(pins(&[("pip", "23.1.2"), ("six", "1.16.0")]))
+        );
+        assert_eq!(r.python_for("docker-lldp", &parents), None);
+        assert_eq!(
+            r.python_for_builds("sonic-slave-bullseye", &parents),
+            Some(pins(&[("mock", "5.0.1"), ("docker", "6.1.3")]))
+        );
+    }
 }

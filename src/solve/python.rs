@@ -192,6 +192,8 @@ pub struct PyResolver<'s> {
     pub rounds: usize,
     /// Metadata files read so far.
     pub reads: usize,
+    /// A previous lock's Python versions to stay closest to (`lock --previous`).
+    reference: Option<BTreeMap<PackageKey, String>>,
 }
 
 impl<'s> PyResolver<'s> {
@@ -216,7 +218,20 @@ impl<'s> PyResolver<'s> {
             indexed_upto: 0,
             rounds: 0,
             reads: 0,
+            reference: None,
         }
+    }
+
+    /// Prefers the Python versions of `reference` (a previous lock) where the
+    /// requirements allow them, as SONiC's version files keep a pin until an
+    /// upgrade; other packages keep pip's newest-first order.
+    pub fn set_reference(&mut self, reference: Option<&BTreeMap<PackageKey, String>>) {
+        self.reference = reference.map(|r| {
+            r.iter()
+                .filter(|(k, _)| k.ecosystem == Ecosystem::Py)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        });
     }
 
     fn env(&mut self, domain: &str) -> Result<PythonEnv, UniverseError> {
@@ -616,9 +631,12 @@ impl<'s> PyResolver<'s> {
                 }
                 // pip resolves what it is asked for first, newest first, and
                 // upgrades an installed distribution only when that needs it.
-                let mut soft = newest_requested(u, roots, &keep);
+                let mut soft = newest_requested(u, roots, &keep, self.reference.as_ref());
                 soft.extend_from_slice(&keep);
                 s.set_keep(soft);
+                if let Some(r) = &self.reference {
+                    s.set_preference(super::Preference::Closest(r.clone()));
+                }
                 s.solve()
             };
             let sol = match result {
@@ -734,13 +752,15 @@ pub fn root(
 }
 
 /// On top of installed distributions (`installed`), the version pip takes
-/// for each requested name it does not have yet: the newest release (not a
-/// pre-release when a final one will do) that the request allows. Empty when
-/// nothing is installed: the solver's own order is then pip's.
+/// for each requested name it does not have yet: the `reference` version when
+/// the request allows it, else the newest release (not a pre-release when a
+/// final one will do) that the request allows. Empty when nothing is
+/// installed: the solver's own order is then pip's.
 fn newest_requested(
     u: &Universe,
     roots: &[Requirement],
     installed: &[CandidateId],
+    reference: Option<&BTreeMap<PackageKey, String>>,
 ) -> Vec<CandidateId> {
     if installed.is_empty() {
         return Vec::new();
@@ -758,9 +778,17 @@ fn newest_requested(
         matching.clear();
         u.matching(alt, &mut matching);
         let is_pre = |c: &CandidateId| super::is_prerelease(&u.candidate(*c).version);
-        let pick = matching
-            .iter()
-            .find(|c| u.candidate(**c).package == alt.package && !is_pre(c))
+        let wanted = reference.and_then(|r| r.get(u.key(alt.package)));
+        let own = |c: &&CandidateId| u.candidate(**c).package == alt.package;
+        let pick = wanted
+            .and_then(|w| {
+                matching.iter().filter(own).find(|c| {
+                    u.scheme(alt.package)
+                        .compare(&u.candidate(**c).version, w)
+                        .is_eq()
+                })
+            })
+            .or_else(|| matching.iter().filter(own).find(|c| !is_pre(c)))
             .or_else(|| matching.first());
         if let Some(&c) = pick
             && !out.contains(&c)
@@ -1017,6 +1045,54 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(names(&o), vec![("req".into(), "1.0".into())]);
+    }
+
+    #[test]
+    fn a_previous_locks_versions_are_kept_where_the_requirements_allow() {
+        let t = table();
+        let key = |n: &str| PackageKey::new(Ecosystem::Py, "py3", n);
+        let solve = |reference: &[(&str, &str)]| {
+            let mut u = Universe::new();
+            let mut r = PyResolver::new(&u, Some(&t));
+            let refs: BTreeMap<PackageKey, String> = reference
+                .iter()
+                .map(|(n, v)| (key(n), v.to_string()))
+                .collect();
+            r.set_reference(Some(&refs));
+            let rs = roots(&mut u, "py3", "dock", "");
+            names(&r.solve_image(&mut u, &rs, &[], &[]).unwrap().unwrap())
+        };
+        // Both kept, though dock 6.0 and req 2.0 are newer.
+        assert_eq!(
+            solve(&[("dock", "5.0"), ("req", "1.0")]),
+            vec![("dock".into(), "5.0".into()), ("req".into(), "1.0".into())]
+        );
+        // dock is not in the reference, so pip's newest; it needs req>=2, so the
+        // smallest upgrade of req, and a final release before a pre-release.
+        assert_eq!(
+            solve(&[("req", "1.0")]),
+            vec![("dock".into(), "6.0".into()), ("req".into(), "2.0".into())]
+        );
+        assert_eq!(
+            solve(&[("req", "2.5")]),
+            vec![("dock".into(), "6.0".into()), ("req".into(), "2.0".into())]
+        );
+        // Over an install, a requested name takes the reference version.
+        let mut u = Universe::new();
+        let mut r = PyResolver::new(&u, Some(&t));
+        let old = roots(&mut u, "py3", "bar", "==1.0");
+        let installed = r.solve_image(&mut u, &old, &[], &[]).unwrap().unwrap();
+        let refs: BTreeMap<PackageKey, String> = [(key("req"), "1.0".to_string())].into();
+        r.set_reference(Some(&refs));
+        let rs = roots(&mut u, "py3", "req", "");
+        let o = r
+            .solve_image_over(&mut u, &rs, &[], &[], &installed.solution.candidates)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            names(&o),
+            vec![("bar".into(), "1.0".into()), ("req".into(), "1.0".into())]
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use super::learn::{Assignment, Forbid, Search, SearchError};
 use crate::lock::{Lock, PinKey};
 use crate::manifest::Ecosystem;
-use crate::solve::{Nogood, Preference, Solver};
+use crate::solve::{Nogood, Preference, Reference, Solver};
 use crate::universe::{PackageKey, RelationKind, Requirement, Universe, VersionConstraint};
 use std::collections::BTreeMap;
 
@@ -53,11 +53,46 @@ pub fn package_key(k: &PinKey) -> PackageKey {
 
 /// A previous lock as the solver's reference: each pin's universe package and
 /// version, for a solve that stays as close to it as the sources allow.
-pub fn reference_of(lock: &Lock) -> BTreeMap<PackageKey, String> {
-    lock.pins
-        .iter()
-        .map(|p| (package_key(&p.key()), p.version.clone()))
-        .collect()
+/// Python pins are kept per image, in every interpreter domain of their
+/// flavour: an image's name need not say its suite (docker-sonic-mgmt-framework
+/// runs buster's), and one image solves in one domain per flavour. Those of
+/// distributions Debian packages install are left to apt's pins.
+pub fn reference_of(lock: &Lock) -> Reference {
+    let mut r = Reference::default();
+    for p in &lock.pins {
+        let k = p.key();
+        if k.ecosystem != Ecosystem::Py {
+            r.packages.insert(package_key(&k), p.version.clone());
+        } else if p.installed_by_apt().is_none() {
+            let flavour = k.python.as_deref().unwrap_or("py3");
+            let image = r.python.entry(p.image_name().to_string()).or_default();
+            for domain in PY_DOMAINS
+                .into_iter()
+                .filter(|d| crate::solve::python::flavour(d) == flavour)
+            {
+                image.insert(
+                    PackageKey::new(Ecosystem::Py, domain, &k.name),
+                    p.version.clone(),
+                );
+            }
+        }
+    }
+    r
+}
+
+/// The interpreter domains a Python pin can live in.
+const PY_DOMAINS: [&str; 4] = ["py3", "buster-py3", "py2", "buster-py2"];
+
+/// The domain of the interpreter a Python pin's image runs: a buster
+/// image's `py3` is `buster-py3`.
+fn python_domain(k: &PinKey) -> String {
+    let flavour = k.python.as_deref().unwrap_or("py3");
+    let suite = k.image.as_deref().and_then(|i| {
+        ["buster", "bullseye", "bookworm"]
+            .into_iter()
+            .find(|d| i.ends_with(&format!("-{d}")) || i.contains(&format!("-{d}-")))
+    });
+    crate::universe::suite::python_env_for(suite, Some(flavour)).0
 }
 
 /// The universe package of a lock pin: Python pins are looked up in the domain of
@@ -66,14 +101,8 @@ pub fn reference_of(lock: &Lock) -> BTreeMap<PackageKey, String> {
 pub fn resolve_key(u: &Universe, k: &PinKey) -> PackageKey {
     if k.ecosystem == Ecosystem::Py {
         let flavour = k.python.as_deref().unwrap_or("py3");
-        let suite = k.image.as_deref().and_then(|i| {
-            ["buster", "bullseye", "bookworm"]
-                .into_iter()
-                .find(|d| i.ends_with(&format!("-{d}")) || i.contains(&format!("-{d}-")))
-        });
-        let first = crate::universe::suite::python_env_for(suite, Some(flavour)).0;
-        let others = ["py3", "buster-py3", "py2", "buster-py2"];
-        for domain in std::iter::once(first.as_str()).chain(others) {
+        let first = python_domain(k);
+        for domain in std::iter::once(first.as_str()).chain(PY_DOMAINS) {
             if crate::solve::python::flavour(domain) == flavour
                 && u.lookup_name(Ecosystem::Py, domain, &k.name).is_some()
             {
@@ -302,6 +331,58 @@ mod tests {
         assert_eq!(domain("docker-sonic-mgmt-framework", "old"), "buster-py3");
         let back = pin_key(&PackageKey::new(Ecosystem::Py, "buster-py3", "lxml"));
         assert_eq!(back.python.as_deref(), Some("py3"));
+    }
+
+    #[test]
+    fn a_previous_locks_python_pins_count_in_their_images_interpreter() {
+        let mut lock = Lock::new("p", &"a".repeat(40), "2022-12-06");
+        for (n, v, image) in [
+            ("lxml", "4.6.2", "sonic-slave-buster"),
+            ("lxml", "4.9.1", "docker-config-engine-bullseye"),
+        ] {
+            let mut p = Pin::new(Ecosystem::Py, n, v);
+            p.python = Some("py3".into());
+            p.image = Some(image.into());
+            lock.upsert(p);
+        }
+        let mut deb = Pin::new(Ecosystem::Deb, "libc6", "2.31-13+deb11u5");
+        deb.suite = Some("bullseye".into());
+        deb.arch = Some("amd64".into());
+        lock.upsert(deb);
+        // pip freeze's line for what python3-six installs is apt's to decide.
+        let mut six = Pin::new(Ecosystem::Py, "six", "1.16.0");
+        six.python = Some("py3".into());
+        six.image = Some("docker-config-engine-bullseye".into());
+        six.dependents = vec!["deb:python3-six".into()];
+        lock.upsert(six);
+        let r = reference_of(&lock);
+        let py = |image: &str, d: &str, n: &str| {
+            r.python[image]
+                .get(&PackageKey::new(Ecosystem::Py, d, n))
+                .map(String::as_str)
+        };
+        assert_eq!(
+            py("sonic-slave-buster", "buster-py3", "lxml"),
+            Some("4.6.2")
+        );
+        assert_eq!(
+            py("docker-config-engine-bullseye", "py3", "lxml"),
+            Some("4.9.1")
+        );
+        // Whichever interpreter of its flavour the image runs, not Python 2's.
+        assert_eq!(
+            py("docker-config-engine-bullseye", "buster-py3", "lxml"),
+            Some("4.9.1")
+        );
+        assert_eq!(py("docker-config-engine-bullseye", "py2", "lxml"), None);
+        assert_eq!(py("docker-config-engine-bullseye", "py3", "six"), None);
+        assert_eq!(
+            r.packages
+                .get(&PackageKey::new(Ecosystem::Deb, "bullseye/amd64", "libc6"))
+                .map(String::as_str),
+            Some("2.31-13+deb11u5")
+        );
+        assert!(r.packages.keys().all(|k| k.ecosystem != Ecosystem::Py));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `sonic-lock lock --previous LOCK` (the pipeline's third level, a solve
 //! near a previous lock): of two versions the sources offer, the candidate
 //! keeps the previous lock's (or, when that one is gone, the closest to it),
-//! and without a previous lock takes the newest.
+//! and without a previous lock takes the newest; for Debian and Python pins.
 
 use crate::common::loopback::{self, Server, file, serve, status, suite_files};
 use crate::common::world::{registry, setup};
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// A plain mirror with hello 1.0-1 in bullseye and 2.0-1 in bullseye-updates,
-/// and a PyPI with demo 1.0.
+/// and a PyPI with demo 1.0 and 2.0.
 fn mirror() -> Server {
     let mut site: HashMap<String, Vec<u8>> = HashMap::new();
     let date = "Thu, 10 Nov 2022 00:00:00 UTC";
@@ -32,11 +32,21 @@ fn mirror() -> Server {
             site.insert(format!("{base}/{p}"), b);
         }
     }
+    let files: Vec<String> = ["1.0", "2.0"]
+        .iter()
+        .map(|v| {
+            format!(
+                r#"{{"filename":"demo-{v}.tar.gz","url":"/files/demo-{v}.tar.gz","hashes":{{"sha256":"{}"}},"upload-time":"2020-01-0{}T00:00:00Z"}}"#,
+                loopback::sha256(format!("demo-{v}").as_bytes()),
+                if *v == "1.0" { 1 } else { 2 }
+            )
+        })
+        .collect();
     site.insert(
         "/simple/demo/".into(),
         format!(
-            r#"{{"meta":{{"api-version":"1.1"}},"name":"demo","files":[{{"filename":"demo-1.0.tar.gz","url":"/files/demo-1.0.tar.gz","hashes":{{"sha256":"{}"}},"upload-time":"2020-01-01T00:00:00Z"}}]}}"#,
-            loopback::sha256(b"demo-1.0")
+            r#"{{"meta":{{"api-version":"1.1"}},"name":"demo","files":[{}]}}"#,
+            files.join(",")
         )
         .into_bytes(),
     );
@@ -65,10 +75,23 @@ fn lock(dir: &Path, srv: &Server, reg: &Server, out: &str, extra: &[&str]) -> Ou
         .unwrap()
 }
 
-fn hello(dir: &Path, lockfile: &str) -> String {
+fn version(dir: &Path, lockfile: &str, name: &str) -> String {
     let l = sonic_lock::lock::Lock::read(&dir.join(lockfile)).unwrap();
-    let pin = l.pins.iter().find(|p| p.name == "hello").unwrap();
+    let pin = l.pins.iter().find(|p| p.name == name).unwrap();
     pin.version.clone()
+}
+
+fn hello(dir: &Path, lockfile: &str) -> String {
+    version(dir, lockfile, "hello")
+}
+
+/// `lock` with its lock's `name` pins set to `version`, written to `to`.
+fn with_version(dir: &Path, lockfile: &str, name: &str, version: &str, to: &str) {
+    let mut l = sonic_lock::lock::Lock::read(&dir.join(lockfile)).unwrap();
+    for p in l.pins.iter_mut().filter(|p| p.name == name) {
+        p.version = version.to_string();
+    }
+    l.write(&dir.join(to)).unwrap();
 }
 
 #[test]
@@ -116,4 +139,32 @@ fn a_previous_lock_keeps_its_pins_where_the_sources_allow() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(hello(d, "gone/testbox.lock"), "2.0-1");
+}
+
+#[test]
+fn a_previous_lock_keeps_its_python_pins_as_sonics_version_files_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d);
+    let srv = mirror();
+    let reg = registry();
+    let out = lock(d, &srv, &reg, "newest", &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(version(d, "newest/testbox.lock", "demo"), "2.0");
+
+    // demo 1.0 was pinned before 2.0 appeared; the re-lock keeps it.
+    with_version(d, "newest/testbox.lock", "demo", "1.0", "previous.lock");
+    let previous = d.join("previous.lock").display().to_string();
+    let out = lock(d, &srv, &reg, "near", &["--previous", &previous]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(version(d, "near/testbox.lock", "demo"), "1.0");
+    assert_eq!(hello(d, "near/testbox.lock"), "2.0-1");
 }
