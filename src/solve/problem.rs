@@ -8,7 +8,8 @@
 //!   kept as adjacency lists rather than clauses since there are many,
 //! - nogoods `¬a ∨ ¬b ∨ …` learned from trial builds.
 
-use crate::universe::{CandidateId, PackageId, RelationKind, Requirement, Universe};
+use crate::universe::{CandidateId, PackageId, PackageIndex, RelationKind, Requirement, Universe};
+use std::sync::Arc;
 
 /// A hook that reorders the candidates satisfying an alternative of a package, most preferred first.
 pub type Reorder<'a> = &'a dyn Fn(PackageId, &mut Vec<CandidateId>);
@@ -97,12 +98,9 @@ pub struct Problem {
     pub deps_of: Vec<(u32, u32)>,
     /// Per variable: conflicting variables with the reason (not including same-package siblings).
     pub excl: Csr<(u32, ExclOrigin)>,
-    /// Per candidate variable: its package.
-    pub pkg_of: Vec<PackageId>,
-    /// Per package: offsets into `pkg_var_list` (CSR layout: one allocation for all packages).
-    pub pkg_start: Vec<u32>,
-    /// Candidate variables of every package, grouped by package.
-    pub pkg_var_list: Vec<u32>,
+    /// Per candidate variable its package, per package its candidate
+    /// variables: the universe's, shared by every problem compiled from it.
+    pub packages: Arc<PackageIndex>,
     /// Clauses of length 1 after compilation (`¬c` where a requirement of `c` has no candidate).
     pub units: Vec<u32>,
     /// The root sets, variable `ncand + i` for set `i`.
@@ -184,23 +182,12 @@ impl Problem {
             clauses: Vec::with_capacity(ncand as usize * 4),
             deps_of: vec![(0, 0); nvars as usize],
             excl: Csr::default(),
-            pkg_of: Vec::with_capacity(ncand as usize),
-            pkg_start: Vec::with_capacity(u.package_count() + 1),
-            pkg_var_list: Vec::with_capacity(ncand as usize),
+            packages: u.package_index(),
             units: Vec::new(),
             root_sets: Vec::new(),
             roots: Vec::new(),
             nogoods: Vec::new(),
         };
-        for c in u.candidate_ids() {
-            p.pkg_of.push(u.candidate(c).package);
-        }
-        for pid in u.package_ids() {
-            p.pkg_start.push(p.pkg_var_list.len() as u32);
-            p.pkg_var_list
-                .extend(u.candidates_of(pid).iter().map(|c| c.0));
-        }
-        p.pkg_start.push(p.pkg_var_list.len() as u32);
         let mut buf = Vec::new();
         let mut seen = Vec::new();
         let mut pairs: Vec<(u32, u32, ExclOrigin)> = Vec::new();
@@ -330,9 +317,8 @@ impl Problem {
         if v >= self.ncand {
             return true;
         }
-        let pk = self.pkg_of[v as usize].0 as usize;
-        let (a, b) = (self.pkg_start[pk] as usize, self.pkg_start[pk + 1] as usize);
-        for &w in &self.pkg_var_list[a..b] {
+        let pk = self.packages.pkg_of[v as usize];
+        for &w in self.packages.candidates_of(pk) {
             if w != v && !f(w, ExclOrigin::SamePackage) {
                 return false;
             }
@@ -349,7 +335,7 @@ impl Problem {
     pub fn excl_origin(&self, a: u32, b: u32) -> Option<ExclOrigin> {
         if a < self.ncand
             && b < self.ncand
-            && self.pkg_of[a as usize] == self.pkg_of[b as usize]
+            && self.packages.pkg_of[a as usize] == self.packages.pkg_of[b as usize]
             && a != b
         {
             return Some(ExclOrigin::SamePackage);

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 pub use version::{VersionScheme, scheme_for};
 
@@ -435,6 +436,32 @@ pub struct Universe {
     // million times while loading an index, where std's SipHash costs more than
     // the parsing around it.
     names: Vec<FxHashMap<Box<str>, PackageId>>,
+    /// Built on first use and dropped when a package or candidate is added:
+    /// every problem compiled from an unchanged universe shares one.
+    package_index: OnceLock<Arc<PackageIndex>>,
+}
+
+/// Each candidate's package, and each package's candidates in one flat array
+/// (compressed rows): what a compiled problem needs of the universe's shape.
+#[derive(Debug, Default)]
+pub struct PackageIndex {
+    /// Per candidate: its package.
+    pub pkg_of: Vec<PackageId>,
+    /// Per package: offsets into `candidates` (one more entry than packages).
+    pub start: Vec<u32>,
+    /// The candidates of every package, newest first, grouped by package.
+    pub candidates: Vec<u32>,
+}
+
+impl PackageIndex {
+    /// The candidates of package `p` (empty for one out of range).
+    pub fn candidates_of(&self, p: PackageId) -> &[u32] {
+        let i = p.0 as usize;
+        match (self.start.get(i), self.start.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.candidates[a as usize..b as usize],
+            _ => &[],
+        }
+    }
 }
 
 /// The on-disk form of a universe.
@@ -489,6 +516,7 @@ impl Universe {
             providers: Vec::new(),
         });
         self.names[scope.0].insert(name.into(), id);
+        self.package_index.take();
         id
     }
 
@@ -562,6 +590,25 @@ impl Universe {
     /// The candidates of a package, newest first.
     pub fn candidates_of(&self, id: PackageId) -> &[CandidateId] {
         &self.packages[id.0 as usize].candidates
+    }
+
+    /// The universe's shape for compiled problems, built once per state.
+    pub fn package_index(&self) -> Arc<PackageIndex> {
+        self.package_index
+            .get_or_init(|| {
+                let mut ix = PackageIndex {
+                    pkg_of: self.candidates.iter().map(|c| c.package).collect(),
+                    start: Vec::with_capacity(self.packages.len() + 1),
+                    candidates: Vec::with_capacity(self.candidates.len()),
+                };
+                for p in &self.packages {
+                    ix.start.push(ix.candidates.len() as u32);
+                    ix.candidates.extend(p.candidates.iter().map(|c| c.0));
+                }
+                ix.start.push(ix.candidates.len() as u32);
+                Arc::new(ix)
+            })
+            .clone()
     }
 
     /// The version scheme of a package.
@@ -641,6 +688,7 @@ impl Universe {
                 .push((id, p.version.clone()));
         }
         self.packages[pi].candidates.insert(pos, id);
+        self.package_index.take();
         self.candidates.push(Candidate {
             package,
             version: version.to_string(),
@@ -855,6 +903,31 @@ mod tests {
             u.candidate(abs).meta.url.as_deref(),
             Some("https://h/x.deb")
         );
+    }
+
+    #[test]
+    fn the_package_index_follows_the_universe_as_it_grows() {
+        let mut u = Universe::new();
+        let a = u.intern(PackageKey::new(Ecosystem::Py, "py3", "a"));
+        let add = |u: &mut Universe, p, v| {
+            u.add_candidate(p, v, CandidateMeta::default(), vec![], vec![], vec![])
+                .unwrap()
+        };
+        let a1 = add(&mut u, a, "1.0");
+        let first = u.package_index();
+        assert!(Arc::ptr_eq(&first, &u.package_index()), "built once");
+        assert_eq!(first.candidates_of(a), &[a1.0]);
+        // A newer version goes first; a new package gets its own row.
+        let a2 = add(&mut u, a, "2.0");
+        let b = u.intern(PackageKey::new(Ecosystem::Py, "py3", "b"));
+        let b1 = add(&mut u, b, "0.1");
+        let ix = u.package_index();
+        assert_eq!(ix.candidates_of(a), &[a2.0, a1.0]);
+        assert_eq!(ix.candidates_of(b), &[b1.0]);
+        assert_eq!(ix.pkg_of, vec![a, a, b]);
+        assert_eq!(ix.candidates_of(PackageId(9)), &[] as &[u32]);
+        // What an earlier problem holds stays as it was.
+        assert_eq!(first.candidates_of(a), &[a1.0]);
     }
 
     #[test]
