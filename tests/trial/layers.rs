@@ -50,6 +50,25 @@ fn world() -> &'static World {
             ),
             deb(dir.path(), "sltool", "1.0", "sllib", None),
             deb(dir.path(), "slslow", "1.0", "", Some("sleep 4")),
+            // Depends on two debs the tree builds: one a rebuild of an
+            // archive package (slown 1.0 here, 2.0 in the tree), one that
+            // no archive serves (slghost).
+            deb(
+                dir.path(),
+                "slneedown",
+                "1.0",
+                "slown (>= 2.0), slghost",
+                None,
+            ),
+            deb(
+                dir.path(),
+                "slown",
+                "1.0",
+                "",
+                Some("test -f /usr/share/doc/slown/README"),
+            ),
+            // Its sibling of the same source, bound to its exact version.
+            deb(dir.path(), "slowndev", "1.0", "slown (= 1.0)", None),
         ];
         let (archive, keyring) = archive(dir.path(), debs.to_vec());
 
@@ -219,6 +238,79 @@ fn an_image_chain_passes_and_a_second_trial_reuses_every_layer() {
     wrong.upsert(pin(Ecosystem::Deb, "img-child", "sllib", "0.9"));
     let o = trial_cmd(w, d.path(), &wrong, "ws3").output().unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker and mmdebstrap; runs under CI or with --include-ignored"
+)]
+fn a_deb_the_tree_builds_is_stood_in_at_its_version_by_the_archives_package_or_an_empty_one() {
+    use sonic_lock::manifest::{Constraint, Context, Dependency, Manifest, Origin};
+    if !docker_usable() {
+        return;
+    }
+    let w = world();
+    let d = tempfile::tempdir().unwrap();
+    let mut lock = Lock::new("testbox", &"a".repeat(40), "2022-12-06");
+    lock.upsert(pin(Ecosystem::Deb, "img-own", "slneedown", "1.0"));
+    lock.normalize();
+    // The image installs slneedown from the archive and the tree's slown 2.0.
+    let dep = |name: &str, constraint: Constraint, line: u32| Dependency {
+        ecosystem: Ecosystem::Deb,
+        name: name.into(),
+        constraint,
+        pinned: false,
+        origin: Origin {
+            file: "dockers/img-own/Dockerfile".into(),
+            line,
+        },
+        context: Context {
+            image: Some("img-own".into()),
+            suite: Some(SUITE.into()),
+            transaction: Some(0),
+            ..Context::default()
+        },
+        attrs: BTreeMap::new(),
+    };
+    let mut m = Manifest::new(
+        "testbox".into(),
+        "a".repeat(40),
+        "2022-12-06".into(),
+        vec![],
+        vec![],
+    );
+    m.dependencies = vec![
+        dep("slneedown", Constraint::None, 3),
+        dep("slown", Constraint::Exact("2.0".into()), 4),
+        dep("slghost", Constraint::Exact("3.0".into()), 5),
+        dep("slowndev", Constraint::Exact("2.0".into()), 6),
+    ];
+    let manifest = d.path().join("manifest.json");
+    m.write(&manifest).unwrap();
+    let o = trial_cmd(w, d.path(), &lock, "ws")
+        .arg("--layers-manifest")
+        .arg(&manifest)
+        .args(["--layers-image", "img-own"])
+        .output()
+        .unwrap();
+    let log = log_of(&String::from_utf8_lossy(&o.stdout));
+    assert!(o.status.success(), "{}\n{log}", text(&o));
+    assert!(log.contains("image img-own: passed"), "{log}");
+    assert!(log.contains("stood in by a slown 2.0 stand-in"), "{log}");
+    // slown's own files and maintainer scripts, at the tree's version.
+    assert!(
+        log.contains("stand-in slown 2.0: the archive's package repacked"),
+        "{log}"
+    );
+    assert!(log.contains("Setting up slown (2.0)"), "{log}");
+    assert!(
+        log.contains("stand-in slghost 3.0: an empty package"),
+        "{log}"
+    );
+    assert!(log.contains("Setting up slghost (3.0)"), "{log}");
+    // The sibling's `slown (= 1.0)` follows the rebuild to 2.0.
+    assert!(log.contains("Setting up slowndev (2.0)"), "{log}");
 }
 
 /// Proposes, per key, the first version of its list that no nogood forbids.

@@ -354,9 +354,17 @@ impl LayersBuilder {
                      cp $S/preferences /etc/apt/preferences.d/sonic-lock\n\
                      export DEBIAN_FRONTEND=noninteractive\n",
                 );
+                script.push_str(&format!("apt-get{apt_opts} update\n"));
+                let mut install = install;
+                for (n, v) in &step.stand_ins {
+                    script.push_str(&stand_in_deb(n, v, &apt_opts));
+                    install.push(sh_quote(&format!("{STEP_DIR}/stand-in/{n}.deb")));
+                }
+                // The lock's version is the one wanted, also below what the
+                // base holds (a base made from today's mirror, or the tree's
+                // FIPS rebuild of an older openssl), as `dpkg -i` takes it.
                 script.push_str(&format!(
-                    "apt-get{apt_opts} update\n\
-                     apt-get{apt_opts} install -y --no-install-recommends {}\n",
+                    "apt-get{apt_opts} install -y --allow-downgrades --no-install-recommends {}\n",
                     install.join(" ")
                 ));
                 script.push_str(
@@ -601,6 +609,58 @@ impl LayersBuilder {
         Ok(ImageEnd::Passed(layer.0, layer.1))
     }
 }
+
+/// Shell lines that build `$S/stand-in/NAME.deb`, standing in for a deb the
+/// tree builds at `version`: the archive's package of that name repacked
+/// with that version when the suite has one (the tree rebuilds Debian's
+/// `openssl`, whose files `ca-certificates`' postinst runs), else an empty
+/// package of that name and version.
+fn stand_in_deb(name: &str, version: &str, apt_opts: &str) -> String {
+    let n = sh_quote(name);
+    let control = format!(
+        "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: sonic-lock <nobody@localhost>\n\
+         Description: stands in for the deb the tree builds\n"
+    );
+    format!(
+        "mkdir -p $S/stand-in && cd $S/stand-in\n\
+         if apt-get{apt_opts} download -o Dir::Etc::Preferences=/dev/null \
+         -o Dir::Etc::PreferencesParts=/nonexistent {n} 2>/dev/null; then\n\
+         \x20 echo {repacked}\n\
+         \x20 dpkg-deb -R {n}_*.deb {n} && rm -f {n}_*.deb\n\
+         \x20 awk -v v={v} {awk} {n}/DEBIAN/control {n}/DEBIAN/control > {n}.control\n\
+         \x20 mv {n}.control {n}/DEBIAN/control\n\
+         else\n\
+         \x20 echo {empty}\n\
+         \x20 mkdir -p {n}/DEBIAN && printf %s {c} > {n}/DEBIAN/control\n\
+         fi\n\
+         dpkg-deb --build {n} {n}.deb\ncd /\n",
+        v = sh_quote(version),
+        c = sh_quote(&control),
+        awk = sh_quote(REPACK_AWK),
+        repacked = sh_quote(&format!(
+            "stand-in {name} {version}: the archive's package repacked"
+        )),
+        empty = sh_quote(&format!("stand-in {name} {version}: an empty package")),
+    )
+}
+
+/// Sets a repacked control's `Version` to `v` and moves its exact relations
+/// on the archive's version (`libssl-dev` on `libssl1.1 (= 1.1.1w-0+deb11u8)`)
+/// to `v`, as the tree's rebuild of the whole source has them. Reads the
+/// control twice: first for the archive's version.
+const REPACK_AWK: &str = r#"
+function swap(s, a, b,    i, out) {
+    out = ""
+    while (a != "" && (i = index(s, a)) > 0) {
+        out = out substr(s, 1, i - 1) b
+        s = substr(s, i + length(a))
+    }
+    return out s
+}
+NR == FNR { if ($1 == "Version:") old = $2; next }
+$1 == "Version:" { print "Version: " v; next }
+{ print swap($0, "(= " old ")", "(= " v ")") }
+"#;
 
 impl Builder for LayersBuilder {
     fn describe(&self) -> String {

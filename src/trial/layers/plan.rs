@@ -28,6 +28,12 @@ pub struct Step {
     pub install: BTreeMap<String, String>,
     /// True for the image's last apt step: every pinned package must be present after it.
     pub last_apt: bool,
+    /// `name -> version` of debs the tree builds that this step installs as
+    /// stand-ins of that name and version (the archive's package repacked,
+    /// else an empty one), so that what depends on them installs as it does
+    /// on the tree's deb (`ca-certificates` on the FIPS `openssl`); their
+    /// dependencies are pinned and installed beside them.
+    pub stand_ins: BTreeMap<String, String>,
 }
 
 /// One image to build.
@@ -72,7 +78,7 @@ pub enum PlanError {
 /// Inputs besides the lock.
 #[derive(Debug, Clone, Default)]
 pub struct PlanOptions {
-    /// `image -> parent` (from `--layers-parent`).
+    /// `image -> parent` (from `--layers-parent`), over the manifest's `FROM` graph.
     pub parents: BTreeMap<String, String>,
     /// Only this image (and the layers of its ancestors).
     pub only: Option<String>,
@@ -102,6 +108,26 @@ pub fn normalize_py(name: &str) -> String {
     crate::lock::lockfile::canonical_name(Ecosystem::Py, name)
 }
 
+/// `image -> parent`: the manifest's `FROM` edges between images the lock
+/// pins, then `--layers-parent`, which wins.
+fn parents_of(
+    images: &BTreeSet<String>,
+    manifest: Option<&Manifest>,
+    given: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut parents: BTreeMap<String, String> = manifest
+        .iter()
+        .flat_map(|m| {
+            m.images.keys().filter_map(|i| {
+                let p = crate::manifest::images::parent_of(&m.images, i)?;
+                (images.contains(i) && images.contains(p)).then(|| (i.clone(), p.to_string()))
+            })
+        })
+        .collect();
+    parents.extend(given.iter().map(|(i, p)| (i.clone(), p.clone())));
+    parents
+}
+
 /// The images to build, parents before children.
 pub fn plan(
     lock: &Lock,
@@ -114,7 +140,8 @@ pub fn plan(
         .filter(|p| matches!(p.ecosystem, Ecosystem::Deb | Ecosystem::Py))
         .filter_map(|p| built_image(p).map(str::to_string))
         .collect();
-    images.extend(opts.parents.values().cloned());
+    let parents = parents_of(&images, manifest, &opts.parents);
+    images.extend(parents.values().cloned());
     if images.is_empty() {
         return Err(PlanError::Empty);
     }
@@ -127,7 +154,7 @@ pub fn plan(
     let chain = |img: &str| -> Result<Vec<String>, PlanError> {
         let mut out = vec![img.to_string()];
         let mut cur = img.to_string();
-        while let Some(p) = opts.parents.get(&cur) {
+        while let Some(p) = parents.get(&cur) {
             if out.contains(p) {
                 return Err(PlanError::Cycle(p.clone()));
             }
@@ -212,6 +239,22 @@ fn image_plan(
             }
         }
     }
+    // The stand-ins of the tree's debs are installed like any pin.
+    for a in ancestors {
+        let theirs: BTreeMap<String, String> = lock
+            .pins
+            .iter()
+            .filter(|p| {
+                built_image(p) == Some(a.as_str())
+                    && p.ecosystem == Ecosystem::Deb
+                    && p.built.is_none()
+                    && pin_applies(p, &opts.arch)
+                    && on_suite(p)
+            })
+            .map(|p| (p.name.clone(), p.version.clone()))
+            .collect();
+        deb_required.extend(tree_debs(manifest, a, &theirs));
+    }
     let deb_allowed = lock
         .pins
         .iter()
@@ -251,6 +294,7 @@ fn image_plan(
             label: "pip".into(),
             install: own_py,
             last_apt: false,
+            stand_ins: BTreeMap::new(),
         });
     }
     Ok(ImagePlan {
@@ -265,11 +309,40 @@ fn image_plan(
     })
 }
 
+/// The debs of `img` that the tree builds, with their versions: declared in
+/// the image at one version and not pinned by the lock.
+fn tree_debs(
+    manifest: Option<&Manifest>,
+    img: &str,
+    own: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    manifest
+        .iter()
+        .flat_map(|m| &m.dependencies)
+        .filter(|d| {
+            d.ecosystem == Ecosystem::Deb
+                && d.context.image.as_deref() == Some(img)
+                && d.attrs.get("action").is_none_or(|a| a != "remove")
+        })
+        .filter_map(|d| {
+            let name = d.name.split(':').next().unwrap_or(&d.name);
+            match &d.constraint {
+                crate::manifest::Constraint::Exact(v) if !own.contains_key(name) => {
+                    Some((name.to_string(), v.clone()))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// The apt steps of an image: with a manifest, one per apt transaction in
 /// order, each installing the pinned packages it declares (the last one also
 /// every pin no transaction names: dependencies pulled in); without one, a
 /// single step with every pin. Declared packages the lock does not pin are
-/// built by the tree: their declared dependencies, pinned, stand in for them.
+/// built by the tree: the first step installs a stand-in of each one whose
+/// version is known, and their declared dependencies, pinned, are
+/// installed as dependencies pulled in.
 fn apt_steps(
     manifest: Option<&Manifest>,
     img: &str,
@@ -286,8 +359,12 @@ fn apt_steps(
         let name = d.name.split(':').next().unwrap_or(&d.name).to_string();
         let Some(v) = own.get(&name) else {
             notes.push(format!(
-                "deb {name} ({}) is not pinned: built by the tree, stood in by its pinned dependencies",
-                d.origin
+                "deb {name} ({}) is not pinned: built by the tree, stood in by {} and its pinned dependencies",
+                d.origin,
+                match &d.constraint {
+                    crate::manifest::Constraint::Exact(v) => format!("a {name} {v} stand-in"),
+                    _ => "nothing of its name (no version known)".to_string(),
+                }
             ));
             continue;
         };
@@ -303,6 +380,7 @@ fn apt_steps(
             label: format!("apt {}", i + 1),
             install,
             last_apt: false,
+            stand_ins: BTreeMap::new(),
         })
         .collect();
     let rest: BTreeMap<String, String> = own
@@ -318,6 +396,20 @@ fn apt_steps(
                 label: "apt 1".into(),
                 install: rest,
                 last_apt: false,
+                stand_ins: BTreeMap::new(),
+            }),
+        }
+    }
+    let stand_ins = tree_debs(manifest, img, own);
+    if !stand_ins.is_empty() {
+        match steps.first_mut() {
+            Some(first) => first.stand_ins = stand_ins,
+            None => steps.push(Step {
+                kind: StepKind::Apt,
+                label: "apt 1".into(),
+                install: BTreeMap::new(),
+                last_apt: false,
+                stand_ins,
             }),
         }
     }
@@ -437,6 +529,49 @@ mod tests {
             plan(&lock(), None, &cyc),
             Err(PlanError::Cycle(_))
         ));
+    }
+
+    #[test]
+    fn the_manifests_from_graph_chains_the_images_without_being_told() {
+        use crate::manifest::images::ImageNode;
+        let mut m = Manifest::new("p".into(), "c".into(), "2022-12-06".into(), vec![], vec![]);
+        let node = |parent: Option<&str>| ImageNode {
+            parent: parent.map(String::from),
+            ..ImageNode::default()
+        };
+        m.images.insert("base".into(), node(None));
+        m.images.insert("child".into(), node(Some("base")));
+        // A FROM edge to an image the lock does not pin builds nothing.
+        m.images.insert("other".into(), node(Some("unpinned")));
+        m.images.insert("unpinned".into(), node(None));
+        let opts = PlanOptions {
+            parents: BTreeMap::new(),
+            only: Some("child".into()),
+            arch: "amd64".into(),
+        };
+        let plans = plan(&lock(), Some(&m), &opts).unwrap();
+        let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["base", "child"]);
+        assert_eq!(plans[1].parent.as_deref(), Some("base"));
+        // The child's check expects what its parent installed.
+        assert_eq!(plans[1].deb_required["liba"], "1.0");
+        assert_eq!(plans[1].py_required["six"], "1.16.0");
+        // --layers-parent wins over the manifest.
+        let given = PlanOptions {
+            parents: [("child".to_string(), "other".to_string())].into(),
+            only: Some("child".into()),
+            ..opts
+        };
+        let plans = plan(&lock(), Some(&m), &given);
+        assert!(matches!(plans, Err(PlanError::NoSuite(_))), "{plans:?}");
+        assert_eq!(
+            parents_of(
+                &["base", "child"].map(String::from).into(),
+                Some(&m),
+                &BTreeMap::new()
+            ),
+            [("child".to_string(), "base".to_string())].into()
+        );
     }
 
     #[test]
