@@ -10,7 +10,7 @@ use crate::common::loopback::{self, Reply, Server, file, serve, status};
 use crate::common::{sonic_lock, text};
 use crate::layers_world::{SUITE, archive, base_image, deb, wheel};
 use sonic_lock::lock::{Lock, Pin, PinKey};
-use sonic_lock::manifest::Ecosystem;
+use sonic_lock::manifest::{Constraint, Context, Dependency, Ecosystem, Manifest, Origin};
 use sonic_lock::trial::journal::Journal;
 use sonic_lock::trial::layers::{LayersBuilder, LayersConfig};
 use sonic_lock::trial::learn::{
@@ -240,13 +240,126 @@ fn an_image_chain_passes_and_a_second_trial_reuses_every_layer() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
 
+/// A crawl manifest declaring Debian packages as (image, name, constraint,
+/// apt transaction) in `dockers/<image>/Dockerfile`, written into `dir`.
+fn write_manifest(dir: &Path, deps: &[(&str, &str, Constraint, u32)]) -> PathBuf {
+    let mut m = Manifest::new(
+        "testbox".into(),
+        "a".repeat(40),
+        "2022-12-06".into(),
+        vec![],
+        vec![],
+    );
+    m.dependencies = deps
+        .iter()
+        .enumerate()
+        .map(|(i, (image, name, constraint, tx))| Dependency {
+            ecosystem: Ecosystem::Deb,
+            name: name.to_string(),
+            constraint: constraint.clone(),
+            pinned: false,
+            origin: Origin {
+                file: format!("dockers/{image}/Dockerfile"),
+                line: i as u32 + 3,
+            },
+            context: Context {
+                image: Some(image.to_string()),
+                suite: Some(SUITE.into()),
+                transaction: Some(*tx),
+                ..Context::default()
+            },
+            attrs: BTreeMap::new(),
+        })
+        .collect();
+    let path = dir.join("manifest.json");
+    m.write(&path).unwrap();
+    path
+}
+
+#[test]
+#[cfg_attr(
+    not(ci),
+    ignore = "needs docker and mmdebstrap; runs under CI or with --include-ignored"
+)]
+fn a_pin_change_rebuilds_only_the_layers_after_the_step_it_changes() {
+    if !docker_usable() {
+        return;
+    }
+    let w = world();
+    let d = tempfile::tempdir().unwrap();
+    let lock_of = |extra: bool| {
+        let mut l = Lock::new("testbox", &"a".repeat(40), "2022-12-06");
+        l.upsert(pin(Ecosystem::Deb, "img-two", "sllib", "1.0"));
+        l.upsert(pin(Ecosystem::Deb, "img-two", "sltool", "1.0"));
+        l.upsert(pin(Ecosystem::Py, "img-two", "slpy", "1.0"));
+        if extra {
+            l.upsert(pin(Ecosystem::Deb, "img-two", "slslow", "1.0"));
+        }
+        l.normalize();
+        l
+    };
+    // Two apt transactions; the second lock adds slslow to the second.
+    let manifest = write_manifest(
+        d.path(),
+        &[
+            ("img-two", "sllib", Constraint::None, 1),
+            ("img-two", "sltool", Constraint::None, 2),
+            ("img-two", "slslow", Constraint::None, 2),
+        ],
+    );
+    let run = |lock: &Lock, ws: &str| {
+        let o = trial_cmd(w, d.path(), lock, ws)
+            .arg("--layers-manifest")
+            .arg(&manifest)
+            .args(["--layers-image", "img-two"])
+            .output()
+            .unwrap();
+        let log = log_of(&String::from_utf8_lossy(&o.stdout));
+        assert!(o.status.success(), "{}\n{log}", text(&o));
+        log
+    };
+    let first = run(&lock_of(false), "ws1");
+    assert_eq!(tally(&first).2, 0, "{first}");
+    let log = run(&lock_of(true), "ws2");
+    // apt 1 installs the same under pins that agree on all it holds; apt 2 changed.
+    assert!(
+        log.contains("img-two: step apt 1: cache hit") && log.contains("made under other pins"),
+        "{log}"
+    );
+    assert!(!log.contains("img-two: step apt 1: passed"), "{log}");
+    // apt 2 and pip are built (or found, when this daemon ran the test before).
+    let (hits, built, failed) = tally(&log);
+    assert_eq!((hits + built, failed), (3, 0), "{log}");
+    // A pin no layer holds (a default pin) rebuilds nothing: both apt layers
+    // are found by what they hold, the pip layer by its key, not mistaken
+    // for the apt layer whose labels it inherits.
+    let mut unused = lock_of(true);
+    let mut p = Pin::new(Ecosystem::Deb, "slhello", "1.0");
+    p.suite = Some(SUITE.into());
+    unused.upsert(p);
+    let log = run(&unused, "ws4");
+    assert_eq!(tally(&log), (3, 0, 0), "{log}");
+    assert!(log.contains("img-two: step pip: cache hit"), "{log}");
+    // A pin that disagrees with what the earlier layer holds rebuilds it.
+    let mut wrong = lock_of(true);
+    wrong.upsert(pin(Ecosystem::Deb, "img-two", "sllib", "0.9"));
+    let o = trial_cmd(w, d.path(), &wrong, "ws3")
+        .arg("--layers-manifest")
+        .arg(&manifest)
+        .args(["--layers-image", "img-two"])
+        .output()
+        .unwrap();
+    let log = log_of(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(o.status.code(), Some(1), "{}\n{log}", text(&o));
+    assert!(!log.contains("img-two: step apt 1: cache hit"), "{log}");
+}
+
 #[test]
 #[cfg_attr(
     not(ci),
     ignore = "needs docker and mmdebstrap; runs under CI or with --include-ignored"
 )]
 fn a_deb_the_tree_builds_is_stood_in_at_its_version_by_the_archives_package_or_an_empty_one() {
-    use sonic_lock::manifest::{Constraint, Context, Dependency, Manifest, Origin};
     if !docker_usable() {
         return;
     }
@@ -256,38 +369,15 @@ fn a_deb_the_tree_builds_is_stood_in_at_its_version_by_the_archives_package_or_a
     lock.upsert(pin(Ecosystem::Deb, "img-own", "slneedown", "1.0"));
     lock.normalize();
     // The image installs slneedown from the archive and the tree's slown 2.0.
-    let dep = |name: &str, constraint: Constraint, line: u32| Dependency {
-        ecosystem: Ecosystem::Deb,
-        name: name.into(),
-        constraint,
-        pinned: false,
-        origin: Origin {
-            file: "dockers/img-own/Dockerfile".into(),
-            line,
-        },
-        context: Context {
-            image: Some("img-own".into()),
-            suite: Some(SUITE.into()),
-            transaction: Some(0),
-            ..Context::default()
-        },
-        attrs: BTreeMap::new(),
-    };
-    let mut m = Manifest::new(
-        "testbox".into(),
-        "a".repeat(40),
-        "2022-12-06".into(),
-        vec![],
-        vec![],
+    let manifest = write_manifest(
+        d.path(),
+        &[
+            ("img-own", "slneedown", Constraint::None, 0),
+            ("img-own", "slown", Constraint::Exact("2.0".into()), 0),
+            ("img-own", "slghost", Constraint::Exact("3.0".into()), 0),
+            ("img-own", "slowndev", Constraint::Exact("2.0".into()), 0),
+        ],
     );
-    m.dependencies = vec![
-        dep("slneedown", Constraint::None, 3),
-        dep("slown", Constraint::Exact("2.0".into()), 4),
-        dep("slghost", Constraint::Exact("3.0".into()), 5),
-        dep("slowndev", Constraint::Exact("2.0".into()), 6),
-    ];
-    let manifest = d.path().join("manifest.json");
-    m.write(&manifest).unwrap();
     let o = trial_cmd(w, d.path(), &lock, "ws")
         .arg("--layers-manifest")
         .arg(&manifest)

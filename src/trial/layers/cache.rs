@@ -12,6 +12,75 @@ use std::sync::{Arc, Mutex};
 pub const LAYER_REPOSITORY: &str = "sonic-lock-layer";
 /// Label on every layer image, with its full key.
 pub const KEY_LABEL: &str = "sonic-lock.layer-key";
+/// Label on an apt layer: the key of its step without the pins (parent, commands, files but the preferences).
+pub const STEP_LABEL: &str = "sonic-lock.step-key";
+/// Label on an apt layer: its own key again. Its children inherit its
+/// labels but not this value's match with their own key.
+pub const STEP_LAYER_LABEL: &str = "sonic-lock.step-layer";
+/// Labels on an apt layer: the packages before and after its step (`name=version,...`).
+pub const BEFORE_LABEL: &str = "sonic-lock.before";
+/// See [`BEFORE_LABEL`].
+pub const AFTER_LABEL: &str = "sonic-lock.after";
+
+/// A package set as one label value: `name=version` joined by commas
+/// (neither appears in a Debian name or version).
+pub fn set_label(set: &BTreeMap<String, String>) -> String {
+    set.iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The package set of a [`set_label`] value.
+pub fn parse_set_label(text: &str) -> BTreeMap<String, String> {
+    text.split(',')
+        .filter_map(|e| e.split_once('='))
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The layer images made by a step of key `step` (whatever the pins were),
+/// with their labels.
+pub fn layers_of_step(runtime: &str, step: &str) -> Vec<BTreeMap<String, String>> {
+    let listed = Command::new(runtime)
+        .args([
+            "images",
+            "--filter",
+            &format!("label={STEP_LABEL}={step}"),
+            "--format",
+            "{{.ID}}",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output();
+    let Ok(listed) = listed else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids.iter()
+        .filter_map(|id| {
+            let out = Command::new(runtime)
+                .args([
+                    "image",
+                    "inspect",
+                    "--format",
+                    "{{json .Config.Labels}}",
+                    id,
+                ])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .ok()?;
+            serde_json::from_slice::<BTreeMap<String, String>>(&out.stdout).ok()
+        })
+        .collect()
+}
 
 /// The key of a layer: SHA-256 over the parent's key and every part of the step, length-prefixed.
 pub fn layer_key(parent: &str, parts: &[String]) -> String {

@@ -486,6 +486,30 @@ impl LayersBuilder {
             trial.count(|t| t.hits += 1);
             return Ok(Ok((key, image)));
         }
+        // An apt layer of the same commands on the same parent, made under
+        // other pins, still proves this step when every package it holds is
+        // what these pins say: the preferences name every pin of the image,
+        // so without this a pin change would rebuild the image's earlier
+        // layers too.
+        let step_key = (step.kind == StepKind::Apt).then(|| {
+            let unpinned: Vec<String> = files
+                .iter()
+                .filter(|(k, _)| k.as_str() != "preferences")
+                .map(|(k, v)| format!("{k}\n{v}"))
+                .chain([format!("last_apt={}", step.last_apt)])
+                .collect();
+            layer_key(&parent.0, &unpinned)
+        });
+        if let Some(sk) = &step_key
+            && let Some(found) = self.reusable(img, step, sk)
+        {
+            trial.log.note(&format!(
+                "{name}: cache hit ({}), made under other pins that agree on every package it holds",
+                &found.0[..12]
+            ));
+            trial.count(|t| t.hits += 1);
+            return Ok(Ok(found));
+        }
         let dir = trial.input.work_dir.join(&img.name).join(format!("{n}"));
         super::pool::fresh_dir(&dir.join("out"))?;
         for (f, text) in &files {
@@ -535,13 +559,62 @@ impl LayersBuilder {
             trial.count(|t| t.failed += 1);
             return Ok(Err(false));
         }
-        self.runner.commit(&container, &image, &key)?;
+        // A committed image keeps its parent's labels: a layer that is not
+        // an apt step's clears them, or it would pass for its parent's step.
+        let mut labels = vec![
+            (cache::STEP_LABEL, String::new()),
+            (cache::BEFORE_LABEL, String::new()),
+            (cache::AFTER_LABEL, String::new()),
+            (cache::STEP_LAYER_LABEL, String::new()),
+        ];
+        if let Some(sk) = step_key {
+            labels.clear();
+            let read = |n: &str| {
+                check::parse_dpkg(
+                    &std::fs::read_to_string(dir.join("out").join(n)).unwrap_or_default(),
+                )
+            };
+            labels.push((cache::STEP_LABEL, sk));
+            labels.push((cache::BEFORE_LABEL, cache::set_label(&read("before.txt"))));
+            labels.push((cache::AFTER_LABEL, cache::set_label(&read("after.txt"))));
+            labels.push((cache::STEP_LAYER_LABEL, key.clone()));
+        }
+        self.runner.commit(&container, &image, &key, &labels)?;
         trial.log.note(&format!(
             "{name}: passed in {secs:.1}s, cached as {}",
             &key[..12]
         ));
         trial.count(|t| t.built += 1);
         Ok(Ok((key, image)))
+    }
+
+    /// A layer made by an apt step of key `step_key` under other pins whose
+    /// packages pass this step's check under `img`'s pins: (its key, its image).
+    fn reusable(&self, img: &ImagePlan, step: &Step, step_key: &str) -> Option<(String, String)> {
+        let rt = &self.config.runtime;
+        cache::layers_of_step(rt, step_key)
+            .into_iter()
+            .find_map(|labels| {
+                let key = labels.get(cache::KEY_LABEL)?;
+                // Made by that step itself, not a later layer inheriting its labels.
+                if labels.get(cache::STEP_LAYER_LABEL) != Some(key) {
+                    return None;
+                }
+                let before = cache::parse_set_label(labels.get(cache::BEFORE_LABEL)?);
+                let after = cache::parse_set_label(labels.get(cache::AFTER_LABEL)?);
+                let clean = !after.is_empty()
+                    && check::compare(
+                        "deb",
+                        &before,
+                        &after,
+                        &img.deb_required,
+                        &img.deb_allowed,
+                        step.last_apt,
+                    )
+                    .is_clean();
+                let image = layer_image(rt, key);
+                (clean && has_image(rt, &image)).then(|| (key.clone(), image))
+            })
     }
 
     /// Names, in the trial log, the pins a failed step's output implicates.

@@ -151,21 +151,24 @@ impl Runner {
     }
 
     /// Commits the kept container `name` as `image` (labelled with its key) and removes it.
-    pub fn commit(&self, name: &str, image: &str, key: &str) -> Result<(), TrialError> {
+    pub fn commit(
+        &self,
+        name: &str,
+        image: &str,
+        key: &str,
+        labels: &[(&str, String)],
+    ) -> Result<(), TrialError> {
         let rt = self.runtime.as_str();
-        let label = format!("LABEL {}={key}", super::cache::KEY_LABEL);
-        let r = output(
-            rt,
-            &[
-                "commit",
-                "--change",
-                &label,
-                "--change",
-                "CMD [\"/bin/sh\"]",
-                name,
-                image,
-            ],
-        );
+        let mut args: Vec<String> = vec!["commit".into(), "--change".into()];
+        args.push(format!("LABEL {}={key}", super::cache::KEY_LABEL));
+        for (k, v) in labels {
+            args.push("--change".into());
+            args.push(format!("LABEL {k}=\"{v}\""));
+        }
+        args.extend(["--change".into(), "CMD [\"/bin/sh\"]".into()]);
+        args.extend([name.to_string(), image.to_string()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = output(rt, &args);
         super::super::docker::remove_container(rt, name);
         r.map(|_| ())
             .map_err(|e| start_error(image, format!("commit: {e}")))
