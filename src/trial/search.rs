@@ -334,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn a_previous_locks_python_pins_count_in_their_images_interpreter() {
+    fn a_previous_locks_python_pins_count_per_image_in_every_interpreter_of_their_flavour() {
         let mut lock = Lock::new("p", &"a".repeat(40), "2022-12-06");
         for (n, v, image) in [
             ("lxml", "4.6.2", "sonic-slave-buster"),

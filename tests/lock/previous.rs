@@ -75,6 +75,12 @@ fn lock(dir: &Path, srv: &Server, reg: &Server, out: &str, extra: &[&str]) -> Ou
         .unwrap()
 }
 
+/// [`lock`], which must succeed.
+fn lock_ok(dir: &Path, srv: &Server, reg: &Server, out: &str, extra: &[&str]) {
+    let o = lock(dir, srv, reg, out, extra);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn version(dir: &Path, lockfile: &str, name: &str) -> String {
     let l = sonic_lock::lock::Lock::read(&dir.join(lockfile)).unwrap();
     let pin = l.pins.iter().find(|p| p.name == name).unwrap();
@@ -101,12 +107,7 @@ fn a_previous_lock_keeps_its_pins_where_the_sources_allow() {
     setup(d);
     let srv = mirror();
     let reg = registry();
-    let out = lock(d, &srv, &reg, "newest", &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lock_ok(d, &srv, &reg, "newest", &[]);
     assert_eq!(hello(d, "newest/testbox.lock"), "2.0-1");
 
     // Last night's lock had hello 1.0-1, which bullseye still offers.
@@ -117,12 +118,7 @@ fn a_previous_lock_keeps_its_pins_where_the_sources_allow() {
     )
     .unwrap();
     let previous = d.join("previous.lock").display().to_string();
-    let out = lock(d, &srv, &reg, "near", &["--previous", &previous]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lock_ok(d, &srv, &reg, "near", &["--previous", &previous]);
     assert_eq!(hello(d, "near/testbox.lock"), "1.0-1");
 
     // A previous version the sources no longer offer gives way to the one
@@ -132,12 +128,7 @@ fn a_previous_lock_keeps_its_pins_where_the_sources_allow() {
         text.replace("version = \"2.0-1\"", "version = \"2.1-1\""),
     )
     .unwrap();
-    let out = lock(d, &srv, &reg, "gone", &["--previous", &previous]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lock_ok(d, &srv, &reg, "gone", &["--previous", &previous]);
     assert_eq!(hello(d, "gone/testbox.lock"), "2.0-1");
 }
 
@@ -148,23 +139,13 @@ fn a_previous_lock_keeps_its_python_pins_as_sonics_version_files_do() {
     setup(d);
     let srv = mirror();
     let reg = registry();
-    let out = lock(d, &srv, &reg, "newest", &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lock_ok(d, &srv, &reg, "newest", &[]);
     assert_eq!(version(d, "newest/testbox.lock", "demo"), "2.0");
 
     // demo 1.0 was pinned before 2.0 appeared; the re-lock keeps it.
     with_version(d, "newest/testbox.lock", "demo", "1.0", "previous.lock");
     let previous = d.join("previous.lock").display().to_string();
-    let out = lock(d, &srv, &reg, "near", &["--previous", &previous]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lock_ok(d, &srv, &reg, "near", &["--previous", &previous]);
     assert_eq!(version(d, "near/testbox.lock", "demo"), "1.0");
     assert_eq!(hello(d, "near/testbox.lock"), "2.0-1");
 }

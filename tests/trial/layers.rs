@@ -240,6 +240,25 @@ fn an_image_chain_passes_and_a_second_trial_reuses_every_layer() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 }
 
+/// `trial_cmd` of one image with a crawl manifest: its output and its trial log.
+fn manifest_trial(
+    w: &World,
+    dir: &Path,
+    lock: &Lock,
+    ws: &str,
+    manifest: &Path,
+    image: &str,
+) -> (std::process::Output, String) {
+    let o = trial_cmd(w, dir, lock, ws)
+        .arg("--layers-manifest")
+        .arg(manifest)
+        .args(["--layers-image", image])
+        .output()
+        .unwrap();
+    let log = log_of(&String::from_utf8_lossy(&o.stdout));
+    (o, log)
+}
+
 /// A crawl manifest declaring Debian packages as (image, name, constraint,
 /// apt transaction) in `dockers/<image>/Dockerfile`, written into `dir`.
 fn write_manifest(dir: &Path, deps: &[(&str, &str, Constraint, u32)]) -> PathBuf {
@@ -308,13 +327,7 @@ fn a_pin_change_rebuilds_only_the_layers_after_the_step_it_changes() {
         ],
     );
     let run = |lock: &Lock, ws: &str| {
-        let o = trial_cmd(w, d.path(), lock, ws)
-            .arg("--layers-manifest")
-            .arg(&manifest)
-            .args(["--layers-image", "img-two"])
-            .output()
-            .unwrap();
-        let log = log_of(&String::from_utf8_lossy(&o.stdout));
+        let (o, log) = manifest_trial(w, d.path(), lock, ws, &manifest, "img-two");
         assert!(o.status.success(), "{}\n{log}", text(&o));
         log
     };
@@ -343,13 +356,7 @@ fn a_pin_change_rebuilds_only_the_layers_after_the_step_it_changes() {
     // A pin that disagrees with what the earlier layer holds rebuilds it.
     let mut wrong = lock_of(true);
     wrong.upsert(pin(Ecosystem::Deb, "img-two", "sllib", "0.9"));
-    let o = trial_cmd(w, d.path(), &wrong, "ws3")
-        .arg("--layers-manifest")
-        .arg(&manifest)
-        .args(["--layers-image", "img-two"])
-        .output()
-        .unwrap();
-    let log = log_of(&String::from_utf8_lossy(&o.stdout));
+    let (o, log) = manifest_trial(w, d.path(), &wrong, "ws3", &manifest, "img-two");
     assert_eq!(o.status.code(), Some(1), "{}\n{log}", text(&o));
     assert!(!log.contains("img-two: step apt 1: cache hit"), "{log}");
 }
@@ -378,13 +385,7 @@ fn a_deb_the_tree_builds_is_stood_in_at_its_version_by_the_archives_package_or_a
             ("img-own", "slowndev", Constraint::Exact("2.0".into()), 0),
         ],
     );
-    let o = trial_cmd(w, d.path(), &lock, "ws")
-        .arg("--layers-manifest")
-        .arg(&manifest)
-        .args(["--layers-image", "img-own"])
-        .output()
-        .unwrap();
-    let log = log_of(&String::from_utf8_lossy(&o.stdout));
+    let (o, log) = manifest_trial(w, d.path(), &lock, "ws", &manifest, "img-own");
     assert!(o.status.success(), "{}\n{log}", text(&o));
     assert!(log.contains("image img-own: passed"), "{log}");
     assert!(log.contains("stood in by a slown 2.0 stand-in"), "{log}");

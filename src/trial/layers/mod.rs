@@ -416,15 +416,7 @@ impl LayersBuilder {
                 if after.is_empty() {
                     return vec!["dpkg-query recorded nothing after the step".into()];
                 }
-                check::compare(
-                    "deb",
-                    &before,
-                    &after,
-                    &img.deb_required,
-                    &img.deb_allowed,
-                    step.last_apt,
-                )
-                .problems
+                apt_findings(img, step, &before, &after).problems
             }
             StepKind::Pip => {
                 let (before, after) = (
@@ -602,16 +594,8 @@ impl LayersBuilder {
                 }
                 let before = cache::parse_set_label(labels.get(cache::BEFORE_LABEL)?);
                 let after = cache::parse_set_label(labels.get(cache::AFTER_LABEL)?);
-                let clean = !after.is_empty()
-                    && check::compare(
-                        "deb",
-                        &before,
-                        &after,
-                        &img.deb_required,
-                        &img.deb_allowed,
-                        step.last_apt,
-                    )
-                    .is_clean();
+                let clean =
+                    !after.is_empty() && apt_findings(img, step, &before, &after).is_clean();
                 let image = layer_image(rt, key);
                 (clean && has_image(rt, &image)).then(|| (key.clone(), image))
             })
@@ -681,6 +665,23 @@ impl LayersBuilder {
         }
         Ok(ImageEnd::Passed(layer.0, layer.1))
     }
+}
+
+/// An apt step's package sets (`before`, `after`) against the image's Debian pins.
+fn apt_findings(
+    img: &ImagePlan,
+    step: &Step,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> check::Findings {
+    check::compare(
+        "deb",
+        before,
+        after,
+        &img.deb_required,
+        &img.deb_allowed,
+        step.last_apt,
+    )
 }
 
 /// Shell lines that build `$S/stand-in/NAME.deb`, standing in for a deb the
